@@ -1,0 +1,251 @@
+"""Tests for scenarios/calendar.py: exact 2026 dates, the 15:00 cut-off, and properties."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta, timezone
+
+import holidays
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scenarios.calendar import OfficeHours, WorkingCalendar, parse_hhmm
+
+CAL = WorkingCalendar()
+SAT_CAL = WorkingCalendar(saturday_hours=(("07:30", "11:30"),))
+VN = holidays.VN(years=range(2022, 2036))
+ICT = timezone(timedelta(hours=7))
+
+PROPS = settings(max_examples=150, deadline=None)
+instants = st.datetimes(datetime(2022, 1, 1), datetime(2035, 6, 30)).map(
+    lambda dt: dt.replace(second=0, microsecond=0)
+)
+days = st.dates(date(2022, 1, 1), date(2035, 6, 30))
+calendars = st.sampled_from([CAL, SAT_CAL])
+
+
+# -- known days ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("day", "working"),
+    [
+        (date(2026, 2, 13), True),  # Friday before Tết
+        *[(date(2026, 2, d), False) for d in range(16, 21)],  # Tết 2026, Mon–Fri
+        (date(2026, 2, 23), True),  # first working day after Tết
+        (date(2026, 4, 30), False),  # Reunification Day
+        (date(2026, 5, 1), False),  # Labour Day
+        (date(2026, 9, 2), False),  # National Day
+        (date(2026, 3, 7), False),  # Saturday
+        (date(2026, 3, 8), False),  # Sunday
+        (date(2026, 8, 22), True),  # Saturday worked to compensate for 31/8 (holidays.VN)
+    ],
+)
+def test_known_2026_days(day: date, working: bool) -> None:
+    assert CAL.is_working_day(day) is working
+
+
+def test_saturday_hours_open_saturdays_but_not_holidays() -> None:
+    assert SAT_CAL.is_working_day(date(2026, 3, 7))
+    assert not SAT_CAL.is_working_day(date(2026, 3, 8))
+    assert not SAT_CAL.is_working_day(date(2025, 2, 1))  # Saturday, fourth day of Tết 2025
+    assert SAT_CAL.is_open(datetime(2026, 3, 7, 11, 29))
+    assert not SAT_CAL.is_open(datetime(2026, 3, 7, 11, 30))
+
+
+def test_extra_closure_and_extra_working_day() -> None:
+    cal = WorkingCalendar(
+        extra_closures=[(date(2026, 2, 23), date(2026, 2, 24))],
+        extra_working_days=[date(2026, 2, 28)],
+    )
+    assert not cal.is_working_day(date(2026, 2, 24))
+    assert cal.add_working_days(date(2026, 2, 14), 0) == date(2026, 2, 25)
+    assert cal.is_working_day(date(2026, 2, 28))
+    assert cal.deadline(datetime(2026, 2, 27, 16, 0), 0) == datetime(2026, 2, 28, 17, 0)
+
+
+# -- cut-off and deadlines ----------------------------------------------------------------
+
+
+def test_cutoff_1459_counts_today_1500_next_working_day() -> None:
+    assert CAL.received_day(datetime(2026, 3, 6, 14, 59)) == date(2026, 3, 6)
+    assert CAL.received_day(datetime(2026, 3, 6, 15, 0)) == date(2026, 3, 9)
+    assert CAL.received_day(datetime(2026, 3, 7, 10, 0)) == date(2026, 3, 9)  # Saturday
+
+
+def test_deadline_friday_1600_three_working_days() -> None:
+    assert CAL.deadline(datetime(2026, 3, 6, 16, 0), 3) == datetime(2026, 3, 12, 17, 0)
+    # Before Tết: the clock starts on Monday 23/2, after the holiday week.
+    assert CAL.deadline(datetime(2026, 2, 13, 16, 0), 3) == datetime(2026, 2, 26, 17, 0)
+    # With Saturday desks, the clock starts on Saturday 7/3.
+    assert SAT_CAL.deadline(datetime(2026, 3, 6, 16, 0), 3) == datetime(2026, 3, 11, 17, 0)
+
+
+def test_deadline_same_day_and_holidays() -> None:
+    assert CAL.deadline(datetime(2026, 3, 6, 9, 0), 0) == datetime(2026, 3, 6, 17, 0)
+    assert CAL.deadline(datetime(2026, 4, 29, 10, 0), 1) == datetime(2026, 5, 4, 17, 0)
+
+
+def test_saturday_receipt_after_closing_rolls_to_monday() -> None:
+    assert SAT_CAL.deadline(datetime(2026, 3, 7, 10, 0), 0) == datetime(2026, 3, 7, 11, 30)
+    assert SAT_CAL.received_day(datetime(2026, 3, 7, 12, 0)) == date(2026, 3, 9)
+
+
+def test_aware_datetimes_are_converted_to_local() -> None:
+    utc = datetime(2026, 3, 6, 7, 59, tzinfo=UTC)  # 14:59 in Hanoi
+    assert CAL.received_day(utc) == date(2026, 3, 6)
+    assert CAL.deadline(utc, 1) == datetime(2026, 3, 9, 17, 0, tzinfo=ICT)
+    assert CAL.next_open(utc.replace(hour=10)) == datetime(2026, 3, 9, 7, 30, tzinfo=ICT)
+
+
+def test_next_open() -> None:
+    assert CAL.next_open(datetime(2026, 3, 6, 9, 0)) == datetime(2026, 3, 6, 9, 0)
+    assert CAL.next_open(datetime(2026, 3, 6, 11, 30)) == datetime(2026, 3, 6, 13, 0)
+    assert CAL.next_open(datetime(2026, 3, 6, 17, 0)) == datetime(2026, 3, 9, 7, 30)
+    assert CAL.next_open(datetime(2026, 2, 14, 8, 0)) == datetime(2026, 2, 23, 7, 30)
+
+
+# -- office time --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        (datetime(2026, 3, 6, 11, 0), datetime(2026, 3, 6, 14, 0), timedelta(hours=1, minutes=30)),
+        (datetime(2026, 3, 5, 16, 0), datetime(2026, 3, 6, 8, 30), timedelta(hours=2)),
+        (datetime(2026, 3, 6, 16, 0), datetime(2026, 3, 9, 9, 30), timedelta(hours=3)),
+        (datetime(2026, 3, 9), datetime(2026, 3, 16), timedelta(hours=40)),
+        (datetime(2026, 2, 13, 17), datetime(2026, 2, 23, 7, 30), timedelta(0)),  # Tết
+        (datetime(2026, 3, 9, 12), datetime(2026, 3, 9, 11), timedelta(0)),  # b < a
+    ],
+)
+def test_working_time_between(a: datetime, b: datetime, expected: timedelta) -> None:
+    assert CAL.working_time_between(a, b) == expected
+
+
+def test_working_days_between_full_week() -> None:
+    assert CAL.working_days_between(datetime(2026, 3, 9), datetime(2026, 3, 16)) == 5.0
+    assert CAL.working_days_between(datetime(2026, 3, 9, 13), datetime(2026, 3, 9, 17)) == 0.5
+
+
+def test_open_intervals_minutes_friday_noon() -> None:
+    got = CAL.open_intervals_minutes(datetime(2026, 3, 6, 12, 0), 4)
+    expected = [[60, 300], [3 * 1440 - 270, 3 * 1440 - 30], [3 * 1440 + 60, 3 * 1440 + 300]]
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_working_day_index_around_tet() -> None:
+    got = CAL.working_day_index(date(2026, 2, 13), 11)
+    assert got.tolist() == [True, False, False] + [False] * 5 + [False, False, True]
+
+
+# -- misuse -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["7:30", "24:00", "12:60", "noon", "", "12:3a"])
+def test_parse_hhmm_rejects(bad: str) -> None:
+    with pytest.raises(ValueError, match="HH:MM"):
+        parse_hhmm(bad)
+
+
+def test_parse_hhmm() -> None:
+    assert parse_hhmm("07:30") == time(7, 30)
+
+
+def test_misuse_names_the_bad_value() -> None:
+    with pytest.raises(ValueError, match="negative working days: -1"):
+        CAL.add_working_days(date(2026, 3, 6), -1)
+    with pytest.raises(ValueError, match="negative working days: -2"):
+        CAL.deadline(datetime(2026, 3, 6), -2)
+    with pytest.raises(ValueError, match=r"year 2040 .* 2022-2035"):
+        CAL.is_working_day(date(2040, 1, 1))
+    with pytest.raises(ValueError, match="beyond the supported range"):
+        CAL.add_working_days(date(2035, 12, 28), 10)
+    with pytest.raises(ValueError, match="13:00-12:00"):
+        OfficeHours.parse([("13:00", "12:00")])
+    with pytest.raises(ValueError, match="11:00-12:00 starts before"):
+        WorkingCalendar(weekday_hours=[("07:30", "11:30"), ("11:00", "12:00")])
+    with pytest.raises(ValueError, match="2026-03-02 to 2026-03-01"):
+        WorkingCalendar(extra_closures=[(date(2026, 3, 2), date(2026, 3, 1))])
+    with pytest.raises(ValueError, match="2026-04-30"):
+        WorkingCalendar(extra_working_days=[date(2026, 4, 30)])
+    with pytest.raises(ValueError, match="Mars/Olympus"):
+        WorkingCalendar(tz="Mars/Olympus")
+
+
+# -- properties ---------------------------------------------------------------------------
+
+
+@PROPS
+@given(days)
+def test_is_working_day_matches_holidays_vn(d: date) -> None:
+    expected = d not in VN and (d.weekday() < 5 or d in VN.weekend_workdays)
+    assert CAL.is_working_day(d) is expected
+
+
+@PROPS
+@given(calendars, instants, instants, st.integers(0, 30), st.integers(0, 30))
+def test_deadline_monotone(
+    cal: WorkingCalendar, r1: datetime, r2: datetime, n1: int, n2: int
+) -> None:
+    (r1, r2), (n1, n2) = sorted((r1, r2)), sorted((n1, n2))
+    assert cal.deadline(r1, n1) <= cal.deadline(r2, n1)
+    assert cal.deadline(r1, n1) <= cal.deadline(r1, n2)
+
+
+@PROPS
+@given(instants, st.integers(0, 30))
+def test_deadline_on_a_working_day_at_closing(received: datetime, n: int) -> None:
+    due = CAL.deadline(received, n)
+    assert due.date() not in VN
+    assert due.weekday() < 5 or due.date() in VN.weekend_workdays
+    assert due.time() == time(17, 0)
+    assert due > received
+
+
+@PROPS
+@given(calendars, days, st.integers(0, 40), st.integers(0, 40))
+def test_add_working_days_is_additive(cal: WorkingCalendar, d: date, n: int, m: int) -> None:
+    d = cal.add_working_days(d, 0)
+    assert cal.add_working_days(cal.add_working_days(d, n), m) == cal.add_working_days(d, n + m)
+
+
+@PROPS
+@given(calendars, instants, instants, instants)
+def test_working_time_additive(cal: WorkingCalendar, a: datetime, m: datetime, b: datetime) -> None:
+    a, m, b = sorted((a, m, b))
+    assert cal.working_time_between(a, b) == (
+        cal.working_time_between(a, m) + cal.working_time_between(m, b)
+    )
+    assert cal.working_time_between(b, a) == timedelta(0)
+
+
+@PROPS
+@given(calendars, instants, st.integers(1, 10), st.data())
+def test_open_intervals_agree_with_is_open(
+    cal: WorkingCalendar, start: datetime, n_days: int, data: st.DataObject
+) -> None:
+    intervals = cal.open_intervals_minutes(start, n_days)
+    assert (np.diff(intervals.ravel()) >= 0).all()  # sorted, disjoint
+    minutes_left = n_days * 1440 - (start.hour * 60 + start.minute)
+    for offset in data.draw(st.lists(st.integers(0, minutes_left - 1), min_size=1, max_size=20)):
+        inside = bool(((intervals[:, 0] <= offset) & (offset < intervals[:, 1])).any())
+        assert inside is cal.is_open(start + timedelta(minutes=offset))
+
+
+@PROPS
+@given(calendars, instants)
+def test_next_open_is_open_and_no_earlier(cal: WorkingCalendar, dt: datetime) -> None:
+    opening = cal.next_open(dt)
+    assert opening >= dt and cal.is_open(opening)
+    assert cal.working_time_between(dt, opening) == timedelta(0)
+
+
+@PROPS
+@given(instants)
+def test_aware_and_naive_agree(dt: datetime) -> None:
+    aware = dt.replace(tzinfo=ICT).astimezone(UTC)
+    assert CAL.deadline(aware, 2).replace(tzinfo=None) == CAL.deadline(dt, 2)
+    assert CAL.is_open(aware) is CAL.is_open(dt)
