@@ -16,7 +16,7 @@ import tomli_w
 from pydantic import BaseModel, ValidationError
 
 from scenarios.errors import ScenarioError, closest
-from scenarios.model import DIST_PARAMS, FAULT_PARAMS, Dist, Scenario
+from scenarios.model import DIST_PARAMS, FAULT_PARAMS, LUNAR_ANIMALS, Dist, Scenario
 
 __all__ = ["CATALOG_DIR", "catalog", "dump", "load", "loads", "resolve"]
 
@@ -102,8 +102,9 @@ def _resolve_extends(raw: dict[str, Any], source: str, base_dir: Path, depth: in
     if not isinstance(parent, str):
         raise ScenarioError([("extends", f"must be a scenario name, got {parent!r}")], source=source)
     if depth >= _MAX_EXTENDS:
-        raise ScenarioError([("extends", f"chain deeper than {_MAX_EXTENDS} (a cycle?) at {parent!r}")],
-                            source=source)
+        raise ScenarioError(
+            [("extends", f"chain deeper than {_MAX_EXTENDS} (a cycle?) at {parent!r}")], source=source
+        )
     local = base_dir / f"{parent}.toml"
     path = local if local.exists() else _resolve_parent(parent, source)
     base = _parse(path.read_text(encoding="utf-8"), str(path))
@@ -228,8 +229,12 @@ def _check_steps(s: Scenario) -> list[tuple[str, str]]:
     problems = []
     for sid, step in s.steps.items():
         if step.agency not in s.agencies:
-            problems.append((f"steps.{sid}.agency", f"{step.agency!r} is not an agency of this scenario"
-                             f" ({', '.join(s.agencies)})"))
+            problems.append(
+                (
+                    f"steps.{sid}.agency",
+                    f"{step.agency!r} is not an agency of this scenario ({', '.join(s.agencies)})",
+                )
+            )
         for i, dep in enumerate(step.after):
             if dep not in s.steps:
                 problems.append((f"steps.{sid}.after[{i}]", _unknown_ref("step", dep, s.steps)))
@@ -265,18 +270,27 @@ def _check_services(s: Scenario) -> list[tuple[str, str]]:
         if not math.isclose(total, 1.0, abs_tol=1e-6):
             problems.append((f"services.{svc_id}.variants", f"variant shares must sum to 1, got {total:g}"))
         if svc.verification_deadline_wd < svc.deadline_wd:
-            problems.append((f"services.{svc_id}.verification_deadline_wd",
-                             f"{svc.verification_deadline_wd:g} is shorter than deadline_wd {svc.deadline_wd:g}"))
+            problems.append(
+                (
+                    f"services.{svc_id}.verification_deadline_wd",
+                    f"{svc.verification_deadline_wd:g} is shorter than deadline_wd {svc.deadline_wd:g}",
+                )
+            )
         for vid, variant in svc.variants.items():
             for i, step in enumerate(variant.steps):
                 if step not in s.steps:
-                    problems.append((f"services.{svc_id}.variants.{vid}.steps[{i}]",
-                                     _unknown_ref("step", step, s.steps)))
+                    problems.append(
+                        (f"services.{svc_id}.variants.{vid}.steps[{i}]", _unknown_ref("step", step, s.steps))
+                    )
                     continue
                 for dep in s.steps[step].after:
                     if dep not in variant.steps:
-                        problems.append((f"services.{svc_id}.variants.{vid}.steps",
-                                         f"step {step!r} needs {dep!r}, which the variant lacks"))
+                        problems.append(
+                            (
+                                f"services.{svc_id}.variants.{vid}.steps",
+                                f"step {step!r} needs {dep!r}, which the variant lacks",
+                            )
+                        )
     return problems
 
 
@@ -295,10 +309,20 @@ def _check_faults(s: Scenario) -> list[tuple[str, str]]:
 
 
 def _check_demand(s: Scenario) -> list[tuple[str, str]]:
+    problems = []
     shares = s.demand.death_status
     if shares and not math.isclose(sum(shares.values()), 1.0, abs_tol=1e-6):
-        return [("demand.death_status", f"shares must sum to 1, got {sum(shares.values()):g}")]
-    return []
+        problems.append(("demand.death_status", f"shares must sum to 1, got {sum(shares.values()):g}"))
+    for animal in s.demand.lunar_year_factor:
+        if animal not in LUNAR_ANIMALS:
+            problems.append((f"demand.lunar_year_factor.{animal}", _not_one_of(animal, LUNAR_ANIMALS)))
+    return problems
+
+
+def _not_one_of(value: str, choices: tuple[str, ...]) -> str:
+    hint = closest(value, choices)
+    tip = f"; did you mean {hint!r}?" if hint else ""
+    return f"{value!r} is not one of {', '.join(choices)}{tip}"
 
 
 def _check_dists(s: Scenario) -> list[tuple[str, str]]:
@@ -311,7 +335,9 @@ def _check_dists(s: Scenario) -> list[tuple[str, str]]:
             low, high = float(dist.low or 0), float(dist.high or 0)
             mode = float(dist.mode) if dist.mode is not None else low
             if not low <= mode <= high:
-                problems.append((f"{key}.high", f"needs low <= mode <= high, got {low:g}, {mode:g}, {high:g}"))
+                problems.append(
+                    (f"{key}.high", f"needs low <= mode <= high, got {low:g}, {mode:g}, {high:g}")
+                )
     return problems
 
 
@@ -321,14 +347,17 @@ def _all_dists(s: Scenario) -> list[tuple[str, Dist]]:
         found += [(f"steps.{sid}.{n}", d) for n in ("desk_time", "system_time") if (d := getattr(step, n))]
     for svc_id, svc in s.services.items():
         found.append((f"services.{svc_id}.supplement_delay_wd", svc.supplement_delay_wd))
-    found += [(f"demand.{n}", getattr(s.demand, n)) for n in ("lag_birth_days", "lag_death_days", "age_at_death")]
+    found += [
+        (f"demand.{n}", getattr(s.demand, n)) for n in ("lag_birth_days", "lag_death_days", "age_at_death")
+    ]
     for i, fault in enumerate(s.faults):
         found += [(f"faults[{i}].{n}", d) for n in ("latency", "delay") if (d := getattr(fault, n))]
     return found
 
 
 def _check_callers(s: Scenario) -> list[tuple[str, str]]:
-    problems, seen = [], {}
+    problems: list[tuple[str, str]] = []
+    seen: dict[str, str] = {}
     for name, caller in s.callers.items():
         if caller.key in seen:
             problems.append((f"callers.{name}.key", f"same key as callers.{seen[caller.key]}"))
@@ -346,8 +375,12 @@ def _check_thresholds(s: Scenario) -> list[tuple[str, str]]:
         if head not in _METRIC_HEADS:
             hint = closest(head, _METRIC_HEADS)
             tip = f"; did you mean {hint!r}?" if hint else ""
-            problems.append((f"thresholds[{i}].metric",
-                             f"{th.metric!r} does not start with one of {', '.join(_METRIC_HEADS)}{tip}"))
+            problems.append(
+                (
+                    f"thresholds[{i}].metric",
+                    f"{th.metric!r} does not start with one of {', '.join(_METRIC_HEADS)}{tip}",
+                )
+            )
     return problems
 
 

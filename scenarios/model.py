@@ -20,10 +20,11 @@ __all__ = [
     "AGENCY_IDS",
     "DEATH_STATUSES",
     "FAULT_KINDS",
+    "LUNAR_ANIMALS",
     "Agency",
     "Assumption",
-    "Caller",
     "CalendarSpec",
+    "Caller",
     "Demand",
     "Dist",
     "Fault",
@@ -48,6 +49,8 @@ ServiceId = Literal["birth", "death"]
 # Status of a deceased person that decides the funeral payer (DOMAIN.md §2, §6).
 DEATH_STATUSES = ("pensioner", "insured", "social", "merit", "none")
 DeathStatus = Literal["pensioner", "insured", "social", "merit", "none"]
+# The Vietnamese zodiac (mèo, the cat, where the Chinese has the rabbit); 2020 was a rat year.
+LUNAR_ANIMALS = ("rat", "ox", "tiger", "cat", "dragon", "snake", "horse", "goat", "monkey", "rooster", "dog", "pig")
 FAULT_KINDS = (
     "latency",
     "error",
@@ -337,8 +340,13 @@ class Demand(Frozen):
     death_status: dict[DeathStatus, Share] = Field(default_factory=dict)
     age_at_death: Dist = Dist(kind="normal", mean=74.0, cv=0.2, max=105.0)
 
-    @field_validator("weekday_profile", "online_hour_profile", "desk_hour_profile",
-                     "birth_month_profile", "death_month_profile")
+    @field_validator(
+        "weekday_profile",
+        "online_hour_profile",
+        "desk_hour_profile",
+        "birth_month_profile",
+        "death_month_profile",
+    )
     @classmethod
     def _non_negative(cls, value: tuple[float, ...]) -> tuple[float, ...]:
         bad = [v for v in value if v < 0 or v != v]
@@ -361,8 +369,17 @@ class Fault(Frozen):
     """
 
     kind: Literal[
-        "latency", "error", "outage", "slow_pid", "lost_attachment", "duplicate_delivery",
-        "delivery_delay", "code_mismatch", "wrong_card_expiry", "false_rejection", "surge",
+        "latency",
+        "error",
+        "outage",
+        "slow_pid",
+        "lost_attachment",
+        "duplicate_delivery",
+        "delivery_delay",
+        "code_mismatch",
+        "wrong_card_expiry",
+        "false_rejection",
+        "surge",
         "incomplete",
     ]
     agency: Literal["health", "justice", "police", "vss", "social", "portal", "*"] = "*"
@@ -512,7 +529,8 @@ class Scenario(Frozen):
     def faults_at(self, minute: float, agency: str | None = None) -> list[Fault]:
         """Faults active at ``minute`` (for ``agency`` and ``"*"`` when given)."""
         return [
-            f for f in self.faults
+            f
+            for f in self.faults
             if f.start <= minute < f.end and (agency is None or f.agency in (agency, "*"))
         ]
 

@@ -1,0 +1,1 @@
+"""CLI command groups: every public module here defines ``register(app: typer.Typer)``."""
