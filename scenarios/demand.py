@@ -44,13 +44,18 @@ def calendar_for(scenario: Scenario, agency: str | None = None) -> WorkingCalend
 @lru_cache(maxsize=64)
 def _calendar(spec: CalendarSpec, weekday: tuple[str, ...], saturday: tuple[str, ...]) -> WorkingCalendar:
     return WorkingCalendar(
-        weekday_hours=[tuple(iv.split("-")) for iv in weekday],
-        saturday_hours=[tuple(iv.split("-")) for iv in saturday],
+        weekday_hours=_pairs(weekday),
+        saturday_hours=_pairs(saturday),
         cutoff=spec.cutoff,
         extra_closures=spec.closures,
         extra_working_days=spec.extra_working_days,
         tz=spec.timezone,
     )
+
+
+def _pairs(intervals: tuple[str, ...]) -> list[tuple[str | time, str | time]]:
+    """``"07:30-11:30"`` strings as ``(open, close)`` pairs."""
+    return [(iv[:5], iv[6:]) for iv in intervals]
 
 
 def start_datetime(scenario: Scenario) -> datetime:
