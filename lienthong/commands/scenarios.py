@@ -12,7 +12,7 @@ __all__ = ["describe", "list_scenarios", "register", "validate_files"]
 
 app = typer.Typer(help="List, show and validate scenarios.", no_args_is_help=True)
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 
 def register(root: typer.Typer) -> None:
@@ -68,7 +68,8 @@ def list_cmd() -> None:
     table.add_column("description")
     table.add_column("tags", style="dim")
     for name, description, tags in list_scenarios():
-        table.add_row(name, description, ", ".join(tags))
+        short = description if len(description) <= 90 else description[:89] + "…"
+        table.add_row(name, short, ", ".join(tags))
     console.print(table)
 
 
@@ -111,7 +112,12 @@ def _volume_table(s: object, info: dict[str, object]) -> Table:
     for svc_id, svc in s.services.items():  # type: ignore[attr-defined]
         for vid, v in svc.variants.items():
             table.add_row(
-                svc_id, vid, v.code, " → ".join(v.steps), f"{per_wd[svc_id][vid]:,.1f}", f"{per_year[svc_id][vid]:,.0f}"
+                svc_id,
+                vid,
+                v.code,
+                " → ".join(v.steps),
+                f"{per_wd[svc_id][vid]:,.1f}",
+                f"{per_year[svc_id][vid]:,.0f}",
             )
         table.add_row(
             f"[bold]{svc_id}[/]",

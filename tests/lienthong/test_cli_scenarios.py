@@ -1,0 +1,64 @@
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+import scenarios
+from lienthong.cli import app
+
+runner = CliRunner()
+
+
+def test_list_names_every_catalog_scenario() -> None:
+    result = runner.invoke(app, ["scenarios", "list"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for name in scenarios.catalog():
+        assert name in result.output
+
+
+def test_show_gives_derived_volumes() -> None:
+    result = runner.invoke(app, ["scenarios", "show", "hanoi-baseline"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "360.0" in result.output  # 450 × 0.80 births per WD in variant G1-A
+    assert "450.0" in result.output and "150.0" in result.output
+    assert "death_group_deadline" in result.output
+
+
+def test_show_toml_round_trips() -> None:
+    result = runner.invoke(app, ["scenarios", "show", "hanoi-baseline", "--toml"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0
+    assert scenarios.loads(result.stdout) == scenarios.load("hanoi-baseline")
+
+
+def test_validate_broken_file_names_key_and_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('extends = "hanoi-baseline"\n[[faults]]\nkind = "outgae"\nend = "1d"\n', encoding="utf-8")
+    result = runner.invoke(app, ["scenarios", "validate", str(bad), "hanoi-baseline"])
+    assert result.exit_code == 2
+    assert "faults[0].kind" in result.output and "did you mean 'outage'" in result.output
+
+
+def test_validate_every_catalog_file_exits_0() -> None:
+    files = [str(scenarios.resolve(n)) for n in scenarios.catalog()]
+    result = runner.invoke(app, ["scenarios", "validate", *files])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("ok") == len(files)
+
+
+def test_show_unknown_name_suggests_closest() -> None:
+    result = runner.invoke(app, ["scenarios", "show", "hanoi-baseln"])
+    assert result.exit_code == 2
+    assert "did you mean 'hanoi-baseline'" in result.output
+
+
+def test_console_script_runs() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "lienthong", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("lienthong ")
