@@ -1,0 +1,84 @@
+"""The digital twin: arrivals, a SimPy model of the linked services, and its statistics.
+
+>>> import scenarios, sim
+>>> s = scenarios.load("hanoi-baseline")
+>>> stream = sim.arrivals(s, days=7)                       # numpy records, sorted by submission
+>>> result = sim.run(s, days=28)                           # one replication -> SimResult
+>>> m = sim.metrics(result, warmup_days=7)                 # plain dict (metrics.json)
+>>> summary = sim.run_replications(s, 5, 28, workers=2)    # SimSummary with 95% CIs
+
+Public API (stable; changes are listed at the top of ``sim/records.py``):
+
+- ``arrivals(scenario, days=None, *, rng=None, multiplier=None, replication=0) -> np.ndarray``
+- ``split_by_index(stream, n_workers, worker_index) -> np.ndarray``
+- ``run(scenario, *, days=None, replication=0, seed=None, capacity=None, sink=None, keep=True,
+  warmup_days=None) -> SimResult``
+- ``metrics(result, warmup_days=None) -> dict``
+- ``run_replications(scenario, replications=None, days=None, *, workers=2, capacity=None,
+  warmup_days=None, progress=None) -> SimSummary``
+- ``summarize(per_replication_metrics) -> dict``; ``lookup(metrics, metric, stat) -> float | dict``
+- ``mser5(series) -> int``; ``erlang_c_wait(lam, mu, c) -> float``
+- ``NpySink(folder)``, ``CsvSink(folder)``: record sinks for ``run(..., sink=...)``
+
+Names are imported lazily so that ``import sim.arrivals`` (the load tests) does not load SimPy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from sim.records import (
+    ARRIVAL_DTYPE,
+    DOSSIER_DTYPE,
+    STEP_DTYPE,
+    TIMELINE_DTYPE,
+    SimResult,
+    SimSummary,
+)
+
+if TYPE_CHECKING:
+    from sim.arrivals import arrivals, split_by_index
+    from sim.stats import erlang_c_wait, lookup, metrics, mser5, run_replications, summarize
+    from sim.twin import CsvSink, NpySink, run
+
+__all__ = [
+    "ARRIVAL_DTYPE",
+    "DOSSIER_DTYPE",
+    "STEP_DTYPE",
+    "TIMELINE_DTYPE",
+    "CsvSink",
+    "NpySink",
+    "SimResult",
+    "SimSummary",
+    "arrivals",
+    "erlang_c_wait",
+    "lookup",
+    "metrics",
+    "mser5",
+    "run",
+    "run_replications",
+    "split_by_index",
+    "summarize",
+]
+
+_LAZY = {
+    "arrivals": "sim.arrivals",
+    "split_by_index": "sim.arrivals",
+    "run": "sim.twin",
+    "NpySink": "sim.twin",
+    "CsvSink": "sim.twin",
+    "metrics": "sim.stats",
+    "run_replications": "sim.stats",
+    "summarize": "sim.stats",
+    "lookup": "sim.stats",
+    "mser5": "sim.stats",
+    "erlang_c_wait": "sim.stats",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sim' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

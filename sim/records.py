@@ -1,0 +1,221 @@
+"""Record types of the twin: the flat tables it emits and the result objects it returns.
+
+API changes (newest first; the public names below are stable otherwise):
+
+- (none yet)
+
+Tables (numpy structured arrays, one row per item; times are minutes since the scenario's start,
+a Monday 00:00 local time; ``nan`` marks "did not happen before the horizon"):
+
+- ``ARRIVAL_DTYPE`` — one row per dossier submitted (``sim.arrivals.arrivals``), sorted by
+  ``submitted``; ``dossier`` is 0..n-1 in that order. ``service`` indexes ``SERVICES``,
+  ``variant`` the service's variants in scenario order, ``channel`` ``CHANNELS``, ``status``
+  ``scenarios.model.DEATH_STATUSES`` for deaths (``NO_STATUS`` for births). ``citizen`` is the
+  index of the event's person within its service (the mother for a birth, the deceased for a
+  death); the people generator allocates the same indices.
+- ``STEP_DTYPE`` — one row per dossier step that became ready (skipped steps, e.g. the funeral
+  payer that does not apply, have no row). ``step`` indexes ``SimResult.step_names`` (the
+  scenario's steps in file order), ``agency`` indexes ``scenarios.model.AGENCY_IDS``.
+  ``ready`` → ``start`` (desk or, without a desk phase, system work begins) → ``desk_end`` →
+  ``sys_start`` → ``end``. ``wait`` is the clock time spent queueing (desk + system queue),
+  ``sojourn`` = ``end - ready``; ``elapsed_wd`` is office time from ``ready`` to ``end`` on the
+  agency's calendar in working days; ``due`` is the statutory limit (15:00 rule) and
+  ``within_limit`` is ``end <= due``. ``done`` is False for a step still queued or in work at the
+  horizon (its ``end`` is ``nan``).
+- ``DOSSIER_DTYPE`` — one row per dossier: every arrival ends in exactly one ``state``
+  (``DONE``, ``REFUSED`` or ``OPEN`` at the horizon). ``received`` is when the complete dossier
+  is in (after supplementation for an incomplete one; ``nan`` if refused first), ``clock_start``
+  when the statutory clock starts (the 15:00 rule), ``due`` the group deadline
+  (``deadline_wd``, longer with verification), ``e2e_wd`` the office time from ``clock_start``
+  to ``completed`` in working days, ``sojourn`` = ``completed - submitted`` in clock minutes.
+- ``TIMELINE_DTYPE`` — one row per hour of the horizon (a snapshot at ``t``): dossiers in the
+  system and per agency (``AGENCY_IDS`` order) desk/system queue and busy counts, plus their
+  cumulative time integrals since minute 0, so any window's time average is a difference.
+  ``desk_busy_area`` integrates busy desks over *office* time only (a task paused by a closure
+  does not count), so utilisation = Δarea / (desks × Δoffice minutes).
+
+Metrics (``sim.stats.metrics(result)`` for one replication, ``SimSummary.metrics`` across
+replications; a plain JSON-ready dict). Every figure is a *stat*: in one replication a float (or
+None when undefined, e.g. a percentile of nothing); in a summary ``{"mean": m, "ci95": [lo, hi]
+or None (fewer than 2 replications), "values": [per replication]}``. Durations: ``*_min`` in
+clock minutes, ``*_wd`` in working days::
+
+    {"scenario", "seed", "days", "warmup_days", "replications", "capacity": {agency: [desks, servers]},
+     "services": {"birth": {"deadline_wd", "verification_deadline_wd",
+                            "arrivals", "done", "refused", "open",      # counts after warm-up
+                            "attainment",                               # share of done within deadline
+                            "refusal_rate",
+                            "e2e_wd": {"mean", "p50", "p90", "p95", "p99", "max"},
+                            "sojourn_min": {"mean", "p50", "p90", "p95", "p99", "max"},
+                            "weekly_attainment": [per week of the horizon]}},
+     "steps": {"ks": {"agency", "limit_wd", "count", "open",             # open = backlog at horizon
+                      "attainment",                                      # share within limit_wd
+                      "wait_min": {...percentiles}, "sojourn_min": {...}, "elapsed_wd": {...}}},
+     "agencies": {"justice": {"desks", "servers", "desk_utilisation", "system_utilisation",
+                              "desk_queue_mean", "system_queue_mean",   # time-weighted lengths
+                              "utilisation_by_hour": [168 values, Monday 00h first; None when closed]}},
+     "backlog": {"open_at_horizon", "hourly_wip": [per hour]},
+     "little": {"L", "lambda_per_min", "W_min", "lambda_W", "rel_error", "ok"},
+     "warmup": {"declared_days", "mser5_days"},
+     "events", "wall_s"}
+
+In a summary the lists (``weekly_attainment``, ``utilisation_by_hour``, ``hourly_wip``) are the
+element-wise mean over replications, and ``little.ok`` is True only if every replication passed.
+``sim.stats.lookup(metrics, "birth.e2e", "p95")`` reads a threshold's figure (``"attainment"``,
+``"count"``, ``"mean"``, ``pNN``, ``"max"``) in working days for ``e2e``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from scenarios.model import AGENCY_IDS
+
+__all__ = [
+    "ARRIVAL_DTYPE",
+    "CHANNELS",
+    "DONE",
+    "DOSSIER_DTYPE",
+    "NO_STATUS",
+    "OPEN",
+    "REFUSED",
+    "SERVICES",
+    "STATES",
+    "STEP_DTYPE",
+    "TIMELINE_DTYPE",
+    "SimResult",
+    "SimSummary",
+]
+
+SERVICES = ("birth", "death")
+CHANNELS = ("online", "desk")
+STATES = ("done", "refused", "open")
+DONE, REFUSED, OPEN = 0, 1, 2
+NO_STATUS = 255
+_NA = len(AGENCY_IDS)
+
+ARRIVAL_DTYPE = np.dtype(
+    [
+        ("dossier", "i8"),
+        ("service", "u1"),
+        ("variant", "u1"),
+        ("submitted", "f8"),
+        ("channel", "u1"),
+        ("citizen", "i8"),
+        ("status", "u1"),
+        ("verification", "?"),
+        ("incomplete", "?"),
+    ]
+)
+
+STEP_DTYPE = np.dtype(
+    [
+        ("dossier", "i8"),
+        ("service", "u1"),
+        ("variant", "u1"),
+        ("step", "u1"),
+        ("agency", "u1"),
+        ("ready", "f8"),
+        ("start", "f8"),
+        ("desk_end", "f8"),
+        ("sys_start", "f8"),
+        ("end", "f8"),
+        ("desk_time", "f8"),
+        ("system_time", "f8"),
+        ("retries", "u2"),
+        ("wait", "f8"),
+        ("sojourn", "f8"),
+        ("elapsed_wd", "f8"),
+        ("due", "f8"),
+        ("within_limit", "?"),
+        ("done", "?"),
+    ]
+)
+
+DOSSIER_DTYPE = np.dtype(
+    [
+        ("dossier", "i8"),
+        ("service", "u1"),
+        ("variant", "u1"),
+        ("channel", "u1"),
+        ("status", "u1"),
+        ("verification", "?"),
+        ("incomplete", "?"),
+        ("submitted", "f8"),
+        ("received", "f8"),
+        ("clock_start", "f8"),
+        ("due", "f8"),
+        ("completed", "f8"),
+        ("state", "u1"),
+        ("deadline_wd", "f8"),
+        ("e2e_wd", "f8"),
+        ("sojourn", "f8"),
+        ("within_deadline", "?"),
+    ]
+)
+
+TIMELINE_DTYPE = np.dtype(
+    [
+        ("t", "f8"),
+        ("wip", "i8"),
+        ("wip_area", "f8"),
+        ("desk_queue", "i8", (_NA,)),
+        ("desk_queue_area", "f8", (_NA,)),
+        ("desk_busy", "i8", (_NA,)),
+        ("desk_busy_area", "f8", (_NA,)),
+        ("sys_queue", "i8", (_NA,)),
+        ("sys_queue_area", "f8", (_NA,)),
+        ("sys_busy", "i8", (_NA,)),
+        ("sys_busy_area", "f8", (_NA,)),
+    ]
+)
+
+
+@dataclass
+class SimResult:
+    """One replication of the twin.
+
+    ``steps`` and ``dossiers`` hold every record when the run kept them (``keep=True``), else
+    they are empty and the records went only to the sink; ``accumulator`` always holds the
+    streaming aggregates (fixed histograms, per-day sums) that ``sim.stats.metrics`` reads, so
+    replications can run in worker processes and send back kilobytes, not records.
+    """
+
+    scenario: str
+    seed: int
+    replication: int
+    days: int
+    horizon: float
+    step_names: tuple[str, ...]
+    variant_names: dict[str, tuple[str, ...]]
+    capacity: dict[str, tuple[int, int]]
+    steps: np.ndarray
+    dossiers: np.ndarray
+    timeline: np.ndarray
+    accumulator: Any
+    arrivals: int
+    events: int
+    wall_s: float
+    office_minutes: np.ndarray = field(default_factory=lambda: np.zeros((0, _NA)))
+    """Open office minutes per hour of the horizon and agency (shape ``(hours, agencies)``)."""
+
+
+@dataclass
+class SimSummary:
+    """Independent replications of one scenario and capacity: the metrics with 95% CIs.
+
+    ``metrics`` is the plain JSON-ready dict documented in ``sim.stats`` (what ``metrics.json``
+    holds); ``replications`` the per-replication metric dicts in replication order.
+    """
+
+    scenario: str
+    seed: int
+    days: int
+    warmup_days: float
+    capacity: dict[str, tuple[int, int]]
+    metrics: dict[str, Any]
+    replications: list[dict[str, Any]]
+    wall_s: float
