@@ -20,7 +20,8 @@ Public API (stable; changes are listed at the top of ``sim/records.py``):
 - ``mser5(series) -> int``; ``erlang_c_wait(lam, mu, c) -> float``
 - ``NpySink(folder)``, ``CsvSink(folder)``: record sinks for ``run(..., sink=...)``
 
-Names are imported lazily so that ``import sim.arrivals`` (the load tests) does not load SimPy.
+The twin and statistics are imported lazily so that the load tests' ``from sim.arrivals import
+arrivals`` does not load SimPy.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from sim.arrivals import arrivals, split_by_index
 from sim.records import (
     ARRIVAL_DTYPE,
     DOSSIER_DTYPE,
@@ -38,7 +40,6 @@ from sim.records import (
 )
 
 if TYPE_CHECKING:
-    from sim.arrivals import arrivals, split_by_index
     from sim.stats import erlang_c_wait, lookup, metrics, mser5, run_replications, summarize
     from sim.twin import CsvSink, NpySink, run
 
@@ -63,8 +64,6 @@ __all__ = [
 ]
 
 _LAZY = {
-    "arrivals": "sim.arrivals",
-    "split_by_index": "sim.arrivals",
     "run": "sim.twin",
     "NpySink": "sim.twin",
     "CsvSink": "sim.twin",

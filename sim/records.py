@@ -200,7 +200,9 @@ class SimResult:
     events: int
     wall_s: float
     office_minutes: np.ndarray = field(default_factory=lambda: np.zeros((0, _NA)))
-    """Open office minutes per hour of the horizon and agency (shape ``(hours, agencies)``)."""
+    """Open desk (office) minutes per hour of the horizon and agency, shape ``(hours, agencies)``."""
+    system_minutes: np.ndarray = field(default_factory=lambda: np.zeros((0, _NA)))
+    """Minutes the systems are up (not in an outage) per hour and agency, same shape."""
 
 
 @dataclass

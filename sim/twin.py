@@ -1,0 +1,846 @@
+"""The SimPy twin: dossiers flow through their variant's steps at the agencies' desks and systems.
+
+Model (minutes from the scenario's start; ``run`` is the entry point):
+
+- **Arrivals** come from ``sim.arrivals`` (replication ``r`` uses an independent stream).
+  A complete dossier is received when submitted; an incomplete one waits for supplementation
+  (``supplement_delay_wd`` of office time, a ``supplement_share`` of them in time) or is
+  refused when the ``supplement_wd`` window closes (the 15:00 rule, like any deadline).
+- **Steps** form a DAG per variant (``Step.after``). A step whose ``when_status`` excludes the
+  deceased's status is skipped (the funeral payer is chosen by status) and counts as done.
+  Each step is a desk phase (``desk_time`` of a person at the agency's pooled desks) followed by
+  a system phase (``system_time`` on the agency's pooled servers); either may be absent. The
+  desk is released before the system phase.
+- **Desks** work only while the agency's office is open (lunch, nights, weekends, holidays and
+  closures from its working calendar). A task starts at the next opening and, when closing time
+  comes first, pauses and resumes at the next opening (preemptive-resume on the calendar), so
+  ``desk_end - start`` may span nights while exactly ``desk_time`` minutes of office time are
+  worked. Queues are FIFO per agency.
+- **Systems** run 24/7 except during ``outage`` faults of their agency (or ``"*"``); work in
+  progress pauses through an outage. ``latency`` faults add their draw (ms) to an attempt;
+  ``error`` faults fail an attempt with their rate, and it is retried after an exponential
+  backoff (1, 2, 4 … min, at most 60) without holding a server. ``slow_pid`` delays the end of
+  ``issue_pid`` steps that start their system phase in the window (issuance, not our servers).
+- **Hand-offs** into an agency wait out a ``delivery_delay`` fault (its draw), and every
+  hand-off waits out a ``portal`` outage. ``false_rejection`` refuses the dossier at the end of
+  a step of that agency with the fault's rate.
+- **Deadlines**: each step's ``due`` is ``limit_wd`` working days from its ready time, the
+  dossier's from its received time (``deadline_wd``, or ``verification_deadline_wd`` for
+  verification dossiers), both with the cut-off rule. At the horizon unfinished dossiers are
+  ``open``: every arrival ends in exactly one of done, refused, open.
+
+Not modelled (no queueing effect, or not a capacity question): ``lost_attachment``,
+``duplicate_delivery``, ``code_mismatch``, ``wrong_card_expiry`` faults; the extra work of
+verification (only its longer deadline); officers holding a desk during the system phase.
+
+Speed: no SimPy process per dossier — one feeder process walks the sorted arrivals, pools start
+work with precomputed finish times on the calendar (``sim._clock``), and each phase end is one
+scheduled event whose callback moves the dossier on. Records are buffered as tuples and
+finished in vectorised chunks (deadlines, working-day durations) before the consumers see them.
+"""
+
+from __future__ import annotations
+
+import time as _time
+import zlib
+from collections import deque
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import simpy
+from simpy.events import NORMAL, Event
+
+from scenarios.demand import calendar_for
+from scenarios.model import AGENCY_IDS, DEATH_STATUSES, Dist, Fault, Scenario
+from sim._clock import DAY, INF, Availability, Workdays
+from sim._sinks import CsvSink, NpySink, Sink
+from sim.arrivals import arrivals as make_arrivals
+from sim.records import (
+    DONE,
+    DOSSIER_DTYPE,
+    NO_STATUS,
+    OPEN,
+    REFUSED,
+    SERVICES,
+    STEP_DTYPE,
+    TIMELINE_DTYPE,
+    SimResult,
+)
+from sim.stats import Accumulator
+
+__all__ = ["CsvSink", "NpySink", "run"]
+
+_MARGIN_DAYS = 150  # calendar tables reach past the horizon for deadlines of late dossiers
+_CHUNK = 65_536
+_BACKOFF_CAP = 60.0
+_DRAW_BLOCK = 4096
+_HOUR = 60.0
+
+
+def run(
+    scenario: Scenario,
+    *,
+    days: int | None = None,
+    replication: int = 0,
+    seed: int | None = None,
+    capacity: dict[str, tuple[int, int]] | None = None,
+    sink: Sink | None = None,
+    keep: bool = True,
+    warmup_days: float | None = None,
+    stream: npt.NDArray[np.void] | None = None,
+) -> SimResult:
+    """One replication of the twin over ``days`` days (default ``scenario.sim.days``).
+
+    ``capacity`` overrides ``{agency: (desks, servers)}``; ``seed`` replaces the scenario seed;
+    ``sink`` receives every record chunk (``sink.write(kind, array)`` with kind ``"steps"`` or
+    ``"dossiers"``, then ``sink.close()``); ``keep=False`` keeps no records in memory (only the
+    streaming aggregates, whose warm-up cut is ``warmup_days``, default
+    ``scenario.sim.warmup_days``); ``stream`` replays a given arrival stream (``ARRIVAL_DTYPE``).
+
+    Raises ValueError for a non-positive ``days``, an unknown agency in ``capacity``, negative
+    capacities, or a step needing desks or servers its agency does not have.
+    """
+    days = scenario.sim.days if days is None else days
+    if days < 1:
+        raise ValueError(f"days must be at least 1, got {days}")
+    seed = scenario.meta.seed if seed is None else seed
+    caps = _capacity(scenario, capacity)
+    warm = scenario.sim.warmup_days if warmup_days is None else warmup_days
+    began = _time.perf_counter()
+    if stream is None:
+        rng = np.random.default_rng(seed) if seed != scenario.meta.seed else None
+        stream = make_arrivals(scenario, days, rng=rng, replication=replication)
+    model = _Model(scenario, days, caps, seed, replication, stream, warm, keep, sink)
+    model.simulate()
+    return model.result(time_taken=_time.perf_counter() - began)
+
+
+def _capacity(scenario: Scenario, override: dict[str, tuple[int, int]] | None) -> dict[str, tuple[int, int]]:
+    caps: dict[str, tuple[int, int]] = {aid: (a.desks, a.servers) for aid, a in scenario.agencies.items()}
+    for aid, pair in (override or {}).items():
+        if aid not in caps:
+            raise ValueError(f"capacity for unknown agency {aid!r}; agencies: {', '.join(caps)}")
+        desks, servers = pair
+        if desks < 0 or servers < 0:
+            raise ValueError(f"negative capacity for {aid!r}: {pair!r}")
+        caps[aid] = (int(desks), int(servers))
+    for sid, step in scenario.steps.items():
+        desks, servers = caps[step.agency]
+        if step.desk_time is not None and desks < 1:
+            raise ValueError(f"step {sid!r} needs a desk but agency {step.agency!r} has {desks}")
+        if step.system_time is not None and servers < 1:
+            raise ValueError(f"step {sid!r} needs a server but agency {step.agency!r} has {servers}")
+    return caps
+
+
+# -- plumbing ---------------------------------------------------------------------------------
+
+
+class _Wake(Event):
+    """An event that calls ``fn(arg)`` after ``delay``: a Timeout carrying its own callback."""
+
+    __slots__ = ("arg", "fn")
+
+    def __init__(self, env: simpy.Environment, delay: float, fn: Callable[[Any], None], arg: Any) -> None:
+        # Same state a simpy Timeout sets up, without its per-call checks (delay >= 0 holds here).
+        self.env = env
+        self.callbacks = _FIRE
+        self._value = None
+        self._ok = True
+        self.fn, self.arg = fn, arg
+        env.schedule(self, NORMAL, delay)
+
+
+def _fire(event: _Wake) -> None:
+    event.fn(event.arg)
+
+
+_FIRE: list[Callable[[Any], None]] = [
+    _fire
+]  # shared: SimPy swaps an event's callbacks out before calling them, never mutates
+
+
+class _Draws:
+    """Draws of one distribution handed out one by one from vectorised blocks."""
+
+    __slots__ = ("buf", "dist", "i", "rng", "scale")
+
+    def __init__(self, dist: Dist | None, rng: np.random.Generator, scale: float = 1.0) -> None:
+        self.dist, self.rng, self.scale = dist, rng, scale
+        self.buf: list[float] = []
+        self.i = 0
+
+    def __call__(self) -> float:
+        if self.dist is None:
+            return 0.0
+        if self.i >= len(self.buf):
+            self.buf = (np.asarray(self.dist.sample(self.rng, _DRAW_BLOCK)) * self.scale).tolist()
+            self.i = 0
+        self.i += 1
+        return self.buf[self.i - 1]
+
+
+class _Uniforms:
+    __slots__ = ("buf", "i", "rng")
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng, self.i = rng, 0
+        self.buf: list[float] = []
+
+    def __call__(self) -> float:
+        if self.i >= len(self.buf):
+            self.buf, self.i = self.rng.random(_DRAW_BLOCK).tolist(), 0
+        self.i += 1
+        return self.buf[self.i - 1]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The active steps of one (variant, status): roots, dependents and dependency counts."""
+
+    steps: tuple[int, ...]  # global step indices, local order
+    roots: tuple[int, ...]  # local indices
+    dependents: tuple[tuple[int, ...], ...]
+    needs: tuple[int, ...]
+
+
+class _Pool:
+    """``units`` identical desks or servers, open on ``avail``, FIFO queue; time integrals kept."""
+
+    __slots__ = (
+        "always",
+        "avail",
+        "busy",
+        "busy_area",
+        "env",
+        "last",
+        "last_office",
+        "queue",
+        "queue_area",
+        "units",
+    )
+
+    def __init__(self, env: simpy.Environment, units: int, avail: Availability) -> None:
+        self.env, self.units, self.avail = env, units, avail
+        self.always = avail.always
+        self.busy = 0
+        self.queue: deque[_Task] = deque()
+        self.busy_area = self.queue_area = 0.0
+        self.last = self.last_office = 0.0
+
+    def tally(self, now: float) -> None:
+        office = now if self.always else self.avail.office(now)
+        self.busy_area += self.busy * (office - self.last_office)
+        self.queue_area += len(self.queue) * (now - self.last)
+        self.last, self.last_office = now, office
+
+
+class _Dossier:
+    __slots__ = ("i", "left", "needs", "plan", "refused", "tasks")
+
+    def __init__(self, i: int, plan: _Plan) -> None:
+        self.i, self.plan = i, plan
+        self.needs = list(plan.needs)
+        self.left = len(plan.steps)
+        self.tasks: list[_Task] = []
+        self.refused = False
+
+
+class _Task:
+    __slots__ = (
+        "d",
+        "desk_end",
+        "desk_time",
+        "end",
+        "local",
+        "phase",
+        "pool",
+        "ready",
+        "retries",
+        "start",
+        "step",
+        "sys_start",
+        "sys_time",
+        "work",
+    )
+
+    def __init__(self, d: _Dossier, local: int, step: int, ready: float) -> None:
+        self.d, self.local, self.step, self.ready = d, local, step, ready
+        self.start = self.desk_end = self.sys_start = self.end = _NAN
+        self.desk_time = self.sys_time = self.work = 0.0
+        self.retries = self.phase = 0
+        self.pool: _Pool | None = None
+
+
+# -- the model --------------------------------------------------------------------------------
+
+
+class _Model:
+    def __init__(
+        self,
+        scenario: Scenario,
+        days: int,
+        caps: dict[str, tuple[int, int]],
+        seed: int,
+        replication: int,
+        stream: npt.NDArray[np.void],
+        warmup_days: float,
+        keep: bool,
+        sink: Sink | None,
+    ) -> None:
+        self.s, self.days, self.caps, self.seed = scenario, days, caps, seed
+        self.replication = replication
+        self.horizon = days * DAY
+        self.env = simpy.Environment()
+        self.events = 0
+        self.step_names = tuple(scenario.steps)
+        self.step_agency = [AGENCY_IDS.index(scenario.steps[n].agency) for n in self.step_names]
+        self._calendars(days)
+        self._pools()
+        self._faults()
+        self._random()
+        self.arr = stream
+        self._plans()
+        self._dossier_times()
+        self.active: dict[int, _Dossier] = {}
+        self.wip = 0
+        self.wip_area = 0.0
+        self.wip_last = 0.0
+        self.step_rows: list[tuple[Any, ...]] = []
+        self.dossier_rows: list[tuple[int, float, int]] = []
+        self.timeline: list[tuple[Any, ...]] = []
+        self.keep = keep
+        self.kept_steps: list[np.ndarray] = []
+        self.kept_dossiers: list[np.ndarray] = []
+        self.sink = sink
+        self.acc = Accumulator(scenario, days, warmup_days, self.step_names)
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def _calendars(self, days: int) -> None:
+        span = days + _MARGIN_DAYS
+        start = self.s.calendar.start
+        self.workdays: dict[str, Workdays] = {
+            aid: Workdays(calendar_for(self.s, aid), start, span) for aid in self.s.agencies
+        }
+        self.main_days = Workdays(calendar_for(self.s), start, span)
+        self.receiving: dict[str, str] = {
+            sid: self.s.steps[next(iter(svc.variants.values())).steps[0]].agency
+            for sid, svc in self.s.services.items()
+        }
+
+    def _pools(self) -> None:
+        env = self.env
+        self.desks: list[_Pool | None] = [None] * len(AGENCY_IDS)
+        self.servers: list[_Pool | None] = [None] * len(AGENCY_IDS)
+        for aid, (desks, servers) in self.caps.items():
+            a = AGENCY_IDS.index(aid)
+            self.desks[a] = _Pool(env, desks, self.workdays[aid].avail)
+            outages = [
+                (f.start, f.end) for f in self.s.faults if f.kind == "outage" and f.agency in (aid, "*")
+            ]
+            self.servers[a] = _Pool(env, servers, Availability.up_except(outages))
+        portal = [(f.start, f.end) for f in self.s.faults if f.kind == "outage" and f.agency == "portal"]
+        self.portal = Availability.up_except(portal) if portal else None
+
+    def _faults(self) -> None:
+        def of(kind: str, a: int) -> list[Fault]:
+            return [f for f in self.s.faults if f.kind == kind and f.agency in (AGENCY_IDS[a], "*")]
+
+        n = len(AGENCY_IDS)
+        self.f_error = [of("error", a) for a in range(n)]
+        self.f_latency = [of("latency", a) for a in range(n)]
+        self.f_delay = [of("delivery_delay", a) for a in range(n)]
+        self.f_reject = [of("false_rejection", a) for a in range(n)]
+        self.f_slow = [f for f in self.s.faults if f.kind == "slow_pid"]
+
+    def _rng(self, purpose: str) -> np.random.Generator:
+        key = (self.replication, zlib.crc32(f"twin.{purpose}".encode()))
+        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=key))
+
+    def _random(self) -> None:
+        steps = self.s.steps
+        self.desk_draw = [_Draws(steps[n].desk_time, self._rng(f"desk.{n}")) for n in self.step_names]
+        self.sys_draw = [_Draws(steps[n].system_time, self._rng(f"system.{n}")) for n in self.step_names]
+        self.has_desk = [steps[n].desk_time is not None for n in self.step_names]
+        self.has_sys = [steps[n].system_time is not None for n in self.step_names]
+        self.is_pid = [steps[n].task == "issue_pid" for n in self.step_names]
+        self.limits = np.array(
+            [np.nan if steps[n].limit_wd is None else steps[n].limit_wd for n in self.step_names]
+        )
+        self.uniform = _Uniforms(self._rng("faults.uniform"))
+        self.fault_draw = {
+            id(f): _Draws(f.latency or f.delay, self._rng(f"fault.{i}"))
+            for i, f in enumerate(self.s.faults)
+            if f.latency or f.delay
+        }
+
+    def _plans(self) -> None:
+        self.plans: dict[tuple[int, int, int], _Plan] = {}
+        for code, sid in enumerate(SERVICES):
+            svc = self.s.services.get(sid)  # type: ignore[call-overload]
+            if svc is None:
+                continue
+            for v, variant in enumerate(svc.variants.values()):
+                for status in range(len(_STATUSES) + 1):
+                    st = NO_STATUS if status == len(_STATUSES) else status
+                    self.plans[(code, v, st)] = self._plan(variant.steps, st)
+
+    def _plan(self, names: tuple[str, ...], status: int) -> _Plan:
+        def active(name: str) -> bool:
+            when = self.s.steps[name].when_status
+            return when is None or status == NO_STATUS or _STATUSES[status] in when
+
+        def effective(name: str) -> set[str]:
+            deps: set[str] = set()
+            for dep in self.s.steps[name].after:
+                deps |= {dep} if active(dep) else effective(dep)
+            return deps
+
+        kept = [n for n in names if active(n)]
+        deps = {n: effective(n) for n in kept}
+        local = {n: i for i, n in enumerate(kept)}
+        return _Plan(
+            steps=tuple(self.step_names.index(n) for n in kept),
+            roots=tuple(local[n] for n in kept if not deps[n]),
+            dependents=tuple(tuple(local[m] for m in kept if n in deps[m]) for n in kept),
+            needs=tuple(len(deps[n]) for n in kept),
+        )
+
+    def _dossier_times(self) -> None:
+        """Received, refusal and due times of every dossier, vectorised before the run."""
+        a = self.arr
+        n = a.size
+        sub = a["submitted"].astype(float)
+        received = sub.copy()
+        refuse = np.full(n, np.nan)
+        rng = self._rng("supplement")
+        for code, sid in enumerate(SERVICES):
+            svc = self.s.services.get(sid)  # type: ignore[call-overload]
+            if svc is None:
+                continue
+            days = self.workdays[self.receiving[sid]]
+            mask = (a["service"] == code) & a["incomplete"]
+            k = int(mask.sum())
+            in_time = rng.random(k) < svc.supplement_share
+            delay_wd = np.asarray(svc.supplement_delay_wd.sample(rng, k), dtype=float)
+            window = days.deadline(sub[mask], svc.supplement_wd)
+            back = days.avail.advance_v(days.avail.next_open_v(sub[mask]), delay_wd * days.full_day)
+            ok = in_time & (back <= window)
+            received[mask] = np.where(ok, back, np.nan)
+            refuse[mask] = np.where(ok, np.nan, window)
+        if self.portal is not None:
+            received = np.where(np.isnan(received), received, self.portal.next_open_v(received))
+        self.received = received
+        self.refuse_at = refuse
+        clock = np.full(n, np.nan)
+        due = np.full(n, np.nan)
+        deadline_wd = np.zeros(n)
+        for code, sid in enumerate(SERVICES):
+            svc = self.s.services.get(sid)  # type: ignore[call-overload]
+            if svc is None:
+                continue
+            mask = a["service"] == code
+            deadline_wd[mask] = np.where(
+                a["verification"][mask], svc.verification_deadline_wd, svc.deadline_wd
+            )
+            clock[mask] = self.main_days.clock_start(received[mask])
+            due[mask] = self.main_days.deadline(received[mask], deadline_wd[mask])
+        self.clock_start, self.due, self.deadline_wd = clock, due, deadline_wd
+
+    # -- run ---------------------------------------------------------------------------------
+
+    def simulate(self) -> None:
+        env = self.env
+        env.process(self._feed())
+        env.process(self._monitor())
+        env.run(until=self.horizon)
+        self._close()
+
+    def _feed(self) -> Generator[Event, Any, None]:
+        env = self.env
+        times = self.arr["submitted"].tolist()
+        plans = self.plans
+        keys = zip(
+            self.arr["service"].tolist(),
+            self.arr["variant"].tolist(),
+            self.arr["status"].tolist(),
+            strict=True,
+        )
+        received = self.received.tolist()
+        refuse = self.refuse_at.tolist()
+        for i, (t, key) in enumerate(zip(times, keys, strict=True)):
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            d = _Dossier(i, plans[key])
+            self.active[i] = d
+            self._wip(+1)
+            r = received[i]
+            if r == r:  # not nan: complete now or after supplementation
+                if r > t:
+                    self._at(r - t, self._receive, d)
+                else:
+                    self._start_roots(d)
+            else:
+                self._at(refuse[i] - t, self._refuse_supplement, d)
+
+    def _monitor(self) -> Generator[Event, Any, None]:
+        env = self.env
+        while True:
+            self._snapshot()
+            yield env.timeout(_HOUR)
+
+    def _snapshot(self) -> None:
+        now = self.env.now
+        self._wip(0)
+        cols: list[list[float]] = [[0.0] * len(AGENCY_IDS) for _ in range(8)]
+        for a in range(len(AGENCY_IDS)):
+            for base, pool in ((0, self.desks[a]), (4, self.servers[a])):
+                if pool is None:
+                    continue
+                pool.tally(now)
+                cols[base][a], cols[base + 1][a] = len(pool.queue), pool.queue_area
+                cols[base + 2][a], cols[base + 3][a] = pool.busy, pool.busy_area
+        self.timeline.append((now, self.wip, self.wip_area, *cols))
+
+    def _at(self, delay: float, fn: Callable[[Any], None], arg: Any) -> None:
+        self.events += 1
+        _Wake(self.env, delay, fn, arg)
+
+    def _wip(self, change: int) -> None:
+        now = self.env.now
+        self.wip_area += self.wip * (now - self.wip_last)
+        self.wip_last = now
+        self.wip += change
+
+    # -- dossier life ------------------------------------------------------------------------
+
+    def _receive(self, d: _Dossier) -> None:
+        self._start_roots(d)
+
+    def _start_roots(self, d: _Dossier) -> None:
+        plan = d.plan
+        if not plan.steps:
+            self._finish(d, DONE)
+            return
+        for local in plan.roots:
+            self._ready(d, local)
+
+    def _refuse_supplement(self, d: _Dossier) -> None:
+        self._finish(d, REFUSED)
+
+    def _ready(self, d: _Dossier, local: int) -> None:
+        step = d.plan.steps[local]
+        now = self.env.now
+        task = _Task(d, local, step, now)
+        d.tasks.append(task)
+        delay = self._handoff_delay(self.step_agency[step], now)
+        if delay > 0:
+            self._at(delay, self._begin, task)
+        else:
+            self._begin(task)
+
+    def _handoff_delay(self, agency: int, now: float) -> float:
+        delay = 0.0
+        for f in self.f_delay[agency]:
+            if f.start <= now < f.end:
+                delay += self.fault_draw[id(f)]()
+        if self.portal is not None:
+            delay = self.portal.next_open(now + delay) - now
+        return delay
+
+    def _begin(self, task: _Task) -> None:
+        step = task.step
+        if self.has_desk[step]:
+            task.desk_time = task.work = self.desk_draw[step]()
+            task.phase = _DESK
+            self._request(self.desks[self.step_agency[step]], task)
+        else:
+            self._system(task)
+
+    def _request(self, pool: _Pool | None, task: _Task) -> None:
+        assert pool is not None
+        task.pool = pool
+        now = self.env.now
+        pool.tally(now)
+        if pool.busy < pool.units:
+            pool.busy += 1
+            self._serve(pool, task, now)
+        else:
+            pool.queue.append(task)
+
+    def _serve(self, pool: _Pool, task: _Task, now: float) -> None:
+        if pool.always:
+            start, end = now, now + task.work
+        else:
+            start = pool.avail.next_open(now)
+            end = pool.avail.advance(start, task.work)
+        if task.phase == _DESK:
+            task.start = start
+        else:
+            if task.sys_start != task.sys_start:
+                task.sys_start = start
+            if task.start != task.start:
+                task.start = start
+        if end < INF:
+            self._at(end - now, self._phase_end, task)
+
+    def _phase_end(self, task: _Task) -> None:
+        pool = task.pool
+        assert pool is not None
+        now = self.env.now
+        pool.tally(now)
+        if pool.queue:
+            self._serve(pool, pool.queue.popleft(), now)
+        else:
+            pool.busy -= 1
+        if task.phase == _DESK:
+            task.desk_end = now
+            self._system(task)
+        else:
+            self._sys_done(task)
+
+    def _system(self, task: _Task) -> None:
+        step = task.step
+        if not self.has_sys[step]:
+            self._step_done(task)
+            return
+        now = self.env.now
+        a = self.step_agency[step]
+        work = self.sys_draw[step]()
+        for f in self.f_latency[a]:
+            if f.start <= now < f.end:
+                work += self.fault_draw[id(f)]() / 60_000.0
+        task.sys_time += work
+        task.work = work
+        task.phase = _SYSTEM
+        self._request(self.servers[a], task)
+
+    def _sys_done(self, task: _Task) -> None:
+        now = self.env.now
+        a = self.step_agency[task.step]
+        rate = 0.0
+        for f in self.f_error[a]:
+            if f.start <= now < f.end and f.rate:
+                rate = max(rate, f.rate)
+        if rate and self.uniform() < rate:
+            backoff = min(2.0**task.retries, _BACKOFF_CAP)
+            task.retries += 1
+            self._at(backoff, self._system, task)
+            return
+        if self.is_pid[task.step]:
+            extra = sum(
+                self.fault_draw[id(f)]()
+                for f in self.f_slow
+                if f.start <= task.sys_start < f.end and f.agency in ("police", "*")
+            )
+            if extra > 0:
+                self._at(extra, self._step_done, task)
+                return
+        self._step_done(task)
+
+    def _step_done(self, task: _Task) -> None:
+        now = self.env.now
+        task.end = now
+        d = task.d
+        d.tasks.remove(task)
+        self._record_step(task, True)
+        if d.refused:
+            return
+        a = self.step_agency[task.step]
+        for f in self.f_reject[a]:
+            if f.start <= now < f.end and f.rate and self.uniform() < f.rate:
+                self._finish(d, REFUSED)
+                return
+        d.left -= 1
+        for dep in d.plan.dependents[task.local]:
+            d.needs[dep] -= 1
+            if d.needs[dep] == 0:
+                self._ready(d, dep)
+        if d.left == 0:
+            self._finish(d, DONE)
+
+    def _finish(self, d: _Dossier, state: int) -> None:
+        d.refused = state == REFUSED
+        del self.active[d.i]
+        self._wip(-1)
+        self.dossier_rows.append((d.i, self.env.now, state))
+        if len(self.dossier_rows) >= _CHUNK:
+            self._flush_dossiers()
+
+    def _record_step(self, t: _Task, done: bool) -> None:
+        self.step_rows.append(
+            (
+                t.d.i,
+                t.step,
+                self.step_agency[t.step],
+                t.ready,
+                t.start,
+                t.desk_end,
+                t.sys_start,
+                t.end if done else _NAN,
+                t.desk_time,
+                t.sys_time,
+                t.retries,
+                done,
+            )
+        )
+        if len(self.step_rows) >= _CHUNK:
+            self._flush_steps()
+
+    # -- records ---------------------------------------------------------------------------
+
+    def _close(self) -> None:
+        self._snapshot()
+        for d in list(self.active.values()):
+            for t in d.tasks:
+                self._record_step(t, False)
+            d.tasks = []
+            self.dossier_rows.append((d.i, np.nan, OPEN))
+        self.active.clear()
+        self._flush_steps()
+        self._flush_dossiers()
+        self.acc.add_timeline(self._timeline())
+        if self.sink is not None:
+            self.sink.close()
+
+    def _emit(self, kind: str, rows: np.ndarray) -> None:
+        if kind == "steps":
+            self.acc.add_steps(rows)
+        else:
+            self.acc.add_dossiers(rows)
+        if self.keep:
+            (self.kept_steps if kind == "steps" else self.kept_dossiers).append(rows)
+        if self.sink is not None:
+            self.sink.write(kind, rows)
+
+    def _flush_steps(self) -> None:
+        if not self.step_rows:
+            return
+        raw = np.array(self.step_rows, dtype=_RAW_STEP)
+        self.step_rows = []
+        out = np.zeros(raw.size, STEP_DTYPE)
+        for name in _RAW_STEP.names or ():
+            out[name] = raw[name]
+        out["service"] = self.arr["service"][raw["dossier"]]
+        out["variant"] = self.arr["variant"][raw["dossier"]]
+        both = ~np.isnan(raw["desk_end"]) & ~np.isnan(raw["sys_start"])
+        out["wait"] = raw["start"] - raw["ready"] + np.where(both, raw["sys_start"] - raw["desk_end"], 0.0)
+        out["sojourn"] = raw["end"] - raw["ready"]
+        for aid in self.s.agencies:
+            a = AGENCY_IDS.index(aid)
+            mask = raw["agency"] == a
+            if not mask.any():
+                continue
+            wd = self.workdays[aid]
+            limits = self.limits[raw["step"][mask]]
+            none = np.isnan(limits)  # no statutory limit: never late
+            due = wd.deadline(raw["ready"][mask], np.where(none, 0.0, limits))
+            out["due"][mask] = np.where(none, np.inf, due)
+            out["elapsed_wd"][mask] = wd.elapsed_wd(raw["ready"][mask], raw["end"][mask])
+        with np.errstate(invalid="ignore"):
+            out["within_limit"] = out["end"] <= out["due"]
+        self._emit("steps", out)
+
+    def _flush_dossiers(self) -> None:
+        if not self.dossier_rows:
+            return
+        raw = np.array(self.dossier_rows, dtype=[("i", "i8"), ("completed", "f8"), ("state", "u1")])
+        self.dossier_rows = []
+        i = raw["i"]
+        a = self.arr[i]
+        out = np.zeros(raw.size, DOSSIER_DTYPE)
+        for name in _FROM_ARRIVALS:
+            out[name] = a[name]
+        out["received"] = self.received[i]
+        out["clock_start"] = self.clock_start[i]
+        out["due"] = self.due[i]
+        out["deadline_wd"] = self.deadline_wd[i]
+        out["completed"] = raw["completed"]
+        out["state"] = raw["state"]
+        out["sojourn"] = raw["completed"] - out["submitted"]
+        done = raw["state"] == DONE
+        e2e = np.full(raw.size, np.nan)
+        e2e[done] = self.main_days.elapsed_wd(out["clock_start"][done], out["completed"][done])
+        out["e2e_wd"] = np.maximum(e2e, 0.0)
+        with np.errstate(invalid="ignore"):
+            out["within_deadline"] = done & (out["completed"] <= out["due"])
+        self._emit("dossiers", out)
+
+    def _timeline(self) -> np.ndarray:
+        return np.array(self.timeline, dtype=TIMELINE_DTYPE)
+
+    def open_minutes(self, system: bool) -> np.ndarray:
+        """Open minutes per hour of the horizon and agency: of the desks, or of the systems."""
+        hours = int(self.horizon // _HOUR)
+        edges = np.arange(hours + 1, dtype=np.float64) * _HOUR
+        out = np.zeros((hours, len(AGENCY_IDS)))
+        for aid in self.s.agencies:
+            a = AGENCY_IDS.index(aid)
+            pool = self.servers[a] if system else self.desks[a]
+            assert pool is not None
+            out[:, a] = np.diff(pool.avail.office_v(edges))
+        return out
+
+    def result(self, time_taken: float) -> SimResult:
+        steps = np.concatenate(self.kept_steps) if self.kept_steps else np.zeros(0, STEP_DTYPE)
+        dossiers = np.concatenate(self.kept_dossiers) if self.kept_dossiers else np.zeros(0, DOSSIER_DTYPE)
+        if dossiers.size:
+            dossiers = dossiers[np.argsort(dossiers["dossier"], kind="stable")]
+        variants: dict[str, tuple[str, ...]] = {
+            sid: tuple(svc.variants) for sid, svc in self.s.services.items()
+        }
+        return SimResult(
+            scenario=self.s.meta.name,
+            seed=self.seed,
+            replication=self.replication,
+            days=self.days,
+            horizon=self.horizon,
+            step_names=self.step_names,
+            variant_names=variants,
+            capacity=dict(self.caps),
+            steps=steps,
+            dossiers=dossiers,
+            timeline=self._timeline(),
+            accumulator=self.acc,
+            arrivals=int(self.arr.size),
+            events=self.events + self.arr.size,
+            wall_s=time_taken,
+            office_minutes=self.open_minutes(False),
+            system_minutes=self.open_minutes(True),
+        )
+
+
+_STATUSES = DEATH_STATUSES
+_NAN = float("nan")
+_FROM_ARRIVALS = (
+    "dossier",
+    "service",
+    "variant",
+    "channel",
+    "status",
+    "verification",
+    "incomplete",
+    "submitted",
+)
+_DESK, _SYSTEM = 0, 1
+
+_RAW_STEP = np.dtype(
+    [
+        ("dossier", "i8"),
+        ("step", "u1"),
+        ("agency", "u1"),
+        ("ready", "f8"),
+        ("start", "f8"),
+        ("desk_end", "f8"),
+        ("sys_start", "f8"),
+        ("end", "f8"),
+        ("desk_time", "f8"),
+        ("system_time", "f8"),
+        ("retries", "u2"),
+        ("done", "?"),
+    ]
+)
