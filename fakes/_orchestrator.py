@@ -1,0 +1,305 @@
+"""The portal's durable state machine: drives each dossier through its steps.
+
+A dossier is one JSON document in ``portal.db``. Every change is committed before the next
+outbound call, including the call's ``Idempotency-Key`` (``<id>:<step>:<n>``), so a call
+resumed after a crash is a replay of the same write, never a second one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Callable
+from typing import Any
+
+from fakes._env import Env
+from fakes._outbound import Reply, TransportError
+from fakes.ids import mask
+from fakes.store import dumps
+
+__all__ = ["PLANS", "TERMINAL", "Orchestrator", "build_steps", "public", "results"]
+
+TERMINAL = ("completed", "rejected")
+_DONE = ("done", "skipped")
+_RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+Doc = dict[str, Any]
+Call = tuple[str, str, str, Doc]  # agency, method, path, body
+
+
+def build_steps(env: Env, service: str, variant: str, status: str | None) -> list[Doc]:
+    """The step records of a new dossier: the variant's steps, ``when_status`` applied."""
+    steps = env.scenario.steps
+    names = env.scenario.services[service].variants[variant].steps  # type: ignore[index]
+    out = []
+    for sid in names:
+        step = steps[sid]
+        skip = step.when_status is not None and status not in step.when_status
+        known = step.task in PLANS
+        out.append({"step": sid, "agency": step.agency, "task": step.task,
+                    "after": [a for a in step.after if a in names],
+                    "status": "skipped" if skip or not known else "pending", "attempts": 0,
+                    "call": 0, "idempotency_key": None, "started_at": None,
+                    "finished_at": None, "error": None if known else
+                    {"code": "task_not_modelled", "detail": f"the fakes have no task {step.task!r}"},
+                    "result": None})
+    return out
+
+
+def _by_task(doc: Doc) -> dict[str, Doc]:
+    return {s["task"]: s.get("result") or {} for s in doc["steps"]}
+
+
+def _claim(d: Doc, agency: str, path: str) -> Call:
+    death = d["input"]["death"]
+    body = {"death_register_no": _by_task(d)["register_death"]["register_no"],
+            "claimant_name": death["claimant_name"],
+            "claimant_relation": death["claimant_relation"]}
+    if death.get("bank_account"):
+        body["bank_account"] = death["bank_account"]
+    return agency, "POST", path, body
+
+
+def _birth(d: Doc) -> Call:
+    b = d["input"]["birth"]
+    body = {"birth_certificate_id": b["birth_certificate_id"], "child_name": b["child_name"],
+            "unit_code": b["unit_code"], "declarant_name": d["input"]["applicant_name"],
+            "declarant_relation": b["declarant_relation"]}
+    if b.get("father_name"):
+        body["father_name"] = b["father_name"]
+    return "justice", "POST", "/justice/births", body
+
+
+def _residence(d: Doc) -> Call:
+    b = d["input"]["birth"]
+    return "police", "POST", "/police/residences", {
+        "pid": _by_task(d)["issue_pid"]["pid"], "household_id": b["household_id"],
+        "relation_to_head": b["relation_to_head"], "address": b["address"],
+        "commune_code": b["unit_code"]}
+
+
+def _card(d: Doc) -> Call:
+    body = {"pid": _by_task(d)["issue_pid"]["pid"]}
+    if d["input"]["birth"].get("initial_care_facility"):
+        body["initial_care_facility"] = d["input"]["birth"]["initial_care_facility"]
+    return "vss", "POST", "/vss/child-cards", body
+
+
+def _death(d: Doc) -> Call:
+    x = d["input"]["death"]
+    return "justice", "POST", "/justice/deaths", {
+        "death_notice_id": x["death_notice_id"], "unit_code": x["unit_code"],
+        "declarant_name": d["input"]["applicant_name"],
+        "declarant_relation": x["declarant_relation"], "status": x["status"]}
+
+
+def _kt(d: Doc) -> Doc:
+    return _by_task(d)["register_death"]
+
+
+#: Agency calls of each task, built from the dossier and earlier steps' results.
+PLANS: dict[str, list[Callable[[Doc], Call]]] = {
+    "register_birth": [_birth],
+    "issue_pid": [lambda d: ("police", "POST", "/police/pids", {
+        "birth_register_no": _by_task(d)["register_birth"]["register_no"]})],
+    "register_residence": [_residence],
+    "issue_child_card": [_card],
+    "register_death": [_death],
+    "remove_residence": [
+        lambda d: ("police", "POST", "/police/deaths", {"death_register_no": _kt(d)["register_no"]}),
+        lambda d: ("police", "POST", "/police/residence-removals", {
+            "pid": _kt(d)["deceased_pid"], "death_register_no": _kt(d)["register_no"]}),
+    ],
+    "pay_funeral_allowance": [lambda d: _claim(d, "vss", "/vss/funeral-allowances")],
+    "pay_funeral_support": [lambda d: _claim(d, "social", "/social/funeral-supports")],
+    "settle_survivor_benefit": [lambda d: _claim(d, "vss", "/vss/survivor-benefits")],
+}
+
+_RESULT_FIELDS = {
+    "register_birth": {"register_no": "birth_register_no"},
+    "issue_pid": {"pid": "pid"},
+    "register_residence": {"residence_id": "residence_id", "household_id": "household_id"},
+    "issue_child_card": {"card_code": "card_code", "valid_to": "card_valid_to"},
+    "register_death": {"register_no": "death_register_no", "deceased_pid": "deceased_pid"},
+    "remove_residence": {"removal_id": "removal_id"},
+    "pay_funeral_allowance": {"payment_id": "funeral_payment_id", "amount_vnd": "funeral_amount_vnd"},
+    "pay_funeral_support": {"payment_id": "funeral_payment_id", "amount_vnd": "funeral_amount_vnd"},
+    "settle_survivor_benefit": {"payment_id": "survivor_settlement_id"},
+}
+
+
+def results(doc: Doc) -> Doc:
+    """The result bundle of a dossier: identifiers issued by its finished steps."""
+    out: Doc = {}
+    for s in doc["steps"]:
+        if s["status"] == "done" and s.get("result"):
+            for src, dst in _RESULT_FIELDS.get(s["task"], {}).items():
+                out[dst] = s["result"].get(src)
+    return out
+
+
+class Orchestrator:
+    """Drives dossiers of ``env``'s portal store; ``spawn`` one, ``resume`` all on start."""
+
+    def __init__(self, env: Env, backoff: tuple[float, float] = (0.05, 5.0)) -> None:
+        self.env, self.store = env, env.stores["portal"]
+        self.key = env.key_of("portal")
+        self.backoff = backoff
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.rng = random.Random(env.scenario.meta.seed)
+
+    def spawn(self, dossier_id: str) -> None:
+        """Start driving ``dossier_id`` unless it is already being driven."""
+        if dossier_id not in self.tasks:
+            task = asyncio.get_running_loop().create_task(self.drive(dossier_id))
+            self.tasks[dossier_id] = task
+            task.add_done_callback(lambda _t: self.tasks.pop(dossier_id, None))
+
+    def resume(self) -> int:
+        """Re-drive every dossier not completed or rejected; returns how many."""
+        rows = self.store.db.execute(
+            "SELECT id FROM dossiers WHERE status NOT IN ('completed', 'rejected')").fetchall()
+        for (dossier_id,) in rows:
+            self.spawn(dossier_id)
+        return len(rows)
+
+    async def stop(self) -> None:
+        """Cancel the drivers (their state is already on disk)."""
+        for task in list(self.tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+
+    def load(self, dossier_id: str) -> Doc:
+        """The dossier document."""
+        doc = self.store.doc("SELECT doc FROM dossiers WHERE id = ?", dossier_id)
+        assert doc is not None, dossier_id
+        return doc
+
+    def update(self, dossier_id: str, change: Callable[[Doc], None]) -> Doc:
+        """Apply ``change`` to the stored dossier and commit it (no await in between)."""
+        with self.store.tx() as db:
+            doc = json.loads(db.execute("SELECT doc FROM dossiers WHERE id = ?",
+                                        (dossier_id,)).fetchone()[0])
+            change(doc)
+            db.execute("UPDATE dossiers SET status = ?, doc = ? WHERE id = ?",
+                       (doc["status"], dumps(doc), dossier_id))
+        return dict(doc)
+
+    async def drive(self, dossier_id: str) -> None:
+        """Run ready steps (concurrently) until the dossier is terminal."""
+        while True:
+            doc = self.load(dossier_id)
+            if doc["status"] in TERMINAL:
+                return
+            state = {s["step"]: s["status"] for s in doc["steps"]}
+            ready = [s["step"] for s in doc["steps"] if s["status"] in ("pending", "in_flight",
+                     "waiting") and all(state[a] in _DONE for a in s["after"])]
+            if not ready:
+                doc = self.update(dossier_id, self._finish)
+                await self._callback(doc)
+                return
+            if doc["status"] == "accepted":
+                self.update(dossier_id, lambda d: d.update(status="in_progress"))
+            await asyncio.gather(*(self.run_step(dossier_id, s) for s in ready))
+
+    def _finish(self, doc: Doc) -> None:
+        rejected = any(s["status"] == "rejected" for s in doc["steps"])
+        for s in doc["steps"]:
+            if s["status"] in ("pending", "in_flight", "waiting"):
+                s["status"] = "cancelled"
+        doc["status"] = "rejected" if rejected else "completed"
+        doc["completed_at"] = self.env.clock.now().isoformat()
+        doc["result"] = results(doc)
+
+    def _step(self, doc: Doc, step: str) -> Doc:
+        return next(s for s in doc["steps"] if s["step"] == step)
+
+    def _set(self, dossier_id: str, step: str, **fields: Any) -> Doc:
+        """Commit ``fields`` on one step (``attempts=+1`` increments)."""
+
+        def change(doc: Doc) -> None:
+            record = self._step(doc, step)
+            if fields.pop("bump", False):
+                record["attempts"] += 1
+                record["started_at"] = record["started_at"] or self.env.clock.now().isoformat()
+            record.update(fields)
+
+        return self.update(dossier_id, change)
+
+    async def run_step(self, dossier_id: str, step: str) -> None:
+        """Send the step's calls in order; each call's state is committed before it is sent."""
+        doc = self.load(dossier_id)
+        plan = PLANS[self._step(doc, step)["task"]]
+        for n in range(self._step(doc, step)["call"], len(plan)):
+            agency, method, path, body = plan[n](doc)
+            key = f"{dossier_id}:{step}:{n}"
+            self._set(dossier_id, step, status="in_flight", call=n, idempotency_key=key,
+                      bump=True)
+            reply = await self.send(agency, method, path, body, key)
+            if reply.status == 202 and reply.headers.get("location"):
+                self._set(dossier_id, step, status="waiting")
+                reply = await self.poll(agency, reply.headers["location"])
+            if not 200 <= reply.status < 300:
+                error = reply.body if isinstance(reply.body, dict) else {"status": reply.status}
+                self._set(dossier_id, step, status="rejected", error=_redact(error),
+                          finished_at=self.env.clock.now().isoformat())
+                return
+            doc = self._set(dossier_id, step, result=reply.body, call=n + 1)
+        self._set(dossier_id, step, status="done", error=None,
+                  finished_at=self.env.clock.now().isoformat())
+
+    async def send(self, agency: str, method: str, path: str, body: Doc | None,
+                   key: str | None) -> Reply:
+        """One call, retried with full-jitter exponential backoff on transient failures."""
+        attempt = 0
+        metrics = self.env.extras["metrics"].outbound
+        while True:
+            try:
+                reply = await self.env.outbound.call(agency, method, path, self.key, body, key)
+            except TransportError:
+                metrics[(agency, "transport_error")] += 1
+            else:
+                if reply.status not in _RETRY_STATUS:
+                    metrics[(agency, str(reply.status))] += 1
+                    return reply
+                metrics[(agency, f"retry_{reply.status}")] += 1
+            base, cap = self.backoff
+            await asyncio.sleep(self.rng.uniform(0, min(cap, base * 2 ** attempt)))
+            attempt += 1
+
+    async def poll(self, agency: str, location: str) -> Reply:
+        """GET ``location`` until its ``status`` is no longer pending."""
+        wait = self.backoff[0]
+        while True:
+            reply = await self.send(agency, "GET", location, None, None)
+            if reply.status != 200 or not isinstance(reply.body, dict) \
+                    or reply.body.get("status") != "pending":
+                return reply
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, 2.0)
+
+    async def _callback(self, doc: Doc) -> None:
+        url = doc["input"].get("callback_url")
+        if not url:
+            return
+        view = public(doc)
+        for attempt in range(3):
+            if await self.env.outbound.post_url(url, view):
+                return
+            await asyncio.sleep(0.1 * 2 ** attempt)
+
+
+def _redact(error: Doc) -> Doc:
+    """A problem document with any 12-digit identifier masked."""
+    detail = error.get("detail")
+    if isinstance(detail, str):
+        error = dict(error, detail=" ".join(mask(w) if w.isdigit() and len(w) >= 10 else w
+                                            for w in detail.split(" ")))
+    return error
+
+
+def public(doc: Doc) -> Doc:
+    """The dossier as clients see it."""
+    return {k: doc[k] for k in ("id", "service", "variant", "channel", "status",
+                                "submitted_at", "completed_at", "steps", "result")}
+

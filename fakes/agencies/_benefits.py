@@ -1,0 +1,139 @@
+"""Shared by VSS and social affairs: child-card validity and funeral payments."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Callable
+from sqlite3 import Connection
+from typing import Literal
+
+from fastapi import Request
+from pydantic import Field
+from starlette.responses import Response
+
+from fakes._env import Env
+from fakes.agencies._common import Body, Name, Out, RegisterNo, Relation, env_of
+from fakes.auth import Who
+from fakes.idempotency import commit, replay
+from fakes.ids import mask
+from fakes.problems import Problem
+from fakes.store import dumps
+from scenarios import Scenario
+
+__all__ = [
+    "ClaimIn", "Payment", "Regime", "add_months", "card_validity", "claim", "funeral_amount",
+    "payment_schema",
+]
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """``day`` plus ``months`` calendar months (clamped to the month's last day)."""
+    year, month0 = divmod(day.month - 1 + months, 12)
+    year += day.year
+    last = calendar.monthrange(year, month0 + 1)[1]
+    return dt.date(year, month0 + 1, min(day.day, last))
+
+
+def card_validity(birth_date: dt.date) -> tuple[dt.date, dt.date]:
+    """(valid_from, valid_to) of a child's BHYT card (DOMAIN.md §5).
+
+    From birth to the day before the child is 72 months old; when that day comes on or before
+    30/09 of its year (the child turns six before the school year starts) the card runs to
+    30/09 of that year.
+    """
+    sixth = add_months(birth_date, 72)
+    school_end = dt.date(sixth.year, 9, 30)
+    return birth_date, school_end if sixth <= school_end else sixth - dt.timedelta(days=1)
+
+
+Regime = Literal["bhxh_funeral", "social_protection", "merit", "survivor"]
+
+
+def funeral_amount(scenario: Scenario, regime: Regime, death_date: dt.date) -> tuple[int, float]:
+    """(unit in VND, multiple) for ``regime`` on ``death_date`` (DOMAIN.md §6).
+
+    Raises ValueError when no rate is in force on that date.
+    """
+    money = scenario.money
+    if regime == "social_protection":
+        return money.amount_on(money.standard_level, death_date), money.social_funeral_multiple
+    return money.amount_on(money.base_pay, death_date), money.funeral_base_pay_multiple
+
+
+class ClaimIn(Body):
+    """A funeral or survivor claim on a registered death."""
+
+    death_register_no: RegisterNo
+    claimant_name: Name
+    claimant_relation: Relation
+    bank_account: str | None = Field(default=None, pattern=r"^\d{6,20}$")
+
+
+class Payment(Body):
+    """A funeral payment or survivor settlement."""
+
+    payment_id: str
+    death_register_no: str
+    deceased_pid: str
+    death_date: dt.date
+    status: str
+    regime: Regime
+    unit_vnd: int | None
+    multiple: float | None
+    amount_vnd: int | None
+    claimant_name: str
+    paid_on: dt.date
+
+
+async def claim(request: Request, who: Who, key: str, body: ClaimIn, *, agency: str,
+                table: str, prefix: str, regime_of: Callable[[str], Regime | None],
+                priced: bool = True, dup_code: str = "already_paid") -> Response:
+    """One payment per registered death, by the deceased's status; see CONTRACT.md §7-8."""
+    env = env_of(request)
+    store = env.stores[agency]
+    idem, earlier = replay(store, who, key, request.url.path, body)
+    if earlier is not None:
+        return earlier
+    death = await env.read(agency, "justice", f"/justice/deaths/{body.death_register_no}")
+    if death is None:
+        raise Problem(422, "death_not_registered", "justice has no such death record")
+    regime = regime_of(death["status"])
+    if regime is None:
+        raise Problem(422, "not_eligible",
+                      f"a deceased with status {death['status']!r} is not paid by {agency}")
+    death_date = dt.date.fromisoformat(death["death_date"])
+    unit, multiple = _price(env, regime, death_date) if priced else (None, None)
+
+    def write(db: Connection) -> Out:
+        old = db.execute(f"SELECT payment_id FROM {table} WHERE death_register_no = ?",
+                         (body.death_register_no,)).fetchone()
+        if old is not None:
+            raise Problem(409, dup_code, f"this death of {mask(death['deceased_pid'])} is "
+                          "already settled", existing=old[0])
+        pid_ = f"{prefix}{store.next_serial(db, table):010d}"
+        amount = None if unit is None or multiple is None else round(unit * multiple)
+        doc = Payment(payment_id=pid_, death_register_no=body.death_register_no,
+                      deceased_pid=death["deceased_pid"], death_date=death_date,
+                      status=death["status"], regime=regime, unit_vnd=unit, multiple=multiple,
+                      amount_vnd=amount, claimant_name=body.claimant_name,
+                      paid_on=env.clock.today()).model_dump(mode="json")
+        db.execute(f"INSERT INTO {table} VALUES (?, ?, ?)",
+                   (pid_, body.death_register_no, dumps(doc)))
+        return 201, doc, {}
+
+    return commit(idem, write)
+
+
+def _price(env: Env, regime: Regime, death_date: dt.date) -> tuple[int, float]:
+    try:
+        return funeral_amount(env.scenario, regime, death_date)
+    except ValueError as exc:
+        raise Problem(422, "invalid_date", str(exc)) from None
+
+
+def payment_schema(table: str) -> str:
+    """The SQL of a payments table with one row per death."""
+    return (f"CREATE TABLE IF NOT EXISTS {table} (payment_id TEXT PRIMARY KEY, "
+            "death_register_no TEXT UNIQUE NOT NULL, doc TEXT NOT NULL);\n")
+

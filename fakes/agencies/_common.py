@@ -1,0 +1,109 @@
+"""Field types, models and helpers shared by the agency routers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import unicodedata
+from typing import Annotated, Any, Literal
+
+from fastapi import Request
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from fakes._env import Env
+from fakes.ids import mask, validate_pid
+from fakes.problems import PROBLEM_RESPONSES, Problem
+
+__all__ = [
+    "PROBLEMS",
+    "Body",
+    "Code5",
+    "Name",
+    "Out",
+    "Pid",
+    "Ref",
+    "RegisterNo",
+    "Relation",
+    "Sex",
+    "Text",
+    "check_past",
+    "env_of",
+    "fault",
+    "json_response",
+    "not_found",
+]
+
+_NAME = re.compile(r"[^\W\d_]+(?:[ '.-]+[^\W\d_]+)*\.?")
+
+
+def _name(value: str) -> str:
+    """NFC-normalise and trim a person's name; refuse digits, symbols and odd spacing."""
+    value = " ".join(unicodedata.normalize("NFC", value).split())
+    if not 1 <= len(value) <= 100 or not _NAME.fullmatch(value):
+        raise ValueError("a name is 1-100 letters, spaces, ' - and . (stored as NFC)")
+    return value
+
+
+def _pid(value: str) -> str:
+    reason = validate_pid(value)
+    if reason is not None:
+        raise ValueError(f"[invalid_pid] {reason}")
+    return value
+
+
+Name = Annotated[str, Field(max_length=400), AfterValidator(_name)]
+Pid = Annotated[str, Field(max_length=40, examples=["001226000042"]), AfterValidator(_pid)]
+Code5 = Annotated[str, Field(pattern=r"^\d{5}$", examples=["00070"])]
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+Ref = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,40}$", examples=["GCS-01001-2026-000001"])]
+RegisterNo = Annotated[str, Field(pattern=r"^K[ST]-\d{5}-\d{4}-Q\d{2}-\d{6}$",
+                                  examples=["KT-00070-2026-Q01-000003"])]
+Relation = Literal["mother", "father", "grandparent", "spouse", "child", "parent", "sibling",
+                   "relative", "other"]
+Sex = Literal["M", "F"]
+
+PROBLEMS = PROBLEM_RESPONSES
+Out = tuple[int, dict[str, Any], dict[str, str]]  # what a write returns: status, body, headers
+
+
+class Body(BaseModel):
+    """Base of request bodies: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def env_of(request: Request) -> Env:
+    """The server's Env."""
+    env: Env = request.app.state.env
+    return env
+
+
+def json_response(doc: dict[str, Any], status: int = 200,
+                  headers: dict[str, str] | None = None) -> Response:
+    """A JSON response from a plain dict (skipping FastAPI's encoder)."""
+    return Response(json.dumps(doc, ensure_ascii=False).encode(), status, headers=headers,
+                    media_type="application/json")
+
+
+def not_found(what: str, ident: str, code: str = "not_found") -> Problem:
+    """404 naming the kind of record and the (masked) identifier."""
+    return Problem(404, code, f"no {what} {mask(ident)}")
+
+
+def check_past(env: Env, field: str, day: dt.date) -> None:
+    """Raise Problem 422 when ``day`` is after the scenario date or before 1900."""
+    today = env.clock.today()
+    if day > today:
+        raise Problem(422, "future_date", f"{field} {day} is after today ({today})",
+                      errors=[{"field": field, "message": "in the future"}])
+    if day.year < 1900:
+        raise Problem(422, "invalid_date", f"{field} {day} is before 1900",
+                      errors=[{"field": field, "message": "before 1900"}])
+
+
+def fault(request: Request, kind: str) -> Any:
+    """The value the fault middleware set for ``kind`` on this request, or None."""
+    faults = request.scope.get("state", {}).get("faults") or {}
+    return faults.get(kind)

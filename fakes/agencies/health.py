@@ -1,0 +1,174 @@
+"""Health facilities: e-birth certificates (giấy chứng sinh, XML9) and death notices
+(giấy báo tử)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from sqlite3 import Connection
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import Field
+from starlette.responses import Response
+
+from fakes.agencies._common import (
+    PROBLEMS,
+    Body,
+    Code5,
+    Name,
+    Out,
+    Pid,
+    Sex,
+    Text,
+    check_past,
+    env_of,
+    json_response,
+    not_found,
+)
+from fakes.auth import Who, require
+from fakes.idempotency import commit, idem_key, replay
+from fakes.problems import Problem
+from fakes.store import Store, dumps
+
+__all__ = ["EXPORT", "SCHEMA", "router"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS birth_certificates (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS death_notices (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+"""
+
+router = APIRouter(prefix="/health", tags=["health"], responses=PROBLEMS)
+
+
+class BirthCertificateIn(Body):
+    """An e-birth certificate (XML9 fields in brackets in CONTRACT.md)."""
+
+    facility_code: Code5
+    mother_name: Name
+    mother_birth_date: dt.date
+    mother_pid: Pid
+    mother_bhxh: str | None = Field(default=None, pattern=r"^\d{10}$")
+    father_name: Name | None = None
+    residence_province: str = Field(pattern=r"^\d{3}$", examples=["001"])
+    residence_commune: Code5
+    child_name: Name | None = None
+    child_sex: Sex
+    child_birth_date: dt.date
+    weight_grams: int = Field(ge=300, le=8000)
+    birth_order: int = Field(default=1, ge=1, le=20)
+    place_of_birth: Text
+    under_32_weeks: bool = False
+    caesarean: bool = False
+
+
+class BirthCertificate(BirthCertificateIn):
+    """A stored e-birth certificate."""
+
+    id: str
+    so: int
+    quyen_so: str
+    issued_at: str
+
+
+class DeathNoticeIn(Body):
+    """A death notice issued by a health facility."""
+
+    facility_code: Code5
+    deceased_pid: Pid
+    deceased_name: Name
+    deceased_sex: Sex
+    deceased_birth_date: dt.date
+    death_date: dt.date
+    place_of_death: Text
+    cause: Text | None = None
+
+
+class DeathNotice(DeathNoticeIn):
+    """A stored death notice."""
+
+    id: str
+    issued_at: str
+
+
+def _serial(db: Connection, store: Store, kind: str, facility: str, year: int) -> tuple[str, int]:
+    n = store.next_serial(db, f"{kind}:{facility}:{year}")
+    return f"{kind}-{facility}-{year}-{n:06d}", n
+
+
+@router.post("/birth-certificates", status_code=201, response_model=BirthCertificate)
+async def issue_birth_certificate(body: BirthCertificateIn, request: Request,
+                                  who: Who = Depends(require("health:write")),
+                                  key: str = Depends(idem_key)) -> Response:
+    """Issue an e-birth certificate."""
+    env = env_of(request)
+    store = env.stores["health"]
+    idem, earlier = replay(store, who, key, request.url.path, body)
+    if earlier is not None:
+        return earlier
+    check_past(env, "child_birth_date", body.child_birth_date)
+    if body.mother_birth_date >= body.child_birth_date:
+        raise Problem(422, "invalid_date", "the mother's birth date is not before the child's",
+                      errors=[{"field": "mother_birth_date", "message": "not before the child"}])
+    now = env.clock.now()
+
+    def write(db: Connection) -> Out:
+        year = body.child_birth_date.year
+        ident, n = _serial(db, store, "GCS", body.facility_code, year)
+        doc = BirthCertificate(**body.model_dump(), id=ident, so=n, quyen_so=f"01/{year}",
+                               issued_at=now.isoformat()).model_dump(mode="json")
+        db.execute("INSERT INTO birth_certificates VALUES (?, ?)", (ident, dumps(doc)))
+        return 201, doc, {"Location": f"/health/birth-certificates/{ident}"}
+
+    return commit(idem, write)
+
+
+@router.get("/birth-certificates/{cert_id}", response_model=BirthCertificate)
+async def get_birth_certificate(cert_id: str, request: Request,
+                                who: Who = Depends(require("health:read"))) -> Response:
+    """One e-birth certificate."""
+    doc = env_of(request).stores["health"].doc(
+        "SELECT doc FROM birth_certificates WHERE id = ?", cert_id)
+    if doc is None:
+        raise not_found("birth certificate", cert_id)
+    return json_response(doc)
+
+
+@router.post("/death-notices", status_code=201, response_model=DeathNotice)
+async def issue_death_notice(body: DeathNoticeIn, request: Request,
+                             who: Who = Depends(require("health:write")),
+                             key: str = Depends(idem_key)) -> Response:
+    """Issue a death notice."""
+    env = env_of(request)
+    store = env.stores["health"]
+    idem, earlier = replay(store, who, key, request.url.path, body)
+    if earlier is not None:
+        return earlier
+    check_past(env, "death_date", body.death_date)
+    check_past(env, "deceased_birth_date", body.deceased_birth_date)
+    if body.death_date < body.deceased_birth_date:
+        raise Problem(422, "death_before_birth", "the death date is before the birth date",
+                      errors=[{"field": "death_date", "message": "before deceased_birth_date"}])
+    now = env.clock.now()
+
+    def write(db: Connection) -> Out:
+        ident, _ = _serial(db, store, "GBT", body.facility_code, body.death_date.year)
+        doc = DeathNotice(**body.model_dump(), id=ident,
+                          issued_at=now.isoformat()).model_dump(mode="json")
+        db.execute("INSERT INTO death_notices VALUES (?, ?)", (ident, dumps(doc)))
+        return 201, doc, {"Location": f"/health/death-notices/{ident}"}
+
+    return commit(idem, write)
+
+
+@router.get("/death-notices/{notice_id}", response_model=DeathNotice)
+async def get_death_notice(notice_id: str, request: Request,
+                           who: Who = Depends(require("health:read"))) -> Response:
+    """One death notice."""
+    doc = env_of(request).stores["health"].doc(
+        "SELECT doc FROM death_notices WHERE id = ?", notice_id)
+    if doc is None:
+        raise not_found("death notice", notice_id)
+    return json_response(doc)
+
+
+EXPORT = {"birth_certificates": "SELECT doc FROM birth_certificates ORDER BY id",
+          "death_notices": "SELECT doc FROM death_notices ORDER BY id"}

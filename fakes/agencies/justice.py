@@ -1,0 +1,213 @@
+"""Commune civil status: birth registration (khai sinh) and death registration (khai tử)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from sqlite3 import Connection
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from fakes.agencies._common import (
+    PROBLEMS,
+    Body,
+    Code5,
+    Name,
+    Out,
+    Pid,
+    Ref,
+    Relation,
+    Sex,
+    check_past,
+    env_of,
+    json_response,
+    not_found,
+)
+from fakes.auth import Who, require
+from fakes.idempotency import commit, idem_key, replay
+from fakes.ids import make_register_number, mask
+from fakes.problems import Problem
+from fakes.store import Store, dumps
+
+__all__ = ["EXPORT", "SCHEMA", "router"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS births (register_no TEXT PRIMARY KEY, cert_id TEXT UNIQUE NOT NULL,
+                                   doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS deaths (register_no TEXT PRIMARY KEY, notice_id TEXT UNIQUE NOT NULL,
+                                   pid TEXT UNIQUE NOT NULL, doc TEXT NOT NULL);
+"""
+EXPORT = {"births": "SELECT doc FROM births ORDER BY register_no",
+          "deaths": "SELECT doc FROM deaths ORDER BY register_no"}
+
+router = APIRouter(prefix="/justice", tags=["justice"], responses=PROBLEMS)
+DeathStatus = Literal["pensioner", "insured", "social", "merit", "none"]
+
+
+class BirthIn(Body):
+    """A birth registration request."""
+
+    birth_certificate_id: Ref
+    child_name: Name
+    unit_code: Code5
+    declarant_name: Name
+    declarant_relation: Relation
+    father_name: Name | None = None
+    ethnicity: Name | None = None
+    nationality: str = "VN"
+
+
+class Birth(Body):
+    """A birth record in the civil-status register."""
+
+    register_no: str
+    printed: str
+    birth_certificate_id: str
+    child_name: str
+    child_sex: Sex
+    child_birth_date: dt.date
+    mother_name: str
+    mother_pid: str
+    father_name: str | None
+    unit_code: str
+    province: str
+    registered_on: dt.date
+
+
+class DeathIn(Body):
+    """A death registration request."""
+
+    death_notice_id: Ref
+    unit_code: Code5
+    declarant_name: Name
+    declarant_relation: Relation
+    status: DeathStatus
+
+
+class Death(Body):
+    """A death record in the civil-status register."""
+
+    register_no: str
+    printed: str
+    death_notice_id: str
+    deceased_pid: Pid
+    deceased_name: str
+    deceased_sex: Sex
+    deceased_birth_date: dt.date
+    death_date: dt.date
+    status: DeathStatus
+    unit_code: str
+    registered_on: dt.date
+
+
+def _register_no(db: Connection, store: Store, kind: str, unit: str, year: int) -> tuple[str, str]:
+    n = store.next_serial(db, f"{kind}:{unit}:{year}")
+    book, entry = (n - 1) // 999_999 + 1, (n - 1) % 999_999 + 1
+    number = make_register_number(kind, unit, year, book, entry)
+    return number, f"Số: {entry}, Quyển số: {book:02d}/{year}"
+
+
+def _existing(db: Connection, sql: str, *args: str) -> str | None:
+    row = db.execute(sql, args).fetchone()
+    return None if row is None else str(row[0])
+
+
+@router.post("/births", status_code=201, response_model=Birth)
+async def register_birth(body: BirthIn, request: Request,
+                         who: Who = Depends(require("justice:write")),
+                         key: str = Depends(idem_key)) -> Response:
+    """Register a birth from an e-birth certificate held by health."""
+    env = env_of(request)
+    store = env.stores["justice"]
+    idem, earlier = replay(store, who, key, request.url.path, body)
+    if earlier is not None:
+        return earlier
+    cert = await env.read("justice", "health", f"/health/birth-certificates/{body.birth_certificate_id}")
+    if cert is None:
+        raise Problem(422, "unknown_birth_certificate",
+                      f"health has no birth certificate {body.birth_certificate_id!r}")
+    today = env.clock.today()
+    check_past(env, "child_birth_date", dt.date.fromisoformat(cert["child_birth_date"]))
+
+    def write(db: Connection) -> Out:
+        if (old := _existing(db, "SELECT register_no FROM births WHERE cert_id = ?",
+                             body.birth_certificate_id)) is not None:
+            raise Problem(409, "already_registered", "this certificate's birth is registered",
+                          existing=old)
+        number, printed = _register_no(db, store, "KS", body.unit_code, today.year)
+        doc = Birth(register_no=number, printed=printed,
+                    birth_certificate_id=body.birth_certificate_id, child_name=body.child_name,
+                    child_sex=cert["child_sex"], child_birth_date=cert["child_birth_date"],
+                    mother_name=cert["mother_name"], mother_pid=cert["mother_pid"],
+                    father_name=body.father_name or cert.get("father_name"),
+                    unit_code=body.unit_code, province=env.scenario.region.id_code,
+                    registered_on=today).model_dump(mode="json")
+        db.execute("INSERT INTO births VALUES (?, ?, ?)",
+                   (number, body.birth_certificate_id, dumps(doc)))
+        return 201, doc, {"Location": f"/justice/births/{number}"}
+
+    return commit(idem, write)
+
+
+@router.get("/births/{register_no}", response_model=Birth)
+async def get_birth(register_no: str, request: Request,
+                    who: Who = Depends(require("justice:read"))) -> Response:
+    """One birth record."""
+    doc = env_of(request).stores["justice"].doc(
+        "SELECT doc FROM births WHERE register_no = ?", register_no)
+    if doc is None:
+        raise not_found("birth record", register_no)
+    return json_response(doc)
+
+
+@router.post("/deaths", status_code=201, response_model=Death)
+async def register_death(body: DeathIn, request: Request,
+                         who: Who = Depends(require("justice:write")),
+                         key: str = Depends(idem_key)) -> Response:
+    """Register a death from a death notice held by health."""
+    env = env_of(request)
+    store = env.stores["justice"]
+    idem, earlier = replay(store, who, key, request.url.path, body)
+    if earlier is not None:
+        return earlier
+    notice = await env.read("justice", "health", f"/health/death-notices/{body.death_notice_id}")
+    if notice is None:
+        raise Problem(422, "unknown_death_notice",
+                      f"health has no death notice {body.death_notice_id!r}")
+    death_date = dt.date.fromisoformat(notice["death_date"])
+    birth_date = dt.date.fromisoformat(notice["deceased_birth_date"])
+    check_past(env, "death_date", death_date)
+    if death_date < birth_date:
+        raise Problem(422, "death_before_birth", "the death date is before the birth date")
+    today = env.clock.today()
+    pid = notice["deceased_pid"]
+
+    def write(db: Connection) -> Out:
+        old = _existing(db, "SELECT register_no FROM deaths WHERE notice_id = ? OR pid = ?",
+                        body.death_notice_id, pid)
+        if old is not None:
+            raise Problem(409, "already_registered",
+                          f"the death of {mask(pid)} is registered", existing=old)
+        number, printed = _register_no(db, store, "KT", body.unit_code, today.year)
+        doc = Death(register_no=number, printed=printed, death_notice_id=body.death_notice_id,
+                    deceased_pid=pid, deceased_name=notice["deceased_name"],
+                    deceased_sex=notice["deceased_sex"], deceased_birth_date=birth_date,
+                    death_date=death_date, status=body.status, unit_code=body.unit_code,
+                    registered_on=today).model_dump(mode="json")
+        db.execute("INSERT INTO deaths VALUES (?, ?, ?, ?)",
+                   (number, body.death_notice_id, pid, dumps(doc)))
+        return 201, doc, {"Location": f"/justice/deaths/{number}"}
+
+    return commit(idem, write)
+
+
+@router.get("/deaths/{register_no}", response_model=Death)
+async def get_death(register_no: str, request: Request,
+                    who: Who = Depends(require("justice:read"))) -> Response:
+    """One death record."""
+    doc = env_of(request).stores["justice"].doc(
+        "SELECT doc FROM deaths WHERE register_no = ?", register_no)
+    if doc is None:
+        raise not_found("death record", register_no)
+    return json_response(doc)

@@ -1,0 +1,338 @@
+"""Police: the population database (PIDs, deaths) and permanent residence (thường trú)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from sqlite3 import Connection
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import Field
+from starlette.responses import Response
+
+from fakes._env import Env
+from fakes.agencies._common import (
+    PROBLEMS,
+    Body,
+    Code5,
+    Out,
+    Pid,
+    RegisterNo,
+    Sex,
+    Text,
+    env_of,
+    fault,
+    json_response,
+    not_found,
+)
+from fakes.auth import Who, require
+from fakes.idempotency import commit, idem_key, replay
+from fakes.ids import PID_SERIALS, SerialAllocator, make_pid, mask, pid_key
+from fakes.problems import Problem
+from fakes.store import Store, dumps
+
+__all__ = ["EXPORT", "SCHEMA", "router", "startup"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS people (pid TEXT PRIMARY KEY, birth_register_no TEXT UNIQUE,
+                                   doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pid_requests (request_id TEXT PRIMARY KEY,
+  birth_register_no TEXT UNIQUE NOT NULL, available_at REAL NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS residences (residence_id TEXT PRIMARY KEY, pid TEXT NOT NULL,
+  active INTEGER NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS residences_pid ON residences(pid, active);
+CREATE TABLE IF NOT EXISTS removals (removal_id TEXT PRIMARY KEY, pid TEXT UNIQUE NOT NULL,
+  doc TEXT NOT NULL);
+"""
+EXPORT = {"people": "SELECT doc FROM people ORDER BY pid",
+          "pid_requests": "SELECT doc FROM pid_requests ORDER BY request_id",
+          "residences": "SELECT doc FROM residences ORDER BY residence_id",
+          "removals": "SELECT doc FROM removals ORDER BY removal_id"}
+
+router = APIRouter(prefix="/police", tags=["police"], responses=PROBLEMS)
+
+
+class PidIn(Body):
+    """A request for a newborn's PID."""
+
+    birth_register_no: RegisterNo
+
+
+class PidRequest(Body):
+    """A PID request and, once issued, the PID."""
+
+    request_id: str
+    status: Literal["pending", "issued"]
+    pid: str | None
+    birth_register_no: str
+    full_name: str
+    sex: Sex
+    birth_date: dt.date
+    available_at: str
+    issued_at: str | None
+
+
+class Person(Body):
+    """A person in the population database."""
+
+    pid: str
+    full_name: str
+    sex: Sex
+    birth_date: dt.date
+    alive: bool
+    death_register_no: str | None
+    household_id: str | None
+    residence_status: Literal["none", "registered", "removed"]
+    legacy: bool
+
+
+class ResidenceIn(Body):
+    """Permanent residence registration into a household."""
+
+    pid: Pid
+    household_id: str = Field(pattern=r"^HK\d{10}$", examples=["HK0000012345"])
+    relation_to_head: Literal["head", "spouse", "child", "grandchild", "parent", "sibling", "other"]
+    address: Text
+    commune_code: Code5
+
+
+class Residence(ResidenceIn):
+    """A permanent residence entry."""
+
+    residence_id: str
+    active: bool
+    registered_on: dt.date
+
+
+class DeathIn(Body):
+    """Mark a person deceased from a registered death."""
+
+    death_register_no: RegisterNo
+
+
+class RemovalIn(Body):
+    """Remove the permanent residence of a deceased person."""
+
+    pid: Pid
+    death_register_no: RegisterNo
+
+
+class Removal(Body):
+    """A residence removal."""
+
+    removal_id: str
+    pid: str
+    household_id: str | None
+    death_register_no: str
+    removed_on: dt.date
+
+
+def startup(env: Env) -> None:
+    """Restore the PID allocator from the persisted per-key counters."""
+    alloc = SerialAllocator(env.rng(1), PID_SERIALS)
+    for key, used in env.stores["police"].counters("pid:").items():
+        _, province, digit, yy = key.split(":")
+        alloc.allocate((province, int(digit), int(yy)), used)
+    env.extras["pid_alloc"] = alloc
+
+
+def _person(store: Store | Connection, pid: str) -> dict[str, Any] | None:
+    db = store.db if isinstance(store, Store) else store
+    row = db.execute("SELECT doc FROM people WHERE pid = ?", (pid,)).fetchone()
+    return None if row is None else dict(json.loads(row[0]))
+
+
+def _issue(env: Env, db: Connection, req: dict[str, Any]) -> dict[str, Any]:
+    """Allocate the PID of a pending request and add the person (inside a transaction)."""
+    alloc: SerialAllocator = env.extras["pid_alloc"]
+    birth_date = dt.date.fromisoformat(req["birth_date"])
+    key = pid_key(req["province"], req["sex"], birth_date.year)
+    serial = int(alloc.allocate(key, 1)[0])
+    db.execute("INSERT OR REPLACE INTO counters VALUES (?, ?)",
+               ("pid:{}:{}:{}".format(*key), alloc.used(key)))
+    pid = make_pid(req["province"], req["sex"], birth_date.year, serial)
+    person = Person(pid=pid, full_name=req["full_name"], sex=req["sex"], birth_date=birth_date,
+                    alive=True, death_register_no=None, household_id=None,
+                    residence_status="none", legacy=False).model_dump(mode="json")
+    db.execute("INSERT INTO people VALUES (?, ?, ?)", (pid, req["birth_register_no"], dumps(person)))
+    done = dict(req, status="issued", pid=pid, issued_at=env.clock.now().isoformat())
+    db.execute("UPDATE pid_requests SET doc = ? WHERE request_id = ?",
+               (dumps(done), req["request_id"]))
+    return done
+
+
+def _public(req: dict[str, Any]) -> dict[str, Any]:
+    return PidRequest(**{k: v for k, v in req.items() if k != "province"}).model_dump(mode="json")
+
+
+@router.post("/pids", status_code=201, response_model=PidRequest,
+             responses={202: {"model": PidRequest, "description": "Issuance pending (slow_pid)"}})
+async def issue_pid(body: PidIn, request: Request, who: Who = Depends(require("police:write")),
+                    key: str = Depends(idem_key)) -> Response:
+    """Issue a newborn's PID from a registered birth."""
+    env = env_of(request)
+    store = env.stores["police"]
+    idem, earlier = replay(store, who, key, request.url.path, body)
+    if earlier is not None:
+        return earlier
+    birth = await env.read("police", "justice", f"/justice/births/{body.birth_register_no}")
+    if birth is None:
+        raise Problem(422, "unknown_birth_record", "justice has no such birth record")
+    delay = fault(request, "slow_pid") or 0.0
+
+    def write(db: Connection) -> Out:
+        old = db.execute("SELECT request_id FROM pid_requests WHERE birth_register_no = ?",
+                         (body.birth_register_no,)).fetchone()
+        if old is not None:
+            raise Problem(409, "already_issued", "a PID was requested for this birth",
+                          existing=old[0])
+        rid = f"PR{store.next_serial(db, 'pid_request'):010d}"
+        now = env.clock.now()
+        ready = env.clock.minute() + float(delay)
+        req = {"request_id": rid, "status": "pending", "pid": None,
+               "birth_register_no": body.birth_register_no, "full_name": birth["child_name"],
+               "sex": birth["child_sex"], "birth_date": birth["child_birth_date"],
+               "province": birth["province"], "issued_at": None,
+               "available_at": (now + dt.timedelta(minutes=float(delay))).isoformat()}
+        db.execute("INSERT INTO pid_requests VALUES (?, ?, ?, ?)",
+                   (rid, body.birth_register_no, ready, dumps(req)))
+        if delay:
+            return 202, _public(req), {"Location": f"/police/pid-requests/{rid}"}
+        return 201, _public(_issue(env, db, req)), {"Location": f"/police/pid-requests/{rid}"}
+
+    return commit(idem, write)
+
+
+@router.get("/pid-requests/{request_id}", response_model=PidRequest)
+async def get_pid_request(request_id: str, request: Request,
+                          who: Who = Depends(require("police:read"))) -> Response:
+    """A PID request; a pending one is issued once its time has come."""
+    env = env_of(request)
+    store = env.stores["police"]
+    row = store.one("SELECT doc, available_at FROM pid_requests WHERE request_id = ?", request_id)
+    if row is None:
+        raise not_found("PID request", request_id)
+    req = json.loads(row[0])
+    if req["status"] == "pending" and env.clock.minute() >= row[1]:
+        with store.tx() as db:
+            fresh = json.loads(db.execute(
+                "SELECT doc FROM pid_requests WHERE request_id = ?", (request_id,)).fetchone()[0])
+            req = _issue(env, db, fresh) if fresh["status"] == "pending" else fresh
+    return json_response(_public(req))
+
+
+@router.get("/people/{pid}", response_model=Person)
+async def get_person(pid: str, request: Request,
+                     who: Who = Depends(require("police:read"))) -> Response:
+    """One person of the population database."""
+    person = _person(env_of(request).stores["police"], pid)
+    if person is None:
+        raise not_found("person", pid, "unknown_person")
+    return json_response(person)
+
+
+@router.post("/residences", status_code=201, response_model=Residence)
+async def register_residence(body: ResidenceIn, request: Request,
+                             who: Who = Depends(require("police:write")),
+                             key: str = Depends(idem_key)) -> Response:
+    """Register a person's permanent residence in a household."""
+    env = env_of(request)
+    store = env.stores["police"]
+    idem, earlier = replay(store, who, key, request.url.path, body)
+    if earlier is not None:
+        return earlier
+
+    def write(db: Connection) -> Out:
+        person = _person(db, body.pid)
+        if person is None:
+            raise not_found("person", body.pid, "unknown_person")
+        if not person["alive"]:
+            raise Problem(422, "person_deceased", f"{mask(body.pid)} is registered dead")
+        old = db.execute("SELECT residence_id FROM residences WHERE pid = ? AND active = 1",
+                         (body.pid,)).fetchone()
+        if old is not None:
+            raise Problem(409, "already_resident", f"{mask(body.pid)} has a permanent residence",
+                          existing=old[0])
+        rid = f"TT{store.next_serial(db, 'residence'):010d}"
+        doc = Residence(**body.model_dump(), residence_id=rid, active=True,
+                        registered_on=env.clock.today()).model_dump(mode="json")
+        db.execute("INSERT INTO residences VALUES (?, ?, 1, ?)", (rid, body.pid, dumps(doc)))
+        person.update(household_id=body.household_id, residence_status="registered")
+        db.execute("UPDATE people SET doc = ? WHERE pid = ?", (dumps(person), body.pid))
+        return 201, doc, {}
+
+    return commit(idem, write)
+
+
+@router.post("/deaths", status_code=201, response_model=Person)
+async def record_death(body: DeathIn, request: Request,
+                       who: Who = Depends(require("police:write")),
+                       key: str = Depends(idem_key)) -> Response:
+    """Mark a person deceased from a death registered by justice."""
+    env = env_of(request)
+    store = env.stores["police"]
+    idem, earlier = replay(store, who, key, request.url.path, body)
+    if earlier is not None:
+        return earlier
+    death = await env.read("police", "justice", f"/justice/deaths/{body.death_register_no}")
+    if death is None:
+        raise Problem(422, "unknown_death_record", "justice has no such death record")
+    pid = death["deceased_pid"]
+
+    def write(db: Connection) -> Out:
+        person = _person(db, pid)
+        if person is None:  # born before the run: learn the person from the death record
+            person = Person(pid=pid, full_name=death["deceased_name"], sex=death["deceased_sex"],
+                            birth_date=death["deceased_birth_date"], alive=True,
+                            death_register_no=None, household_id=None, residence_status="none",
+                            legacy=True).model_dump(mode="json")
+            db.execute("INSERT INTO people VALUES (?, NULL, ?)", (pid, dumps(person)))
+        if not person["alive"]:
+            raise Problem(409, "already_deceased", f"{mask(pid)} is already registered dead",
+                          existing=person["death_register_no"])
+        person.update(alive=False, death_register_no=body.death_register_no)
+        db.execute("UPDATE people SET doc = ? WHERE pid = ?", (dumps(person), pid))
+        return 201, person, {}
+
+    return commit(idem, write)
+
+
+@router.post("/residence-removals", status_code=201, response_model=Removal)
+async def remove_residence(body: RemovalIn, request: Request,
+                           who: Who = Depends(require("police:write")),
+                           key: str = Depends(idem_key)) -> Response:
+    """Remove the permanent residence of a person registered dead."""
+    env = env_of(request)
+    store = env.stores["police"]
+    idem, earlier = replay(store, who, key, request.url.path, body)
+    if earlier is not None:
+        return earlier
+
+    def write(db: Connection) -> Out:
+        person = _person(db, body.pid)
+        if person is None:
+            raise not_found("person", body.pid, "unknown_person")
+        if person["alive"]:
+            raise Problem(422, "person_alive", f"{mask(body.pid)} is not registered dead")
+        if person["death_register_no"] != body.death_register_no:
+            raise Problem(422, "death_not_registered",
+                          "the person's death is registered under another number")
+        old = db.execute("SELECT removal_id FROM removals WHERE pid = ?", (body.pid,)).fetchone()
+        if old is not None:
+            raise Problem(409, "already_registered", "the residence is already removed",
+                          existing=old[0])
+        rid = f"XTT{store.next_serial(db, 'removal'):010d}"
+        for rid_old, rdoc in db.execute("SELECT residence_id, doc FROM residences "
+                                        "WHERE pid = ? AND active = 1", (body.pid,)).fetchall():
+            db.execute("UPDATE residences SET active = 0, doc = ? WHERE residence_id = ?",
+                       (dumps(dict(json.loads(rdoc), active=False)), rid_old))
+        doc = Removal(removal_id=rid, pid=body.pid, household_id=person["household_id"],
+                      death_register_no=body.death_register_no,
+                      removed_on=env.clock.today()).model_dump(mode="json")
+        db.execute("INSERT INTO removals VALUES (?, ?, ?)", (rid, body.pid, dumps(doc)))
+        person.update(residence_status="removed")
+        db.execute("UPDATE people SET doc = ? WHERE pid = ?", (dumps(person), body.pid))
+        return 201, doc, {}
+
+    return commit(idem, write)

@@ -1,0 +1,39 @@
+"""Commune social affairs: funeral support for social-protection beneficiaries (20 × the
+standard level) and people with revolutionary merit (10 × base pay)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from fakes.agencies._benefits import ClaimIn, Payment, Regime, claim, payment_schema
+from fakes.agencies._common import PROBLEMS, env_of, json_response, not_found
+from fakes.auth import Who, require
+from fakes.idempotency import idem_key
+
+__all__ = ["EXPORT", "SCHEMA", "router"]
+
+SCHEMA = payment_schema("funeral_supports")
+EXPORT = {"funeral_supports": "SELECT doc FROM funeral_supports ORDER BY payment_id"}
+router = APIRouter(prefix="/social", tags=["social"], responses=PROBLEMS)
+_REGIMES: dict[str, Regime] = {"social": "social_protection", "merit": "merit"}
+
+
+@router.post("/funeral-supports", status_code=201, response_model=Payment)
+async def pay_funeral_support(body: ClaimIn, request: Request,
+                              who: Who = Depends(require("social:write")),
+                              key: str = Depends(idem_key)) -> Response:
+    """Pay funeral support for a registered death of an eligible person."""
+    return await claim(request, who, key, body, agency="social", table="funeral_supports",
+                       prefix="MT", regime_of=_REGIMES.get)
+
+
+@router.get("/funeral-supports/{payment_id}", response_model=Payment)
+async def get_funeral_support(payment_id: str, request: Request,
+                              who: Who = Depends(require("social:read"))) -> Response:
+    """One funeral-support payment."""
+    doc = env_of(request).stores["social"].doc(
+        "SELECT doc FROM funeral_supports WHERE payment_id = ?", payment_id)
+    if doc is None:
+        raise not_found("payment", payment_id)
+    return json_response(doc)

@@ -1,0 +1,179 @@
+"""Vietnam Social Security: child BHYT cards (thẻ BHYT trẻ em dưới 6 tuổi), funeral allowance
+(trợ cấp mai táng, 10 × base pay) and survivor benefit (tử tuất)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from sqlite3 import Connection
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import Field
+from starlette.responses import Response
+
+from fakes._env import Env
+from fakes.agencies._benefits import (
+    ClaimIn,
+    Payment,
+    Regime,
+    add_months,
+    card_validity,
+    claim,
+    payment_schema,
+)
+from fakes.agencies._common import PROBLEMS, Body, Code5, Out, env_of, fault, json_response, not_found
+from fakes.auth import Who, require
+from fakes.idempotency import commit, idem_key, replay
+from fakes.ids import (
+    BHXH_SERIALS,
+    SerialAllocator,
+    bhyt_province_code,
+    make_bhxh,
+    make_child_bhyt,
+    mask,
+    validate_pid,
+)
+from fakes.problems import Problem
+from fakes.store import dumps
+
+__all__ = ["EXPORT", "SCHEMA", "router", "startup"]
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS cards (card_code TEXT PRIMARY KEY, pid TEXT UNIQUE NOT NULL,"
+    " doc TEXT NOT NULL);\n"
+    + payment_schema("funeral_allowances") + payment_schema("survivor_benefits")
+)
+EXPORT = {"cards": "SELECT doc FROM cards ORDER BY card_code",
+          "funeral_allowances": "SELECT doc FROM funeral_allowances ORDER BY payment_id",
+          "survivor_benefits": "SELECT doc FROM survivor_benefits ORDER BY payment_id"}
+router = APIRouter(prefix="/vss", tags=["vss"], responses=PROBLEMS)
+_INSURED: dict[str, Regime] = {"pensioner": "bhxh_funeral", "insured": "bhxh_funeral"}
+_SURVIVOR: dict[str, Regime] = {"pensioner": "survivor", "insured": "survivor"}
+
+
+class CardIn(Body):
+    """A first child BHYT card for a child under 6 with a PID."""
+
+    pid: str | None = Field(default=None, max_length=40, examples=["001226000042"])
+    initial_care_facility: Code5 | None = None
+
+
+class Card(Body):
+    """A child BHYT card."""
+
+    card_code: str
+    bhxh: str
+    pid: str
+    full_name: str
+    birth_date: dt.date
+    valid_from: dt.date
+    valid_to: dt.date
+    initial_care_facility: str | None
+    issued_on: dt.date
+
+
+def startup(env: Env) -> None:
+    """Restore the BHXH-number allocator from the persisted counters."""
+    alloc = SerialAllocator(env.rng(2), BHXH_SERIALS)
+    for key, used in env.stores["vss"].counters("bhxh:").items():
+        alloc.allocate(key.split(":")[1], used)
+    env.extras["bhxh_alloc"] = alloc
+
+
+@router.post("/child-cards", status_code=201, response_model=Card)
+async def issue_child_card(body: CardIn, request: Request,
+                           who: Who = Depends(require("vss:write")),
+                           key: str = Depends(idem_key)) -> Response:
+    """Issue a child's first BHYT card (code TE1 + province + BHXH number)."""
+    env = env_of(request)
+    store = env.stores["vss"]
+    if body.pid is None:
+        raise Problem(422, "no_pid", "a card needs the child's personal ID number")
+    if (reason := validate_pid(body.pid)) is not None:
+        raise Problem(422, "invalid_pid", reason, errors=[{"field": "pid", "message": reason}])
+    idem, earlier = replay(store, who, key, request.url.path, body)
+    if earlier is not None:
+        return earlier
+    person = await env.read("vss", "police", f"/police/people/{body.pid}")
+    if person is None:
+        raise Problem(422, "no_pid", f"police issued no PID {mask(body.pid)}")
+    if not person["alive"]:
+        raise Problem(422, "person_deceased", f"{mask(body.pid)} is registered dead")
+    birth = dt.date.fromisoformat(person["birth_date"])
+    today = env.clock.today()
+    if add_months(birth, 72) <= today:
+        raise Problem(422, "child_too_old", f"a child born {birth} is 72 months or older on "
+                      f"{today}; cards are for children under 6")
+    valid_from, valid_to = card_validity(birth)
+    if fault(request, "wrong_card_expiry"):
+        valid_to = dt.date(today.year, 12, 31)  # incident F8: the 31/12 data error
+
+    def write(db: Connection) -> Out:
+        old = db.execute("SELECT card_code FROM cards WHERE pid = ?", (body.pid,)).fetchone()
+        if old is not None:
+            raise Problem(409, "already_issued", f"{mask(str(body.pid))} has a card",
+                          existing=old[0])
+        alloc: SerialAllocator = env.extras["bhxh_alloc"]
+        province2 = bhyt_province_code(str(body.pid)[:3])
+        bhxh = make_bhxh(province2, int(alloc.allocate(province2, 1)[0]))
+        db.execute("INSERT OR REPLACE INTO counters VALUES (?, ?)",
+                   (f"bhxh:{province2}", alloc.used(province2)))
+        code = make_child_bhyt(province2, bhxh)
+        doc = Card(card_code=code, bhxh=bhxh, pid=str(body.pid), full_name=person["full_name"],
+                   birth_date=birth, valid_from=valid_from, valid_to=valid_to,
+                   initial_care_facility=body.initial_care_facility,
+                   issued_on=today).model_dump(mode="json")
+        db.execute("INSERT INTO cards VALUES (?, ?, ?)", (code, body.pid, dumps(doc)))
+        return 201, doc, {"Location": f"/vss/child-cards/{code}"}
+
+    return commit(idem, write)
+
+
+@router.get("/child-cards/{card_code}", response_model=Card)
+async def get_child_card(card_code: str, request: Request,
+                         who: Who = Depends(require("vss:read"))) -> Response:
+    """One child BHYT card."""
+    doc = env_of(request).stores["vss"].doc("SELECT doc FROM cards WHERE card_code = ?",
+                                            card_code)
+    if doc is None:
+        raise not_found("card", card_code)
+    return json_response(doc)
+
+
+@router.post("/funeral-allowances", status_code=201, response_model=Payment)
+async def pay_funeral_allowance(body: ClaimIn, request: Request,
+                                who: Who = Depends(require("vss:write")),
+                                key: str = Depends(idem_key)) -> Response:
+    """Pay the BHXH funeral allowance (10 × base pay on the date of death)."""
+    return await claim(request, who, key, body, agency="vss", table="funeral_allowances",
+                       prefix="MTP", regime_of=_INSURED.get)
+
+
+@router.post("/survivor-benefits", status_code=201, response_model=Payment)
+async def settle_survivor_benefit(body: ClaimIn, request: Request,
+                                  who: Who = Depends(require("vss:write")),
+                                  key: str = Depends(idem_key)) -> Response:
+    """Settle the survivor benefit (amount not modelled)."""
+    return await claim(request, who, key, body, agency="vss", table="survivor_benefits",
+                       prefix="TT", regime_of=_SURVIVOR.get, priced=False,
+                       dup_code="already_settled")
+
+
+@router.get("/funeral-allowances/{payment_id}", response_model=Payment)
+async def get_funeral_allowance(payment_id: str, request: Request,
+                                who: Who = Depends(require("vss:read"))) -> Response:
+    """One funeral-allowance payment."""
+    return _get(env_of(request), "funeral_allowances", payment_id)
+
+
+@router.get("/survivor-benefits/{payment_id}", response_model=Payment)
+async def get_survivor_benefit(payment_id: str, request: Request,
+                               who: Who = Depends(require("vss:read"))) -> Response:
+    """One survivor-benefit settlement."""
+    return _get(env_of(request), "survivor_benefits", payment_id)
+
+
+def _get(env: Env, table: str, payment_id: str) -> Response:
+    doc = env.stores["vss"].doc(f"SELECT doc FROM {table} WHERE payment_id = ?", payment_id)
+    if doc is None:
+        raise not_found("payment", payment_id)
+    return json_response(doc)

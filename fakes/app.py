@@ -1,0 +1,193 @@
+"""The app factory: agencies, portal, admin and operations endpoints behind the middleware.
+
+``create_app(scenario, run_dir)`` mounts every agency (or the ones named) on one FastAPI app and
+wraps it, outermost first, in metrics, a body-size limit and one fault middleware per agency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import PlainTextResponse
+from starlette.responses import Response
+
+from fakes import portal
+from fakes._clock import Clock
+from fakes._env import Env
+from fakes._orchestrator import Orchestrator
+from fakes._outbound import Outbound
+from fakes.agencies import health, justice, police, social, vss
+from fakes.auth import Auth, Who, require
+from fakes.faults import FaultMiddleware
+from fakes.metrics import Metrics, MetricsMiddleware
+from fakes.problems import MEDIA_TYPE, PROBLEM_RESPONSES, Problem, install_handlers
+from fakes.store import Store
+from scenarios import Scenario
+
+__all__ = ["AGENCIES", "BODY_LIMIT", "FakesApp", "create_app"]
+
+AGENCIES = ("health", "justice", "police", "vss", "social", "portal")
+BODY_LIMIT = 64 * 1024
+_MODULES: dict[str, Any] = {"health": health, "justice": justice, "police": police,
+                            "vss": vss, "social": social, "portal": portal}
+
+
+class BodyLimit:
+    """Refuses bodies over ``limit`` bytes with 413 ``payload_too_large``."""
+
+    def __init__(self, app: Any, limit: int = BODY_LIMIT) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(send)
+            return
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                await self._refuse(send)
+                return
+            if not message.get("more_body"):
+                break
+        body, sent = b"".join(chunks), False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Any) -> None:
+        problem = Problem(413, "payload_too_large", f"bodies are limited to {self.limit} bytes")
+        import json
+
+        payload = json.dumps(problem.body()).encode()
+        await send({"type": "http.response.start", "status": 413, "headers": [
+            (b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
+
+
+class FakesApp:
+    """The ASGI app of one fake server: ``api`` is the FastAPI app, ``env`` its context."""
+
+    def __init__(self, api: FastAPI, env: Env, asgi: Any) -> None:
+        self.api, self.env, self._asgi = api, env, asgi
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await self._asgi(scope, receive, send)
+
+
+def create_app(scenario: Scenario, run_dir: str | Path, *, agencies: Iterable[str] = AGENCIES,
+               speed: float | None = None,
+               base_urls: Mapping[str, str] | None = None) -> FakesApp:
+    """A fake server for ``agencies`` with its stores under ``run_dir``.
+
+    Agencies not mounted here are called at ``base_urls`` (else the scenario's
+    ``agencies.<id>.base_url``). Raises ValueError for an unknown agency or one neither mounted
+    nor reachable.
+    """
+    mounted = tuple(agencies)
+    if unknown := [a for a in mounted if a not in AGENCIES]:
+        raise ValueError(f"unknown agency {unknown[0]!r}; expected some of {', '.join(AGENCIES)}")
+    run_dir = Path(run_dir)
+    urls = _base_urls(scenario, mounted, base_urls or {})
+    env = Env(scenario, run_dir, Clock.for_run(scenario, run_dir, speed), Auth(scenario.callers),
+              Outbound(urls, scenario.load.request_timeout_s))
+    for name in mounted:
+        env.stores[name] = Store(run_dir / f"{name}.db", _MODULES[name].SCHEMA)
+    metrics = Metrics()
+    env.extras["metrics"] = metrics
+    api = _api(env, mounted)
+    asgi: Any = api
+    for index, name in enumerate(mounted):
+        asgi = FaultMiddleware(asgi, agency=name, prefix=f"/{name}", faults=scenario.faults,
+                               clock=env.clock, rng=env.rng(100 + index), metrics=metrics)
+    app = FakesApp(api, env, MetricsMiddleware(BodyLimit(asgi), metrics))
+    env.outbound.app = app
+    return app
+
+
+def _base_urls(scenario: Scenario, mounted: tuple[str, ...],
+               overrides: Mapping[str, str]) -> dict[str, str | None]:
+    urls: dict[str, str | None] = {}
+    for name in AGENCIES:
+        spec = scenario.agencies.get(name)  # type: ignore[call-overload]
+        url = overrides.get(name) or (spec.base_url if spec else None)
+        urls[name] = url if url or name not in mounted else None
+        if url is None and name not in mounted:
+            urls[name] = None  # unreachable: a call fails with upstream_error naming it
+    return urls
+
+
+def _api(env: Env, mounted: tuple[str, ...]) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        for name in mounted:
+            if hasattr(_MODULES[name], "startup"):
+                _MODULES[name].startup(env)
+        if "portal" in mounted:
+            orchestrator = Orchestrator(env)
+            env.extras["orchestrator"] = orchestrator
+            orchestrator.resume()
+        yield
+        if "portal" in mounted:
+            await env.extras["orchestrator"].stop()
+        await env.outbound.close()
+        for store in env.stores.values():
+            store.close()
+
+    api = FastAPI(title="lienthong fake agencies", version="1",
+                  description="Reference fakes of the linked birth and death services. "
+                              "See fakes/CONTRACT.md.", lifespan=lifespan)
+    api.state.env = env
+    install_handlers(api)
+    for name in mounted:
+        api.include_router(_MODULES[name].router)
+    _operations(api, env, mounted)
+    return api
+
+
+def _operations(api: FastAPI, env: Env, mounted: tuple[str, ...]) -> None:
+    @api.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, Any]:
+        """Liveness, the mounted agencies and the scenario clock."""
+        return {"status": "ok", "scenario": env.scenario.meta.name, "agencies": list(mounted),
+                "now": env.clock.now().isoformat(), "minute": env.clock.minute(),
+                "speed": env.clock.speed, "t0": env.clock.t0}
+
+    @api.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+    async def metrics() -> str:
+        """Prometheus text metrics."""
+        m = env.extras["metrics"]
+        if "portal" in mounted:
+            rows = env.stores["portal"].db.execute(
+                "SELECT status, count(*) FROM dossiers GROUP BY status").fetchall()
+            m.gauges["dossiers"] = {r[0]: r[1] for r in rows}
+        return str(m.render())
+
+    @api.get("/admin/export/{agency}", tags=["admin"], responses=PROBLEM_RESPONSES)
+    async def export(agency: str, request: Request,
+                     who: Who = Depends(require("admin"))) -> Response:
+        """Every register of ``agency`` as JSON, for reconciliation."""
+        if agency not in mounted:
+            raise Problem(404, "unknown_agency", f"no agency {agency!r} on this server")
+        store = env.stores[agency]
+        registers = {table: store.docs(sql) for table, sql in _MODULES[agency].EXPORT.items()}
+        from fakes.agencies._common import json_response
+
+        return json_response({"agency": agency, "exported_at": env.clock.now().isoformat(),
+                              "registers": registers})

@@ -1,0 +1,203 @@
+"""Fault middleware: the scenario's fault timeline applied in front of one agency.
+
+One tiny ASGI class per agency mount (``FaultMiddleware(app, agency=..., ...)``). At each
+request it takes the faults active at the scenario minute (``Clock.minute``), draws from a
+generator seeded by the scenario seed and the agency (same seed and request order → same
+faults) and either delays the request, answers for the agency, marks the request for the
+handler (``request.state.faults``: slow PID issuance, wrong card expiry) or shapes the
+delivery (duplicate, lost attachment, code mismatch). Its own time, the injected delay apart,
+goes to the ``lienthong_fault_overhead_seconds`` histogram.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from fakes._clock import Clock
+from fakes.metrics import Metrics
+from fakes.problems import MEDIA_TYPE, Problem
+from scenarios.model import Fault
+
+__all__ = ["DEMAND_SIDE", "FaultMiddleware"]
+
+#: Fault kinds the load driver and the twin apply; the fakes ignore them.
+DEMAND_SIDE = frozenset({"surge", "incomplete"})
+_ATTACHMENTS = ("birth_certificate_id", "death_notice_id")
+Message = dict[str, Any]
+
+
+class FaultMiddleware:
+    """Applies ``faults`` of ``agency`` to requests whose path starts with ``prefix``."""
+
+    def __init__(self, app: Any, *, agency: str, prefix: str, faults: Sequence[Fault],
+                 clock: Clock, rng: np.random.Generator, metrics: Metrics) -> None:
+        self.app, self.agency, self.prefix = app, agency, prefix
+        self.faults = tuple(f for f in faults if f.agency in (agency, "*")
+                            and f.kind not in DEMAND_SIDE)
+        self.clock, self.rng, self.metrics = clock, rng, metrics
+
+    async def __call__(self, scope: Message, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        minute = self.clock.minute()
+        active = [f for f in self.faults if f.start <= minute < f.end]
+        if not active:
+            self.metrics.overhead[self.agency].observe(time.perf_counter() - start)
+            await self.app(scope, receive, send)
+            return
+        await self._faulty(scope, receive, send, active, start)
+
+    def _hit(self, fault: Fault) -> bool:
+        hit = fault.rate is not None and float(self.rng.random()) < fault.rate
+        if hit:
+            self.metrics.faults[(self.agency, fault.kind)] += 1
+        return hit
+
+    async def _faulty(self, scope: Message, receive: Any, send: Any, active: list[Fault],
+                      start: float) -> None:
+        write = scope["method"] == "POST"
+        delay, answer = 0.0, None
+        flags: dict[str, Any] = {}
+        shape: set[str] = set()
+        for f in active:
+            kind = f.kind
+            if kind == "latency" and f.latency is not None:
+                delay += float(f.latency.sample(self.rng)) / 1000.0
+            elif kind == "delivery_delay" and f.delay is not None:
+                delay += self.clock.wall_seconds(float(f.delay.sample(self.rng)))
+            elif kind == "outage" and answer is None:
+                self.metrics.faults[(self.agency, kind)] += 1
+                answer = Problem(f.status or 503, "unavailable", f"{self.agency} is down",
+                                 headers={"Retry-After": "1", "X-Fault": kind})
+            elif kind == "error" and answer is None and self._hit(f):
+                answer = Problem(f.status or 500, "injected_error", f"{self.agency} failed",
+                                 headers={"X-Fault": kind})
+            elif kind == "false_rejection" and answer is None and self._hit(f):
+                answer = Problem(f.status or 404, "unknown_person",
+                                 "citizen not found in the population database",
+                                 headers={"X-Fault": kind})
+            elif kind == "slow_pid" and write and scope["path"].endswith("/pids") \
+                    and f.delay is not None:
+                self.metrics.faults[(self.agency, kind)] += 1
+                flags["slow_pid"] = max(float(f.delay.sample(self.rng)), 1e-6)
+            elif kind == "wrong_card_expiry" and write and self._hit(f):
+                flags["wrong_card_expiry"] = True
+            elif kind in ("lost_attachment", "duplicate_delivery", "code_mismatch") \
+                    and write and self._hit(f):
+                shape.add(kind)
+        spent = time.perf_counter() - start
+        if delay > 0:
+            self.metrics.injected[(self.agency, "delay")] += delay
+            await asyncio.sleep(delay)
+        if answer is not None:
+            if scope.get("extensions", {}).get("lienthong.inproc") and answer.code == "unavailable":
+                raise ConnectionRefusedError(f"{self.agency} outage (injected)")
+            await _send_problem(send, answer)
+            self.metrics.overhead[self.agency].observe(spent)
+            return
+        scope.setdefault("state", {})["faults"] = flags
+        if not shape:
+            self.metrics.overhead[self.agency].observe(spent)
+            await self.app(scope, receive, send)
+            return
+        await self._shaped(scope, receive, send, shape, spent)
+
+    async def _shaped(self, scope: Message, receive: Any, send: Any, shape: set[str],
+                      spent: float) -> None:
+        body = await _read_body(receive)
+        if "lost_attachment" in shape and _has_attachment(body):
+            await _send_problem(send, Problem(422, "missing_attachment",
+                                              "an attachment of the request did not arrive",
+                                              headers={"X-Fault": "lost_attachment"}))
+            return
+        copies = 2 if "duplicate_delivery" in shape else 1
+        outs = [_Capture() for _ in range(copies)]
+        await asyncio.gather(*(self.app(dict(scope), _replay(body), o.send) for o in outs))
+        first = outs[0]
+        t = time.perf_counter()
+        if "code_mismatch" in shape:
+            first.rewrite_id()
+        self.metrics.overhead[self.agency].observe(spent + time.perf_counter() - t)
+        await first.forward(send, ",".join(sorted(shape)))
+
+
+class _Capture:
+    """Collects a response so it can be forwarded (or dropped, for a duplicate)."""
+
+    def __init__(self) -> None:
+        self.start: Message = {}
+        self.body = b""
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.start = message
+        elif message["type"] == "http.response.body":
+            self.body += message.get("body", b"")
+
+    def rewrite_id(self) -> None:
+        """Incident F3: the portal answers with a provincial-style dossier code."""
+        try:
+            doc = json.loads(self.body)
+        except ValueError:
+            return
+        if isinstance(doc, dict) and isinstance(doc.get("id"), str):
+            doc["id"] = "000.00.01.H26-" + doc["id"].replace("-", "")[-14:]
+            self.body = json.dumps(doc, ensure_ascii=False).encode()
+
+    async def forward(self, send: Any, kinds: str) -> None:
+        headers = [(k, v) for k, v in self.start.get("headers", []) if k != b"content-length"]
+        headers += [(b"content-length", str(len(self.body)).encode()),
+                    (b"x-fault", kinds.encode())]
+        await send({"type": "http.response.start", "status": self.start.get("status", 500),
+                    "headers": headers})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+async def _read_body(receive: Any) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Any:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            await asyncio.Event().wait()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+def _has_attachment(body: bytes) -> bool:
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return False
+    if not isinstance(doc, dict):
+        return False
+    nested = [doc] + [v for v in doc.values() if isinstance(v, dict)]
+    return any(k in d for d in nested for k in _ATTACHMENTS)
+
+
+async def _send_problem(send: Any, problem: Problem) -> None:
+    payload = json.dumps(problem.body()).encode()
+    headers = [(b"content-type", MEDIA_TYPE.encode()),
+               (b"content-length", str(len(payload)).encode())]
+    headers += [(k.lower().encode(), v.encode()) for k, v in problem.headers.items()]
+    await send({"type": "http.response.start", "status": problem.status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})

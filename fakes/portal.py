@@ -1,0 +1,176 @@
+"""The linked-dossier portal (DVCLT): intake of birth and death dossiers, their status and
+result bundle; the orchestrator in ``fakes._orchestrator`` drives them."""
+
+from __future__ import annotations
+
+from sqlite3 import Connection
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import Field
+from starlette.responses import Response
+
+from fakes._orchestrator import Orchestrator, build_steps, public
+from fakes.agencies._common import (
+    PROBLEMS,
+    Body,
+    Code5,
+    Name,
+    Out,
+    Pid,
+    Ref,
+    Relation,
+    Text,
+    env_of,
+    json_response,
+)
+from fakes.auth import Who, require
+from fakes.idempotency import commit, idem_key, replay
+from fakes.ids import make_dossier_code
+from fakes.problems import Problem
+from fakes.store import dumps
+
+__all__ = ["EXPORT", "SCHEMA", "DossierIn", "router"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS dossiers (id TEXT PRIMARY KEY, status TEXT NOT NULL,
+                                     caller TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS dossiers_status ON dossiers(status);
+"""
+EXPORT = {"dossiers": "SELECT doc FROM dossiers ORDER BY id"}
+router = APIRouter(prefix="/portal", tags=["portal"], responses=PROBLEMS)
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class BirthPart(Body):
+    """The birth group's part of a dossier (form Mẫu 01)."""
+
+    birth_certificate_id: Ref
+    child_name: Name
+    unit_code: Code5
+    declarant_relation: Relation
+    father_name: Name | None = None
+    household_id: str = Field(pattern=r"^HK\d{10}$", examples=["HK0000012345"])
+    relation_to_head: Literal["head", "spouse", "child", "grandchild", "parent", "sibling", "other"]
+    address: Text
+    initial_care_facility: Code5 | None = None
+
+
+class DeathPart(Body):
+    """The death group's part of a dossier (form Mẫu 02)."""
+
+    death_notice_id: Ref
+    unit_code: Code5
+    status: Literal["pensioner", "insured", "social", "merit", "none"]
+    declarant_relation: Relation
+    claimant_name: Name
+    claimant_relation: Relation
+    bank_account: str | None = Field(default=None, pattern=r"^\d{6,20}$")
+
+
+class DossierIn(Body):
+    """A linked dossier."""
+
+    service: Literal["birth", "death"]
+    variant: str = Field(pattern=r"^[a-z0-9_]{1,40}$", examples=["ks_tt_bhyt"])
+    channel: Literal["online", "desk"] = "online"
+    applicant_name: Name
+    applicant_pid: Pid
+    birth: BirthPart | None = None
+    death: DeathPart | None = None
+    callback_url: str | None = Field(default=None, max_length=300)
+
+
+class StepView(Body):
+    """One step of a dossier."""
+
+    step: str
+    agency: str
+    task: str
+    after: list[str]
+    status: Literal["pending", "in_flight", "waiting", "done", "skipped", "rejected", "cancelled"]
+    attempts: int
+    call: int
+    idempotency_key: str | None
+    started_at: str | None
+    finished_at: str | None
+    error: dict[str, Any] | None
+    result: dict[str, Any] | None
+
+
+class DossierView(Body):
+    """A dossier as clients see it."""
+
+    id: str
+    service: str
+    variant: str
+    channel: str
+    status: Literal["accepted", "in_progress", "completed", "rejected"]
+    submitted_at: str
+    completed_at: str | None
+    steps: list[StepView]
+    result: dict[str, Any]
+
+
+def _check(body: DossierIn, variants: dict[str, Any]) -> None:
+    if body.variant not in variants:
+        raise Problem(422, "unknown_variant", f"{body.service} has no variant {body.variant!r}; "
+                      f"use one of {', '.join(sorted(variants))}",
+                      errors=[{"field": "variant", "message": "unknown variant"}])
+    if getattr(body, body.service) is None:
+        raise Problem(422, "missing_attachment", f"a {body.service} dossier needs its "
+                      f"'{body.service}' part", errors=[{"field": body.service,
+                                                        "message": "missing"}])
+    if body.callback_url is not None:
+        parts = urlsplit(body.callback_url)
+        if parts.scheme not in ("http", "https") or parts.hostname not in _LOOPBACK:
+            raise Problem(422, "callback_not_allowed", "callback_url must be a loopback http URL",
+                          errors=[{"field": "callback_url", "message": "not loopback"}])
+
+
+@router.post("/dossiers", status_code=202, response_model=DossierView)
+async def submit_dossier(body: DossierIn, request: Request,
+                         who: Who = Depends(require("portal:submit")),
+                         key: str = Depends(idem_key)) -> Response:
+    """Accept a linked dossier; it is driven through its steps asynchronously."""
+    env = env_of(request)
+    service = env.scenario.services.get(body.service)
+    _check(body, dict(service.variants) if service else {})
+    store = env.stores["portal"]
+    idem, earlier = replay(store, who, key, request.url.path, body)
+    if earlier is not None:
+        return earlier
+    now = env.clock.now()
+    group = "G1" if body.service == "birth" else "G2"
+    status = body.death.status if body.death else None
+
+    def write(db: Connection) -> Out:
+        n = store.next_serial(db, f"dossier:{group}:{now.date()}")
+        ident = make_dossier_code(group, env.scenario.region.id_code, now.date(), n % 1_000_000)
+        doc = {"id": ident, "service": body.service, "variant": body.variant,
+               "channel": body.channel, "status": "accepted", "submitted_at": now.isoformat(),
+               "completed_at": None, "caller": who.name,
+               "steps": build_steps(env, body.service, body.variant, status), "result": {},
+               "input": body.model_dump(mode="json")}
+        db.execute("INSERT INTO dossiers VALUES (?, ?, ?, ?)",
+                   (ident, "accepted", who.name, dumps(doc)))
+        view = DossierView(**public(doc)).model_dump(mode="json")
+        return 202, view, {"Location": f"/portal/dossiers/{ident}"}
+
+    response = commit(idem, write)
+    orchestrator: Orchestrator = env.extras["orchestrator"]
+    orchestrator.spawn(response.headers["location"].rsplit("/", 1)[1])
+    return response
+
+
+@router.get("/dossiers/{dossier_id}", response_model=DossierView)
+async def get_dossier(dossier_id: str, request: Request,
+                      who: Who = Depends(require("portal:read"))) -> Response:
+    """A dossier's status, its steps and (when finished) its result bundle."""
+    env = env_of(request)
+    doc = env.stores["portal"].doc("SELECT doc FROM dossiers WHERE id = ?", dossier_id)
+    if doc is None or (who.role == "citizen" and doc["caller"] != who.name):
+        raise Problem(404, "unknown_dossier", "no such dossier")
+    return json_response(public(doc))
+

@@ -1,0 +1,117 @@
+"""RFC 7807 problem documents with a stable ``code``, and the handlers that emit them."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+__all__ = ["PROBLEM_RESPONSES", "Problem", "ProblemModel", "install_handlers", "problem_response"]
+
+PROBLEM_TYPE = "https://lienthong.example/problems/"
+MEDIA_TYPE = "application/problem+json"
+
+
+class Problem(Exception):
+    """A refusal to send as a problem document: ``Problem(422, "child_too_old", "...")``."""
+
+    def __init__(self, status: int, code: str, detail: str, title: str | None = None,
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(f"{status} {code}: {detail}")
+        self.status, self.code, self.detail = status, code, detail
+        self.title = title or code.replace("_", " ").capitalize()
+        self.headers = headers or {}
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        """The problem document as a dict."""
+        doc = {"type": PROBLEM_TYPE + self.code, "title": self.title, "status": self.status,
+               "detail": self.detail, "code": self.code}
+        doc.update(self.extra)
+        return doc
+
+
+class ProblemModel(BaseModel):
+    """Schema of a problem document (RFC 7807 plus ``code``)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+
+
+def problem_response(problem: Problem) -> Response:
+    """A ``Response`` carrying ``problem``."""
+    return Response(json.dumps(problem.body(), ensure_ascii=False).encode(), problem.status,
+                    headers=problem.headers, media_type=MEDIA_TYPE)
+
+
+def _doc(description: str) -> dict[str, Any]:
+    return {"description": description, "model": ProblemModel,
+            "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemModel"}}}}
+
+
+#: Problem responses every agency route may give, for the OpenAPI document.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _doc("Missing or malformed Idempotency-Key, or malformed JSON"),
+    401: _doc("Missing or unknown X-API-Key"),
+    403: _doc("Caller lacks the scope"),
+    404: _doc("Unknown resource"),
+    409: _doc("Idempotency key reused with another body, or the fact already exists"),
+    413: _doc("Body over 64 KiB"),
+    422: _doc("Validation error or business-rule refusal"),
+    502: _doc("An upstream agency failed"),
+    503: _doc("Injected outage"),
+}
+
+
+_CODED = re.compile(r"\[([a-z_]+)\]")
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+async def _validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))}
+              for e in exc.errors()]
+    if any(e.get("type") == "json_invalid" for e in exc.errors()):
+        return problem_response(Problem(400, "invalid_json", "the body is not valid JSON",
+                                        errors=errors))
+    fields = ", ".join(sorted({e["field"] for e in errors}))
+    coded = [m[1] for e in errors if (m := _CODED.search(e["message"]))]
+    return problem_response(Problem(422, coded[0] if coded else "validation_error",
+                                    f"invalid fields: {fields}", errors=errors))
+
+
+async def _problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)
+    return problem_response(exc)
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated",
+               403: "forbidden", 413: "payload_too_large"}
+
+
+async def _http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+    return problem_response(Problem(exc.status_code, code, str(exc.detail),
+                                    headers=dict(exc.headers or {})))
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Turn validation errors, HTTP errors and ``Problem`` into problem documents."""
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(Problem, _problem)
+    app.add_exception_handler(StarletteHTTPException, _http)

@@ -1,0 +1,250 @@
+"""Run the fakes: in this process (``serve``, ``start_thread``) or as a child process
+(``start_subprocess``), on 127.0.0.1 by default, all agencies on one port or one port each.
+
+``python -m fakes.serve --scenario S --run-dir D [--port P] [--split] [--speed X]`` is the
+child's entry point; it prints one ``READY <json>`` line once every port listens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from fakes.app import AGENCIES, FakesApp, create_app
+from scenarios import Scenario, dump, load
+
+__all__ = ["Handle", "free_port", "serve", "start_subprocess", "start_thread"]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` right now."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Handle:
+    """A running fake server: where it listens, its keys, and how to stop it."""
+
+    base_url: str
+    urls: dict[str, str]
+    keys: dict[str, str]
+    run_dir: Path
+    process: subprocess.Popen[bytes] | None = None
+    _stop: Any = field(default=None, repr=False)
+
+    def key(self, caller: str) -> str:
+        """The API key of ``caller`` (a name in scenario.callers)."""
+        return self.keys[caller]
+
+    def stop(self) -> None:
+        """Stop the server gracefully (SIGTERM for a child process) and wait for it."""
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGTERM)
+                try:
+                    self.process.wait(15)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait()
+        elif self._stop is not None:
+            self._stop()
+
+    def kill(self) -> None:
+        """SIGKILL a child process (the crash test)."""
+        assert self.process is not None, "kill() needs a subprocess handle"
+        self.process.kill()
+        self.process.wait()
+
+    def __enter__(self) -> Handle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _plan(split: bool, host: str, port: int) -> dict[str, int]:
+    """Port of each app: one for all ('*'), or one per agency."""
+    if not split:
+        return {"*": port}
+    return {name: (port + i if port else free_port(host)) for i, name in enumerate(AGENCIES)}
+
+
+def _apps(scenario: Scenario, run_dir: Path, host: str, ports: dict[str, int],
+          speed: float | None) -> dict[str, FakesApp]:
+    if "*" in ports:
+        return {"*": create_app(scenario, run_dir, speed=speed)}
+    urls = {name: f"http://{host}:{p}" for name, p in ports.items()}
+    return {name: create_app(scenario, run_dir, agencies=(name,), speed=speed,
+                             base_urls={k: v for k, v in urls.items() if k != name})
+            for name in ports}
+
+
+def _servers(apps: dict[str, FakesApp], host: str, ports: dict[str, int]) -> list[uvicorn.Server]:
+    return [uvicorn.Server(uvicorn.Config(app, host=host, port=ports[name], log_level="warning",
+                                          access_log=False, lifespan="on", loop="asyncio",
+                                          timeout_graceful_shutdown=3))
+            for name, app in apps.items()]
+
+
+def _urls(host: str, ports: dict[str, int]) -> tuple[str, dict[str, str]]:
+    if "*" in ports:
+        base = f"http://{host}:{ports['*']}"
+        return base, dict.fromkeys(AGENCIES, base)
+    urls = {name: f"http://{host}:{p}" for name, p in ports.items()}
+    return urls["portal"], urls
+
+
+def serve(scenario: Scenario, host: str = "127.0.0.1", port: int = 8000,
+          run_dir: str | Path = "runs/fakes", *, split: bool = False,
+          speed: float | None = None, ready: Any = None) -> None:
+    """Serve the fakes until interrupted; ``ready(base_url, urls)`` is called once listening."""
+    _use_uvloop()
+    ports = _plan(split, host, port)
+    servers = _servers(_apps(scenario, Path(run_dir), host, ports, speed), host, ports)
+
+    async def main() -> None:
+        tasks = [asyncio.ensure_future(s.serve()) for s in servers]
+        while not all(s.started for s in servers):
+            if any(t.done() for t in tasks):
+                break
+            await asyncio.sleep(0.01)
+        if ready is not None and all(s.started for s in servers):
+            ready(*_urls(host, ports))
+        await asyncio.gather(*tasks)
+
+    asyncio.run(main())
+
+
+def _use_uvloop() -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - plain asyncio works, only slower
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def _keys(scenario: Scenario) -> dict[str, str]:
+    return {name: c.key for name, c in scenario.callers.items()}
+
+
+def start_thread(scenario: Scenario, run_dir: str | Path, *, speed: float | None = None,
+                 split: bool = False, host: str = "127.0.0.1", timeout: float = 20.0) -> Handle:
+    """Serve in a background thread of this process (its own event loop) on free ports."""
+    ports = _plan(split, host, 0 if split else free_port(host))
+    servers = _servers(_apps(scenario, Path(run_dir), host, ports, speed), host, ports)
+    loop = asyncio.new_event_loop()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(asyncio.gather(*(s.serve() for s in servers)))
+
+    thread = threading.Thread(target=run, name="fakes-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not all(s.started for s in servers):
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("fake server did not start")
+        time.sleep(0.01)
+
+    def stop() -> None:
+        for s in servers:
+            s.should_exit = True
+        thread.join(timeout)
+        loop.close()
+
+    base, urls = _urls(host, ports)
+    return Handle(base, urls, _keys(scenario), Path(run_dir), _stop=stop)
+
+
+def start_subprocess(scenario: Scenario | str | Path = "hanoi-baseline",
+                     run_dir: str | Path = "runs/fakes", *, port: int = 0,
+                     speed: float | None = None, split: bool = False,
+                     host: str = "127.0.0.1", timeout: float = 30.0) -> Handle:
+    """Start ``python -m fakes.serve`` as a child process and wait until it listens.
+
+    ``scenario`` is a Scenario (written to ``run_dir/scenario.toml``), a catalog name or a
+    path. Raises RuntimeError with the child's output if it does not become ready.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if isinstance(scenario, Scenario):
+        path = run_dir / "scenario.toml"
+        path.write_text(dump(scenario), encoding="utf-8")
+        scenario_obj, arg = scenario, str(path)
+    else:
+        scenario_obj, arg = load(scenario), str(scenario)
+    cmd = [sys.executable, "-m", "fakes.serve", "--scenario", arg, "--run-dir", str(run_dir),
+           "--host", host, "--port", str(port or free_port(host))]
+    cmd += ["--speed", str(speed)] if speed else []
+    cmd += ["--split"] if split else []
+    log = open(run_dir / "server.log", "ab")  # noqa: SIM115 - the child keeps writing to it
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log,
+                            cwd=Path(__file__).resolve().parent.parent,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    line = b""
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith(b"READY ") or not line and proc.poll() is not None:
+            break
+    if not line.startswith(b"READY "):
+        proc.kill()
+        raise RuntimeError(f"fakes did not start: {(run_dir / 'server.log').read_text()[-2000:]}")
+    info = json.loads(line[6:])
+    return Handle(info["base_url"], info["urls"], _keys(scenario_obj), run_dir, process=proc)
+
+
+def wait_healthy(base_url: str, timeout: float = 10.0) -> None:
+    """Poll ``/healthz`` until it answers 200. Raises RuntimeError on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(base_url + "/healthz", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{base_url} not healthy after {timeout}s")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Child-process entry point."""
+    p = argparse.ArgumentParser(prog="python -m fakes.serve")
+    p.add_argument("--scenario", default="hanoi-baseline")
+    p.add_argument("--run-dir", default="runs/fakes")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--speed", type=float, default=None)
+    p.add_argument("--split", action="store_true")
+    args = p.parse_args(argv)
+
+    def ready(base: str, urls: dict[str, str]) -> None:
+        print("READY " + json.dumps({"base_url": base, "urls": urls}), flush=True)
+
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        serve(load(args.scenario), args.host, args.port, args.run_dir, split=args.split,
+              speed=args.speed, ready=ready)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
