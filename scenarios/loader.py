@@ -10,7 +10,8 @@ import math
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 import tomli_w
 from pydantic import BaseModel, ValidationError
@@ -32,16 +33,24 @@ def catalog() -> list[str]:
 def resolve(name_or_path: str | Path) -> Path:
     """The file for a catalog name (``hanoi-baseline``) or a path; ScenarioError if neither."""
     path = Path(name_or_path)
-    if path.suffix == ".toml" and path.exists():
+    if path.suffix == ".toml" and _exists(path):
         return path
     candidate = CATALOG_DIR / f"{name_or_path}.toml"
-    if candidate.exists():
+    if _exists(candidate):
         return candidate
-    if path.exists():
+    if _exists(path):
         return path
     hint = closest(str(name_or_path), catalog())
     tip = f"; did you mean {hint!r}?" if hint else f"; catalog: {', '.join(catalog())}"
     raise ScenarioError([("", f"no scenario file or catalog name {str(name_or_path)!r}{tip}")])
+
+
+def _exists(path: Path) -> bool:
+    """``path.exists()``, False for names the OS rejects (too long, NUL bytes)."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 def load(name_or_path: str | Path = "hanoi-baseline") -> Scenario:
@@ -106,8 +115,12 @@ def _resolve_extends(raw: dict[str, Any], source: str, base_dir: Path, depth: in
             [("extends", f"chain deeper than {_MAX_EXTENDS} (a cycle?) at {parent!r}")], source=source
         )
     local = base_dir / f"{parent}.toml"
-    path = local if local.exists() else _resolve_parent(parent, source)
-    base = _parse(path.read_text(encoding="utf-8"), str(path))
+    path = local if _exists(local) else _resolve_parent(parent, source)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([("extends", f"cannot read {parent!r} ({path}): {exc}")], source=source) from None
+    base = _parse(text, str(path))
     base = _resolve_extends(base, str(path), path.parent, depth + 1)
     return deep_merge(base, raw)
 
@@ -179,24 +192,35 @@ def _short(value: Any) -> str:
 
 
 def _unknown_key(loc: tuple[int | str, ...]) -> str:
-    model: Any = Scenario
-    for part in loc[:-1]:
-        model = _child_model(model, part)
-        if model is None:
-            return f"unknown key {loc[-1]!r}"
-    fields = list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
+    model = _model_at(loc[:-1])
+    if model is None:
+        return f"unknown key {loc[-1]!r}"
+    fields = list(model.model_fields)
     hint = closest(str(loc[-1]), fields)
     tip = f"; did you mean {hint!r}?" if hint else f"; valid keys: {', '.join(fields)}"
     return f"unknown key {loc[-1]!r}{tip}"
 
 
-def _child_model(model: Any, part: int | str) -> Any:
-    """The model type reached from ``model`` by one location part, or None."""
-    if not (isinstance(model, type) and issubclass(model, BaseModel)):
-        return _inner(model)
-    if isinstance(part, int) or part not in model.model_fields:
-        return None
-    return _inner(model.model_fields[part].annotation)
+def _model_at(loc: tuple[int | str, ...]) -> Any:
+    """The model a location leads to, stepping over dict keys and list indexes; None if lost."""
+    annotation: Any = Scenario
+    in_container = False
+    for part in loc:
+        if in_container:  # this part is a dict key (agencies.<id>) or an index (faults[2])
+            in_container = False
+            continue
+        model = _inner(annotation)
+        if model is None or isinstance(part, int) or part not in model.model_fields:
+            return None
+        annotation = model.model_fields[part].annotation
+        in_container = _is_container(annotation)
+    return None if in_container else _inner(annotation)
+
+
+def _is_container(annotation: Any) -> bool:
+    """Whether ``annotation`` is ``dict[...]``/``tuple[...]``/``list[...]``, optionally ``| None``."""
+    args = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    return any(get_origin(a) in (dict, tuple, list) for a in args)
 
 
 def _inner(annotation: Any) -> Any:

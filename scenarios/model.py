@@ -98,7 +98,8 @@ Interval = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4
 class Frozen(BaseModel):
     """Base: frozen, no unknown keys, validated on assignment-free construction."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    # allow_inf_nan=False: an infinite volume or rate would only fail deep inside a run.
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 DIST_KINDS = ("constant", "exponential", "lognormal", "gamma", "uniform", "triangular", "normal")
