@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -27,7 +28,7 @@ import uvicorn
 from fakes.app import AGENCIES, FakesApp, create_app
 from scenarios import Scenario, dump, load
 
-__all__ = ["Handle", "free_port", "serve", "start_subprocess", "start_thread"]
+__all__ = ["Handle", "free_port", "serve", "start_subprocess", "start_thread", "wait_healthy"]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -202,7 +203,7 @@ def start_subprocess(scenario: Scenario | str | Path = "hanoi-baseline",
     line = b""
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
-        if line.startswith(b"READY ") or not line and proc.poll() is not None:
+        if line.startswith(b"READY ") or (not line and proc.poll() is not None):
             break
     if not line.startswith(b"READY "):
         proc.kill()
@@ -238,12 +239,9 @@ def main(argv: list[str] | None = None) -> None:
     def ready(base: str, urls: dict[str, str]) -> None:
         print("READY " + json.dumps({"base_url": base, "urls": urls}), flush=True)
 
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn turns SIGTERM/SIGINT into a stop
         serve(load(args.scenario), args.host, args.port, args.run_dir, split=args.split,
               speed=args.speed, ready=ready)
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

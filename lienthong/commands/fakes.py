@@ -1,0 +1,69 @@
+"""``lienthong fakes serve``: start the fake agencies and the portal on 127.0.0.1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+__all__ = ["register"]
+
+fakes_app = typer.Typer(help="The reference fake agencies and linked-dossier portal.",
+                        no_args_is_help=True)
+
+
+@fakes_app.command("serve")
+def serve_command(
+    scenario: str = typer.Option("hanoi-baseline", "--scenario", "-s",
+                                 help="Catalog name or path of the scenario."),
+    port: int = typer.Option(8000, "--port", "-p", help="Port (first port with --split)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface (loopback by default)."),
+    split: bool = typer.Option(False, "--split", help="One port per agency."),
+    run_dir: Path = typer.Option(Path("runs/fakes"), "--run-dir", help="Where the stores live."),
+    speed: float | None = typer.Option(None, "--speed", help="Clock speed (default: scenario)."),
+) -> None:
+    """Serve every agency (health, justice, police, vss, social, portal) with OpenAPI at /docs."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from fakes.serve import serve
+    from scenarios import ScenarioError, load
+
+    console = Console()
+    try:
+        loaded = load(scenario)
+    except ScenarioError as exc:
+        console.print(f"[red]bad scenario:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if port < 0 or port > 65535 or (split and port + 5 > 65535):
+        console.print(f"[red]bad port:[/red] {port}")
+        raise typer.Exit(2)
+
+    def ready(base: str, urls: dict[str, str]) -> None:
+        table = Table(title=f"lienthong fakes — {loaded.meta.name} (run dir {run_dir})")
+        table.add_column("agency")
+        table.add_column("URL")
+        for name, url in urls.items():
+            table.add_row(name, f"{url}/{name}")
+        table.add_row("docs", f"{base}/docs")
+        console.print(table)
+        keys = Table(title="API keys (synthetic test keys from scenario.callers)")
+        for col in ("caller", "key", "scopes"):
+            keys.add_column(col)
+        for name, caller in loaded.callers.items():
+            keys.add_row(name, caller.key, " ".join(caller.scopes))
+        console.print(keys)
+        console.print("Ctrl+C to stop.")
+
+    try:
+        serve(loaded, host, port, run_dir, split=split, speed=speed, ready=ready)
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        console.print(f"[red]cannot listen:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def register(app: typer.Typer) -> None:
+    """Mount ``lienthong fakes``."""
+    app.add_typer(fakes_app, name="fakes")
