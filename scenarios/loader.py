@@ -243,6 +243,7 @@ def _cross_checks(s: Scenario) -> list[tuple[str, str]]:
     problems += _check_services(s)
     problems += _check_faults(s)
     problems += _check_demand(s)
+    problems += _check_calendar(s)
     problems += _check_dists(s)
     problems += _check_callers(s)
     problems += _check_thresholds(s)
@@ -330,6 +331,18 @@ def _check_faults(s: Scenario) -> list[tuple[str, str]]:
             if getattr(fault, param) is None:
                 problems.append((f"{key}.{param}", f"is required for a {fault.kind!r} fault"))
     return problems
+
+
+# The working-day calendar covers these years (holidays.VN, Tết); arrivals look back 60 days.
+CALENDAR_YEARS = (2022, 2035)
+
+
+def _check_calendar(s: Scenario) -> list[tuple[str, str]]:
+    first, last = CALENDAR_YEARS
+    start = s.calendar.start
+    if not first <= start.year <= last:
+        return [("calendar.start", f"{start.isoformat()} is outside the supported years {first}–{last}")]
+    return []
 
 
 def _check_demand(s: Scenario) -> list[tuple[str, str]]:

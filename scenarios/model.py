@@ -50,7 +50,20 @@ ServiceId = Literal["birth", "death"]
 DEATH_STATUSES = ("pensioner", "insured", "social", "merit", "none")
 DeathStatus = Literal["pensioner", "insured", "social", "merit", "none"]
 # The Vietnamese zodiac (mèo, the cat, where the Chinese has the rabbit); 2020 was a rat year.
-LUNAR_ANIMALS = ("rat", "ox", "tiger", "cat", "dragon", "snake", "horse", "goat", "monkey", "rooster", "dog", "pig")
+LUNAR_ANIMALS = (
+    "rat",
+    "ox",
+    "tiger",
+    "cat",
+    "dragon",
+    "snake",
+    "horse",
+    "goat",
+    "monkey",
+    "rooster",
+    "dog",
+    "pig",
+)
 FAULT_KINDS = (
     "latency",
     "error",

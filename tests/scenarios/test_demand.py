@@ -98,3 +98,10 @@ def test_agency_hours_override(baseline: scenarios.Scenario) -> None:
     assert not calendar_for(s).is_working_day(saturday)
     assert calendar_for(s, "vss").is_working_day(saturday)
     assert calendar_for(s, "police") is calendar_for(s)
+
+
+def test_start_outside_calendar_years_is_a_scenario_error() -> None:
+    with pytest.raises(scenarios.ScenarioError) as err:
+        scenarios.loads('extends = "hanoi-baseline"\n[calendar]\nstart = 2040-01-02\n')
+    assert err.value.key == "calendar.start"
+    assert "2040-01-02" in str(err.value) and "2022–2035" in str(err.value)
