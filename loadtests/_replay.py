@@ -1,0 +1,175 @@
+"""One load process's share of the arrival stream, replayed open-model (private).
+
+Used by :class:`loadtests.users.ArrivalUser` in a local Locust runner (``lienthong run``) or on
+each Locust worker (``lienthong load --workers N``): the whole stream is generated from the
+scenario seed in every process, ``split_by_index`` keeps this worker's rows, and the results go
+to ``<out>/worker-<index>.npz`` (journeys, requests, steps) and ``worker-<index>.json`` (driver
+counters and the accepted dossiers for reconciliation).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import gevent
+import numpy as np
+import numpy.typing as npt
+
+import scenarios
+from loadtests._config import LoadConfig
+from loadtests._http import Caller
+from loadtests._payloads import CitizenPayloads
+from loadtests._records import REQUEST_DTYPE, Table
+from loadtests.driver import OpenModelDriver, wall_offsets
+from loadtests.journeys import JourneyRunner, ScenarioClock
+from scenarios.model import DEATH_STATUSES, Scenario
+from sim.arrivals import arrivals, split_by_index
+
+__all__ = ["Prepared", "prepare", "replay", "stream_of"]
+
+ROLES = ("hospital", "desk", "citizen")
+
+
+def stream_of(scenario: Scenario, cfg: LoadConfig) -> npt.NDArray[np.void]:
+    """The whole arrival stream of the run (bounded by ``max_dossiers``)."""
+    full = arrivals(scenario, days=cfg.days, multiplier=cfg.multiplier)
+    return full[: cfg.max_dossiers]
+
+
+class Prepared:
+    """A worker's share, its payload builder and its journey runner, ready to replay."""
+
+    def __init__(self, cfg: LoadConfig, session: Any, worker_index: int) -> None:
+        self.cfg, self.worker_index = cfg, worker_index
+        self.scenario = scenarios.load(cfg.scenario)
+        full = stream_of(self.scenario, cfg)
+        self.payloads = CitizenPayloads(self.scenario, full, cfg.seed)
+        share = split_by_index(full, cfg.workers, worker_index).copy()
+        share["submitted"] += cfg.shift_minutes
+        self.share = share
+        self.log = Table(REQUEST_DTYPE, 4096)
+        callers = {role: Caller(session, _key(cfg, role), self.log, cfg.request_timeout_s) for role in ROLES}
+        t0 = cfg.t0 if cfg.t0 > 0 else time.time() + 1.0
+        self.clock = ScenarioClock(t0=t0, speed=cfg.speed)
+        self.deadline = max(t0, time.time()) + cfg.max_seconds
+        rng = random.Random(hash((cfg.run_tag, worker_index)) & 0xFFFFFFFF)
+        self.runner = JourneyRunner(
+            self.scenario,
+            share,
+            self.payloads,
+            callers,
+            clock=self.clock,
+            deadline=self.deadline,
+            poll_interval_s=cfg.poll_interval_s,
+            run_tag=cfg.run_tag,
+            supplement=self._supplement_fn(rng),
+            seed=worker_index,
+            horizon=float(self.clock.wall(cfg.days * 1440.0 + cfg.shift_minutes)),
+        )
+
+    def _supplement_fn(self, rng: random.Random) -> Any:
+        """When an incomplete dossier is resubmitted complete (wall time), or None if never."""
+
+        def later(a: np.void) -> float | None:
+            svc = self.scenario.services["birth" if int(a["service"]) == 0 else "death"]
+            if rng.random() >= svc.supplement_share:
+                return None
+            wd = float(svc.supplement_delay_wd.sample(np.random.default_rng(rng.getrandbits(32))))
+            return float(self.clock.wall(float(a["submitted"]) + wd * 1440.0))
+
+        return later
+
+
+def _key(cfg: LoadConfig, role: str) -> str:
+    if role not in cfg.keys:
+        raise ValueError(f"no API key for the {role!r} caller; the config has keys for {sorted(cfg.keys)}")
+    return cfg.keys[role]
+
+
+def prepare(cfg: LoadConfig, session: Any, worker_index: int) -> Prepared:
+    """Builds this worker's share; raises ValueError on a bad config."""
+    return Prepared(cfg, session, worker_index)
+
+
+def replay(p: Prepared) -> dict[str, Any]:
+    """Drives the share open-model, writes the worker's files, returns a small summary."""
+    cfg = p.cfg
+    due = wall_offsets(p.share["submitted"], cfg.speed)
+    driver = OpenModelDriver(
+        due,
+        p.runner,
+        max_seconds=max(1.0, p.deadline - max(p.clock.t0, time.time())),
+        drain_s=cfg.drain_s,
+        max_in_flight=max(1000, 4 * cfg.concurrency),
+    )
+    ticker = gevent.spawn(_progress, p, driver) if cfg.progress else None
+    stats = driver.run(p.clock.t0)
+    if ticker is not None:
+        ticker.kill()
+        _emit(p, driver, final=True)
+    return _write(p, stats.as_dict())
+
+
+def _progress(p: Prepared, driver: OpenModelDriver) -> None:
+    end = p.deadline + 5
+    while time.time() < end:
+        _emit(p, driver)
+        gevent.sleep(0.5)
+
+
+def _emit(p: Prepared, driver: OpenModelDriver, final: bool = False) -> None:
+    rows = p.runner.rows
+    doc = {
+        "progress": True,
+        "final": final,
+        "total": int(rows.size),
+        "started": driver.stats.started,
+        "accepted": int(np.count_nonzero(np.isfinite(rows["accepted"]))),
+        "finished": int(np.count_nonzero(np.isfinite(rows["finished"]))),
+        "requests": len(p.log),
+        "minute": float(p.clock.minute(time.time())),
+    }
+    sys.stdout.write(json.dumps(doc) + "\n")
+    sys.stdout.flush()
+
+
+def _write(p: Prepared, driver_stats: dict[str, Any]) -> dict[str, Any]:
+    out = Path(p.cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"worker-{p.worker_index}"
+    np.savez(
+        stem.with_suffix(".npz"), journeys=p.runner.rows, requests=p.log.rows(), steps=p.runner.steps.rows()
+    )
+    submissions = [_submission(p, i) for i in sorted(p.runner.ids)]
+    summary = {
+        "worker": p.worker_index,
+        "workers": p.cfg.workers,
+        "t0": p.clock.t0,
+        "speed": p.clock.speed,
+        "driver": driver_stats,
+        "submissions": submissions,
+        "arrivals": int(p.share.size),
+    }
+    stem.with_suffix(".json").write_text(json.dumps(summary), encoding="utf-8")
+    return {k: v for k, v in summary.items() if k != "submissions"}
+
+
+def _submission(p: Prepared, i: int) -> dict[str, Any]:
+    a = p.share[i]
+    service = "birth" if int(a["service"]) == 0 else "death"
+    n = int(a["dossier"])
+    status = DEATH_STATUSES[int(a["status"])] if int(a["status"]) < len(DEATH_STATUSES) else "none"
+    return {
+        "index": n,
+        "code": p.runner.ids[i],
+        "service": service,
+        "variant": tuple(p.scenario.services[service].variants)[int(a["variant"])],  # type: ignore[index]
+        "document": p.runner.docs[i],
+        "household": p.payloads.household_of(n) if service == "birth" else "",
+        "status": status if service == "death" else "none",
+    }

@@ -1,0 +1,373 @@
+"""Journeys: each dossier of the stream followed from the hospital to its final status.
+
+A journey is what the people of one arrival do: the hospital issues the e-birth certificate (or
+death notice), the family submits the linked dossier online or at a one-stop desk, then polls its
+status until it is ``completed`` or ``rejected``. :class:`JourneyRunner` runs one journey per
+arrival (in a greenlet started by the open-model driver) and records one row per journey and one
+per step; :func:`journey_metrics` turns those rows into end-to-end and per-step times in *working
+days* on the scenario calendar, with the share of dossiers that met the statutory deadline.
+
+Scenario time of a wall instant: ``minute = minute0 + (wall - t0) * speed / 60`` (a
+:class:`ScenarioClock`). When the target shares the run's clock (the reference fakes started
+by ``lienthong run``), the portal's own ``completed_at``/step timestamps are used; otherwise the
+times observed by the poller.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import gevent
+import numpy as np
+import numpy.typing as npt
+
+from loadtests._http import Caller, Reply, retry_until
+from loadtests._records import JOURNEY_DTYPE, Table
+from loadtests._stats import summary
+from scenarios.demand import calendar_for, start_datetime
+from scenarios.model import Scenario
+
+__all__ = [
+    "OUTCOMES",
+    "STEP_DTYPE",
+    "JourneyRunner",
+    "Payloads",
+    "ScenarioClock",
+    "journey_metrics",
+    "step_rows",
+]
+
+# How a journey ended; the index is JOURNEY_DTYPE.outcome.
+OUTCOMES = ("completed", "rejected", "incomplete", "not_submitted", "stuck", "not_started")
+COMPLETED, REJECTED, INCOMPLETE, NOT_SUBMITTED, STUCK, NOT_STARTED = range(6)
+TERMINAL = ("completed", "rejected")
+
+STEP_DTYPE = np.dtype(
+    [
+        ("dossier", "i8"),
+        ("step", "U24"),
+        ("status", "U12"),
+        ("started", "f8"),
+        ("finished", "f8"),
+        ("attempts", "u2"),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class ScenarioClock:
+    """Wall time ↔ scenario minutes: ``minute = minute0 + (wall - t0) * speed / 60``."""
+
+    t0: float
+    speed: float
+    minute0: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.speed > 0:
+            raise ValueError(f"speed must be positive, got {self.speed!r}")
+
+    def minute(self, wall: float | npt.NDArray[np.float64]) -> Any:
+        """The scenario minute of a wall time (works on arrays)."""
+        return self.minute0 + (wall - self.t0) * self.speed / 60.0
+
+    def wall(self, minute: float | npt.NDArray[np.float64]) -> Any:
+        """The wall time of a scenario minute (works on arrays)."""
+        return self.t0 + (minute - self.minute0) * 60.0 / self.speed
+
+
+class Payloads(Protocol):
+    """Builds the requests of one arrival (a row of ``sim.arrivals``)."""
+
+    def certificate(self, arrival: np.void) -> tuple[str, str, dict[str, Any]]:
+        """``(kind, path, body)`` of the hospital's e-birth certificate or death notice."""
+        ...
+
+    def dossier(self, arrival: np.void, document_id: str, *, complete: bool = True) -> dict[str, Any]:
+        """The portal submission body; ``complete=False`` leaves out the group's section."""
+        ...
+
+
+class JourneyRunner:
+    """Runs journeys for ``stream`` (arrivals) through ``callers`` (``hospital``, ``desk``,
+    ``citizen`` → :class:`~loadtests._http.Caller`).
+
+    ``deadline`` (wall) bounds every wait and retry; ``poll_interval_s`` spaces status polls;
+    an incomplete dossier is supplemented only before ``horizon`` (wall: the stream's end).
+    ``run_tag`` makes Idempotency-Keys unique per run (a restarted run reuses its tag, so a
+    replayed submission is absorbed by the server).
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        stream: npt.NDArray[np.void],
+        payloads: Payloads,
+        callers: Mapping[str, Caller],
+        *,
+        clock: ScenarioClock,
+        deadline: float,
+        poll_interval_s: float,
+        run_tag: str,
+        supplement: Callable[[np.void], float | None] | None = None,
+        horizon: float = float("inf"),
+        seed: int = 0,
+    ) -> None:
+        self.scenario, self.stream, self.payloads, self.callers = scenario, stream, payloads, callers
+        self.clock, self.deadline, self.poll_s, self.tag = clock, deadline, poll_interval_s, run_tag
+        self.supplement, self.horizon = supplement, horizon
+        self.rows = np.zeros(stream.size, JOURNEY_DTYPE)
+        for name in ("dossier", "service", "variant", "channel", "status", "verification", "incomplete"):
+            self.rows[name] = stream[name]
+        self.rows["submitted"] = stream["submitted"]
+        self.rows["intended"] = clock.wall(stream["submitted"])
+        for name in ("started", "accepted", "finished", "completed_minute"):
+            self.rows[name] = np.nan
+        self.rows["outcome"] = NOT_STARTED
+        self.steps = Table(STEP_DTYPE, 256)
+        self.ids: dict[int, str] = {}
+        self.docs: dict[int, str] = {}
+        self._attempts = 0
+        self.rng = random.Random(seed)
+
+    # -- the journey ---------------------------------------------------------------------------
+
+    def __call__(self, i: int, intended: float) -> None:
+        """The journey of arrival ``i`` (index into ``stream``), meant to start at ``intended``."""
+        if self.start(i, intended):
+            self.follow(i)
+
+    def start(self, i: int, intended: float) -> bool:
+        """Hospital document, then submission; True when the portal accepted the dossier."""
+        row, a = self.rows[i], self.stream[i]
+        row["started"] = time.time()
+        row["outcome"] = NOT_SUBMITTED
+        doc_id = self._certificate(a, intended)
+        if doc_id is None:
+            return False
+        self.docs[i] = doc_id
+        reply = self._submit(i, a, doc_id, intended)
+        if reply is None:
+            return False
+        row["accepted"] = time.time()
+        self.ids[i] = str(reply.body["id"])
+        row["outcome"] = STUCK
+        return True
+
+    def follow(self, i: int) -> None:
+        """Polls dossier ``i`` every ``poll_interval_s`` until it is terminal or the deadline."""
+        next_poll = time.time() + self.poll_s
+        while next_poll < self.deadline:
+            gevent.sleep(max(0.0, next_poll - time.time()))
+            if self.poll(i, next_poll):
+                return
+            next_poll += self.poll_s
+
+    def poll(self, i: int, intended: float | None = None) -> bool:
+        """One status poll of dossier ``i``; True (and the journey recorded) once terminal."""
+        row, a = self.rows[i], self.stream[i]
+        reply = self._caller_for(a).call(
+            "GET",
+            f"/portal/dossiers/{self.ids[i]}",
+            kind="portal.status",
+            dossier=int(a["dossier"]),
+            intended=intended,
+            name="/portal/dossiers/{id}",
+        )
+        row["polls"] += 1
+        body = reply.body if reply.status == 200 and isinstance(reply.body, dict) else None
+        if body is not None and body.get("status") in TERMINAL:
+            self._finish(row, int(a["dossier"]), body)
+            return True
+        return False
+
+    def _caller_for(self, a: np.void) -> Caller:
+        return self.callers["citizen" if int(a["channel"]) == 0 else "desk"]
+
+    def _key(self, a: np.void, what: str) -> str:
+        return f"{self.tag}:{int(a['dossier'])}:{what}"
+
+    def _certificate(self, a: np.void, intended: float) -> str | None:
+        kind, path, body = self.payloads.certificate(a)
+        hospital, n = self.callers["hospital"], int(a["dossier"])
+
+        def attempt() -> Reply:
+            return hospital.call(
+                "POST",
+                path,
+                kind=kind,
+                dossier=n,
+                intended=intended,
+                body=body,
+                idempotency_key=self._key(a, "doc"),
+                name=path,
+            )
+
+        reply, _ = retry_until(attempt, self.deadline, rng=self.rng)
+        if reply.status not in (200, 201) or not isinstance(reply.body, dict):
+            return None
+        return str(reply.body["id"])
+
+    def _submit(self, i: int, a: np.void, doc_id: str, intended: float) -> Reply | None:
+        row = self.rows[i]
+        if bool(a["incomplete"]):
+            self._send(a, self.payloads.dossier(a, doc_id, complete=False), intended, "incomplete", (422,))
+            later = self.supplement(a) if self.supplement else None
+            if later is None or later >= min(self.deadline, self.horizon):
+                row["outcome"] = INCOMPLETE
+                return None
+            gevent.sleep(max(0.0, later - time.time()))
+            intended = later
+        reply = self._send(a, self.payloads.dossier(a, doc_id), intended, "dossier", ())
+        row["attempts"] = self._attempts
+        if reply.status != 202 or not isinstance(reply.body, dict) or "id" not in reply.body:
+            return None
+        return reply
+
+    def _send(
+        self, a: np.void, body: dict[str, Any], intended: float, what: str, expect: tuple[int, ...]
+    ) -> Reply:
+        caller, n = self._caller_for(a), int(a["dossier"])
+
+        def attempt() -> Reply:
+            return caller.call(
+                "POST",
+                "/portal/dossiers",
+                kind="portal.submit",
+                dossier=n,
+                intended=intended,
+                body=body,
+                idempotency_key=self._key(a, what),
+                name="/portal/dossiers",
+                expect=expect,
+            )
+
+        reply, self._attempts = retry_until(attempt, self.deadline, rng=self.rng)
+        return reply
+
+    def _finish(self, row: np.void, n: int, body: dict[str, Any]) -> None:
+        row["finished"] = time.time()
+        row["outcome"] = COMPLETED if body["status"] == "completed" else REJECTED
+        row["completed_minute"] = self._minute_of(body.get("completed_at"), row["finished"])
+        for step in body.get("steps") or ():
+            self.steps.append(
+                n,
+                str(step.get("step", ""))[:24],
+                str(step.get("status", ""))[:12],
+                self._minute_of(step.get("started_at"), np.nan),
+                self._minute_of(step.get("finished_at"), np.nan),
+                int(step.get("attempts") or 0),
+            )
+
+    def _minute_of(self, stamp: Any, fallback_wall: float) -> float:
+        """Scenario minute of a portal timestamp, else of the fallback wall time."""
+        if isinstance(stamp, str) and stamp:
+            try:
+                dt = datetime.fromisoformat(stamp)
+            except ValueError:
+                dt = None
+            if dt is not None:
+                origin = start_datetime(self.scenario)
+                local = dt.replace(tzinfo=None) if dt.tzinfo is None else _naive_local(dt, self.scenario)
+                return (local - origin) / timedelta(minutes=1)
+        return float(self.clock.minute(fallback_wall)) if np.isfinite(fallback_wall) else float("nan")
+
+
+def _naive_local(dt: datetime, scenario: Scenario) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    return dt.astimezone(ZoneInfo(scenario.calendar.timezone)).replace(tzinfo=None)
+
+
+def step_rows(runner: JourneyRunner) -> npt.NDArray[np.void]:
+    """The step rows recorded so far (one per step of every finished dossier)."""
+    return runner.steps.rows()
+
+
+# -- analysis ----------------------------------------------------------------------------------
+
+
+def journey_metrics(
+    scenario: Scenario, journeys: npt.NDArray[np.void], steps: npt.NDArray[np.void], clock: ScenarioClock
+) -> dict[str, Any]:
+    """End-to-end and per-step figures in working days, by service, from the journey rows.
+
+    The statutory clock of a dossier starts on its received day (15:00 rule) at acceptance;
+    ``attainment`` is the share of *completed* dossiers finished by the group deadline
+    (``verification_deadline_wd`` for dossiers needing verification). Keys: ``"birth"``,
+    ``"death"`` (``count``, ``completed``, ``rejected``, ``incomplete``, ``not_submitted``,
+    ``stuck``, ``attainment``, ``e2e_wd`` summary, ``deadline_wd``) and ``"steps"`` (per step
+    id: ``count``, ``attainment`` against ``limit_wd``, ``elapsed_wd`` summary).
+    """
+    cal = calendar_for(scenario)
+    origin = start_datetime(scenario)
+    accepted_min = clock.minute(journeys["accepted"])
+    out: dict[str, Any] = {}
+    for code, service in enumerate(("birth", "death")):
+        if service not in scenario.services:
+            continue
+        sel = journeys["service"] == code
+        out[service] = _service_figures(scenario, service, journeys[sel], accepted_min[sel], cal, origin)
+    out["steps"] = _step_figures(scenario, journeys, steps, cal, origin)
+    return out
+
+
+def _at(origin: datetime, minute: float) -> datetime:
+    return origin + timedelta(minutes=float(minute))
+
+
+def _service_figures(
+    scenario: Scenario, service: str, rows: npt.NDArray[np.void], accepted: Any, cal: Any, origin: datetime
+) -> dict[str, Any]:
+    svc = scenario.services[service]  # type: ignore[index]
+    done = np.flatnonzero(rows["outcome"] == COMPLETED)
+    e2e = np.full(done.size, np.nan)
+    met = np.zeros(done.size, bool)
+    for k, j in enumerate(done):
+        received, completed = _at(origin, accepted[j]), _at(origin, rows["completed_minute"][j])
+        limit = svc.verification_deadline_wd if rows["verification"][j] else svc.deadline_wd
+        start = datetime.combine(cal.received_day(received), datetime.min.time())
+        e2e[k] = cal.working_days_between(max(start, received), completed)
+        met[k] = completed <= cal.deadline(received, int(limit))
+    counts = {name: int(np.count_nonzero(rows["outcome"] == i)) for i, name in enumerate(OUTCOMES)}
+    return {
+        "count": int(rows.size),
+        **counts,
+        "deadline_wd": svc.deadline_wd,
+        "attainment": float(met.mean()) if met.size else None,
+        "e2e_wd": summary(e2e, "wd"),
+    }
+
+
+def _step_figures(
+    scenario: Scenario,
+    journeys: npt.NDArray[np.void],
+    steps: npt.NDArray[np.void],
+    cal: Any,
+    origin: datetime,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for sid, step in scenario.steps.items():
+        rows = steps[(steps["step"] == sid) & (steps["status"] == "done")]
+        rows = rows[np.isfinite(rows["started"]) & np.isfinite(rows["finished"])]
+        if not rows.size:
+            continue
+        step_cal = calendar_for(scenario, step.agency)
+        elapsed = np.empty(rows.size)
+        met = np.zeros(rows.size, bool)
+        for k, r in enumerate(rows):
+            a, b = _at(origin, r["started"]), _at(origin, r["finished"])
+            elapsed[k] = step_cal.working_days_between(a, b)
+            met[k] = step.limit_wd is None or b <= step_cal.deadline(a, int(step.limit_wd))
+        out[sid] = {
+            "agency": step.agency,
+            "limit_wd": step.limit_wd,
+            "count": int(rows.size),
+            "attainment": float(met.mean()),
+            "elapsed_wd": summary(elapsed, "wd"),
+        }
+    return out

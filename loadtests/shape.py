@@ -1,0 +1,67 @@
+"""The load shape of a scenario: Locust ``LoadTestShape`` from ``scenario.load.stages``.
+
+Closed mode (stress ramps): each stage runs its number of users for its duration (stage durations
+are wall minutes, scaled by ``LoadConfig.stage_scale``), spread over the closed-model users by
+weight; the shape ends after the last stage. Open mode: one :class:`~loadtests.users.ArrivalUser`
+per load process for as long as the run may last; the open-model driver, not the shape, sets the
+pace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from locust import LoadTestShape
+
+from loadtests._config import LoadConfig
+from loadtests.users import ArrivalUser, DeskUser, HospitalUser, OnlineCitizenUser, StatusPollerUser
+
+__all__ = ["CLOSED_USERS", "ScenarioShape", "Tick", "ticks"]
+
+CLOSED_USERS = (OnlineCitizenUser, DeskUser, HospitalUser, StatusPollerUser)
+
+
+@dataclass(frozen=True)
+class Tick:
+    """One stage for Locust: until ``end_s`` (cumulative wall seconds), ``users`` at ``spawn_rate``."""
+
+    end_s: float
+    users: int
+    spawn_rate: float
+
+
+def ticks(stages: Any, scale: float = 1.0) -> list[Tick]:
+    """Cumulative stage ends in wall seconds (stage ``duration`` in minutes × 60 × ``scale``).
+
+    Raises ValueError for a non-positive ``scale``.
+    """
+    if not scale > 0:
+        raise ValueError(f"scale must be positive, got {scale!r}")
+    out, end = [], 0.0
+    for st in stages:
+        end += float(st.duration) * 60.0 * scale
+        out.append(Tick(end, int(st.users), float(st.spawn_rate)))
+    return out
+
+
+class ScenarioShape(LoadTestShape):
+    """Stages from the scenario in closed mode; one ArrivalUser per worker in open mode."""
+
+    def _cfg(self) -> LoadConfig:
+        cfg = getattr(self.runner.environment, "lienthong_config", None) if self.runner else None
+        return cfg if cfg is not None else LoadConfig.from_env()
+
+    def tick(self) -> tuple[int, float, list[type]] | tuple[int, float] | None:
+        cfg = self._cfg()
+        now = self.get_run_time()
+        if cfg.mode == "open":
+            if now > cfg.max_seconds + 30:
+                return None
+            return cfg.workers, float(cfg.workers), [ArrivalUser]
+        import scenarios
+
+        for t in ticks(scenarios.load(cfg.scenario).load.stages, cfg.stage_scale):
+            if now < t.end_s:
+                return t.users, t.spawn_rate, list(CLOSED_USERS)
+        return None
