@@ -390,24 +390,23 @@ def _wrap(text: str, width: int) -> str:
 
 
 def capacity_plot(result: SizingResult, path: str | Path) -> Path:
-    """The capacity–attainment curve of a sizing search: the target's figure (mean and CI) at
-    every capacity examined, per agency, with the target line and the capacity chosen."""
-    agencies = list(dict.fromkeys(p.agency for p in result.points))
+    """The capacity–attainment curve of a sizing search, one panel per sized agency: the
+    target's figure (mean and one-sided confidence bounds) at each capacity examined with the
+    other agencies at their answers, the target line and the capacity chosen."""
+    agencies = [a for a in result.capacity if result.curve(a)]
     if not agencies:
         raise ValueError("the sizing result has no points to plot")
     fig = _figure(max(5.0, 4.2 * len(agencies)), 3.6)
     axes = np.atleast_1d(fig.subplots(1, len(agencies), squeeze=False)).ravel()
     target = result.target
     for ax, agency in zip(axes, agencies, strict=True):
-        pts = sorted((p for p in result.points if p.agency == agency), key=lambda p: p.capacity)
-        x = np.array([p.capacity for p in pts], dtype=float)
+        pts = result.curve(agency)
+        x = np.array([p.vector[agency] for p in pts], dtype=float)
         y = np.array([p.value for p in pts])
         lo = np.array([p.low for p in pts])
         hi = np.array([p.high for p in pts])
         ok = np.array([p.meets for p in pts])
-        ax.fill_between(
-            x, lo, hi, color="#1f77b4", alpha=0.15, lw=0, label="95% CI" if len(pts) > 1 else None
-        )
+        ax.fill_between(x, lo, hi, color="#1f77b4", alpha=0.15, lw=0, label=f"{result.confidence:.0%} bounds")
         ax.plot(x, y, color="#1f77b4", lw=1.2, marker="", zorder=2)
         ax.scatter(x[ok], y[ok], color="#1a7f37", zorder=3, s=26, label="meets target")
         ax.scatter(x[~ok], y[~ok], color="#cf222e", zorder=3, s=26, marker="x", label="misses target")
@@ -416,10 +415,11 @@ def capacity_plot(result: SizingResult, path: str | Path) -> Path:
         if chosen is not None:
             ax.axvline(chosen, color="#1a7f37", lw=1, alpha=0.6)
             ax.text(chosen, ax.get_ylim()[1], f" chosen: {chosen}", va="top", fontsize=8, color="#1a7f37")
-        ax.set_xlabel(f"{agency} {result.resource}")
+        ax.set_xlabel(f"{agency} {result.resources.get(agency, result.resource)}")
         ax.set_ylabel(target.label)
         ax.grid(color="#eeeeee", lw=0.6)
-        ax.legend(fontsize=7, frameon=False, loc="best")
+        if agency == agencies[0]:
+            ax.legend(fontsize=7, frameon=True, framealpha=0.9, loc="best")
         ax.xaxis.get_major_locator().set_params(integer=True)
     fig.suptitle(f"Capacity–attainment curve for {target.text}", x=0.01, ha="left", fontsize=11)
     return _save(fig, path)

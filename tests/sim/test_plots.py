@@ -64,10 +64,12 @@ def test_backlog_plot(tmp_path: Path, scenario: Scenario) -> None:
 
 def test_closed_days_are_the_calendars(scenario: Scenario) -> None:
     from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
 
     ax = Figure().subplots()
     plots._shade_closed_days(ax, scenario, 14)
-    spans = sorted((p.get_x(), p.get_x() + p.get_width()) for p in ax.patches)
+    assert all(isinstance(p, Rectangle) for p in ax.patches)
+    spans = sorted((p.get_x(), p.get_x() + p.get_width()) for p in ax.patches if isinstance(p, Rectangle))
     assert spans == [(5.0, 7.0), (12.0, 14.0)]  # the two weekends from Monday 9 March 2026
 
 

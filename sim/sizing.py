@@ -1,0 +1,452 @@
+"""Sizing: the smallest desks (or servers) per agency that meet a target with stated confidence.
+
+>>> import scenarios
+>>> result = size(scenarios.load(), "birth.p95 <= 3wd", replications=5, days=28)  # doctest: +SKIP
+>>> result.capacity                                                            # doctest: +SKIP
+{'justice': 7, 'police': 4, 'vss': 2}
+
+Targets read ``<service>.<stat> <op> <value>[unit]`` (the service's end-to-end time in working
+days, its ``attainment`` or ``rate`` of refusals) or ``step.<id>.<stat> …`` (one step's time in
+working days, or its ``attainment``): ``"birth.p95 <= 3wd"``, ``"death.attainment >= 95%"``,
+``"step.bhyt.p95 <= 2wd"``.
+
+**Confidence.** Each capacity is run for ``replications`` independent replications (the same
+seeds at every capacity: common random numbers). The target must hold for the one-sided
+``confidence`` bound of the mean over replications — the upper bound for ``<=``/``<``, the
+lower for ``>=``/``>`` — not just for the mean.
+
+**Search.** Each sized agency starts at its offered-load bound ``c = floor(a) + 1`` where ``a`` is
+the work per working day (dossier steps × mean desk time, or × mean system time for servers)
+over its open minutes per day: with fewer, the queue grows without limit. All sized agencies
+gallop up together (bound + 0, 1, 3, 7 …) until the target holds, then each in turn is
+bisected down to the smallest capacity that still meets it with the others held. Every answer
+``c`` comes with ``c − 1`` evaluated and failing (when ``c > 1``); when the load bound turns out
+not to bind (a short horizon can absorb an overload), the search continues below it and says so.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from statistics import NormalDist
+from typing import Any
+
+from scenarios.model import Scenario, Threshold
+from sim.records import SERVICES
+from sim.stats import lookup, run_replications
+
+__all__ = ["CurvePoint", "SizingResult", "Target", "offered_load", "parse_target", "size"]
+
+_TARGET = re.compile(
+    r"^\s*(?P<metric>step\.[a-z0-9_]+|[a-z]+)(?:\.e2e)?\.(?P<stat>[a-z0-9_]+)\s*(?P<rest>[<>=].*)$"
+)
+_MAX_STEPS = 12  # galloping doublings before a target is declared out of reach
+
+
+@dataclass(frozen=True)
+class Target:
+    """A parsed target: ``metric`` (``birth.e2e``, ``step.bhyt``), ``stat``, ``op``, ``value``, ``unit``."""
+
+    text: str
+    metric: str
+    stat: str
+    op: str
+    value: float
+    unit: str
+
+    @property
+    def upper(self) -> bool:
+        """True when the figure must stay below the value (``<=``, ``<``)."""
+        return self.op in ("<=", "<")
+
+    @property
+    def label(self) -> str:
+        """An axis label: ``'birth.e2e p95 (WD)'``."""
+        unit = " (WD)" if self.stat not in ("attainment", "rate", "count") else ""
+        return f"{self.metric} {self.stat}{unit}"
+
+    def holds(self, figure: float) -> bool:
+        """Whether ``figure`` satisfies the target."""
+        return {
+            "<=": figure <= self.value,
+            "<": figure < self.value,
+            ">=": figure >= self.value,
+            ">": figure > self.value,
+            "==": math.isclose(figure, self.value),
+        }[self.op]
+
+
+def parse_target(text: str, scenario: Scenario | None = None) -> Target:
+    """Parses ``"birth.p95 <= 3wd"``; with ``scenario``, checks the service or step exists.
+
+    Raises ValueError naming the bad part (and the valid choices).
+    """
+    m = _TARGET.match(text)
+    if not m:
+        raise ValueError(
+            f"not a target: {text!r} (write e.g. 'birth.p95 <= 3wd', 'death.attainment >= 0.95', "
+            "'step.bhyt.p95 <= 2wd')"
+        )
+    head = m["metric"]
+    metric = head if head.startswith("step.") else f"{head}.e2e"
+    if not head.startswith("step.") and head not in SERVICES:
+        raise ValueError(
+            f"unknown service {head!r} in target {text!r}; use one of {', '.join(SERVICES)} or step.<id>"
+        )
+    if scenario is not None and head.startswith("step.") and head[5:] not in scenario.steps:
+        raise ValueError(f"unknown step {head[5:]!r} in target {text!r}; steps: {', '.join(scenario.steps)}")
+    if scenario is not None and head in SERVICES and head not in scenario.services:
+        raise ValueError(f"the scenario has no service {head!r} (target {text!r})")
+    try:
+        stat, op, value, unit = Threshold(metric=metric, expr=f"{m['stat']} {m['rest'].strip()}").parts
+    except ValueError as exc:
+        raise ValueError(f"target {text!r}: {_first_error(exc)}") from None
+    if unit not in ("", "wd"):
+        raise ValueError(f"target {text!r}: the twin measures working days, not {unit!r}")
+    if stat == "count":
+        raise ValueError(f"target {text!r}: a count is not a sizing target")
+    return Target(text.strip(), metric, stat, op, value, unit)
+
+
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        return str(errors()[0].get("msg", exc)).removeprefix("Value error, ")
+    return str(exc)
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One evaluated capacity: the target's figure over replications and whether it holds.
+
+    ``agency`` is the agency varied at this point (None during the joint galloping phase);
+    ``capacity`` its desks or servers; ``vector`` the sized capacity of every sized agency.
+    ``low``/``high`` are the one-sided ``confidence`` bounds; ``meets`` judges the binding one.
+    """
+
+    agency: str | None
+    capacity: int
+    vector: dict[str, int]
+    value: float
+    low: float
+    high: float
+    meets: bool
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class SizingResult:
+    """The outcome of :func:`size`.
+
+    ``capacity`` maps each sized agency to its smallest desks (or servers, see ``resource``)
+    meeting the target; ``full`` is the whole ``{agency: (desks, servers)}`` to run with;
+    ``lower_bounds`` the offered-load bounds the search started from; ``points`` every
+    capacity examined, in order. ``feasible`` is False when the target stayed out of reach.
+    """
+
+    target: Target
+    resource: str
+    resources: dict[str, str]
+    capacity: dict[str, int]
+    full: dict[str, tuple[int, int]]
+    lower_bounds: dict[str, int]
+    offered: dict[str, float]
+    points: list[CurvePoint]
+    feasible: bool
+    confidence: float
+    replications: int
+    days: int
+    notes: list[str] = field(default_factory=list)
+
+    def curve(self, agency: str) -> list[CurvePoint]:
+        """Points varying only ``agency``, the others at their answers, by capacity."""
+        others = {a: c for a, c in self.capacity.items() if a != agency}
+        pts = [p for p in self.points if all(p.vector.get(a) == c for a, c in others.items())]
+        return sorted(pts, key=lambda p: p.vector[agency])
+
+    @property
+    def evaluations(self) -> int:
+        """How many capacities were run (each with ``replications`` replications)."""
+        return len(self.points)
+
+
+def t_quantile(p: float, df: int) -> float:
+    """The ``p`` quantile of Student's t with ``df`` degrees of freedom (numerical, 1e-6)."""
+    if not 0.5 <= p < 1:
+        raise ValueError(f"quantile level must be in [0.5, 1), got {p}")
+    if df < 1:
+        raise ValueError(f"degrees of freedom must be at least 1, got {df}")
+    scale = math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2)) / math.sqrt(df * math.pi)
+
+    def cdf(x: float, n: int = 2000) -> float:  # Simpson's rule on [0, x]
+        h = x / n
+        total = 0.0
+        for i in range(n + 1):
+            w = 1 if i in (0, n) else (4 if i % 2 else 2)
+            total += w * (1 + (i * h) ** 2 / df) ** (-(df + 1) / 2)
+        return 0.5 + scale * total * h / 3
+
+    lo, hi = NormalDist().inv_cdf(p), 1.0
+    while cdf(hi) < p:
+        hi *= 2
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if cdf(mid) < p else (lo, mid)
+        if hi - lo < 1e-7:
+            break
+    return (lo + hi) / 2
+
+
+# --- offered load ------------------------------------------------------------------------------
+
+
+def _relevant_steps(scenario: Scenario, target: Target) -> list[str]:
+    if target.metric.startswith("step."):
+        return [target.metric[5:]]
+    service = next(v for k, v in scenario.services.items() if f"{k}.e2e" == target.metric)
+    return list(dict.fromkeys(s for variant in service.variants.values() for s in variant.steps))
+
+
+def _step_counts_per_wd(scenario: Scenario) -> dict[str, float]:
+    """Expected executions of each step per working day (variant mix, funeral payer by status)."""
+    status = scenario.demand.death_status
+    total = sum(status.values()) or 1.0
+    counts: dict[str, float] = dict.fromkeys(scenario.steps, 0.0)
+    for sid, per_variant in scenario.dossiers_per_wd().items():
+        variants = next(v for k, v in scenario.services.items() if k == sid).variants
+        for vid, volume in per_variant.items():
+            for step in variants[vid].steps:
+                when = scenario.steps[step].when_status
+                share = 1.0 if when is None else sum(status.get(w, 0.0) for w in when) / total
+                counts[step] += volume * share
+    return counts
+
+
+def _open_minutes_per_wd(scenario: Scenario, agency: str) -> float:
+    own = next(ag for k, ag in scenario.agencies.items() if k == agency)
+    spec = own.weekday_hours or scenario.calendar.weekday_hours
+    minutes = 0.0
+    for interval in spec:
+        a, b = interval.split("-")
+        minutes += _hhmm(b) - _hhmm(a)
+    return minutes
+
+
+def _hhmm(s: str) -> float:
+    h, m = s.split(":")
+    return int(h) * 60.0 + int(m)
+
+
+def offered_load(scenario: Scenario, agency: str, resource: str, steps: Sequence[str] | None = None) -> float:
+    """Busy desks (or servers) the agency needs on average: work per working day / open minutes.
+
+    Desks work in office hours, so a working day's work meets its open minutes. Servers run
+    24/7: a week's five working days of work meet 7 × 1440 minutes. Only ``steps`` count when
+    given. Raises ValueError for an unknown resource.
+    """
+    if resource not in ("desks", "servers"):
+        raise ValueError(f"resource must be 'desks' or 'servers', got {resource!r}")
+    counts = _step_counts_per_wd(scenario)
+    chosen = (
+        scenario.steps_of(agency)
+        if steps is None
+        else [s for s in steps if scenario.steps[s].agency == agency]
+    )
+    work = 0.0
+    for sid in chosen:
+        step = scenario.steps[sid]
+        dist = step.desk_time if resource == "desks" else step.system_time
+        if dist is not None:
+            work += counts[sid] * dist.expected
+    if resource == "desks":
+        return work / _open_minutes_per_wd(scenario, agency)
+    return work / (1440.0 * 7 / 5)  # a working day's share of a week of round-the-clock minutes
+
+
+# --- the search --------------------------------------------------------------------------------
+
+
+def size(
+    scenario: Scenario,
+    target: str | Target,
+    *,
+    agencies: Sequence[str] | None = None,
+    confidence: float = 0.95,
+    replications: int | None = None,
+    days: int | None = None,
+    workers: int = 2,
+    warmup_days: float | None = None,
+    curve_span: int = 2,
+    progress: Callable[[CurvePoint], None] | None = None,
+) -> SizingResult:
+    """Finds the smallest capacity per agency meeting ``target`` with ``confidence``.
+
+    Agencies default to those doing a step the target depends on; each is sized on desks when
+    one of those steps has desk time, else on servers. Other agencies keep the scenario's
+    capacity. Once found, each agency's curve is run ``curve_span`` either side of its answer
+    (the others at theirs). ``progress(point)`` is called after each capacity is run. Raises ValueError for a
+    bad target, an unknown or uninvolved agency, fewer than 2 replications or a confidence
+    outside [0.5, 1).
+    """
+    tgt = target if isinstance(target, Target) else parse_target(target, scenario)
+    reps = scenario.sim.replications if replications is None else replications
+    horizon = scenario.sim.days if days is None else days
+    if reps < 2:
+        raise ValueError(f"sizing with confidence needs at least 2 replications, got {reps}")
+    if not 0.5 <= confidence < 1:
+        raise ValueError(f"confidence must be in [0.5, 1), got {confidence}")
+    if curve_span < 0:
+        raise ValueError(f"curve_span must be non-negative, got {curve_span}")
+    steps = _relevant_steps(scenario, tgt)
+    involved = list(dict.fromkeys(scenario.steps[s].agency for s in steps))
+    chosen = involved if agencies is None else list(agencies)
+    for a in chosen:
+        if a not in involved:
+            raise ValueError(f"agency {a!r} does no step of {tgt.metric}; involved: {', '.join(involved)}")
+    resources = {
+        a: "desks"
+        if any(scenario.steps[s].desk_time and scenario.steps[s].agency == a for s in steps)
+        else "servers"
+        for a in chosen
+    }
+    offered = {a: offered_load(scenario, a, resources[a], steps) for a in chosen}
+    bounds = {a: math.floor(offered[a]) + 1 for a in chosen}
+    search = _Search(scenario, tgt, resources, confidence, reps, horizon, workers, warmup_days, progress)
+    notes: list[str] = []
+    vector = search.gallop(bounds)
+    if vector is None:
+        notes.append(f"the target was not met even at {search.last}: out of reach of this search")
+        return search.result(bounds, offered, bounds, False, notes)
+    for a in chosen:
+        vector = search.descend(a, vector, bounds[a], notes)
+    for a in chosen:  # the curve around the answer, the other agencies at their answers
+        for c in range(max(1, vector[a] - curve_span), vector[a] + curve_span + 1):
+            search.evaluate({**vector, a: c}, a)
+    return search.result(vector, offered, bounds, True, notes)
+
+
+class _Search:
+    """Runs and caches capacity evaluations; gallops and bisects."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        target: Target,
+        resources: dict[str, str],
+        confidence: float,
+        replications: int,
+        days: int,
+        workers: int,
+        warmup_days: float | None,
+        progress: Callable[[CurvePoint], None] | None,
+    ) -> None:
+        self.s, self.target, self.resources = scenario, target, resources
+        self.confidence, self.reps, self.days, self.workers = confidence, replications, days, workers
+        self.warmup, self.progress = warmup_days, progress
+        self.t = t_quantile(confidence, replications - 1)
+        self.points: list[CurvePoint] = []
+        self.cache: dict[tuple[tuple[str, int], ...], CurvePoint] = {}
+        self.last: dict[str, int] = {}
+
+    def full(self, vector: dict[str, int]) -> dict[str, tuple[int, int]]:
+        caps: dict[str, tuple[int, int]] = {
+            str(a): (ag.desks, ag.servers) for a, ag in self.s.agencies.items()
+        }
+        for a, c in vector.items():
+            desks, servers = caps[a]
+            caps[a] = (c, servers) if self.resources[a] == "desks" else (desks, c)
+        return caps
+
+    def evaluate(self, vector: dict[str, int], agency: str | None) -> CurvePoint:
+        key = tuple(sorted(vector.items()))
+        if key in self.cache:
+            return self.cache[key]
+        self.last = dict(vector)
+        summary = run_replications(
+            self.s,
+            self.reps,
+            self.days,
+            workers=self.workers,
+            capacity=self.full(vector),
+            warmup_days=self.warmup,
+        )
+        point = self._point(lookup(summary.metrics, self.target.metric, self.target.stat), vector, agency)
+        self.cache[key] = point
+        self.points.append(point)
+        if self.progress:
+            self.progress(point)
+        return point
+
+    def _point(self, stat: Any, vector: dict[str, int], agency: str | None) -> CurvePoint:
+        raw = stat.get("values", []) if isinstance(stat, dict) else [stat]
+        values = tuple(math.nan if v is None else float(v) for v in raw)
+        capacity = vector[agency] if agency else max(vector.values())
+        if not values or any(math.isnan(v) for v in values):
+            # A replication without the figure (nothing finished) cannot meet a target.
+            return CurvePoint(agency, capacity, dict(vector), math.nan, math.nan, math.nan, False, values)
+        n = len(values)
+        mean = sum(values) / n
+        sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else math.inf
+        hw = self.t * sd / math.sqrt(n)
+        low, high = mean - hw, mean + hw
+        meets = self.target.holds(high if self.target.upper else low)
+        return CurvePoint(agency, capacity, dict(vector), mean, low, high, meets, values)
+
+    def gallop(self, bounds: dict[str, int]) -> dict[str, int] | None:
+        for k in range(_MAX_STEPS):
+            vector = {a: b + 2**k - 1 for a, b in bounds.items()}
+            if self.evaluate(vector, None).meets:
+                return vector
+        return None
+
+    def descend(self, agency: str, vector: dict[str, int], bound: int, notes: list[str]) -> dict[str, int]:
+        """Smallest capacity of ``agency`` still meeting the target, others held."""
+        hi = vector[agency]
+        lo = bound - 1  # presumed failing: below the offered load the queue grows without limit
+        hi = self._bisect(agency, vector, lo, hi)
+        if hi == bound and lo >= 1 and self.evaluate({**vector, agency: lo}, agency).meets:
+            notes.append(
+                f"{agency}: the offered-load bound {bound} did not bind over {self.days} days; "
+                "searched below it"
+            )
+            hi = self._bisect(agency, vector, 0, lo)
+        if hi - 1 >= 1:
+            self.evaluate({**vector, agency: hi - 1}, agency)  # cached: bisection examined it
+        return {**vector, agency: hi}
+
+    def _bisect(self, agency: str, vector: dict[str, int], lo: int, hi: int) -> int:
+        """Smallest passing value in (lo, hi], given hi passes (lo presumed failing)."""
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self.evaluate({**vector, agency: mid}, agency).meets:
+                hi = mid
+            else:
+                lo = mid
+        return hi
+
+    def result(
+        self,
+        vector: dict[str, int],
+        offered: dict[str, float],
+        bounds: dict[str, int],
+        feasible: bool,
+        notes: list[str],
+    ) -> SizingResult:
+        kinds = set(self.resources.values())
+        return SizingResult(
+            target=self.target,
+            resource=kinds.pop() if len(kinds) == 1 else "capacity",
+            resources=dict(self.resources),
+            capacity=dict(vector),
+            full=self.full(vector),
+            lower_bounds=dict(bounds),
+            offered=dict(offered),
+            points=list(self.points),
+            feasible=feasible,
+            confidence=self.confidence,
+            replications=self.reps,
+            days=self.days,
+            notes=notes,
+        )
