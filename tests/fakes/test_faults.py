@@ -1,0 +1,167 @@
+"""Fault middleware on the scenario timeline, over real loopback servers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from fakes.serve import Handle
+from scenarios import Scenario
+from scenarios.model import Dist, Fault
+from tests.fakes.conftest import Api, serve_thread
+
+
+def with_faults(scenario: Scenario, *faults: Fault, seed: int | None = None) -> Scenario:
+    update: dict[str, Any] = {"faults": faults}
+    if seed is not None:
+        update["meta"] = scenario.meta.model_copy(update={"seed": seed})
+    return scenario.model_copy(update=update)
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[Any]:
+    handles: list[Handle] = []
+    clients: list[Api] = []
+
+    def go(scenario: Scenario, speed: float = 60.0, name: str = "run") -> Api:
+        handle = serve_thread(scenario, tmp_path / name, speed=speed)
+        handles.append(handle)
+        clients.append(Api(handle))
+        return clients[-1]
+
+    yield go
+    for c in clients:
+        c.http.close()
+    for h in handles:
+        h.stop()
+
+
+def metric(api: Api, prefix: str) -> float:
+    text = api.http.get("/metrics").text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(prefix))
+
+
+def test_error_window_is_retried_and_the_dossier_completes(scenario: Scenario, start: Any) -> None:
+    api = start(with_faults(scenario, Fault(kind="error", agency="vss", start=0, end=1.0,
+                                            rate=1.0, status=500)), speed=60.0)
+    r = api.post("portal", "/vss/child-cards", {"pid": "001226000001"})
+    assert (r.status_code, r.json()["code"], r.headers["x-fault"]) == (500, "injected_error", "error")
+    doc = api.submit_and_wait(api.birth_dossier("ks_bhyt"))
+    assert doc["status"] == "completed"
+    assert len([c for c in api.export("vss")["cards"] if c["pid"] == doc["result"]["pid"]]) == 1
+
+
+def test_outage_answers_503_and_in_process_callers_see_refusal(scenario: Scenario,
+                                                                start: Any) -> None:
+    api = start(with_faults(scenario, Fault(kind="outage", agency="justice", start=0, end=1.0)))
+    r = api.get("portal", "/justice/births/KS-00070-2026-Q01-000001")
+    assert (r.status_code, r.json()["code"], r.headers["retry-after"]) == (503, "unavailable", "1")
+    doc = api.submit_and_wait(api.birth_dossier("ks_tt"))
+    assert doc["status"] == "completed"
+    assert metric(api, 'lienthong_portal_outbound_total{agency="justice",outcome="transport_error"') >= 1
+    time.sleep(0.1)
+    assert api.get("portal", "/justice/births/KS-00070-2026-Q01-000001").status_code == 200
+
+
+def test_latency_is_injected_and_reported_apart(scenario: Scenario, start: Any) -> None:
+    api = start(with_faults(scenario, Fault(kind="latency", agency="health", start=0, end=1e9,
+                                            latency=Dist(kind="constant", mean=150.0))), speed=1.0)
+    t = time.perf_counter()
+    api.cert()
+    assert time.perf_counter() - t >= 0.15
+    assert metric(api, 'lienthong_fault_injected_seconds_total{agency="health"') == pytest.approx(0.15)
+    assert metric(api, 'lienthong_fault_overhead_seconds_count{agency="health"') >= 1
+    overhead = metric(api, 'lienthong_fault_overhead_seconds_sum{agency="health"')
+    assert 0 < overhead < 0.01
+
+
+def _statuses(api: Api, n: int) -> list[int]:
+    return [api.get("portal", "/health/birth-certificates/none").status_code for _ in range(n)]
+
+
+def test_faults_are_seeded_and_reproducible(scenario: Scenario, start: Any) -> None:
+    fault = Fault(kind="error", agency="health", start=0, end=1e9, rate=0.5, status=503)
+    a = _statuses(start(with_faults(scenario, fault, seed=7), 1.0, "a"), 40)
+    b = _statuses(start(with_faults(scenario, fault, seed=7), 1.0, "b"), 40)
+    c = _statuses(start(with_faults(scenario, fault, seed=8), 1.0, "c"), 40)
+    assert a == b
+    assert a != c
+    assert set(a) == {404, 503}
+
+
+def test_slow_pid_is_issued_later_and_the_portal_waits(scenario: Scenario, start: Any) -> None:
+    api = start(with_faults(scenario, Fault(kind="slow_pid", agency="police", start=0, end=1e9,
+                                            delay=Dist(kind="constant", mean=0.5))), speed=60.0)
+    rec = api.birth_record()
+    r = api.post("portal", "/police/pids", {"birth_register_no": rec["register_no"]})
+    assert (r.status_code, r.json()["status"], r.json()["pid"]) == (202, "pending", None)
+    location = r.headers["location"]
+    assert api.get("portal", location).json()["status"] == "pending"
+    time.sleep(0.6)
+    issued = api.get("portal", location).json()
+    assert issued["status"] == "issued" and issued["pid"].startswith("00122")
+    doc = api.submit_and_wait(api.birth_dossier("ks_tt_bhyt"))
+    assert doc["status"] == "completed"
+    assert doc["result"]["pid"]
+
+
+def test_duplicate_delivery_is_absorbed_by_idempotency(scenario: Scenario, start: Any) -> None:
+    api = start(with_faults(scenario, Fault(kind="duplicate_delivery", agency="*", start=0,
+                                            end=1e9, rate=1.0)), speed=1.0)
+    c = api.cert()
+    r = api.post("portal", "/justice/births", {
+        "birth_certificate_id": c["id"], "child_name": "An", "unit_code": "00070",
+        "declarant_name": "Lan", "declarant_relation": "mother"})
+    assert (r.status_code, r.headers["x-fault"]) == (201, "duplicate_delivery")
+    doc = api.submit_and_wait(api.birth_dossier("ks_tt_bhyt"))
+    assert doc["status"] == "completed"
+    registers = api.exports()
+    assert len(registers["health"]["birth_certificates"]) == 2
+    assert len(registers["justice"]["births"]) == 2
+    assert len(registers["police"]["people"]) == 1
+    assert len(registers["vss"]["cards"]) == 1
+    assert len(registers["portal"]["dossiers"]) == 1
+    assert metric(api, 'lienthong_faults_total{agency="justice",kind="duplicate_delivery"}') >= 2
+
+
+def test_wrong_card_expiry_is_stored(scenario: Scenario, start: Any) -> None:
+    api = start(with_faults(scenario, Fault(kind="wrong_card_expiry", agency="vss", start=0,
+                                            end=1e9, rate=1.0, incident="F8")), speed=1.0)
+    doc = api.submit_and_wait(api.birth_dossier("ks_bhyt"))
+    assert doc["result"]["card_valid_to"] == "2026-12-31"
+    assert api.export("vss")["cards"][0]["valid_to"] == "2026-12-31"
+
+
+def test_lost_attachment_refuses_and_stores_nothing(scenario: Scenario, start: Any) -> None:
+    api = start(with_faults(scenario, Fault(kind="lost_attachment", agency="portal", start=0,
+                                            end=1e9, rate=1.0)), speed=1.0)
+    r = api.post("desk", "/portal/dossiers", api.birth_dossier("ks_tt"))
+    assert (r.status_code, r.json()["code"]) == (422, "missing_attachment")
+    assert api.export("portal")["dossiers"] == []
+
+
+def test_false_rejection_and_code_mismatch(scenario: Scenario, start: Any) -> None:
+    api = start(with_faults(
+        scenario,
+        Fault(kind="false_rejection", agency="police", start=0, end=1e9, rate=1.0, status=404),
+        Fault(kind="code_mismatch", agency="portal", start=0, end=1e9, rate=1.0)), speed=1.0)
+    r = api.post("desk", "/portal/dossiers", api.birth_dossier("ks_tt"))
+    assert r.status_code == 202 and r.json()["id"].startswith("000.00.01.H26-")
+    real = r.headers["location"].rsplit("/", 1)[1]
+    assert real.startswith("G1-001-")
+    doc = api.wait(real)
+    assert doc["status"] == "rejected"
+    assert doc["steps"][1]["error"]["code"] == "unknown_person"
+    assert api.export("police")["people"] == []
+
+
+def test_demand_side_faults_are_ignored(scenario: Scenario, start: Any) -> None:
+    api = start(with_faults(scenario, Fault(kind="surge", start=0, end=1e9, factor=3.0)), 1.0)
+    assert httpx.get(api.handle.base_url + "/healthz").status_code == 200
+    assert api.submit_and_wait(api.birth_dossier("ks_tt"))["status"] == "completed"
