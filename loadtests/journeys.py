@@ -297,8 +297,8 @@ def journey_metrics(
     """End-to-end and per-step figures in working days, by service, from the journey rows.
 
     The statutory clock of a dossier starts on its received day (15:00 rule) at acceptance;
-    ``attainment`` is the share of *completed* dossiers finished by the group deadline
-    (``verification_deadline_wd`` for dossiers needing verification). Keys: ``"birth"``,
+    ``attainment`` is the share of *accepted* dossiers (completed, rejected or stuck) completed by
+    the group deadline (``verification_deadline_wd`` for dossiers needing verification). Keys: ``"birth"``,
     ``"death"`` (``count``, ``completed``, ``rejected``, ``incomplete``, ``not_submitted``,
     ``stuck``, ``attainment``, ``e2e_wd`` summary, ``deadline_wd``) and ``"steps"`` (per step
     id: ``count``, ``attainment`` against ``limit_wd``, ``elapsed_wd`` summary).
@@ -334,11 +334,12 @@ def _service_figures(
         e2e[k] = cal.working_days_between(max(start, received), completed)
         met[k] = completed <= cal.deadline(received, int(limit))
     counts = {name: int(np.count_nonzero(rows["outcome"] == i)) for i, name in enumerate(OUTCOMES)}
+    accepted_n = counts["completed"] + counts["rejected"] + counts["stuck"]
     return {
         "count": int(rows.size),
         **counts,
         "deadline_wd": svc.deadline_wd,
-        "attainment": float(met.mean()) if met.size else None,
+        "attainment": float(met.sum() / accepted_n) if accepted_n else None,
         "e2e_wd": summary(e2e, "wd"),
     }
 

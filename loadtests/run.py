@@ -1,0 +1,312 @@
+"""``lienthong run``: one scenario driven end to end, reconciled, reported.
+
+:func:`run_scenario` starts the reference fakes in a child process on a free loopback port (or
+uses ``target``), starts the load process (Locust in library mode, another child, so gevent's
+monkey-patching never reaches this process), replays the scenario's arrival stream compressed by
+``speed``, follows every dossier to completion, reconciles the registers, runs the twin on the
+same stream, and writes ``runs/<id>/``: ``manifest.json``, ``metrics.json``, ``report.html``,
+``report.md``, ``junit.xml``, PNG plots, the raw records (``load/worker-*.npz``) and the fakes'
+SQLite stores. The scenario's thresholds decide the exit code, like k6.
+
+Clock: the run plans its minute 0 a few seconds ahead (``t0``) and writes it to the fakes' run
+folder (``clock.json``) before starting them, so the fakes and the load process share one
+scenario clock, across a crash and restart too.
+
+``python -m loadtests.run [SCENARIO] [--speed X] ...`` runs it without the CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import scenarios
+from loadtests._config import LoadConfig
+from loadtests._merge import Merged, http_metrics, merge
+from loadtests.journeys import ScenarioClock, journey_metrics
+from loadtests.reconcile import Reconciliation, Submission, fetch_exports, reconcile
+from scenarios import Scenario
+
+__all__ = ["RunOutcome", "RunSettings", "run_scenario"]
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """The knobs of one run (``None``: the scenario's ``[load]`` value).
+
+    ``crash_after_s`` kills the fakes with SIGKILL that many wall seconds after minute 0 and
+    restarts them on the same folder and port (the crash run). ``poll_interval_s`` and
+    ``drain_s`` bound how often and how long dossiers are followed after the last arrival.
+    """
+
+    target: str | None = None
+    speed: float | None = None
+    days: int | None = None
+    multiplier: float | None = None
+    out: str | Path = "runs"
+    seed: int | None = None
+    max_seconds: float | None = None
+    max_dossiers: int | None = None
+    poll_interval_s: float | None = None
+    drain_s: float = 60.0
+    crash_after_s: float | None = None
+    admin_key: str | None = None
+    lead_s: float = 4.0
+
+
+@dataclass
+class RunOutcome:
+    """What a run produced: its folder, report, exit code, reconciliation and metrics."""
+
+    path: Path
+    exit_code: int
+    report: Any
+    reconciliation: Reconciliation
+    metrics: dict[str, Any]
+
+
+def _with_multiplier(s: Scenario, k: float | None) -> Scenario:
+    if k is None:
+        return s
+    return s.model_copy(update={"demand": s.demand.model_copy(update={"multiplier": float(k)})})
+
+
+def run_scenario(
+    scenario: str | Path | Scenario = "hanoi-baseline",
+    settings: RunSettings | None = None,
+    *,
+    progress: Progress | None = None,
+    argv: Sequence[str] | None = None,
+) -> RunOutcome:
+    """Runs ``scenario`` end to end and writes its run folder (see the module docstring).
+
+    Raises ``scenarios.ScenarioError`` for a bad scenario, ValueError for bad settings and
+    RuntimeError when the fakes or the load process cannot start.
+    """
+    from lienthong.runs import start_run
+
+    st = settings or RunSettings()
+    base = scenario if isinstance(scenario, Scenario) else scenarios.load(scenario)
+    s = _with_multiplier(base, st.multiplier)
+    speed = float(st.speed or s.load.speed)
+    days = int(st.days or s.load.days)
+    if not speed > 0 or days < 1:
+        raise ValueError(f"speed must be positive and days at least 1, got speed={speed}, days={days}")
+    max_seconds = float(st.max_seconds or s.load.max_seconds)
+    run = start_run(
+        s,
+        kind="run",
+        root=st.out,
+        seed=st.seed,
+        argv=argv,
+        source=None if isinstance(scenario, Scenario) else str(scenario),
+        settings={
+            "speed": speed,
+            "days": days,
+            "multiplier": s.demand.multiplier,
+            "target": st.target or "embedded fakes",
+            "crash_after_s": st.crash_after_s,
+        },
+    )
+    emit = progress or (lambda _doc: None)
+    fakes = None
+    try:
+        fakes, cfg = _start_target(s, st, run.path, speed, days, max_seconds)
+        emit({"phase": "driving", "target": cfg.target, "t0": cfg.t0})
+        _drive(cfg, run.path, emit, fakes, st.crash_after_s)
+        emit({"phase": "reconciling"})
+        merged = merge(Path(cfg.out))
+        admin = st.admin_key or cfg.keys.get("admin")
+        rec = _reconcile(s, merged, cfg.target, admin)
+        emit({"phase": "reporting"})
+        from loadtests._reporting import build_report
+
+        report, metrics = build_report(s, cfg, merged, rec, run, http_metrics(merged.requests))
+        report.write(run.path)
+        run.finish(exit_code=report.exit_code, passed=report.passed)
+        return RunOutcome(run.path, report.exit_code, report, rec, metrics)
+    finally:
+        if fakes is not None:
+            fakes.stop()
+
+
+def _scenario_file(s: Scenario, folder: Path) -> Path:
+    path = folder / "scenario.toml"
+    path.write_text(scenarios.dump(s), encoding="utf-8")
+    return path
+
+
+def _start_target(
+    s: Scenario, st: RunSettings, folder: Path, speed: float, days: int, max_seconds: float
+) -> tuple[Any, LoadConfig]:
+    common = dict(
+        scenario=str(_scenario_file(s, folder)),
+        out=str(folder / "load"),
+        speed=speed,
+        days=days,
+        multiplier=None,
+        seed=st.seed,
+        max_seconds=max_seconds,
+        max_dossiers=int(st.max_dossiers or s.load.max_dossiers),
+        poll_interval_s=float(st.poll_interval_s or s.load.poll_interval_s),
+        request_timeout_s=s.load.request_timeout_s,
+        drain_s=st.drain_s,
+        run_tag=folder.name[-24:],
+        progress=True,
+    )
+    if st.target is None:
+        from fakes.serve import start_subprocess
+
+        fakes_dir = folder / "fakes"
+        fakes_dir.mkdir(parents=True, exist_ok=True)
+        t0 = time.time() + st.lead_s + _prep_seconds(s, days)
+        (fakes_dir / "clock.json").write_text(json.dumps({"t0": t0, "speed": speed}))
+        handle = start_subprocess(s, fakes_dir, speed=speed)
+        cfg = LoadConfig(target=handle.base_url, t0=t0, aligned=True, keys=dict(handle.keys), **common)  # type: ignore[arg-type]
+        return handle, cfg
+    keys = {name: c.key for name, c in s.callers.items()}
+    t0, shift, aligned, speed = _align(st.target, speed, st.lead_s + _prep_seconds(s, days))
+    common["speed"] = speed
+    cfg = LoadConfig(target=st.target, t0=t0, shift_minutes=shift, aligned=aligned, keys=keys, **common)  # type: ignore[arg-type]
+    return None, cfg
+
+
+def _prep_seconds(s: Scenario, days: int) -> float:
+    """Rough time the load process needs before minute 0 (imports, stream, citizens)."""
+    per_day = (s.demand.births_per_wd + s.demand.deaths_per_wd) * s.demand.multiplier * 1.5
+    return 2.0 + per_day * days * 40 / 250_000
+
+
+def _align(target: str, speed: float, lead_s: float) -> tuple[float, float, bool, float]:
+    """``(t0, shift_minutes, aligned, speed)`` for a target: its own clock when ``/healthz``
+    reports one (the stream shifted to start ``lead_s`` from now), else ours."""
+    import httpx
+
+    now = time.time()
+    try:
+        info = httpx.get(target.rstrip("/") + "/healthz", timeout=5).json()
+        t0, their_speed = float(info["t0"]), float(info["speed"])
+    except (httpx.HTTPError, KeyError, TypeError, ValueError):
+        return now + lead_s, 0.0, False, speed
+    minute_then = (now + lead_s - t0) * their_speed / 60.0
+    return t0, max(0.0, math.ceil(minute_then)), True, their_speed
+
+
+def _drive(cfg: LoadConfig, folder: Path, emit: Progress, fakes: Any, crash_after_s: float | None) -> None:
+    path = cfg.write(folder / "load" / "config.json")
+    log = open(folder / "load" / "load.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loadtests._child", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+    crasher = None
+    if crash_after_s is not None and fakes is not None:
+        crasher = threading.Thread(target=_crash, args=(fakes, cfg.t0 + crash_after_s, emit), daemon=True)
+        crasher.start()
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                continue
+            emit(doc)
+        code = proc.wait(timeout=cfg.max_seconds + 180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+    if crasher is not None:
+        crasher.join(timeout=60)
+    if code != 0:
+        tail = (folder / "load" / "load.log").read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"the load process failed (exit {code}):\n{tail}")
+
+
+def _crash(fakes: Any, at: float, emit: Progress) -> None:
+    """SIGKILL the fakes at wall time ``at`` and restart them on the same folder and port."""
+    from urllib.parse import urlparse
+
+    from fakes.serve import start_subprocess
+
+    time.sleep(max(0.0, at - time.time()))
+    port = urlparse(fakes.base_url).port
+    fakes.kill()
+    emit({"phase": "crashed", "at": time.time()})
+    scenario_path = fakes.run_dir.parent / "scenario.toml"
+    for _ in range(50):
+        try:
+            fresh = start_subprocess(str(scenario_path), fakes.run_dir, port=port or 0)
+            break
+        except RuntimeError:
+            time.sleep(0.2)
+    else:
+        raise RuntimeError("the fakes did not restart after the crash")
+    fakes.process = fresh.process
+    emit({"phase": "restarted", "at": time.time()})
+
+
+def _reconcile(s: Scenario, merged: Merged, target: str, admin_key: str | None) -> Reconciliation:
+    if not admin_key:
+        rec = Reconciliation()
+        rec.add("-", "not_reconciled", "no admin key for the target: registers could not be exported")
+        return rec
+    exports = fetch_exports(target, admin_key)
+    return reconcile(s, [Submission(**d) for d in merged.submissions], exports)
+
+
+def _clock_of(cfg: LoadConfig) -> ScenarioClock:
+    return ScenarioClock(t0=cfg.t0, speed=cfg.speed)
+
+
+def journeys_summary(s: Scenario, cfg: LoadConfig, merged: Merged) -> dict[str, Any]:
+    """Journey metrics of a merged run on its clock."""
+    return journey_metrics(s, merged.journeys, merged.steps, _clock_of(cfg))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m loadtests.run")
+    p.add_argument("scenario", nargs="?", default="hanoi-baseline")
+    p.add_argument("--target")
+    p.add_argument("--speed", type=float)
+    p.add_argument("--days", type=int)
+    p.add_argument("--multiplier", type=float)
+    p.add_argument("--out", default="runs")
+    p.add_argument("--crash-after", type=float)
+    p.add_argument("--drain", type=float, default=60.0)
+    a = p.parse_args(argv)
+    outcome = run_scenario(
+        a.scenario,
+        RunSettings(
+            target=a.target,
+            speed=a.speed,
+            days=a.days,
+            multiplier=a.multiplier,
+            out=a.out,
+            crash_after_s=a.crash_after,
+            drain_s=a.drain,
+        ),
+        progress=lambda d: print(json.dumps(d), flush=True) if not d.get("progress") else None,
+    )
+    print(outcome.report.verdict)
+    print(outcome.path)
+    return outcome.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
