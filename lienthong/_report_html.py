@@ -124,11 +124,14 @@ def _thresholds(results: Sequence[ThresholdResult]) -> str:
 
 def _checks(checks: Sequence[Check]) -> str:
     rows = [
-        f"<tr><td>{_e(c.name)}</td><td>{_badge('pass' if c.passed else 'fail')}</td>"
-        f"<td>{_e(c.detail)}</td></tr>"
+        f"<tr><td>{_e(c.name)}</td><td>{_badge(_check_status(c))}</td><td>{_e(c.detail)}</td></tr>"
         for c in checks
     ]
     return _grid(("check", "result", "detail"), rows)
+
+
+def _check_status(c: Check) -> str:
+    return "pass" if c.passed else ("fail" if c.blocking else "warning")
 
 
 def _section(s: Section) -> str:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 __all__ = ["render_markdown"]
 
-_MARK = {"pass": "✅ pass", "fail": "❌ fail", "not measured": "⚠️ not measured"}
+_MARK = {"pass": "✅ pass", "fail": "❌ fail", "not measured": "⚠️ not measured", "warning": "⚠️ warning"}
 
 
 def render_markdown(report: Report, folder: Path) -> str:
@@ -46,7 +46,7 @@ def render_markdown(report: Report, folder: Path) -> str:
     if report.checks:
         lines += ["## Checks", "", "| check | result | detail |", "|---|---|---|"]
         lines += [
-            f"| {_c(c.name)} | {_MARK['pass' if c.passed else 'fail']} | {_c(c.detail)} |"
+            f"| {_c(c.name)} | {_MARK[_status(c.passed, c.blocking)]} | {_c(c.detail)} |"
             for c in report.checks
         ]
         lines.append("")
@@ -55,6 +55,10 @@ def render_markdown(report: Report, folder: Path) -> str:
     if report.notes:
         lines += ["## Notes and assumptions", ""] + [f"- {_c(n)}" for n in report.notes] + [""]
     return "\n".join(lines)
+
+
+def _status(passed: bool, blocking: bool) -> str:
+    return "pass" if passed else ("fail" if blocking else "warning")
 
 
 def _c(text: object) -> str:

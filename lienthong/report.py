@@ -109,12 +109,17 @@ class Section:
 
 @dataclass(frozen=True)
 class Check:
-    """A pass/fail check that is not a threshold (Little's law, conservation, reconciliation)."""
+    """A pass/fail check that is not a threshold (Little's law, conservation, reconciliation).
+
+    A failing ``blocking`` check fails the run; a non-blocking one is a warning, shown but not
+    counted in the exit code.
+    """
 
     name: str
     passed: bool
     detail: str = ""
     group: str = "checks"
+    blocking: bool = True
 
 
 @dataclass(frozen=True)
@@ -189,8 +194,8 @@ class Report:
 
     @property
     def passed(self) -> bool:
-        """True when no threshold is breached and every check passes."""
-        return not any(t.failed for t in self.thresholds) and all(c.passed for c in self.checks)
+        """True when no threshold is breached and every blocking check passes."""
+        return not any(t.failed for t in self.thresholds) and all(c.passed for c in self.checks if c.blocking)
 
     @property
     def exit_code(self) -> int:
@@ -232,7 +237,13 @@ class Report:
             "metrics": _jsonable(self.metrics),
             "thresholds": [_threshold_doc(t) for t in self.thresholds],
             "checks": [
-                {"name": scrub(c.name), "group": c.group, "passed": c.passed, "detail": scrub(c.detail)}
+                {
+                    "name": scrub(c.name),
+                    "group": c.group,
+                    "passed": c.passed,
+                    "blocking": c.blocking,
+                    "detail": scrub(c.detail),
+                }
                 for c in self.checks
             ],
         }

@@ -51,10 +51,37 @@ _ACRONYMS = {"pid": "PID", "bhyt": "BHYT", "id": "ID"}
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # Two-sided 95% Student-t quantiles for 1..30 degrees of freedom (beyond: the normal 1.96).
 _T95 = (
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
-)  # fmt: skip
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
+)
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -219,8 +246,17 @@ def attainment_plot(
         hws = np.array([h for _, h in stats])
         x = np.arange(table.shape[1]) + (k - (len(services) - 1) / 2) * 0.12
         deadline = next(v.deadline_wd for key, v in scenario.services.items() if key == sid)
-        ax.errorbar(x, means, yerr=hws, color=_SERVICE_COLOURS.get(sid), marker="o", ms=5, lw=1.4,
-                    capsize=3, label=f"{sid} group (deadline {deadline:g} WD)")  # fmt: skip
+        ax.errorbar(
+            x,
+            means,
+            yerr=hws,
+            color=_SERVICE_COLOURS.get(sid),
+            marker="o",
+            ms=5,
+            lw=1.4,
+            capsize=3,
+            label=f"{sid} group (deadline {deadline:g} WD)",
+        )
         if np.isfinite(means - hws).any():
             lowest = min(lowest, float(np.nanmin(means - hws)))
     if target is not None:
@@ -284,8 +320,9 @@ def utilisation_heatmap(
     fig = _figure(11, 1.2 + 0.42 * len(names))
     ax = fig.subplots()
     ax.set_facecolor("#f1f3f5")
-    image = ax.imshow(np.ma.masked_invalid(grid), aspect="auto", cmap="YlOrRd", vmin=0, vmax=1,
-                      interpolation="nearest")  # fmt: skip
+    image = ax.imshow(
+        np.ma.masked_invalid(grid), aspect="auto", cmap="YlOrRd", vmin=0, vmax=1, interpolation="nearest"
+    )
     labels = [f"{a} ({_desks(table[a])} desks, {_share(table[a].get('desk_utilisation'))})" for a in names]
     ax.set_yticks(range(len(names)), labels, fontsize=8)
     ax.set_xticks(np.arange(0, 168, 24) + 11.5, _WEEKDAYS, fontsize=8)
@@ -360,12 +397,27 @@ def _step_panel(ax: Axes, rows: npt.NDArray[Any], step: str, scenario: Scenario)
         ax.axvline(limit, color="#555555", ls="--", lw=1)
         ax.text(limit, 0.04, f" limit {limit:g} WD", fontsize=7, color="#555555")
     else:
-        ax.text(0.98, 0.04, "limit: same WD (15:00 rule)", fontsize=7, color="#555555", ha="right",
-                transform=ax.transAxes)  # fmt: skip
+        ax.text(
+            0.98,
+            0.04,
+            "limit: same WD (15:00 rule)",
+            fontsize=7,
+            color="#555555",
+            ha="right",
+            transform=ax.transAxes,
+        )
     p95 = float(np.quantile(x, 0.95))
     ax.set_title(_wrap(_step_label(scenario, step), 44), fontsize=8.5, loc="left")
-    ax.text(0.98, 0.5, f"within limit {within:.1%}\np95 {p95:.2f} WD\nn = {x.size:,}", transform=ax.transAxes,
-            ha="right", va="center", fontsize=7.5, color="#cf222e" if late else "#1a7f37")  # fmt: skip
+    ax.text(
+        0.98,
+        0.5,
+        f"within limit {within:.1%}\np95 {p95:.2f} WD\nn = {x.size:,}",
+        transform=ax.transAxes,
+        ha="right",
+        va="center",
+        fontsize=7.5,
+        color="#cf222e" if late else "#1a7f37",
+    )
     ax.set_ylim(0, 1.02)
     ax.set_xlim(0, max(float(x[-1]), (limit or 0) * 1.15, 0.05))
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")

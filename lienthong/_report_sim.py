@@ -1,0 +1,288 @@
+"""The twin's report: verdict, tables, CSVs and threshold metrics from a ``SimSummary``."""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lienthong._report_format import Estimate
+from lienthong.report import Check, Figure, KeyFigure, Report, Section, Table, ThresholdResult
+from scenarios.model import Scenario
+
+__all__ = ["flat_metrics", "sim_report", "sim_verdict", "write_step_csv"]
+
+_DIST_STATS = ("mean", "p50", "p90", "p95", "p99", "max")
+_ACRONYMS = {"pid": "PID", "bhyt": "BHYT"}
+
+
+def est(stat: Any, unit: str = "") -> Estimate | None:
+    """An :class:`Estimate` from a summary stat (``{"mean", "ci95"}``) or a plain number."""
+    if stat is None:
+        return None
+    if isinstance(stat, Mapping):
+        mean = stat.get("mean")
+        if mean is None:
+            return None
+        ci = stat.get("ci95")
+        hw = None if not ci or None in ci else max(ci[1] - mean, mean - ci[0])
+        return Estimate(float(mean), hw, unit)
+    return Estimate(float(stat), None, unit)
+
+
+def _num(stat: Any) -> float:
+    e = est(stat)
+    return math.nan if e is None else e.value
+
+
+def flat_metrics(m: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Threshold metrics by name (``birth.e2e``, ``step.bhyt``) from a summary's metrics dict."""
+    out: dict[str, dict[str, Any]] = {}
+    for sid, svc in m.get("services", {}).items():
+        entry: dict[str, Any] = {k: svc["e2e_wd"].get(k) for k in _DIST_STATS}
+        entry.update(attainment=svc.get("attainment"), count=svc.get("done"), rate=svc.get("refusal_rate"))
+        out[f"{sid}.e2e"] = {**entry, "unit": "wd"}
+    for step, st in m.get("steps", {}).items():
+        entry = {k: st["elapsed_wd"].get(k) for k in _DIST_STATS}
+        entry.update(attainment=st.get("attainment"), count=st.get("count"))
+        out[f"step.{step}"] = {**entry, "unit": "wd"}
+    return out
+
+
+def _service_ok(sid: str, svc: Mapping[str, Any], results: list[ThresholdResult]) -> bool:
+    mine = [r for r in results if r.metric == f"{sid}.e2e" and r.status != "not measured"]
+    if mine:
+        return not any(r.failed for r in mine)
+    return _num(svc["e2e_wd"].get("p95")) <= float(svc["deadline_wd"])
+
+
+def _worst_step(
+    scenario: Scenario, m: Mapping[str, Any], services: list[str]
+) -> tuple[str, dict[str, Any]] | None:
+    """The step of ``services`` with the lowest attainment of its own limit (ties: longest p95)."""
+    steps = {s for sid in services for v in scenario.services[sid].variants.values() for s in v.steps}  # type: ignore[index]
+    scored = [
+        (_num(st.get("attainment")), -_num(st["elapsed_wd"].get("p95")), name, st)
+        for name, st in m.get("steps", {}).items()
+        if name in steps and st.get("limit_wd") is not None and not math.isnan(_num(st.get("attainment")))
+    ]
+    if not scored:
+        return None
+    _, _, name, st = min(scored, key=lambda t: (t[0], t[1]))
+    return name, st
+
+
+def _step_phrase(scenario: Scenario, name: str, st: Mapping[str, Any]) -> str:
+    step = scenario.steps[name]
+    late = 1 - _num(st.get("attainment"))
+    p95 = _num(st["elapsed_wd"].get("p95"))
+    limit = st.get("limit_wd")
+    limit_text = "a same-day limit" if not limit else f"a {limit:g} WD limit"
+    what = f"the {step.agency} step {name} ({_task(step.task)})"
+    return f"{what} fails — {late:.0%} late, p95 {p95:.1f} WD vs {limit_text}"
+
+
+def _task(task: str) -> str:
+    return " ".join(_ACRONYMS.get(w, w) for w in task.split("_"))
+
+
+def _group_phrase(sid: str, svc: Mapping[str, Any]) -> str:
+    p95 = _num(svc["e2e_wd"].get("p95"))
+    on_time = _num(svc.get("attainment"))
+    return f"{sid} p95 {p95:.1f} WD vs {float(svc['deadline_wd']):g} WD, {on_time:.0%} on time"
+
+
+def sim_verdict(scenario: Scenario, m: Mapping[str, Any], results: list[ThresholdResult]) -> str:
+    """The first sentence: do the services meet their deadlines; if not, which step fails and by how much."""
+    services = dict(m.get("services", {}))
+    if not services:
+        return "Not judged: no dossier finished in the simulated window."
+    failing = [sid for sid, svc in services.items() if not _service_ok(sid, svc, results)]
+    if not failing:
+        both = "both groups meet" if len(services) == 2 else f"the {next(iter(services))} group meets"
+        figures = ", ".join(
+            f"{sid} p95 {_num(svc['e2e_wd'].get('p95')):.1f} WD (limit {float(svc['deadline_wd']):g}), "
+            f"{_num(svc.get('attainment')):.0%} on time"
+            for sid, svc in services.items()
+        )
+        return f"Yes: {both} their deadlines — {figures}."
+    groups = " and ".join(f"the {sid} group" for sid in failing)
+    verb = "misses its deadline" if len(failing) == 1 else "miss their deadlines"
+    detail = "; ".join(_group_phrase(sid, services[sid]) for sid in failing)
+    worst = _worst_step(scenario, m, failing)
+    if worst is None:
+        return f"No: {groups} {verb} ({detail})."
+    return f"No: {_step_phrase(scenario, *worst)}, so {groups} {verb} ({detail})."
+
+
+def write_step_csv(m: Mapping[str, Any], path: Path) -> Path:
+    """Per-step aggregates (mean over replications with 95% CI bounds) as CSV."""
+    cols = ["step", "agency", "limit_wd", "count", "open", "attainment", "attainment_lo", "attainment_hi"]
+    for fam in ("wait_min", "elapsed_wd"):
+        for s in _DIST_STATS:
+            cols += [f"{fam}_{s}", f"{fam}_{s}_lo", f"{fam}_{s}_hi"]
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(cols)
+        for name, st in m.get("steps", {}).items():
+            row: list[Any] = [
+                name,
+                st.get("agency"),
+                st.get("limit_wd"),
+                _num(st.get("count")),
+                _num(st.get("open")),
+            ]
+            row += _triple(st.get("attainment"))
+            for fam in ("wait_min", "elapsed_wd"):
+                for s in _DIST_STATS:
+                    row += _triple(st[fam].get(s))
+            w.writerow(["" if isinstance(v, float) and math.isnan(v) else v for v in row])
+    return path
+
+
+def _triple(stat: Any) -> list[float]:
+    e = est(stat)
+    if e is None:
+        return [math.nan] * 3
+    return [e.value, e.low, e.high]
+
+
+def sim_report(
+    scenario: Scenario,
+    m: Mapping[str, Any],
+    results: list[ThresholdResult],
+    figures: list[Figure],
+    *,
+    meta: Mapping[str, str],
+    replications: int,
+    days: int,
+) -> Report:
+    """The whole report of a ``lienthong sim`` run."""
+    services = m.get("services", {})
+    key: list[KeyFigure] = []
+    for sid, svc in services.items():
+        ok = _service_ok(sid, svc, results)
+        deadline = f"deadline {float(svc['deadline_wd']):g} WD"
+        p95 = est(svc["e2e_wd"].get("p95"), "wd")
+        key.append(KeyFigure(f"{sid} p95 end to end", p95, status="pass" if ok else "fail", note=deadline))
+        key.append(
+            KeyFigure(f"{sid} on time", est(svc.get("attainment"), "%"), note="share within the deadline")
+        )
+    key.append(KeyFigure("open at horizon", est(m.get("backlog", {}).get("open_at_horizon")), note="backlog"))
+    little = m.get("little", {})
+    checks = [
+        Check(
+            "Little's law L = λW",
+            bool(little.get("ok")),
+            f"L = {_num(little.get('L')):.1f}, λW = {_num(little.get('lambda_W')):.1f} "
+            f"(relative error {_num(little.get('rel_error')):.1%})",
+            blocking=False,
+        ),
+    ]
+    warm = m.get("warmup", {})
+    mser = _num(warm.get("mser5_days"))
+    declared = _num(warm.get("declared_days"))
+    checks.append(
+        Check(
+            "warm-up long enough (MSER-5)",
+            math.isnan(mser) or mser <= declared,
+            f"declared {declared:g} days, MSER-5 suggests {mser:.1f} days",
+            blocking=False,
+        )
+    )
+    sections = [
+        Section(
+            "Services",
+            text=[
+                f"Mean over {replications} replications of {days} days, ± the 95% confidence half-width; "
+                "times from the statutory clock start to completion, in working days."
+            ],
+            tables=[_service_table(m)],
+        ),
+        Section("Steps", tables=[_step_table(scenario, m)]),
+        Section("Agencies", tables=[_agency_table(m)]),
+        Section("Figures", figures=figures),
+    ]
+    notes = [f"{k}: {a.value} — {a.source}" for k, a in scenario.assumptions.items()]
+    return Report(
+        title=f"{scenario.meta.name} — digital twin",
+        verdict=sim_verdict(scenario, m, results),
+        key_figures=key,
+        sections=sections,
+        thresholds=results,
+        checks=checks,
+        metrics=dict(m),
+        notes=notes,
+        meta=meta,
+    )
+
+
+def _service_table(m: Mapping[str, Any]) -> Table:
+    rows = []
+    for sid, svc in m.get("services", {}).items():
+        e2e = svc["e2e_wd"]
+        rows.append(
+            [
+                sid,
+                f"{float(svc['deadline_wd']):g} WD",
+                est(svc.get("arrivals")),
+                est(svc.get("done")),
+                est(svc.get("refused")),
+                est(svc.get("open")),
+                est(svc.get("attainment"), "%"),
+                est(e2e.get("p50"), "wd"),
+                est(e2e.get("p95"), "wd"),
+                est(e2e.get("max"), "wd"),
+            ]
+        )
+    cols = ["service", "deadline", "dossiers", "done", "refused", "open", "on time", "p50", "p95", "max"]
+    return Table("End to end", cols, rows)
+
+
+def _step_table(scenario: Scenario, m: Mapping[str, Any]) -> Table:
+    rows = []
+    for name, st in m.get("steps", {}).items():
+        step = scenario.steps[name]
+        limit = st.get("limit_wd")
+        rows.append(
+            [
+                f"{name} — {step.task.replace('_', ' ')} ({step.name_vi})",
+                st.get("agency"),
+                "same WD" if limit == 0 else (f"{limit:g} WD" if limit is not None else "–"),
+                est(st.get("count")),
+                est(st.get("attainment"), "%"),
+                est(st["wait_min"].get("p95"), "min"),
+                est(st["elapsed_wd"].get("p50"), "wd"),
+                est(st["elapsed_wd"].get("p95"), "wd"),
+            ]
+        )
+    cols = ["step", "agency", "limit", "count", "within limit", "wait p95", "time p50", "time p95"]
+    return Table("Per step", cols, rows, note="Time: office time from ready to done, in working days.")
+
+
+def _agency_table(m: Mapping[str, Any]) -> Table:
+    rows = []
+    for aid, ag in m.get("agencies", {}).items():
+        rows.append(
+            [
+                aid,
+                est(ag.get("desks")),
+                est(ag.get("servers")),
+                est(ag.get("desk_utilisation"), "%"),
+                est(ag.get("system_utilisation"), "%"),
+                est(ag.get("desk_queue_mean")),
+                est(ag.get("system_queue_mean")),
+            ]
+        )
+    cols = [
+        "agency",
+        "desks",
+        "servers",
+        "desk busy",
+        "system busy",
+        "desk queue (mean)",
+        "system queue (mean)",
+    ]
+    return Table("Capacity and utilisation", cols, rows, note="Desk utilisation over office hours only.")

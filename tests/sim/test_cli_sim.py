@@ -1,0 +1,167 @@
+"""``lienthong sim`` and ``lienthong size`` end to end on a tiny scenario (real twin, real files)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lienthong.cli import app
+
+TINY = """
+extends = "hanoi-baseline"
+[meta]
+name = "tiny"
+[demand]
+births_per_wd = 30
+deaths_per_wd = 10
+[agencies.justice]
+desks = 2
+[agencies.police]
+desks = 2
+[agencies.vss]
+desks = 1
+[agencies.social]
+desks = 1
+[sim]
+days = 7
+replications = 2
+warmup_days = 1
+"""
+
+# The child-card step takes an hour a card at one desk: ~3.6 desks of work a day, so it fails.
+SLOW_CARD = (
+    TINY.replace('name = "tiny"', 'name = "tiny-slow-card"')
+    + """
+[steps.bhyt]
+agency = "vss"
+task = "issue_child_card"
+name_vi = "Cấp thẻ BHYT cho trẻ em dưới 6 tuổi"
+after = ["pid"]
+limit_wd = 2
+desk_time = { kind = "lognormal", mean = 60.0, cv = 0.5 }
+system_time = { kind = "lognormal", mean = 1.0, cv = 1.0 }
+"""
+)
+
+runner = CliRunner()
+
+
+def _scenario(tmp_path: Path, text: str, name: str = "tiny.toml") -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def _only_run(out: Path) -> Path:
+    [run] = list(out.iterdir())
+    return run
+
+
+def test_sim_writes_a_run_folder(tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    result = runner.invoke(app, ["sim", _scenario(tmp_path, TINY), "--days", "7", "-r", "2", "-w", "1",
+                                 "--out", str(out), "--records"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    run = _only_run(out)
+    assert run.name.startswith("tiny-sim-", 16)
+    names = {p.name for p in run.iterdir()}
+    assert {"manifest.json", "metrics.json", "steps.csv", "report.html", "report.md", "junit.xml",
+            "backlog.png", "attainment.png", "utilisation.png", "steps.png", "records"} <= names  # fmt: skip
+    assert {p.name for p in (run / "records").iterdir()} == {"steps.csv", "dossiers.csv"}
+
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["kind"] == "sim" and manifest["exit_code"] == 0
+    assert manifest["settings"] == {
+        "days": 7,
+        "replications": 2,
+        "workers": 1,
+        "warmup_days": 1.0,
+        "records": True,
+    }
+    assert isinstance(manifest["command"], list)  # sys.argv: pytest's own here
+    assert "report.html" in manifest["files"]
+
+    html = (run / "report.html").read_text(encoding="utf-8")
+    doc = json.loads((run / "metrics.json").read_text())
+    assert doc["verdict"].startswith("Yes: both groups meet their deadlines — birth p95 ")
+    assert doc["verdict"] in html and doc["verdict"] in result.output.replace("\n", " ").replace("  ", " ")
+    assert html.count('src="data:image/png;base64,') == 4
+    assert doc["metrics"]["services"]["birth"]["arrivals"]["values"][0] > 0
+
+    cases = ET.parse(run / "junit.xml").getroot().findall("./testsuite[@name='thresholds']/testcase")
+    assert len(cases) == 6  # hanoi-baseline's thresholds, inherited
+
+    with (run / "steps.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["step"] for r in rows] == [
+        "ks",
+        "pid",
+        "tt",
+        "bhyt",
+        "kt",
+        "xtt",
+        "funeral_vss",
+        "funeral_social",
+        "survivor",
+    ]
+    assert 0 <= float(rows[0]["attainment"]) <= 1
+
+
+def test_sim_names_the_failing_step_and_exits_1(tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    result = runner.invoke(app, ["sim", _scenario(tmp_path, SLOW_CARD), "--days", "7", "-r", "2", "-w", "2",
+                                 "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 1, result.output
+    doc = json.loads((_only_run(out) / "metrics.json").read_text())
+    assert doc["verdict"].startswith("No: the vss step bhyt (issue child card) fails — ")
+    assert "so the birth group misses its deadline" in doc["verdict"]
+    assert doc["thresholds"][0]["status"] == "fail"  # birth.e2e p95 <= 3wd
+
+
+def test_bad_scenario_exits_2_naming_the_key(tmp_path: Path) -> None:
+    bad = _scenario(
+        tmp_path, TINY.replace("[agencies.vss]\ndesks = 1", "[agencies.vss]\ndesk = 1"), "bad.toml"
+    )
+    result = runner.invoke(app, ["sim", bad, "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 2
+    assert "agencies.vss.desk" in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_unknown_scenario_name_exits_2(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["sim", "hanoi-baseln", "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 2
+    assert "did you mean 'hanoi-baseline'" in result.output
+
+
+def test_size_finds_capacity_and_writes_the_curve(tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    result = runner.invoke(app, ["size", _scenario(tmp_path, TINY), "--target", "step.bhyt.p95 <= 1wd",
+                                 "--days", "7", "-r", "2", "-w", "1", "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    run = _only_run(out)
+    assert {"curve.png", "points.csv", "report.html", "junit.xml", "manifest.json"} <= {
+        p.name for p in run.iterdir()
+    }
+    doc = json.loads((run / "metrics.json").read_text())
+    assert list(doc["metrics"]["capacity"]) == ["vss"]
+    assert doc["verdict"].startswith("step.bhyt.p95 <= 1wd holds with 95% confidence at vss ")
+    assert "Capacity–attainment curve" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--target", "brith.p95 <= 3wd"], "unknown service 'brith'"),
+        (["--target", "birth.p95 <= 3wd", "--agency", "social"], "agency 'social' does no step"),
+    ],
+)
+def test_size_bad_input_exits_2(tmp_path: Path, args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["size", _scenario(tmp_path, TINY), *args, "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 2
+    assert message in result.output
