@@ -525,19 +525,43 @@ def _match(
 def _children(
     rng: np.random.Generator, age: F64, female: B, dependent: B, relation: U8, anchor: I64, partner: I64
 ) -> tuple[I32, I32]:
-    """Give each dependent a mother 17-45 years older (a head or a head's wife) and her husband."""
+    """Give each dependent a mother 17-45 years older (a head or a head's wife) and her husband.
+
+    A mother takes at most MAX_CHILDREN(age) children, so young mothers do not collect the
+    children aimed below the youngest mothers' ages; children left over are placed by _others.
+    """
     mothers = np.flatnonzero(female & (relation <= SPOUSE))
-    kids = np.flatnonzero(dependent)
-    mean, sd, lo, hi = MOTHER_AGE_AT_BIRTH
-    found = _match(rng, age, kids, mothers, (mean, sd, lo, hi))
+    room = np.zeros(age.size, dtype=np.int64)
+    room[mothers] = np.clip(((age[mothers] - 16.0) / 2.5).astype(np.int64), 1, 5)
     mother = np.full(age.size, -1, dtype=np.int32)
+    todo = np.flatnonzero(dependent)
+    for _ in range(4):
+        found = _match(rng, age, todo, mothers[room[mothers] > 0], MOTHER_AGE_AT_BIRTH)
+        ok = found >= 0
+        kid, mum = todo[ok], found[ok]
+        take = _rank_within(rng, mum) < room[mum]
+        kid, mum = kid[take], mum[take]
+        np.subtract.at(room, mum, 1)
+        mother[kid] = mum
+        todo = np.setdiff1d(todo, kid, assume_unique=True)
+        if todo.size == 0:
+            break
+    kids = np.flatnonzero(mother >= 0)
     father = np.full(age.size, -1, dtype=np.int32)
-    ok = found >= 0
-    kid, mum = kids[ok], found[ok]
-    mother[kid] = mum
-    father[kid] = partner[mum]
-    relation[kid], anchor[kid] = CHILD, anchor[mum]
-    return mother, father  # dependents without a mother are placed by _others
+    father[kids] = partner[mother[kids]]
+    relation[kids], anchor[kids] = CHILD, anchor[mother[kids]]
+    return mother, father
+
+
+def _rank_within(rng: np.random.Generator, groups: I64) -> I64:
+    """For each row, its 0-based rank among the rows of its group, in a random order."""
+    shuffle = rng.permutation(groups.size)
+    order = shuffle[np.argsort(groups[shuffle], kind="stable")]
+    sorted_groups = groups[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_groups)) + 1]
+    rank = np.empty(groups.size, dtype=np.int64)
+    rank[order] = np.arange(groups.size) - np.repeat(starts, np.diff(np.r_[starts, groups.size]))
+    return rank
 
 
 def _elders(rng: np.random.Generator, age: F64, elders: I64, relation: U8, anchor: I64) -> None:
@@ -872,7 +896,7 @@ _MASK_NAMES: Final = (
     "family_name", "middle_name", "given_name", "full_name", "HO_TEN_NND", "HO_TEN_CHA", "HO_TEN_CON",
     "HO_TEN", "NGUOI_DO_DE", "NGUOI_GHI_PHIEU",
 )  # fmt: skip
-_MASK_DATES: Final = ("dob", "NGAYSINH_NND", "NGAY_SINH", "NGAYCAP_CCCD_NND")
+_MASK_DATES: Final = ("dob", "NGAYSINH_NND", "NGAY_SINH", "NGAY_SINH_CON", "NGAYCAP_CCCD_NND")
 _MASK_PLACES: Final = ("address", "NOI_CU_TRU_NND", "NOI_CU_TRU")
 
 
