@@ -26,20 +26,19 @@ from fakes.store import Store
 
 __all__ = ["Idem", "commit", "idem_key", "replay"]
 
-_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 async def idem_key(
-    idempotency_key: str | None = Header(
-        default=None, alias="Idempotency-Key",
-        description="Unique per intended write; 1-128 of A-Za-z0-9._:-"),
+    idempotency_key: str = Header(
+        alias="Idempotency-Key",
+        pattern=_KEY.pattern,
+        min_length=1,
+        max_length=128,
+        description="Unique per intended write: 1-128 of A-Za-z0-9._:-",
+    ),
 ) -> str:
-    """The request's Idempotency-Key; raises Problem 400 when missing or malformed."""
-    if idempotency_key is None:
-        raise Problem(400, "idempotency_key_missing", "writes need an Idempotency-Key header")
-    if not _KEY.fullmatch(idempotency_key):
-        raise Problem(400, "idempotency_key_invalid",
-                      "Idempotency-Key must be 1-128 characters of A-Za-z0-9._:-")
+    """The request's Idempotency-Key (missing or malformed: 400, see fakes.problems)."""
     return idempotency_key
 
 
@@ -58,13 +57,16 @@ def _hash(path: str, body: BaseModel) -> str:
 
 
 def _stored(db: sqlite3.Connection, idem: Idem) -> Response | None:
-    row = db.execute("SELECT hash, status, headers, body FROM idempotency "
-                     "WHERE caller = ? AND key = ?", (idem.caller, idem.key)).fetchone()
+    row = db.execute(
+        "SELECT hash, status, headers, body FROM idempotency WHERE caller = ? AND key = ?",
+        (idem.caller, idem.key),
+    ).fetchone()
     if row is None:
         return None
     if row[0] != idem.hash:
-        raise Problem(409, "idempotency_key_reused",
-                      "this Idempotency-Key was used with another request body")
+        raise Problem(
+            409, "idempotency_key_reused", "this Idempotency-Key was used with another request body"
+        )
     headers = dict(json.loads(row[2]), **{"Idempotent-Replayed": "true"})
     return Response(row[3], int(row[1]), headers=headers, media_type="application/json")
 
@@ -93,6 +95,8 @@ def commit(idem: Idem, write: Write) -> Response:
             return earlier
         status, doc, headers = write(db)
         payload = json.dumps(doc, ensure_ascii=False).encode()
-        db.execute("INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?)",
-                   (idem.caller, idem.key, idem.hash, status, json.dumps(headers), payload))
+        db.execute(
+            "INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?)",
+            (idem.caller, idem.key, idem.hash, status, json.dumps(headers), payload),
+        )
     return Response(payload, status, headers=headers, media_type="application/json")

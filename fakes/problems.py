@@ -21,8 +21,15 @@ MEDIA_TYPE = "application/problem+json"
 class Problem(Exception):
     """A refusal to send as a problem document: ``Problem(422, "child_too_old", "...")``."""
 
-    def __init__(self, status: int, code: str, detail: str, title: str | None = None,
-                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(f"{status} {code}: {detail}")
         self.status, self.code, self.detail = status, code, detail
         self.title = title or code.replace("_", " ").capitalize()
@@ -31,8 +38,13 @@ class Problem(Exception):
 
     def body(self) -> dict[str, Any]:
         """The problem document as a dict."""
-        doc = {"type": PROBLEM_TYPE + self.code, "title": self.title, "status": self.status,
-               "detail": self.detail, "code": self.code}
+        doc = {
+            "type": PROBLEM_TYPE + self.code,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+        }
         doc.update(self.extra)
         return doc
 
@@ -50,13 +62,20 @@ class ProblemModel(BaseModel):
 
 def problem_response(problem: Problem) -> Response:
     """A ``Response`` carrying ``problem``."""
-    return Response(json.dumps(problem.body(), ensure_ascii=False).encode(), problem.status,
-                    headers=problem.headers, media_type=MEDIA_TYPE)
+    return Response(
+        json.dumps(problem.body(), ensure_ascii=False).encode(),
+        problem.status,
+        headers=problem.headers,
+        media_type=MEDIA_TYPE,
+    )
 
 
 def _doc(description: str) -> dict[str, Any]:
-    return {"description": description, "model": ProblemModel,
-            "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemModel"}}}}
+    return {
+        "description": description,
+        "model": ProblemModel,
+        "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemModel"}}},
+    }
 
 
 #: Problem responses every agency route may give, for the OpenAPI document.
@@ -83,15 +102,29 @@ def _field(loc: tuple[Any, ...]) -> str:
 
 async def _validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = [{"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))}
-              for e in exc.errors()]
+    errors = [
+        {"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))} for e in exc.errors()
+    ]
+    keys = [e for e in exc.errors() if tuple(e.get("loc", ()))[:2] == ("header", "Idempotency-Key")]
+    if keys:
+        missing = keys[0].get("type") == "missing"
+        return problem_response(
+            Problem(
+                400,
+                "idempotency_key_missing" if missing else "idempotency_key_invalid",
+                "writes need an Idempotency-Key header"
+                if missing
+                else "Idempotency-Key must be 1-128 characters of A-Za-z0-9._:-",
+                errors=errors,
+            )
+        )
     if any(e.get("type") == "json_invalid" for e in exc.errors()):
-        return problem_response(Problem(400, "invalid_json", "the body is not valid JSON",
-                                        errors=errors))
+        return problem_response(Problem(400, "invalid_json", "the body is not valid JSON", errors=errors))
     fields = ", ".join(sorted({e["field"] for e in errors}))
     coded = [m[1] for e in errors if (m := _CODED.search(e["message"]))]
-    return problem_response(Problem(422, coded[0] if coded else "validation_error",
-                                    f"invalid fields: {fields}", errors=errors))
+    return problem_response(
+        Problem(422, coded[0] if coded else "validation_error", f"invalid fields: {fields}", errors=errors)
+    )
 
 
 async def _problem(request: Request, exc: Exception) -> Response:
@@ -99,15 +132,19 @@ async def _problem(request: Request, exc: Exception) -> Response:
     return problem_response(exc)
 
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated",
-               403: "forbidden", 413: "payload_too_large"}
+_HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    401: "unauthenticated",
+    403: "forbidden",
+    413: "payload_too_large",
+}
 
 
 async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-    return problem_response(Problem(exc.status_code, code, str(exc.detail),
-                                    headers=dict(exc.headers or {})))
+    return problem_response(Problem(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {})))
 
 
 def install_handlers(app: FastAPI) -> None:
