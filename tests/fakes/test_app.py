@@ -75,7 +75,8 @@ CERT = {"facility_code": "01001", "mother_name": "Nguyễn Thị Lan", "mother_b
 NOTICE = {"facility_code": "01001", "deceased_pid": "001050000001", "deceased_name": "Lê Văn Hùng",
           "deceased_sex": "M", "deceased_birth_date": "1950-07-01", "death_date": "2026-03-05",
           "place_of_death": "Bệnh viện"}
-TARGETS: list[tuple[str, str, dict[str, Any], str, str, str]] = [("hospital", "/health/birth-certificates", CERT, "mother_pid", "child_birth_date",
+Target = tuple[str, str, dict[str, Any], str, str, str]
+TARGETS: list[Target] = [("hospital", "/health/birth-certificates", CERT, "mother_pid", "child_birth_date",
             "child_sex"),
            ("hospital", "/health/death-notices", NOTICE, "deceased_pid", "death_date",
             "deceased_sex")]
