@@ -72,9 +72,9 @@ def render_html(report: Report) -> str:
         parts.append('<div class="cards">' + "".join(_card(k) for k in report.key_figures) + "</div>")
     if report.thresholds:
         parts += ["<h2>Thresholds</h2>", _thresholds(report.thresholds)]
+    parts += [_section(s) for s in report.sections]
     if report.checks:
         parts += ["<h2>Checks</h2>", _checks(report.checks)]
-    parts += [_section(s) for s in report.sections]
     if report.notes:
         parts += ["<h2>Notes and assumptions</h2>", '<ul class="notes">']
         parts += [f"<li>{_e(n)}</li>" for n in report.notes]

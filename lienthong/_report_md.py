@@ -43,6 +43,8 @@ def render_markdown(report: Report, folder: Path) -> str:
             for r in report.thresholds
         ]
         lines.append("")
+    for s in report.sections:
+        lines += _section(s, folder)
     if report.checks:
         lines += ["## Checks", "", "| check | result | detail |", "|---|---|---|"]
         lines += [
@@ -50,8 +52,6 @@ def render_markdown(report: Report, folder: Path) -> str:
             for c in report.checks
         ]
         lines.append("")
-    for s in report.sections:
-        lines += _section(s, folder)
     if report.notes:
         lines += ["## Notes and assumptions", ""] + [f"- {_c(n)}" for n in report.notes] + [""]
     return "\n".join(lines)

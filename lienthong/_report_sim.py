@@ -32,6 +32,11 @@ def est(stat: Any, unit: str = "") -> Estimate | None:
     return Estimate(float(stat), None, unit)
 
 
+def _count(value: Any) -> int | Estimate | None:
+    """A capacity as printed: a plain integer when it is one."""
+    return value if isinstance(value, int) else est(value)
+
+
 def _num(stat: Any) -> float:
     e = est(stat)
     return math.nan if e is None else e.value
@@ -268,8 +273,8 @@ def _agency_table(m: Mapping[str, Any]) -> Table:
         rows.append(
             [
                 aid,
-                est(ag.get("desks")),
-                est(ag.get("servers")),
+                _count(ag.get("desks")),
+                _count(ag.get("servers")),
                 est(ag.get("desk_utilisation"), "%"),
                 est(ag.get("system_utilisation"), "%"),
                 est(ag.get("desk_queue_mean")),

@@ -294,3 +294,61 @@ def test_misuse_raises_with_the_value(tmp_path: Path) -> None:
         Report("t", " ")
     with pytest.raises(TypeError, match="not JSON data"):
         Report("t", "v", metrics={"x": object()}).metrics_json()
+
+
+def test_non_blocking_check_warns_without_failing(tmp_path: Path) -> None:
+    r = Report("t", "Yes.", checks=[Check("Little's law", False, "off by 9%", blocking=False)])
+    assert r.exit_code == 0
+    paths = r.write(tmp_path)
+    [case] = ET.parse(paths["junit"]).getroot().iter("testcase")
+    assert case.find("failure") is None
+    assert case.findtext("system-err") == "warning: off by 9%"
+    assert '<span class="badge na">warning</span>' in paths["html"].read_text(encoding="utf-8")
+
+
+# --- the twin's verdict -------------------------------------------------------------------------
+
+
+def _stat(mean: float) -> dict[str, Any]:
+    return {"mean": mean, "ci95": [mean * 0.9, mean * 1.1], "values": [mean]}
+
+
+def _summary(bhyt_attainment: float, bhyt_p95: float, birth_p95: float) -> dict[str, Any]:
+    def dist(p95: float) -> dict[str, Any]:
+        return {k: _stat(p95) for k in ("mean", "p50", "p90", "p95", "p99", "max")}
+
+    step = {"agency": "justice", "limit_wd": 0.0, "attainment": _stat(1.0), "elapsed_wd": dist(0.3)}
+    return {
+        "services": {
+            "birth": {"deadline_wd": 3.0, "attainment": _stat(0.8), "e2e_wd": dist(birth_p95)},
+            "death": {"deadline_wd": 6.0, "attainment": _stat(1.0), "e2e_wd": dist(2.1)},
+        },
+        "steps": {
+            "ks": step,
+            "bhyt": {
+                "agency": "vss",
+                "limit_wd": 2.0,
+                "attainment": _stat(bhyt_attainment),
+                "elapsed_wd": dist(bhyt_p95),
+            },
+        },
+    }
+
+
+def test_sim_verdict_yes_and_no() -> None:
+    from lienthong._report_sim import flat_metrics, sim_verdict
+    from scenarios import load
+
+    s = load()
+    good = _summary(0.99, 1.0, 1.2)
+    results = evaluate_thresholds(s.thresholds[:1], flat_metrics(good))
+    assert sim_verdict(s, good, results) == (
+        "Yes: both groups meet their deadlines — birth p95 1.2 WD (limit 3), 80% on time, "
+        "death p95 2.1 WD (limit 6), 100% on time."
+    )
+    bad = _summary(0.69, 4.6, 4.1)
+    results = evaluate_thresholds(s.thresholds[:1], flat_metrics(bad))
+    assert sim_verdict(s, bad, results) == (
+        "No: the vss step bhyt (issue child card) fails — 31% late, p95 4.6 WD vs a 2 WD limit, "
+        "so the birth group misses its deadline (birth p95 4.1 WD vs 3 WD, 80% on time)."
+    )
