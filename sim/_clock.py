@@ -89,6 +89,21 @@ class Availability:
             return INF
         return self._starts[j] + (target - self._cum[j])
 
+    def serve(self, t: float, work: float) -> tuple[float, float, float]:
+        """``(start, position, end)`` of ``work`` begun at ``t``: the opening it starts at, the
+        open time before that start (``office(start)``), and when it is done (``inf``: never)."""
+        i = bisect_right(self._ends, t)
+        if i == len(self._ends):
+            return INF, INF, INF
+        s = self._starts[i]
+        start = t if t > s else s
+        pos = self._cum[i] + (start - s)
+        target = pos + work
+        j = bisect_left(self._cum_end, target, i)
+        if j == len(self._ends):
+            return start, pos, INF
+        return start, pos, self._starts[j] + (target - self._cum[j])
+
     def office(self, t: float) -> float:
         """Open time in ``[0, t)``."""
         i = bisect_right(self._starts, t) - 1

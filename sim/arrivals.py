@@ -17,8 +17,11 @@ or the receiving agency multiply the submission rate inside their window (copies
 citizens and a jitter of ±15 min for factors above 1, thinning below 1); ``incomplete`` faults
 raise the incomplete share of dossiers submitted in their window.
 
-Every purpose (events, lag, channel, …) draws from its own ``SeedSequence`` keyed by the purpose's
-name, so adding a field does not shift the others: same seed (and replication) → same stream.
+Each service and day of life events draws from its own ``SeedSequence`` (the events, their lags,
+then one uniform column per purpose in a fixed, append-only order), so adding a field does not
+shift the others and a day's dossiers do not depend on the horizon: same seed (and replication)
+→ same stream, and a shorter run's stream is a prefix of a longer one's. Surge copies have their
+own generator per fault. Copies' citizens are numbered from ``(i + 1) * 2**40`` (fault ``i``).
 """
 
 from __future__ import annotations
@@ -42,14 +45,39 @@ _SURGE_JITTER = 15.0
 
 
 class _Streams:
-    """Independent generators, one per purpose, from one seed (or one parent generator)."""
+    """Independent generators from one seed: one per purpose, and one per service and day."""
 
     def __init__(self, seed: int, replication: int) -> None:
         self.seed, self.replication = seed, replication
 
-    def __call__(self, purpose: str) -> np.random.Generator:
-        key = (self.replication, zlib.crc32(purpose.encode()))
+    def __call__(self, purpose: str, day: int | None = None) -> np.random.Generator:
+        key: tuple[int, ...] = (self.replication, zlib.crc32(purpose.encode()))
+        if day is not None:
+            key += (day + _DAY_KEY_OFFSET,)
         return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=key))
+
+
+# Uniform columns drawn per event, in this order, after the event times and lags (append only:
+# a new column must go last so the existing ones keep their draws).
+_COLUMNS = (
+    "channel",
+    "variant",
+    "status",
+    "verification",
+    "incomplete",
+    "thin",
+    "copy",
+    *(f"accept{k}" for k in range(14)),
+    "online_hour",
+    "online_minute",
+    "desk_hour",
+    "desk_minute",
+    "desk_hour2",
+    "desk_minute2",
+)
+_POSTPONE_DAYS = 14
+_DAY_KEY_OFFSET = 1 << 20
+_COPY_CITIZENS = 1 << 40
 
 
 def arrivals(
@@ -110,56 +138,84 @@ def _service_stream(
 ) -> npt.NDArray[np.void]:
     service = scenario.services[name]  # type: ignore[index]
     demand = scenario.demand
-    lag_dist = demand.lag_birth_days if name == "birth" else demand.lag_death_days
     limit = LEGAL_LAG_DAYS[name]
     warm = math.ceil(limit) + 1
     first = scenario.calendar.start - timedelta(days=warm)
     rates = daily_event_rates(scenario, name, warm + days, start=first) * scale
-    events = event_minutes(streams(f"{name}.events"), rates, first_day=-warm)
+    events, lag, u = _events(scenario, name, rates, warm, streams)
     n = events.size
-    lag = np.minimum(lag_dist.sample(streams(f"{name}.lag"), n), limit) * _DAY
-    desk = streams(f"{name}.channel").random(n) >= service.online_share
+    desk = u["channel"] >= service.online_share
     receiving = scenario.steps[next(iter(service.variants.values())).steps[0]].agency
     office = _Office(scenario, receiving, warm, days)
     submitted = np.empty(n)
-    submitted[~desk] = _online_times(scenario, events[~desk], lag[~desk], limit, streams(f"{name}.online"))
-    submitted[desk] = _desk_times(scenario, events[desk], lag[desk], office, streams(f"{name}.desk"))
+    on = ~desk
+    submitted[on] = _online_times(scenario, events[on], lag[on], limit, {k: v[on] for k, v in u.items()})
+    submitted[desk] = _desk_times(
+        scenario, events[desk], lag[desk], office, {k: v[desk] for k, v in u.items()}
+    )
 
     rows = np.zeros(n, ARRIVAL_DTYPE)
     rows["service"] = code
     rows["submitted"] = submitted
     rows["channel"] = desk
     rows["citizen"] = np.arange(n)
-    rows["variant"] = _categorical(
-        streams(f"{name}.variant"), [v.share for v in service.variants.values()], n
-    )
+    rows["variant"] = _categorical(u["variant"], [v.share for v in service.variants.values()])
     if name == "death":
         shares = [demand.death_status.get(s, 0.0) for s in DEATH_STATUSES]  # type: ignore[call-overload]
         if not any(shares):
             shares = [0.0] * (len(DEATH_STATUSES) - 1) + [1.0]
-        rows["status"] = _categorical(streams(f"{name}.status"), shares, n)
+        rows["status"] = _categorical(u["status"], shares)
     else:
         rows["status"] = NO_STATUS
-    rows["verification"] = streams(f"{name}.verification").random(n) < service.verification_share
-    rows = _surge(scenario, rows, receiving, office, streams(f"{name}.surge"))
-    rows = rows[(rows["submitted"] >= 0) & (rows["submitted"] < days * _DAY)]
-    rows["incomplete"] = streams(f"{name}.incomplete").random(rows.size) < _incomplete_share(
-        scenario, rows["submitted"], service.incomplete_share, receiving
-    )
+    rows["verification"] = u["verification"] < service.verification_share
+    rows, u_incomplete = _surge(scenario, name, rows, u, receiving, office, streams)
+    keep = (rows["submitted"] >= 0) & (rows["submitted"] < days * _DAY)
+    rows, u_incomplete = rows[keep], u_incomplete[keep]
+    share = _incomplete_share(scenario, rows["submitted"], service.incomplete_share, receiving)
+    rows["incomplete"] = u_incomplete < share
     return rows
 
 
-def _categorical(rng: np.random.Generator, weights: list[float], n: int) -> npt.NDArray[np.uint8]:
+def _events(
+    scenario: Scenario, name: str, rates: npt.NDArray[np.float64], warm: int, streams: _Streams
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], dict[str, npt.NDArray[np.float64]]]:
+    """Event minutes, lags (minutes) and uniform columns; each day drawn from its own generator,
+    so a day's events do not depend on the horizon (a shorter run is a prefix of a longer one)."""
+    lag_dist = scenario.demand.lag_birth_days if name == "birth" else scenario.demand.lag_death_days
+    limit = LEGAL_LAG_DAYS[name]
+    times, lags = [], []
+    columns: dict[str, list[npt.NDArray[np.float64]]] = {c: [] for c in _COLUMNS}
+    for k, rate in enumerate(rates):
+        day = k - warm
+        rng = streams(name, day)
+        t = event_minutes(rng, rate[None], first_day=day)
+        times.append(t)
+        lags.append(np.minimum(np.asarray(lag_dist.sample(rng, t.size), dtype=float), limit) * _DAY)
+        for c in _COLUMNS:
+            columns[c].append(rng.random(t.size))
+    return (
+        np.concatenate(times),
+        np.concatenate(lags),
+        {c: np.concatenate(v) for c, v in columns.items()},
+    )
+
+
+def _categorical(
+    u: npt.NDArray[np.float64], weights: list[float] | tuple[float, ...]
+) -> npt.NDArray[np.uint8]:
     cum = np.cumsum(np.asarray(weights, dtype=float))
-    idx = np.searchsorted(cum / cum[-1], rng.random(n), side="right")
+    idx = np.searchsorted(cum / cum[-1], u, side="right")
     return np.minimum(idx, len(weights) - 1).astype(np.uint8)
 
 
 def _hour_times(
-    rng: np.random.Generator, profile: tuple[float, ...], day: npt.NDArray[np.float64]
+    u_hour: npt.NDArray[np.float64],
+    u_minute: npt.NDArray[np.float64],
+    profile: tuple[float, ...],
+    day: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.float64]:
-    hour = _categorical(rng, list(profile), day.size).astype(float)
-    return day * _DAY + hour * 60.0 + rng.uniform(0.0, 60.0, day.size)
+    hour = _categorical(u_hour, profile).astype(float)
+    return day * _DAY + hour * 60.0 + u_minute * 60.0
 
 
 def _online_times(
@@ -167,20 +223,18 @@ def _online_times(
     events: npt.NDArray[np.float64],
     lag: npt.NDArray[np.float64],
     limit: float,
-    rng: np.random.Generator,
+    u: dict[str, npt.NDArray[np.float64]],
 ) -> npt.NDArray[np.float64]:
     weights = np.asarray(scenario.demand.weekday_profile, dtype=float)
     accept = weights / weights.max()
     day = np.floor((events + lag) / _DAY)
     last = np.floor(events / _DAY) + limit
     pending = np.ones(day.size, dtype=bool)
-    for _ in range(14):  # a postponed submission moves one day at a time, at most two weeks
-        pending &= rng.random(day.size) >= accept[day.astype(np.int64) % 7]
+    for k in range(_POSTPONE_DAYS):  # a postponed submission moves a day at a time, two weeks at most
+        pending &= u[f"accept{k}"] >= accept[day.astype(np.int64) % 7]
         pending &= day < last
-        if not pending.any():
-            break
         day[pending] += 1
-    t = _hour_times(rng, scenario.demand.online_hour_profile, day)
+    t = _hour_times(u["online_hour"], u["online_minute"], scenario.demand.online_hour_profile, day)
     return np.where(t < events, t + _DAY, t)
 
 
@@ -191,7 +245,6 @@ class _Office:
         cal = calendar_for(scenario, agency)
         span = warm + days + 60
         first = scenario.calendar.start - timedelta(days=warm)
-        self.offset = warm
         self.working_days = np.flatnonzero(cal.working_day_index(first, span)).astype(float) - warm
         begin = start_datetime(scenario) - timedelta(days=warm)
         self.intervals = cal.open_intervals_minutes(begin, span) - warm * _DAY
@@ -222,12 +275,14 @@ def _desk_times(
     events: npt.NDArray[np.float64],
     lag: npt.NDArray[np.float64],
     office: _Office,
-    rng: np.random.Generator,
+    u: dict[str, npt.NDArray[np.float64]],
 ) -> npt.NDArray[np.float64]:
+    profile = scenario.demand.desk_hour_profile
     day = office.nearest_working_day(np.floor((events + lag) / _DAY), np.floor(events / _DAY))
-    t = _hour_times(rng, scenario.demand.desk_hour_profile, day)
+    t = _hour_times(u["desk_hour"], u["desk_minute"], profile, day)
     late = t < events
-    t[late] = _hour_times(rng, scenario.demand.desk_hour_profile, office.next_working_day(day[late] + 1))
+    later = office.next_working_day(day[late] + 1)
+    t[late] = _hour_times(u["desk_hour2"][late], u["desk_minute2"][late], profile, later)
     return office.next_open(t)
 
 
@@ -237,32 +292,44 @@ def _applies(fault_agency: str, receiving: str) -> bool:
 
 def _surge(
     scenario: Scenario,
+    name: str,
     rows: npt.NDArray[np.void],
+    u: dict[str, npt.NDArray[np.float64]],
     receiving: str,
     office: _Office,
-    rng: np.random.Generator,
-) -> npt.NDArray[np.void]:
-    next_citizen = rows.size
-    for fault in scenario.faults:
+    streams: _Streams,
+) -> tuple[npt.NDArray[np.void], npt.NDArray[np.float64]]:
+    """Rows after every surge fault, with their uniforms for the incomplete draw.
+
+    Copies of the dossiers in a window (``factor > 1``) keep the original's variant, status and
+    channel, get citizens numbered from ``(i + 1) * 2**40`` for fault ``i``, and a time jittered
+    by ±15 minutes inside the window (desk copies then at the next opening, if still inside).
+    """
+    u_incomplete, u_thin, u_copy = u["incomplete"], u["thin"], u["copy"]
+    for i, fault in enumerate(scenario.faults):
         if fault.kind != "surge" or not _applies(fault.agency, receiving) or fault.factor is None:
             continue
         t = rows["submitted"]
         inside = (t >= fault.start) & (t < fault.end)
         if fault.factor < 1:
-            rows = rows[~inside | (rng.random(rows.size) < fault.factor)]
+            kept = ~inside | (u_thin < fault.factor)
+            rows, u_incomplete, u_thin, u_copy = rows[kept], u_incomplete[kept], u_thin[kept], u_copy[kept]
             continue
-        base = rows[inside]
-        extra = np.floor(fault.factor - 1) + (rng.random(base.size) < (fault.factor - 1) % 1)
-        copies = np.repeat(base, extra.astype(np.int64))
+        extra = np.floor(fault.factor - 1) + (u_copy[inside] < (fault.factor - 1) % 1)
+        copies = np.repeat(rows[inside], extra.astype(np.int64))
+        rng = streams(f"{name}.surge{i}")
         jitter = copies["submitted"] + rng.uniform(-_SURGE_JITTER, _SURGE_JITTER, copies.size)
         jitter = np.clip(jitter, fault.start, np.nextafter(fault.end, -np.inf))
         desk = copies["channel"] == 1
-        jitter[desk] = office.next_open(jitter[desk])
+        opened = office.next_open(jitter[desk])
+        jitter[desk] = np.where(opened < fault.end, opened, copies["submitted"][desk])
         copies["submitted"] = jitter
-        copies["citizen"] = next_citizen + np.arange(copies.size)
-        next_citizen += copies.size
+        copies["citizen"] = (i + 1) * _COPY_CITIZENS + np.arange(copies.size)
         rows = np.concatenate([rows, copies])
-    return rows
+        u_incomplete = np.concatenate([u_incomplete, rng.random(copies.size)])
+        u_thin = np.concatenate([u_thin, rng.random(copies.size)])
+        u_copy = np.concatenate([u_copy, np.ones(copies.size)])  # copies are not copied again
+    return rows, u_incomplete
 
 
 def _incomplete_share(

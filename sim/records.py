@@ -2,7 +2,9 @@
 
 API changes (newest first; the public names below are stable otherwise):
 
-- (none yet)
+- ``little`` gained ``identity_error`` and ``steady_state_ok``; ``ok`` is the exact
+  finite-window identity (see ``sim.stats``). ``SimResult`` gained ``system_minutes``.
+  ``run()`` gained ``stream=`` (replay a given arrival stream).
 
 Tables (numpy structured arrays, one row per item; times are minutes since the scenario's start,
 a Monday 00:00 local time; ``nan`` marks "did not happen before the horizon"):
@@ -55,7 +57,8 @@ clock minutes, ``*_wd`` in working days::
                               "desk_queue_mean", "system_queue_mean",   # time-weighted lengths
                               "utilisation_by_hour": [168 values, Monday 00h first; None when closed]}},
      "backlog": {"open_at_horizon", "hourly_wip": [per hour]},
-     "little": {"L", "lambda_per_min", "W_min", "lambda_W", "rel_error", "ok"},
+     "little": {"L", "lambda_per_min", "W_min", "lambda_W", "rel_error", "identity_error",
+                "ok", "steady_state_ok"},                       # see sim.stats
      "warmup": {"declared_days", "mser5_days"},
      "events", "wall_s"}
 

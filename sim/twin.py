@@ -59,6 +59,7 @@ from sim._clock import DAY, INF, Availability, Workdays
 from sim._sinks import CsvSink, NpySink, Sink
 from sim.arrivals import arrivals as make_arrivals
 from sim.records import (
+    ARRIVAL_DTYPE,
     DONE,
     DOSSIER_DTYPE,
     NO_STATUS,
@@ -69,7 +70,7 @@ from sim.records import (
     TIMELINE_DTYPE,
     SimResult,
 )
-from sim.stats import Accumulator
+from sim.stats import Accumulator, default_warmup
 
 __all__ = ["CsvSink", "NpySink", "run"]
 
@@ -98,24 +99,37 @@ def run(
     ``sink`` receives every record chunk (``sink.write(kind, array)`` with kind ``"steps"`` or
     ``"dossiers"``, then ``sink.close()``); ``keep=False`` keeps no records in memory (only the
     streaming aggregates, whose warm-up cut is ``warmup_days``, default
-    ``scenario.sim.warmup_days``); ``stream`` replays a given arrival stream (``ARRIVAL_DTYPE``).
+    ``scenario.sim.warmup_days`` or 0 when that does not fit the run); ``stream`` replays a
+    given arrival stream (``ARRIVAL_DTYPE``) instead of the scenario's.
 
     Raises ValueError for a non-positive ``days``, an unknown agency in ``capacity``, negative
-    capacities, or a step needing desks or servers its agency does not have.
+    capacities, a step needing desks or servers its agency does not have, or a ``stream`` not
+    sorted by ``submitted`` with ``dossier`` 0..n-1.
     """
     days = scenario.sim.days if days is None else days
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
     seed = scenario.meta.seed if seed is None else seed
     caps = _capacity(scenario, capacity)
-    warm = scenario.sim.warmup_days if warmup_days is None else warmup_days
+    warm = default_warmup(scenario, days) if warmup_days is None else warmup_days
     began = _time.perf_counter()
     if stream is None:
         rng = np.random.default_rng(seed) if seed != scenario.meta.seed else None
         stream = make_arrivals(scenario, days, rng=rng, replication=replication)
+    else:
+        _check_stream(stream)
     model = _Model(scenario, days, caps, seed, replication, stream, warm, keep, sink)
     model.simulate()
     return model.result(time_taken=_time.perf_counter() - began)
+
+
+def _check_stream(stream: npt.NDArray[np.void]) -> None:
+    if stream.dtype != ARRIVAL_DTYPE:
+        raise ValueError(f"stream must have ARRIVAL_DTYPE, got {stream.dtype}")
+    if np.any(np.diff(stream["submitted"]) < 0):
+        raise ValueError("stream is not sorted by 'submitted'")
+    if not np.array_equal(stream["dossier"], np.arange(stream.size)):
+        raise ValueError("stream 'dossier' must be 0..n-1 in submission order")
 
 
 def _capacity(scenario: Scenario, override: dict[str, tuple[int, int]] | None) -> dict[str, tuple[int, int]]:
@@ -208,34 +222,28 @@ class _Plan:
 
 
 class _Pool:
-    """``units`` identical desks or servers, open on ``avail``, FIFO queue; time integrals kept."""
+    """``units`` identical desks or servers, open on ``avail``, with a FIFO queue.
 
-    __slots__ = (
-        "always",
-        "avail",
-        "busy",
-        "busy_area",
-        "env",
-        "last",
-        "last_office",
-        "queue",
-        "queue_area",
-        "units",
-    )
+    Time integrals are kept as sums so the hot path never integrates: busy office time is the
+    work of finished tasks plus, for tasks in work, office time since their start
+    (``busy * office(now) - pos_sum``); queue area is ``q_done + len(queue) * now - q_enq_sum``.
+    """
 
-    def __init__(self, env: simpy.Environment, units: int, avail: Availability) -> None:
-        self.env, self.units, self.avail = env, units, avail
+    __slots__ = ("always", "avail", "busy", "done_work", "pos_sum", "q_done", "q_enq_sum", "queue", "units")
+
+    def __init__(self, units: int, avail: Availability) -> None:
+        self.units, self.avail = units, avail
         self.always = avail.always
         self.busy = 0
         self.queue: deque[_Task] = deque()
-        self.busy_area = self.queue_area = 0.0
-        self.last = self.last_office = 0.0
+        self.done_work = self.pos_sum = self.q_done = self.q_enq_sum = 0.0
 
-    def tally(self, now: float) -> None:
+    def busy_area(self, now: float) -> float:
         office = now if self.always else self.avail.office(now)
-        self.busy_area += self.busy * (office - self.last_office)
-        self.queue_area += len(self.queue) * (now - self.last)
-        self.last, self.last_office = now, office
+        return self.done_work + self.busy * office - self.pos_sum
+
+    def queue_area(self, now: float) -> float:
+        return self.q_done + len(self.queue) * now - self.q_enq_sum
 
 
 class _Dossier:
@@ -258,6 +266,8 @@ class _Task:
         "local",
         "phase",
         "pool",
+        "pos",
+        "qt",
         "ready",
         "retries",
         "start",
@@ -270,7 +280,7 @@ class _Task:
     def __init__(self, d: _Dossier, local: int, step: int, ready: float) -> None:
         self.d, self.local, self.step, self.ready = d, local, step, ready
         self.start = self.desk_end = self.sys_start = self.end = _NAN
-        self.desk_time = self.sys_time = self.work = 0.0
+        self.desk_time = self.sys_time = self.work = self.pos = self.qt = 0.0
         self.retries = self.phase = 0
         self.pool: _Pool | None = None
 
@@ -333,16 +343,15 @@ class _Model:
         }
 
     def _pools(self) -> None:
-        env = self.env
         self.desks: list[_Pool | None] = [None] * len(AGENCY_IDS)
         self.servers: list[_Pool | None] = [None] * len(AGENCY_IDS)
         for aid, (desks, servers) in self.caps.items():
             a = AGENCY_IDS.index(aid)
-            self.desks[a] = _Pool(env, desks, self.workdays[aid].avail)
+            self.desks[a] = _Pool(desks, self.workdays[aid].avail)
             outages = [
                 (f.start, f.end) for f in self.s.faults if f.kind == "outage" and f.agency in (aid, "*")
             ]
-            self.servers[a] = _Pool(env, servers, Availability.up_except(outages))
+            self.servers[a] = _Pool(servers, Availability.up_except(outages))
         portal = [(f.start, f.end) for f in self.s.faults if f.kind == "outage" and f.agency == "portal"]
         self.portal = Availability.up_except(portal) if portal else None
 
@@ -355,7 +364,12 @@ class _Model:
         self.f_latency = [of("latency", a) for a in range(n)]
         self.f_delay = [of("delivery_delay", a) for a in range(n)]
         self.f_reject = [of("false_rejection", a) for a in range(n)]
-        self.f_slow = [f for f in self.s.faults if f.kind == "slow_pid"]
+        slow = [f for f in self.s.faults if f.kind == "slow_pid"]
+        self.f_slow_of = [
+            [f for f in slow if f.agency in (step.agency, "*")] if step.task == "issue_pid" else []
+            for step in (self.s.steps[n] for n in self.step_names)
+        ]
+        self.handoff_faults = [bool(self.f_delay[a]) or self.portal is not None for a in range(n)]
 
     def _rng(self, purpose: str) -> np.random.Generator:
         key = (self.replication, zlib.crc32(f"twin.{purpose}".encode()))
@@ -367,7 +381,6 @@ class _Model:
         self.sys_draw = [_Draws(steps[n].system_time, self._rng(f"system.{n}")) for n in self.step_names]
         self.has_desk = [steps[n].desk_time is not None for n in self.step_names]
         self.has_sys = [steps[n].system_time is not None for n in self.step_names]
-        self.is_pid = [steps[n].task == "issue_pid" for n in self.step_names]
         self.limits = np.array(
             [np.nan if steps[n].limit_wd is None else steps[n].limit_wd for n in self.step_names]
         )
@@ -501,9 +514,8 @@ class _Model:
             for base, pool in ((0, self.desks[a]), (4, self.servers[a])):
                 if pool is None:
                     continue
-                pool.tally(now)
-                cols[base][a], cols[base + 1][a] = len(pool.queue), pool.queue_area
-                cols[base + 2][a], cols[base + 3][a] = pool.busy, pool.busy_area
+                cols[base][a], cols[base + 1][a] = len(pool.queue), pool.queue_area(now)
+                cols[base + 2][a], cols[base + 3][a] = pool.busy, pool.busy_area(now)
         self.timeline.append((now, self.wip, self.wip_area, *cols))
 
     def _at(self, delay: float, fn: Callable[[Any], None], arg: Any) -> None:
@@ -537,11 +549,12 @@ class _Model:
         now = self.env.now
         task = _Task(d, local, step, now)
         d.tasks.append(task)
-        delay = self._handoff_delay(self.step_agency[step], now)
-        if delay > 0:
-            self._at(delay, self._begin, task)
-        else:
-            self._begin(task)
+        if self.handoff_faults[self.step_agency[step]]:
+            delay = self._handoff_delay(self.step_agency[step], now)
+            if delay > 0:
+                self._at(delay, self._begin, task)
+                return
+        self._begin(task)
 
     def _handoff_delay(self, agency: int, now: float) -> float:
         delay = 0.0
@@ -565,19 +578,22 @@ class _Model:
         assert pool is not None
         task.pool = pool
         now = self.env.now
-        pool.tally(now)
         if pool.busy < pool.units:
             pool.busy += 1
             self._serve(pool, task, now)
         else:
+            task.qt = now
+            pool.q_enq_sum += now
             pool.queue.append(task)
 
     def _serve(self, pool: _Pool, task: _Task, now: float) -> None:
         if pool.always:
-            start, end = now, now + task.work
+            start = pos = now
+            end = now + task.work
         else:
-            start = pool.avail.next_open(now)
-            end = pool.avail.advance(start, task.work)
+            start, pos, end = pool.avail.serve(now, task.work)
+        task.pos = pos
+        pool.pos_sum += pos
         if task.phase == _DESK:
             task.start = start
         else:
@@ -586,15 +602,20 @@ class _Model:
             if task.start != task.start:
                 task.start = start
         if end < INF:
-            self._at(end - now, self._phase_end, task)
+            self.events += 1
+            _Wake(self.env, end - now, self._phase_end, task)
 
     def _phase_end(self, task: _Task) -> None:
         pool = task.pool
         assert pool is not None
         now = self.env.now
-        pool.tally(now)
+        pool.done_work += task.work
+        pool.pos_sum -= task.pos
         if pool.queue:
-            self._serve(pool, pool.queue.popleft(), now)
+            nxt = pool.queue.popleft()
+            pool.q_done += now - nxt.qt
+            pool.q_enq_sum -= nxt.qt
+            self._serve(pool, nxt, now)
         else:
             pool.busy -= 1
         if task.phase == _DESK:
@@ -608,34 +629,35 @@ class _Model:
         if not self.has_sys[step]:
             self._step_done(task)
             return
-        now = self.env.now
         a = self.step_agency[step]
         work = self.sys_draw[step]()
-        for f in self.f_latency[a]:
-            if f.start <= now < f.end:
-                work += self.fault_draw[id(f)]() / 60_000.0
+        if self.f_latency[a]:
+            now = self.env.now
+            for f in self.f_latency[a]:
+                if f.start <= now < f.end:
+                    work += self.fault_draw[id(f)]() / 60_000.0
         task.sys_time += work
         task.work = work
         task.phase = _SYSTEM
         self._request(self.servers[a], task)
 
     def _sys_done(self, task: _Task) -> None:
-        now = self.env.now
-        a = self.step_agency[task.step]
-        rate = 0.0
-        for f in self.f_error[a]:
-            if f.start <= now < f.end and f.rate:
-                rate = max(rate, f.rate)
-        if rate and self.uniform() < rate:
-            backoff = min(2.0**task.retries, _BACKOFF_CAP)
-            task.retries += 1
-            self._at(backoff, self._system, task)
-            return
-        if self.is_pid[task.step]:
+        step = task.step
+        a = self.step_agency[step]
+        if self.f_error[a]:
+            now = self.env.now
+            rate = 0.0
+            for f in self.f_error[a]:
+                if f.start <= now < f.end and f.rate:
+                    rate = max(rate, f.rate)
+            if rate and self.uniform() < rate:
+                backoff = min(2.0**task.retries, _BACKOFF_CAP)
+                task.retries += 1
+                self._at(backoff, self._system, task)
+                return
+        if self.f_slow_of[step]:
             extra = sum(
-                self.fault_draw[id(f)]()
-                for f in self.f_slow
-                if f.start <= task.sys_start < f.end and f.agency in ("police", "*")
+                self.fault_draw[id(f)]() for f in self.f_slow_of[step] if f.start <= task.sys_start < f.end
             )
             if extra > 0:
                 self._at(extra, self._step_done, task)

@@ -1,0 +1,154 @@
+"""Tests for sim/arrivals.py: determinism, calibration, channels, surges, splitting."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import scenarios
+from scenarios import Scenario
+from scenarios.demand import calendar_for, start_datetime, working_days_per_year
+from sim import ARRIVAL_DTYPE, arrivals, split_by_index
+from sim._clock import Availability
+
+BASE = scenarios.load("hanoi-baseline")
+
+
+def with_faults(s: Scenario, *faults: dict[str, Any]) -> Scenario:
+    data = s.model_dump(mode="python")
+    data["faults"] = list(faults)
+    return scenarios.validate(data)
+
+
+@pytest.fixture(scope="module")
+def year() -> np.ndarray:
+    return arrivals(BASE, 365)
+
+
+def test_same_seed_same_stream_and_replications_differ() -> None:
+    a, b = arrivals(BASE, 14), arrivals(BASE, 14)
+    assert a.dtype == ARRIVAL_DTYPE and a.tobytes() == b.tobytes()
+    assert arrivals(BASE, 14, replication=1).tobytes() != a.tobytes()
+    assert arrivals(BASE, 14, rng=np.random.default_rng(5)).tobytes() != a.tobytes()
+
+
+def test_shorter_horizon_is_a_prefix_of_the_longer_one() -> None:
+    long, short = arrivals(BASE, 14), arrivals(BASE, 7)
+    assert long[: short.size].tobytes() == short.tobytes()
+
+
+def test_stream_is_sorted_and_well_formed(year: np.ndarray) -> None:
+    assert (np.diff(year["submitted"]) >= 0).all()
+    assert year["dossier"].tolist() == list(range(year.size))
+    assert year["submitted"].min() >= 0 and year["submitted"].max() < 365 * 1440
+    births, deaths = year[year["service"] == 0], year[year["service"] == 1]
+    assert (births["status"] == 255).all() and (deaths["status"] < 5).all()
+    assert births["variant"].max() < 3 and deaths["variant"].max() < 3
+    for part in (births, deaths):
+        assert np.unique(part["citizen"]).size == part.size  # one dossier per life event
+
+
+def test_volume_is_calibrated_per_working_day(year: np.ndarray) -> None:
+    wd = working_days_per_year(BASE)
+    births = (year["service"] == 0).sum() / wd
+    deaths = (year["service"] == 1).sum() / wd
+    # Poisson noise on ~112k births is ~0.3%; the year's edges (warm start, lags past the horizon) ~1%.
+    assert births == pytest.approx(450, rel=0.03)
+    assert deaths == pytest.approx(150, rel=0.03)
+    assert arrivals(BASE, 28, multiplier=2.0).size == pytest.approx(2 * arrivals(BASE, 28).size, rel=0.05)
+
+
+def test_the_first_day_is_not_empty() -> None:
+    first = arrivals(BASE, 1)
+    assert first.size > 300  # Monday carries the lags of events from before the start
+
+
+def test_channel_mix_and_shares(year: np.ndarray) -> None:
+    births = year[year["service"] == 0]
+    online = (births["channel"] == 0).mean()
+    assert online == pytest.approx(BASE.services["birth"].online_share, abs=0.01)
+    variant = np.bincount(births["variant"], minlength=3) / births.size
+    assert variant == pytest.approx([0.80, 0.05, 0.15], abs=0.01)
+    assert births["verification"].mean() == pytest.approx(0.05, abs=0.005)
+    assert births["incomplete"].mean() == pytest.approx(0.03, abs=0.005)
+    deaths = year[year["service"] == 1]
+    status = np.bincount(deaths["status"], minlength=5) / deaths.size
+    assert status == pytest.approx([0.35, 0.10, 0.10, 0.05, 0.40], abs=0.015)
+
+
+def test_desk_dossiers_arrive_only_in_office_hours(year: np.ndarray) -> None:
+    cal = calendar_for(BASE, "justice")
+    open_ = Availability(cal.open_intervals_minutes(start_dt := start_datetime(BASE), 370))
+    desk = year["submitted"][year["channel"] == 1]
+    assert (open_.next_open_v(desk) == desk).all()
+    assert start_dt.weekday() == 0
+    online = year["submitted"][year["channel"] == 0]
+    assert (open_.next_open_v(online) != online).mean() > 0.5  # online runs round the clock
+
+
+def test_surge_multiplies_the_window_and_leaves_the_rest_alone() -> None:
+    window = {"start": 2 * 1440.0, "end": 3 * 1440.0}
+    surged = with_faults(BASE, {"kind": "surge", "agency": "*", "factor": 3.0, **window})
+    thinned = with_faults(BASE, {"kind": "surge", "agency": "*", "factor": 0.5, **window})
+    base, up, down = arrivals(BASE, 7), arrivals(surged, 7), arrivals(thinned, 7)
+
+    def inside(a: np.ndarray) -> np.ndarray:
+        return (a["submitted"] >= window["start"]) & (a["submitted"] < window["end"])
+
+    assert up[~inside(up)]["submitted"].tolist() == base[~inside(base)]["submitted"].tolist()
+    assert inside(up).sum() == pytest.approx(3 * inside(base).sum(), rel=0.05)
+    assert inside(down).sum() == pytest.approx(0.5 * inside(base).sum(), rel=0.1)
+    copies = up[inside(up)]
+    for service in (0, 1):
+        part = up[up["service"] == service]
+        assert np.unique(part["citizen"]).size == part.size  # copies are new people
+    assert copies.size > inside(base).sum()
+
+
+def test_incomplete_fault_raises_the_share_in_its_window() -> None:
+    fault = {"kind": "incomplete", "agency": "justice", "start": 0.0, "end": 2 * 1440.0, "rate": 0.5}
+    a = arrivals(with_faults(BASE, fault), 4)
+    early = a["submitted"] < 2 * 1440
+    assert a["incomplete"][early].mean() == pytest.approx(0.5, abs=0.05)
+    assert a["incomplete"][~early].mean() < 0.1
+
+
+def test_split_by_index_partitions_the_stream() -> None:
+    a = arrivals(BASE, 3)
+    parts = [split_by_index(a, 3, k) for k in range(3)]
+    joined = np.sort(np.concatenate(parts), order="dossier")
+    assert joined.tobytes() == a.tobytes()
+    assert all((np.diff(p["submitted"]) >= 0).all() for p in parts)
+    with pytest.raises(ValueError, match=r"worker_index 3 is outside 0\.\.2"):
+        split_by_index(a, 3, 3)
+    with pytest.raises(ValueError, match="n_workers must be at least 1"):
+        split_by_index(a, 0, 0)
+
+
+def test_bad_arguments_are_named() -> None:
+    with pytest.raises(ValueError, match="negative number of days: -1"):
+        arrivals(BASE, -1)
+    with pytest.raises(ValueError, match="multiplier must be positive"):
+        arrivals(BASE, 1, multiplier=0)
+
+
+@settings(max_examples=15)
+@given(
+    seed=st.integers(0, 2**62), days=st.integers(1, 10), name=st.sampled_from(["hanoi-baseline", "hanoi-tet"])
+)
+def test_stream_invariants(seed: int, days: int, name: str) -> None:
+    s = scenarios.load(name)
+    a = arrivals(s, days, rng=np.random.default_rng(seed))
+    assert (np.diff(a["submitted"]) >= 0).all()
+    assert ((a["submitted"] >= 0) & (a["submitted"] < days * 1440)).all()
+    assert a["dossier"].tolist() == list(range(a.size))
+    # desk submissions fall on the receiving agency's working days
+    day = (a["submitted"][a["channel"] == 1] // 1440).astype(int)
+    working = calendar_for(s, "justice").working_day_index(s.calendar.start, days + 1)
+    assert working[day].all()
+    assert s.calendar.start + timedelta(days=int(day.max(initial=0))) >= s.calendar.start
