@@ -6,6 +6,7 @@ and ``lienthong.runs`` (imported lazily by ``loadtests.run``, the one place that
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,24 +18,11 @@ from loadtests.journeys import OUTCOMES, ScenarioClock, journey_metrics
 from loadtests.reconcile import Reconciliation
 from scenarios.model import Scenario
 
-__all__ = ["build_report", "threshold_metrics", "twin_prediction"]
+__all__ = ["Twin", "build_report", "threshold_metrics"]
 
-
-def twin_prediction(s: Scenario, cfg: LoadConfig) -> dict[str, Any]:
-    """The twin on the same stream (unshifted), run a week past it so dossiers can finish."""
-    import sim
-    from loadtests._replay import stream_of
-
-    stream = stream_of(s, cfg)
-    result = sim.run(s, days=cfg.days + 7, stream=stream, warmup_days=0)
-    m = sim.metrics(result)
-    return {
-        "services": {
-            k: {f: v.get(f) for f in ("arrivals", "done", "refused", "open", "attainment", "e2e_wd")}
-            for k, v in m["services"].items()
-        },
-        "hourly_wip": m["backlog"]["hourly_wip"],
-    }
+# The twin's prediction for the run's scenario and stream: (scenario, stream, days) -> {"services": {…},
+# "hourly_wip": […]}. Supplied by the caller (lienthong), since loadtests may not import the twin.
+Twin = Callable[[Scenario, Any, int], dict[str, Any]]
 
 
 def threshold_metrics(journeys: dict[str, Any], http: dict[str, Any], rec: Reconciliation) -> dict[str, Any]:
@@ -54,14 +42,22 @@ def threshold_metrics(journeys: dict[str, Any], http: dict[str, Any], rec: Recon
 
 
 def build_report(
-    s: Scenario, cfg: LoadConfig, merged: Merged, rec: Reconciliation, run: Any, http: dict[str, Any]
+    s: Scenario,
+    cfg: LoadConfig,
+    merged: Merged,
+    rec: Reconciliation,
+    run: Any,
+    http: dict[str, Any],
+    twin_fn: Twin | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """``(Report, metrics)`` of the run; the plots are written into the run folder."""
     from lienthong.report import Check, Figure, KeyFigure, Report, Section, Table, evaluate_thresholds
 
     clock = ScenarioClock(t0=cfg.t0, speed=cfg.speed)
     jm = journey_metrics(s, merged.journeys, merged.steps, clock)
-    twin = twin_prediction(s, cfg)
+    from loadtests._replay import stream_of
+
+    twin = twin_fn(s, stream_of(s, cfg), cfg.days) if twin_fn else {"services": {}, "hourly_wip": None}
     tm = threshold_metrics(jm, http, rec)
     thresholds = evaluate_thresholds(s.thresholds, tm)
     plots = plot_all(s, merged.journeys, merged.requests, clock, run.path, twin.get("hourly_wip"))

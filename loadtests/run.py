@@ -49,6 +49,7 @@ class RunSettings:
     ``crash_after_s`` kills the fakes with SIGKILL that many wall seconds after minute 0 and
     restarts them on the same folder and port (the crash run). ``poll_interval_s`` and
     ``drain_s`` bound how often and how long dossiers are followed after the last arrival.
+    ``twin`` (``(scenario, stream, days) -> dict``) adds the twin's prediction to the report.
     """
 
     target: str | None = None
@@ -64,6 +65,7 @@ class RunSettings:
     crash_after_s: float | None = None
     admin_key: str | None = None
     lead_s: float = 4.0
+    twin: Any = None
 
 
 @dataclass
@@ -133,7 +135,7 @@ def run_scenario(
         emit({"phase": "reporting"})
         from loadtests._reporting import build_report
 
-        report, metrics = build_report(s, cfg, merged, rec, run, http_metrics(merged.requests))
+        report, metrics = build_report(s, cfg, merged, rec, run, http_metrics(merged.requests), st.twin)
         report.write(run.path)
         run.finish(exit_code=report.exit_code, passed=report.passed)
         return RunOutcome(run.path, report.exit_code, report, rec, metrics)

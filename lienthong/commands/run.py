@@ -1,0 +1,99 @@
+"""``lienthong run [SCENARIO]``: a scenario end to end against the fakes (or ``--target``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+__all__ = ["register", "run_command", "twin_prediction"]
+
+console = Console()
+errors = Console(stderr=True, soft_wrap=True)
+
+
+def register(root: typer.Typer) -> None:
+    root.command("run")(run_command)
+
+
+def twin_prediction(scenario: Any, stream: Any, days: int) -> dict[str, Any]:
+    """The twin on the run's own arrival stream, a week past it so its dossiers can finish."""
+    from sim.stats import metrics
+    from sim.twin import run
+
+    m = metrics(run(scenario, days=days + 7, stream=stream, warmup_days=0))
+    fields = ("arrivals", "done", "refused", "open", "attainment", "e2e_wd")
+    services = {k: {f: v.get(f) for f in fields} for k, v in m["services"].items()}
+    return {"services": services, "hourly_wip": m["backlog"]["hourly_wip"]}
+
+
+def run_command(
+    scenario: str = typer.Argument("hanoi-baseline", help="Catalog name or path to a .toml file."),
+    target: str = typer.Option(
+        None, "--target", help="Base URL of real endpoints (default: start the fakes)."
+    ),
+    speed: float = typer.Option(None, "--speed", help="Time compression (scenario minutes per wall minute)."),
+    days: int = typer.Option(None, "--days", help="Scenario days to drive."),
+    multiplier: float = typer.Option(None, "--multiplier", help="Demand multiple of the scenario's volumes."),
+    out: Path = typer.Option(Path("runs"), "--out", help="Folder for the run folders."),
+    crash_after: float = typer.Option(
+        None, "--crash-after", help="Kill -9 the fakes after this many seconds."
+    ),
+    drain: float = typer.Option(
+        60.0, "--drain", help="Seconds to keep following dossiers after the last arrival."
+    ),
+) -> None:
+    """Drive a time-compressed scenario end to end, reconcile, and write a report (exit 1 on a breach)."""
+    import scenarios
+    from loadtests.run import RunSettings, run_scenario
+
+    if (speed is not None and speed <= 0) or (days is not None and days < 1):
+        errors.print(f"[red]bad input:[/] --speed must be > 0 and --days >= 1 (got {speed}, {days})")
+        raise typer.Exit(2)
+    if multiplier is not None and multiplier <= 0:
+        errors.print(f"[red]bad input:[/] --multiplier must be > 0 (got {multiplier})")
+        raise typer.Exit(2)
+    settings = RunSettings(
+        target=target,
+        speed=speed,
+        days=days,
+        multiplier=multiplier,
+        out=out,
+        crash_after_s=crash_after,
+        drain_s=drain,
+        twin=twin_prediction,
+    )
+    try:
+        outcome = _with_progress(lambda cb: run_scenario(scenario, settings, progress=cb))
+    except scenarios.ScenarioError as exc:
+        errors.print(f"[red]bad scenario:[/] {exc}")
+        raise typer.Exit(2) from exc
+    colour = "green" if outcome.exit_code == 0 else "red"
+    console.print(f"[bold {colour}]{outcome.report.verdict}[/]")
+    console.print(f"report: {outcome.path / 'report.html'}")
+    raise typer.Exit(outcome.exit_code)
+
+
+def _with_progress(work: Any) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        started = bar.add_task("starting", total=None)
+        done = bar.add_task("dossiers finished", total=None, visible=False)
+
+        def update(doc: dict[str, Any]) -> None:
+            if doc.get("progress"):
+                bar.update(
+                    started,
+                    description=f"arrivals started (scenario minute {doc['minute']:.0f})",
+                    total=doc["total"],
+                    completed=doc["started"],
+                )
+                bar.update(done, visible=True, total=doc["total"], completed=doc["finished"])
+            elif "phase" in doc:
+                bar.console.print(f"[dim]{doc['phase']}[/]")
+
+        return work(update)

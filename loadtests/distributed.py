@@ -1,0 +1,160 @@
+"""``lienthong load``: Locust's own master and worker processes on 127.0.0.1.
+
+:func:`run_load` writes the run's :class:`~loadtests._config.LoadConfig`, starts one Locust
+master (headless, or with the web UI on 127.0.0.1) and ``workers`` worker processes, each of
+which replays its share of the arrival stream (``split_by_index`` by the worker index Locust
+assigns). Every worker tells the master when its share is done; the master then quits. The
+parent merges the workers' records, reconciles (when the target exports its registers) and
+writes the same report as ``lienthong run``. ``mode="closed"`` runs the stress users with the
+scenario's stages instead.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import scenarios
+from loadtests._config import ENV_VAR, LoadConfig
+from loadtests._merge import http_metrics, merge
+from loadtests.run import RunOutcome, _align, _prep_seconds, _reconcile, _scenario_file, _with_multiplier
+
+__all__ = ["LOCUSTFILE", "run_load"]
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_load(
+    scenario: str | Path,
+    target: str,
+    *,
+    workers: int = 1,
+    multiplier: float | None = None,
+    speed: float | None = None,
+    days: int | None = None,
+    out: str | Path = "runs",
+    ui: bool = False,
+    mode: str = "open",
+    drain_s: float = 60.0,
+    max_seconds: float | None = None,
+    stage_scale: float = 1.0,
+    admin_key: str | None = None,
+    web_port: int = 8089,
+    twin: Any = None,
+) -> RunOutcome:
+    """Runs a distributed load test (see the module docstring).
+
+    Raises ``scenarios.ScenarioError`` for a bad scenario, ValueError for bad settings and
+    RuntimeError when Locust does not finish.
+    """
+    from lienthong.runs import start_run
+
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    s = _with_multiplier(scenarios.load(scenario), multiplier)
+    speed = float(speed or s.load.speed)
+    days = int(days or s.load.days)
+    bound = float(max_seconds or s.load.max_seconds)
+    run = start_run(
+        s,
+        kind="load",
+        root=out,
+        source=str(scenario),
+        settings={"target": target, "workers": workers, "speed": speed, "days": days, "mode": mode},
+    )
+    t0, shift, aligned, speed = _align(target, speed, 6.0 + _prep_seconds(s, days))
+    cfg = LoadConfig(
+        scenario=str(_scenario_file(s, run.path)),
+        target=target,
+        out=str(run.path / "load"),
+        speed=speed,
+        days=days,
+        t0=t0,
+        shift_minutes=shift,
+        aligned=aligned,
+        workers=workers,
+        mode=mode,
+        keys={name: c.key for name, c in s.callers.items()},
+        max_seconds=bound,
+        max_dossiers=s.load.max_dossiers,
+        poll_interval_s=s.load.poll_interval_s,
+        request_timeout_s=s.load.request_timeout_s,
+        drain_s=drain_s,
+        run_tag=run.id[-24:],
+        stage_scale=stage_scale,
+    )
+    path = cfg.write(run.path / "load" / "config.json")
+    _locust(path, cfg, workers, ui, run.path, web_port)
+    merged = merge(run.path / "load")
+    rec = _reconcile(s, merged, target, admin_key or cfg.keys.get("admin"))
+    from loadtests._reporting import build_report
+
+    report, metrics = build_report(s, cfg, merged, rec, run, http_metrics(merged.requests), twin)
+    report.write(run.path)
+    run.finish(exit_code=report.exit_code, passed=report.passed)
+    return RunOutcome(run.path, report.exit_code, report, rec, metrics)
+
+
+def _locust(config: Path, cfg: LoadConfig, workers: int, ui: bool, folder: Path, web_port: int) -> None:
+    env = dict(os.environ, **{ENV_VAR: str(config)}, PYTHONUNBUFFERED="1")
+    port = _free_port()
+    base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", cfg.target]
+    master_cmd = [
+        *base,
+        "--master",
+        "--master-bind-host",
+        "127.0.0.1",
+        "--master-bind-port",
+        str(port),
+        "--expect-workers",
+        str(workers),
+        "--csv",
+        str(folder / "load" / "locust"),
+    ]
+    if ui:
+        master_cmd += ["--web-host", "127.0.0.1", "--web-port", str(web_port)]
+    else:
+        master_cmd += [
+            "--headless",
+            "--run-time",
+            f"{int(cfg.max_seconds + 60)}s",
+            "--exit-code-on-error",
+            "0",
+        ]
+    logs = [open(folder / "load" / f"locust-{n}.log", "wb") for n in ("master", *map(str, range(workers)))]  # noqa: SIM115
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        procs.append(subprocess.Popen(master_cmd, env=env, stdout=logs[0], stderr=subprocess.STDOUT))
+        time.sleep(0.5)
+        for w in range(workers):
+            cmd = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
+            procs.append(subprocess.Popen(cmd, env=env, stdout=logs[w + 1], stderr=subprocess.STDOUT))
+        code = procs[0].wait(timeout=cfg.max_seconds + 240 if not ui else None)
+        for p in procs[1:]:
+            p.wait(timeout=30)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        for f in logs:
+            f.close()
+    if code not in (0, 1):
+        raise RuntimeError(
+            f"the Locust master exited with {code}; see {folder / 'load' / 'locust-master.log'}"
+        )
