@@ -1,0 +1,14 @@
+"""Vendor certification: one command, one reproducible certificate.
+
+>>> from certify import certify
+>>> cert = certify("vss", "http://127.0.0.1:9000", out="runs/cert-vss")   # doctest: +SKIP
+>>> cert.verdict                                                          # doctest: +SKIP
+'PASS'
+"""
+
+from certify.certificate import Certificate, grade, verify
+from certify.requirements import REQUIREMENTS, Requirement, requirements_for
+from certify.runner import CertifyError, certify
+
+__all__ = ["REQUIREMENTS", "Certificate", "CertifyError", "Requirement", "certify", "grade",
+           "requirements_for", "verify"]

@@ -1,0 +1,152 @@
+"""Recorded HTTP exchanges with the vendor: evidence, curl reproducers, masking (private)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from fakes.ids import mask
+
+__all__ = ["Client", "Exchange", "mask_key", "scrub", "scrub_doc"]
+
+# Personal identifiers (DOMAIN.md §5): 12-digit PIDs, 10-digit BHXH numbers, 15-char BHYT codes.
+PERSONAL = re.compile(r"(?<![\w*])(?:\d{12}|\d{10}|[A-Z]{2}\d{13})(?![\w*])")
+_SHOWN_HEADERS = ("content-type", "location", "idempotent-replayed", "www-authenticate",
+                  "retry-after", "x-fault")
+_MAX_BODY = 2000
+
+
+def scrub(text: str) -> str:
+    """``text`` with every personal identifier masked (``001******123``)."""
+    return PERSONAL.sub(lambda m: mask(m.group(0)), text)
+
+
+def scrub_doc(doc: Any) -> Any:
+    """A JSON document with every personal identifier in its strings masked."""
+    if isinstance(doc, str):
+        return scrub(doc)
+    if isinstance(doc, dict):
+        return {k: scrub_doc(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [scrub_doc(v) for v in doc]
+    return doc
+
+
+def mask_key(key: str) -> str:
+    """An API key as printed: ``lt-v************01``."""
+    return key if len(key) < 6 else key[:4] + "*" * (len(key) - 6) + key[-2:]
+
+
+@dataclass
+class Exchange:
+    """One request to the vendor and what came back (status 0: no HTTP answer)."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: Any
+    status: int = 0
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response: Any = None
+    error: str = ""
+    seconds: float = 0.0
+
+    @property
+    def code(self) -> str | None:
+        """The problem ``code`` of the answer, if any."""
+        return self.response.get("code") if isinstance(self.response, dict) else None
+
+    @property
+    def content_type(self) -> str:
+        return self.response_headers.get("content-type", "").split(";")[0].strip()
+
+    def curl(self) -> str:
+        """A curl command reproducing the request (API key and identifiers masked)."""
+        parts = ["curl", "-sS", "-i", "-X", self.method, self.url]
+        for name, value in self.headers.items():
+            shown = mask_key(value) if name.lower() == "x-api-key" else value
+            parts += ["-H", f"{name}: {shown}"]
+        if self.body is not None:
+            parts += ["--data-raw", scrub(json.dumps(self.body, ensure_ascii=False))]
+        return " ".join(shlex.quote(p) for p in parts)
+
+    def evidence(self) -> dict[str, Any]:
+        """The exchange as certificate evidence (masked, bodies truncated)."""
+        headers = {k: (mask_key(v) if k.lower() == "x-api-key" else v)
+                   for k, v in self.headers.items()}
+        return {"request": {"method": self.method, "url": self.url, "headers": headers,
+                            "body": _truncate(scrub_doc(self.body))},
+                "response": {"status": self.status, "headers": dict(self.response_headers),
+                             "body": _truncate(scrub_doc(self.response)),
+                             **({"error": scrub(self.error)} if self.error else {})},
+                "curl": self.curl()}
+
+
+def _truncate(doc: Any) -> Any:
+    text = json.dumps(doc, ensure_ascii=False)
+    return doc if len(text) <= _MAX_BODY else text[:_MAX_BODY] + "…"
+
+
+class Client:
+    """Calls one base URL with the scenario's keys; every exchange goes to ``log``."""
+
+    def __init__(self, base_url: str, keys: dict[str, str], *, timeout: float = 10.0,
+                 record: bool = True) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.keys = keys
+        self.timeout = timeout
+        self.record = record
+        self.log: list[Exchange] = []
+        self._lock = threading.Lock()
+        self._http = httpx.Client(timeout=timeout, limits=httpx.Limits(max_connections=64))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def call(self, method: str, path: str, *, caller: str | None = None, key: str | None = None,
+             body: Any = None, idem: str | None = None, timeout: float | None = None,
+             raw: bytes | None = None, content_type: str = "application/json") -> Exchange:
+        """Send one request as ``caller`` (or with ``key``; neither: no X-API-Key header)."""
+        headers: dict[str, str] = {}
+        api_key = key if key is not None else (self.keys[caller] if caller else None)
+        if api_key is not None:
+            headers["X-API-Key"] = api_key
+        if idem is not None:
+            headers["Idempotency-Key"] = idem
+        data: bytes | None = raw
+        if body is not None and raw is None:
+            data = json.dumps(body, ensure_ascii=False).encode()
+        if data is not None:
+            headers["Content-Type"] = content_type
+        ex = Exchange(method, self.base_url + path, headers, body)
+        start = time.perf_counter()
+        try:
+            r = self._http.request(method, ex.url, headers=headers, content=data,
+                                   timeout=timeout or self.timeout)
+            ex.status = r.status_code
+            ex.response_headers = {k.lower(): v for k, v in r.headers.items()
+                                   if k.lower() in _SHOWN_HEADERS}
+            try:
+                ex.response = r.json()
+            except ValueError:
+                ex.response = r.text[:_MAX_BODY]
+        except httpx.HTTPError as exc:
+            ex.error = f"{type(exc).__name__}: {exc}"
+        ex.seconds = time.perf_counter() - start
+        if self.record:
+            with self._lock:
+                self.log.append(ex)
+        return ex
+
+    def get(self, path: str, caller: str | None = None, **kw: Any) -> Exchange:
+        return self.call("GET", path, caller=caller, **kw)
+
+    def post(self, path: str, body: Any, caller: str | None = None, **kw: Any) -> Exchange:
+        return self.call("POST", path, caller=caller, body=body, **kw)

@@ -1,0 +1,175 @@
+"""Phase (c), resilience: idempotent replays, duplicate deliveries, client timeouts and
+upstream outages, handled without loss or duplication.
+
+"Exactly one record" is shown through the contract's business uniqueness: after the faulty
+exchange, the same fact under a *new* key must be refused 409 naming the record the retry got.
+Upstream faults are switched on in the certifier's proxy between the vendor and the fakes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from certify._context import Check, Ctx, Outcome, ensure, passed
+from certify._http import Exchange
+from certify._links import birth_dossier, export, poll_dossier, submit
+from certify._writes import WRITES, Write
+
+__all__ = ["CHECKS"]
+
+
+def _w(ctx: Ctx) -> Write:
+    return WRITES[ctx.agency]
+
+
+def _send(ctx: Ctx, w: Write, body: dict[str, Any], key: str | None, **kw: Any) -> Exchange:
+    return ctx.vendor.call("POST", w.path, caller=w.caller, body=body, idem=key, **kw)
+
+
+def _ok(ex: Exchange, w: Write, what: str) -> dict[str, Any]:
+    ensure(ex.status == w.status and isinstance(ex.response, dict),
+           f"{what}: expected {w.status}, got {ex.status} {ex.code or ex.error}", ex)
+    return dict(ex.response)
+
+
+def _one_record(ctx: Ctx, w: Write, body: dict[str, Any], record: str, tag: str) -> Exchange | None:
+    """Show there is one record: a new key for the same fact is refused naming ``record``."""
+    if w.unique_code is None:
+        return None
+    ex = _send(ctx, w, body, ctx.key(tag, body, "fresh-key"))
+    existing = ex.response.get("existing") if isinstance(ex.response, dict) else None
+    ensure(ex.status == 409 and ex.code == w.unique_code and existing == record,
+           f"the same fact under a new key: expected 409 {w.unique_code} naming {record!r}, "
+           f"got {ex.status} {ex.code} naming {existing!r}", ex)
+    return ex
+
+
+def idem_001(ctx: Ctx) -> Outcome:
+    w = _w(ctx)
+    body = w.make(ctx, "idem1")
+    key = ctx.key("idem1", body)
+    first = _send(ctx, w, body, key)
+    doc = _ok(first, w, "first write")
+    again = _send(ctx, w, body, key)
+    ensure(again.status == first.status and again.response == first.response,
+           f"replay answered {again.status} with another body (first: {first.status})", first, again)
+    proof = _one_record(ctx, w, body, doc[w.id_field], "idem1")
+    return passed("the replay returned the first answer; one record", first, again,
+                  *([proof] if proof else []))
+
+
+def idem_002(ctx: Ctx) -> Outcome:
+    w = _w(ctx)
+    body = w.make(ctx, "idem2")
+    key = ctx.key("idem2", body)
+    _ok(_send(ctx, w, body, key), w, "first write")
+    other = w.vary(ctx, body)
+    ex = _send(ctx, w, other, key)
+    ensure(ex.status == 409 and ex.code == "idempotency_key_reused",
+           f"the same key with another body: expected 409 idempotency_key_reused, got {ex.status} "
+           f"{ex.code}", ex)
+    return passed("key reuse with another body refused", ex)
+
+
+def idem_003(ctx: Ctx) -> Outcome:
+    w = _w(ctx)
+    body = w.make(ctx, "idem3")
+    key = ctx.key("idem3", body)
+    gate = threading.Barrier(2)
+    out: list[Exchange] = []
+
+    def deliver() -> None:
+        gate.wait()
+        out.append(_send(ctx, w, body, key))
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    a, b = out
+    da, db = _ok(a, w, "first delivery"), _ok(b, w, "second delivery")
+    ensure(da.get(w.id_field) == db.get(w.id_field),
+           f"two deliveries of one write made two records ({w.id_field} differs)", a, b)
+    proof = _one_record(ctx, w, body, da[w.id_field], "idem3")
+    return passed("both deliveries got the one record", a, b, *([proof] if proof else []))
+
+
+def idem_004(ctx: Ctx) -> Outcome:
+    w = _w(ctx)
+    body = w.make(ctx, "idem4")
+    ex = _send(ctx, w, body, None)
+    ensure(ex.status == 400 and ex.code == "idempotency_key_missing",
+           f"a write without Idempotency-Key: expected 400 idempotency_key_missing, got "
+           f"{ex.status} {ex.code}", ex)
+    return passed("a write without a key is refused", ex)
+
+
+def res_001(ctx: Ctx) -> Outcome:
+    w = _w(ctx)
+    body = w.make(ctx, "res1")
+    key = ctx.key("res1", body)
+    ctx.proxy.delay(1.5)
+    try:
+        first = _send(ctx, w, body, key, timeout=0.4)
+    finally:
+        ctx.proxy.clear()
+    time.sleep(1.8)  # the vendor finishes the abandoned request meanwhile
+    retry = _send(ctx, w, body, key)
+    doc = _ok(retry, w, "retry with the same key after a client timeout")
+    proof = _one_record(ctx, w, body, doc[w.id_field], "res1")
+    return passed("timed-out write retried: one record", first, retry, *([proof] if proof else []))
+
+
+def res_002(ctx: Ctx) -> Outcome:
+    w = _w(ctx)
+    body = w.make(ctx, "res2")
+    key = ctx.key("res2", body)
+    ctx.proxy.outage()
+    try:
+        down = _send(ctx, w, body, key)
+    finally:
+        ctx.proxy.clear()
+    ensure(down.status == 502 and down.code == "upstream_error",
+           f"with the upstream down: expected 502 upstream_error, got {down.status} {down.code}", down)
+    retry = _send(ctx, w, body, key)
+    doc = _ok(retry, w, "retry after recovery")
+    proof = _one_record(ctx, w, body, doc[w.id_field], "res2")
+    return passed("outage answered 502; retry created the record once", down, retry,
+                  *([proof] if proof else []))
+
+
+def portal_res_003(ctx: Ctx) -> Outcome:
+    from certify import _factory as f
+
+    cert = f.certificate(ctx, "pres3/cert", ctx.today)
+    body = birth_dossier(ctx, cert["id"], "ks_bhyt")
+    ctx.proxy.outage("/vss")
+    try:
+        sub = submit(ctx, ctx.vendor, body, "pres3")
+        ensure(sub.status == 202, f"submission during a VSS outage: {sub.status} {sub.code}", sub)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not any(
+                p.startswith("/vss") and s == 503 for _, p, s in ctx.proxy.seen()):
+            time.sleep(0.1)
+        hit = any(p.startswith("/vss") for _, p, _s in ctx.proxy.seen())
+        time.sleep(1.0)
+    finally:
+        ctx.proxy.clear()
+    ensure(hit, "the portal never called VSS during the outage (the test could not bite)", sub)
+    ex = poll_dossier(ctx.vendor, sub.response["id"], ctx.options.link_timeout_s)
+    final = ex.response if isinstance(ex.response, dict) else {}
+    ensure(final.get("status") == "completed", f"dossier ended {final.get('status')!r} after the "
+           "outage", ex)
+    pid = final.get("result", {}).get("pid")
+    cards = [c for c in export(ctx, "vss")["cards"] if c["pid"] == pid]
+    ensure(len(cards) == 1, f"{len(cards)} cards for the child after the outage (expected 1)", ex)
+    return passed("the dossier completed once after the VSS outage", sub, ex)
+
+
+CHECKS: dict[str, Check] = {
+    "IDEM-001": idem_001, "IDEM-002": idem_002, "IDEM-003": idem_003, "IDEM-004": idem_004,
+    "RES-001": res_001, "RES-002": res_002, "PORTAL-RES-003": portal_res_003,
+}

@@ -1,0 +1,567 @@
+"""Phase (b), business rules: one check per requirement, from DOMAIN.md.
+
+Each check builds its own data (through :mod:`certify._factory`, in the vendor for the certified
+agency and in the reference fakes for the rest), calls the vendor and decides. Expected values
+are computed here from the rules themselves (DOMAIN.md §5–6 and the scenario's money table),
+never read from the fakes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from certify import _factory as f
+from certify._context import Check, Ctx, Outcome, ensure, passed
+from certify._http import Exchange
+from certify._links import birth_dossier, card_validity, death_dossier, export, poll_dossier, submit
+from fakes.ids import validate_bhyt, validate_pid
+
+__all__ = ["CHECKS"]
+
+BEFORE, AFTER = dt.date(2024, 6, 30), dt.date(2024, 7, 1)  # the 2024-07-01 rate change
+
+
+def _created(ex: Exchange, what: str, status: int = 201) -> dict[str, Any]:
+    ensure(ex.status == status and isinstance(ex.response, dict),
+           f"{what}: expected {status}, got {ex.status} {ex.code or ex.error}", ex)
+    return dict(ex.response)
+
+
+def _refused(ex: Exchange, status: int, code: str, what: str) -> None:
+    ensure(ex.status == status and ex.code == code,
+           f"{what}: expected {status} {code}, got {ex.status} {ex.code or ex.error}", ex)
+
+
+def _post(ctx: Ctx, path: str, body: dict[str, Any], caller: str, tag: str, salt: str = "") -> Exchange:
+    return ctx.vendor.post(path, body, caller, idem=ctx.key(tag, body, salt))
+
+
+def _days_ago(ctx: Ctx, days: int) -> dt.date:
+    return ctx.today - dt.timedelta(days=days)
+
+
+# -- health --------------------------------------------------------------------------------
+def health_gcs_001(ctx: Ctx) -> Outcome:
+    body = f.certificate_body(ctx, _days_ago(ctx, 10), "M")
+    ex = _post(ctx, "/health/birth-certificates", body, "hospital", "gcs1")
+    doc = _created(ex, "certificate")
+    year = body["child_birth_date"][:4]
+    ensure(bool(re.fullmatch(rf"GCS-01001-({year}|{ctx.today.year})-\d{{6}}", str(doc.get("id")))),
+           f"id {doc.get('id')!r} is not GCS-01001-<year>-<6 digits>", ex)
+    for k in ("child_birth_date", "child_sex", "mother_pid", "facility_code"):
+        ensure(doc.get(k) == body[k], f"{k} not echoed as sent", ex)
+    return passed(f"certificate {doc['id']} issued with the fields as sent", ex)
+
+
+def health_gcs_002(ctx: Ctx) -> Outcome:
+    body = f.certificate_body(ctx, ctx.today + dt.timedelta(days=5))
+    ex = _post(ctx, "/health/birth-certificates", body, "hospital", "gcs2")
+    _refused(ex, 422, "future_date", "birth in 5 days")
+    return passed("a birth date in the future is refused future_date", ex)
+
+
+def health_gcs_003(ctx: Ctx) -> Outcome:
+    body = f.certificate_body(ctx, _days_ago(ctx, 10))
+    body["mother_birth_date"] = _days_ago(ctx, 5).isoformat()
+    ex = _post(ctx, "/health/birth-certificates", body, "hospital", "gcs3")
+    _refused(ex, 422, "invalid_date", "mother born after the child")
+    return passed("a mother born after the child is refused invalid_date", ex)
+
+
+def health_gcs_004(ctx: Ctx) -> Outcome:
+    out = []
+    for bad in ("999195012345", "00119501234"):
+        body = dict(f.certificate_body(ctx, _days_ago(ctx, 10)), mother_pid=bad)
+        ex = _post(ctx, "/health/birth-certificates", body, "hospital", f"gcs4/{bad}")
+        _refused(ex, 422, "invalid_pid", f"mother PID {bad!r}")
+        out.append(ex)
+    return passed("an unknown province and an 11-digit PID are refused invalid_pid", *out)
+
+
+def health_gbt_001(ctx: Ctx) -> Outcome:
+    pid = f.pid_of(ctx, "M", 1950)
+    body = {"facility_code": "01001", "deceased_pid": pid, "deceased_name": "Lê Văn Hùng",
+            "deceased_sex": "M", "deceased_birth_date": "1950-05-17",
+            "death_date": _days_ago(ctx, 2).isoformat(), "place_of_death": "Bệnh viện Bạch Mai"}
+    ex = _post(ctx, "/health/death-notices", body, "hospital", "gbt1")
+    doc = _created(ex, "death notice")
+    ensure(bool(re.fullmatch(r"GBT-01001-\d{4}-\d{6}", str(doc.get("id")))),
+           f"id {doc.get('id')!r} is not GBT-01001-<year>-<6 digits>", ex)
+    early = dict(body, deceased_pid=f.pid_of(ctx, "M", 1950), death_date="1949-01-01")
+    ex2 = _post(ctx, "/health/death-notices", early, "hospital", "gbt1/early")
+    _refused(ex2, 422, "death_before_birth", "death before birth")
+    return passed("notice issued; death before birth refused", ex, ex2)
+
+
+# -- justice -------------------------------------------------------------------------------
+def justice_ks_001(ctx: Ctx) -> Outcome:
+    cert = f.certificate(ctx, "ks1/cert", _days_ago(ctx, 12), "F")
+    body = f.birth_body(ctx, cert["id"])
+    ex = _post(ctx, "/justice/births", body, "portal", "ks1")
+    doc = _created(ex, "birth registration")
+    no = str(doc.get("register_no"))
+    ensure(bool(re.fullmatch(r"KS-00070-\d{4}-Q\d{2}-\d{6}", no)),
+           f"register number {no!r} is not KS-<unit>-<year>-Q<book>-<entry>", ex)
+    for mine, theirs in (("child_sex", "child_sex"), ("child_birth_date", "child_birth_date"),
+                         ("mother_pid", "mother_pid")):
+        ensure(doc.get(mine) == cert[theirs], f"{mine} {doc.get(mine)!r} is not the certificate's", ex)
+    got = ctx.vendor.get(f"/justice/births/{no}", "police")
+    ensure(got.status == 200 and got.response.get("register_no") == no,
+           "the record cannot be read back", got)
+    return passed(f"birth registered as {no} from the certificate", ex, got)
+
+
+def justice_ks_002(ctx: Ctx) -> Outcome:
+    body = f.birth_body(ctx, "GCS-01001-2026-999999")
+    ex = _post(ctx, "/justice/births", body, "portal", "ks2")
+    _refused(ex, 422, "unknown_birth_certificate", "unknown certificate")
+    return passed("unknown certificate refused", ex)
+
+
+def justice_ks_003(ctx: Ctx) -> Outcome:
+    cert = f.certificate(ctx, "ks3/cert", _days_ago(ctx, 12))
+    body = f.birth_body(ctx, cert["id"])
+    first = _created(_post(ctx, "/justice/births", body, "portal", "ks3"), "first registration")
+    ex = _post(ctx, "/justice/births", body, "portal", "ks3", salt="again")
+    _refused(ex, 409, "already_registered", "second registration of one certificate")
+    ensure(ex.response.get("existing") == first["register_no"], "409 does not name the first record", ex)
+    return passed("a second registration is refused naming the first", ex)
+
+
+def justice_kt_001(ctx: Ctx) -> Outcome:
+    n = f.notice(ctx, "kt1/gbt", _days_ago(ctx, 3), dt.date(1948, 2, 3))
+    body = f.death_body(ctx, n["id"], "pensioner")
+    ex = _post(ctx, "/justice/deaths", body, "portal", "kt1")
+    doc = _created(ex, "death registration")
+    ensure(bool(re.fullmatch(r"KT-00070-\d{4}-Q\d{2}-\d{6}", str(doc.get("register_no")))),
+           f"register number {doc.get('register_no')!r} is not KT-<unit>-<year>-Q<book>-<entry>", ex)
+    for k, want in (("deceased_pid", n["deceased_pid"]), ("death_date", n["death_date"]),
+                    ("status", "pensioner")):
+        ensure(doc.get(k) == want, f"{k} {doc.get(k)!r} is not {want!r}", ex)
+    return passed(f"death registered as {doc['register_no']}", ex)
+
+
+def justice_kt_002(ctx: Ctx) -> Outcome:
+    body = f.death_body(ctx, "GBT-01001-2026-999999", "none")
+    ex = _post(ctx, "/justice/deaths", body, "portal", "kt2")
+    _refused(ex, 422, "unknown_death_notice", "unknown notice")
+    return passed("unknown notice refused", ex)
+
+
+def justice_kt_003(ctx: Ctx) -> Outcome:
+    pid = f.pid_of(ctx, "M", 1951)
+    n1 = f.notice(ctx, "kt3/a", _days_ago(ctx, 3), dt.date(1951, 1, 9), pid=pid)
+    n2 = f.notice(ctx, "kt3/b", _days_ago(ctx, 3), dt.date(1951, 1, 9), pid=pid)
+    first = _created(_post(ctx, "/justice/deaths", f.death_body(ctx, n1["id"], "none"), "portal",
+                           "kt3/1"), "first death")
+    ex = _post(ctx, "/justice/deaths", f.death_body(ctx, n2["id"], "none"), "portal", "kt3/2")
+    _refused(ex, 409, "already_registered", "second death of one person")
+    ensure(ex.response.get("existing") == first["register_no"], "409 does not name the first record", ex)
+    return passed("a second death of one PID is refused", ex)
+
+
+# -- police --------------------------------------------------------------------------------
+def _pid_from(ctx: Ctx, ex: Exchange) -> tuple[str, Exchange]:
+    doc = ex.response if isinstance(ex.response, dict) else {}
+    if ex.status == 202 and doc.get("request_id"):
+        for _ in range(100):
+            ex = ctx.vendor.get(f"/police/pid-requests/{doc['request_id']}", "portal")
+            if isinstance(ex.response, dict) and ex.response.get("pid"):
+                break
+            import time
+
+            time.sleep(0.1)
+        doc = ex.response if isinstance(ex.response, dict) else {}
+    ensure(ex.status in (200, 201) and bool(doc.get("pid")),
+           f"no PID issued: {ex.status} {ex.code or ex.error}", ex)
+    return str(doc["pid"]), ex
+
+
+def police_pid_001(ctx: Ctx) -> Outcome:
+    out = []
+    for sex, digit in (("M", "2"), ("F", "3")):
+        birth = _days_ago(ctx, 15)
+        cert = f.certificate(ctx, f"pid1/{sex}/cert", birth, sex)
+        rec = f.birth(ctx, f"pid1/{sex}/ks", cert["id"])
+        ex = _post(ctx, "/police/pids", {"birth_register_no": rec["register_no"]}, "portal", f"pid1/{sex}")
+        pid, ex = _pid_from(ctx, ex)
+        ensure(validate_pid(pid) is None, f"PID is malformed: {validate_pid(pid)}", ex)
+        want = f"001{digit}{birth.year % 100:02d}"
+        ensure(pid[:6] == want, f"PID starts {pid[:6]!r}; expected {want!r} (province 001, "
+               f"century/sex digit {digit} for a {sex} child born {birth.year})", ex)
+        out.append(ex)
+    return passed("PIDs carry province 001, the century/sex digit and the birth year", *out)
+
+
+def police_pid_002(ctx: Ctx) -> Outcome:
+    ex = _post(ctx, "/police/pids", {"birth_register_no": "KS-00070-2026-Q01-999999"}, "portal", "pid2")
+    _refused(ex, 422, "unknown_birth_record", "unknown birth record")
+    return passed("unknown birth record refused", ex)
+
+
+def police_pid_003(ctx: Ctx) -> Outcome:
+    pids, last = [], None
+    regs = []
+    for i in range(6):
+        cert = f.certificate(ctx, f"pid3/{i}/cert", _days_ago(ctx, 20 + i), "MF"[i % 2])
+        rec = f.birth(ctx, f"pid3/{i}/ks", cert["id"])
+        body = {"birth_register_no": rec["register_no"]}
+        pid, last = _pid_from(ctx, _post(ctx, "/police/pids", body, "portal", f"pid3/{i}"))
+        pids.append(pid)
+        regs.append(body)
+    ensure(len(set(pids)) == len(pids), "two births got the same PID", *([last] if last else []))
+    ex = _post(ctx, "/police/pids", regs[0], "portal", "pid3/0", salt="again")
+    _refused(ex, 409, "already_issued", "second PID for one birth")
+    return passed("six births got six PIDs; a second request is refused already_issued", ex)
+
+
+def _vendor_child(ctx: Ctx, tag: str) -> dict[str, Any]:
+    return f.child(ctx, tag, _days_ago(ctx, 18))
+
+
+def police_tt_001(ctx: Ctx) -> Outcome:
+    kid = _vendor_child(ctx, "tt1")
+    body = {"pid": kid["pid"], "household_id": f"HK{ctx.serial():010d}", "relation_to_head": "child",
+            "address": "12 Phố Huế", "commune_code": "00070"}
+    ex = _post(ctx, "/police/residences", body, "portal", "tt1")
+    _created(ex, "residence")
+    again = _post(ctx, "/police/residences", body, "portal", "tt1", salt="again")
+    _refused(again, 409, "already_resident", "second residence")
+    stranger = dict(body, pid=f.pid_of(ctx, "M", 2026))
+    ex3 = _post(ctx, "/police/residences", stranger, "portal", "tt1/stranger")
+    _refused(ex3, 404, "unknown_person", "residence of an unknown person")
+    return passed("residence registered once; unknown person refused", ex, again, ex3)
+
+
+def police_xtt_001(ctx: Ctx) -> Outcome:
+    kid = _vendor_child(ctx, "xtt1")
+    body = {"pid": kid["pid"], "death_register_no": "KT-00070-2026-Q01-000001"}
+    ex = _post(ctx, "/police/residence-removals", body, "portal", "xtt1")
+    _refused(ex, 422, "person_alive", "removal for a living person")
+    return passed("removal for a living person refused person_alive", ex)
+
+
+def police_xtt_002(ctx: Ctx) -> Outcome:
+    kid = _vendor_child(ctx, "xtt2")
+    home = {"pid": kid["pid"], "household_id": f"HK{ctx.serial():010d}", "relation_to_head": "child",
+            "address": "3 Hàng Bài", "commune_code": "00070"}
+    _created(_post(ctx, "/police/residences", home, "portal", "xtt2/tt"), "residence")
+    n = f.notice(ctx, "xtt2/gbt", _days_ago(ctx, 1), kid["birth_date"], pid=kid["pid"], sex="F")
+    rec = f.death(ctx, "xtt2/kt", n["id"], "none")
+    dead = _post(ctx, "/police/deaths", {"death_register_no": rec["register_no"]}, "portal", "xtt2/dead")
+    doc = _created(dead, "record death")
+    ensure(doc.get("alive") is False, "the person is not marked dead", dead)
+    body = {"pid": kid["pid"], "death_register_no": rec["register_no"]}
+    ex = _post(ctx, "/police/residence-removals", body, "portal", "xtt2")
+    removal = _created(ex, "residence removal")
+    ensure(removal.get("household_id") == home["household_id"], "removal names another household", ex)
+    person = ctx.vendor.get(f"/police/people/{kid['pid']}", "vss")
+    ensure(person.status == 200 and person.response.get("residence_status") == "removed",
+           "the person does not show the residence removed", person)
+    again = _post(ctx, "/police/residence-removals", body, "portal", "xtt2", salt="again")
+    _refused(again, 409, "already_registered", "second removal")
+    return passed("death recorded, residence removed once", dead, ex, again)
+
+
+# -- vss -----------------------------------------------------------------------------------
+def _card(ctx: Ctx, tag: str, birth: dt.date) -> tuple[dict[str, Any], Exchange, dict[str, Any]]:
+    kid = f.child(ctx, f"{tag}/child", birth)
+    ex = _post(ctx, "/vss/child-cards", {"pid": kid["pid"], "initial_care_facility": "01001"},
+               "portal", tag)
+    return _created(ex, f"card for a child born {birth}"), ex, kid
+
+
+def vss_card_001(ctx: Ctx) -> Outcome:
+    doc, ex, kid = _card(ctx, "card1", _days_ago(ctx, 20))
+    code, bhxh = str(doc.get("card_code")), str(doc.get("bhxh"))
+    province = ctx.scenario.region.bhyt_code
+    ensure(code.startswith(f"TE1{province}"), f"card code {code[:5]}… does not start TE1{province} "
+           "(group TE, level 1, BHYT province)", ex)
+    ensure(validate_bhyt(code, expect_group="TE") is None, f"card code malformed: "
+           f"{validate_bhyt(code, expect_group='TE')}", ex)
+    ensure(bool(re.fullmatch(r"\d{10}", bhxh)) and code[5:] == bhxh,
+           "the card code does not end with the 10-digit BHXH number", ex)
+    ensure(doc.get("pid") == kid["pid"], "the card names another PID", ex)
+    return passed("card coded TE1 + province + BHXH number", ex)
+
+
+def vss_card_002(ctx: Ctx) -> Outcome:
+    out = []
+    for tag, birth in (("a", _days_ago(ctx, 25)), ("b", f.months_ago(ctx.today, 60)),
+                       ("c", f.months_ago(ctx.today, 66, days=-3))):
+        doc, ex, _ = _card(ctx, f"card2/{tag}", birth)
+        frm, to = card_validity(birth)
+        ensure(doc.get("valid_from") == frm.isoformat(),
+               f"born {birth}: valid_from {doc.get('valid_from')} (expected {frm})", ex)
+        ensure(doc.get("valid_to") == to.isoformat(),
+               f"born {birth}: valid_to {doc.get('valid_to')} (expected {to}: 72 months, 30/09 rule)", ex)
+        out.append(ex)
+    return passed("validity to 72 months with the 30/09 rule for three birth dates", *out)
+
+
+def vss_card_003(ctx: Ctx) -> Outcome:
+    old = f.child(ctx, "card3/old", f.months_ago(ctx.today, 72))
+    ex = _post(ctx, "/vss/child-cards", {"pid": old["pid"]}, "portal", "card3/old")
+    _refused(ex, 422, "child_too_old", "a child 72 months old today")
+    young = f.child(ctx, "card3/young", f.months_ago(ctx.today, 72, days=-1))
+    ok = _post(ctx, "/vss/child-cards", {"pid": young["pid"]}, "portal", "card3/young")
+    _created(ok, "a child one day short of 72 months")
+    return passed("72 months old refused; one day younger served", ex, ok)
+
+
+def vss_card_004(ctx: Ctx) -> Outcome:
+    ex = _post(ctx, "/vss/child-cards", {"initial_care_facility": "01001"}, "portal", "card4/none")
+    _refused(ex, 422, "no_pid", "no PID")
+    ex2 = _post(ctx, "/vss/child-cards", {"pid": f.pid_of(ctx, "M", ctx.today.year)}, "portal", "card4/x")
+    _refused(ex2, 422, "no_pid", "a PID police never issued")
+    return passed("missing and unknown PIDs refused no_pid", ex, ex2)
+
+
+def vss_card_005(ctx: Ctx) -> Outcome:
+    doc, _, kid = _card(ctx, "card5", _days_ago(ctx, 30))
+    ex = _post(ctx, "/vss/child-cards", {"pid": kid["pid"], "initial_care_facility": "01001"},
+               "portal", "card5", salt="again")
+    _refused(ex, 409, "already_issued", "second card")
+    ensure(ex.response.get("existing") == doc["card_code"], "409 does not name the first card", ex)
+    return passed("a second card is refused already_issued", ex)
+
+
+def _pay(ctx: Ctx, path: str, tag: str, status: str, death_date: dt.date) -> tuple[Exchange, dict[str, Any]]:
+    rec = f.deceased(ctx, f"{tag}/death", status, death_date)
+    body = f.claim_body(ctx, rec["register_no"])
+    return _post(ctx, path, body, "portal", tag), body
+
+
+def _amount(ctx: Ctx, table: str, multiple: float, day: dt.date) -> int:
+    money = ctx.scenario.money
+    return round(money.amount_on(getattr(money, table), day) * multiple)
+
+
+def vss_fun_001(ctx: Ctx) -> Outcome:
+    out = []
+    mult = ctx.scenario.money.funeral_base_pay_multiple
+    for status, day in (("pensioner", BEFORE), ("insured", AFTER)):
+        ex, _ = _pay(ctx, "/vss/funeral-allowances", f"fun1/{status}", status, day)
+        doc = _created(ex, f"allowance for a {status} who died {day}")
+        want = _amount(ctx, "base_pay", mult, day)
+        ensure(doc.get("amount_vnd") == want,
+               f"death on {day}: amount {doc.get('amount_vnd')} VND, expected {want:,} "
+               f"({mult:g} × base pay in force that day)", ex)
+        out.append(ex)
+    return passed("10 × base pay on the date of death (before and after 2024-07-01)", *out)
+
+
+def _not_eligible(ctx: Ctx, path: str, tag: str, statuses: tuple[str, ...]) -> Outcome:
+    out = []
+    for status in statuses:
+        ex, _ = _pay(ctx, path, f"{tag}/{status}", status, AFTER)
+        _refused(ex, 422, "not_eligible", f"status {status}")
+        out.append(ex)
+    return passed(f"statuses {', '.join(statuses)} refused not_eligible", *out)
+
+
+def vss_fun_002(ctx: Ctx) -> Outcome:
+    return _not_eligible(ctx, "/vss/funeral-allowances", "fun2", ("social", "merit", "none"))
+
+
+def _once(ctx: Ctx, path: str, tag: str, status: str, code: str) -> Outcome:
+    ex, body = _pay(ctx, path, tag, status, AFTER)
+    first = _created(ex, "first payment")
+    again = _post(ctx, path, body, "portal", tag, salt="again")
+    _refused(again, 409, code, "second payment for one death")
+    ensure(again.response.get("existing") == first.get("payment_id"), "409 does not name the first", again)
+    ghost = dict(body, death_register_no="KT-00070-2026-Q01-999999")
+    ex3 = _post(ctx, path, ghost, "portal", f"{tag}/ghost")
+    _refused(ex3, 422, "death_not_registered", "an unregistered death")
+    return passed(f"one payment per death ({code}); unregistered death refused", again, ex3)
+
+
+def vss_fun_003(ctx: Ctx) -> Outcome:
+    return _once(ctx, "/vss/funeral-allowances", "fun3", "pensioner", "already_paid")
+
+
+def vss_surv_001(ctx: Ctx) -> Outcome:
+    ex, body = _pay(ctx, "/vss/survivor-benefits", "surv1", "insured", AFTER)
+    _created(ex, "survivor settlement")
+    again = _post(ctx, "/vss/survivor-benefits", body, "portal", "surv1", salt="again")
+    _refused(again, 409, "already_settled", "second settlement")
+    return passed("settled once per death", ex, again)
+
+
+# -- social --------------------------------------------------------------------------------
+def social_fun_001(ctx: Ctx) -> Outcome:
+    out = []
+    mult = ctx.scenario.money.social_funeral_multiple
+    for day in (BEFORE, AFTER):
+        ex, _ = _pay(ctx, "/social/funeral-supports", f"sfun1/{day}", "social", day)
+        doc = _created(ex, f"support for a death on {day}")
+        want = _amount(ctx, "standard_level", mult, day)
+        ensure(doc.get("amount_vnd") == want, f"death on {day}: amount {doc.get('amount_vnd')} VND, "
+               f"expected {want:,} ({mult:g} × the standard level that day)", ex)
+        out.append(ex)
+    return passed("20 × the standard level on the date of death", *out)
+
+
+def social_fun_002(ctx: Ctx) -> Outcome:
+    ex, _ = _pay(ctx, "/social/funeral-supports", "sfun2", "merit", AFTER)
+    doc = _created(ex, "support for a person with merit")
+    want = _amount(ctx, "base_pay", ctx.scenario.money.funeral_base_pay_multiple, AFTER)
+    ensure(doc.get("amount_vnd") == want, f"amount {doc.get('amount_vnd')} VND, expected {want:,}", ex)
+    return passed("merit: 10 × base pay", ex)
+
+
+def social_fun_003(ctx: Ctx) -> Outcome:
+    return _not_eligible(ctx, "/social/funeral-supports", "sfun3", ("pensioner", "insured", "none"))
+
+
+def social_fun_004(ctx: Ctx) -> Outcome:
+    return _once(ctx, "/social/funeral-supports", "sfun4", "social", "already_paid")
+
+
+# -- linked dossiers through the reference portal ------------------------------------------
+def _through_portal(ctx: Ctx, body: dict[str, Any], tag: str) -> tuple[dict[str, Any], Exchange]:
+    sub = submit(ctx, ctx.eco, body, tag)
+    ensure(sub.status == 202, f"the reference portal refused the dossier: {sub.status}", sub)
+    ex = poll_dossier(ctx.eco, sub.response["id"], ctx.options.link_timeout_s)
+    doc = ex.response if isinstance(ex.response, dict) else {}
+    bad = [s for s in doc.get("steps", []) if s.get("status") not in ("done", "skipped")]
+    ensure(doc.get("status") == "completed", f"dossier {doc.get('status')}: " + "; ".join(
+        f"{s['step']} {s['status']} {(s.get('error') or {}).get('code', '')}" for s in bad), ex)
+    return doc, ex
+
+
+def health_link_001(ctx: Ctx) -> Outcome:
+    cert = f.certificate(ctx, "link/cert", _days_ago(ctx, 9))
+    _doc, ex = _through_portal(ctx, birth_dossier(ctx, cert["id"], "ks_tt_bhyt"), "link/health")
+    return passed("dossier completed from the vendor's certificate", ex)
+
+
+def justice_link_001(ctx: Ctx) -> Outcome:
+    cert = f.certificate(ctx, "link/cert", _days_ago(ctx, 9))
+    doc, ex = _through_portal(ctx, birth_dossier(ctx, cert["id"], "ks_tt"), "link/justice")
+    got = ctx.vendor.get(f"/justice/births/{doc['result']['birth_register_no']}", "police")
+    ensure(got.status == 200, "the vendor does not hold the birth the dossier names", got)
+    return passed("dossier completed with the vendor's birth record", ex, got)
+
+
+def police_link_001(ctx: Ctx) -> Outcome:
+    cert = f.certificate(ctx, "link/cert", _days_ago(ctx, 9))
+    doc, ex = _through_portal(ctx, birth_dossier(ctx, cert["id"], "ks_tt"), "link/police")
+    got = ctx.vendor.get(f"/police/people/{doc['result']['pid']}", "vss")
+    ensure(got.status == 200 and got.response.get("residence_status") == "registered",
+           "the vendor does not show the PID with its residence", got)
+    return passed("dossier completed with the vendor's PID and residence", ex, got)
+
+
+def vss_link_001(ctx: Ctx) -> Outcome:
+    cert = f.certificate(ctx, "link/cert", _days_ago(ctx, 9))
+    doc, ex = _through_portal(ctx, birth_dossier(ctx, cert["id"], "ks_tt_bhyt"), "link/vss")
+    code = doc["result"].get("card_code")
+    got = ctx.vendor.get(f"/vss/child-cards/{code}", "portal")
+    ensure(got.status == 200, "the vendor does not hold the card the dossier names", got)
+    return passed("dossier completed with the vendor's card", ex, got)
+
+
+def social_link_001(ctx: Ctx) -> Outcome:
+    n = f.notice(ctx, "link/gbt", _days_ago(ctx, 2), dt.date(1940, 3, 3))
+    doc, ex = _through_portal(ctx, death_dossier(ctx, n["id"], "social"), "link/social")
+    want = _amount(ctx, "standard_level", ctx.scenario.money.social_funeral_multiple, _days_ago(ctx, 2))
+    ensure(doc["result"].get("funeral_amount_vnd") == want,
+           f"funeral amount {doc['result'].get('funeral_amount_vnd')}, expected {want:,}", ex)
+    return passed("death dossier completed with the vendor's payment", ex)
+
+
+# -- portal --------------------------------------------------------------------------------
+def portal_dos_001(ctx: Ctx) -> Outcome:
+    cert = f.certificate(ctx, "dos1/cert", _days_ago(ctx, 8))
+    ex = submit(ctx, ctx.vendor, birth_dossier(ctx, cert["id"]), "dos1")
+    doc = _created(ex, "birth dossier", 202)
+    code = str(doc.get("id"))
+    ensure(bool(re.fullmatch(r"G1-001-\d{8}-\d{6}", code)), f"dossier code {code!r} is not "
+           "G1-001-YYYYMMDD-NNNNNN", ex)
+    ensure(ex.response_headers.get("location", "").endswith(f"/portal/dossiers/{code}"),
+           "no Location header naming the dossier", ex)
+    n = f.notice(ctx, "dos1/gbt", _days_ago(ctx, 2), dt.date(1944, 4, 4))
+    ex2 = submit(ctx, ctx.vendor, death_dossier(ctx, n["id"], "none", "kt_xtt"), "dos1/death")
+    doc2 = _created(ex2, "death dossier", 202)
+    ensure(bool(re.fullmatch(r"G2-001-\d{8}-\d{6}", str(doc2.get("id")))),
+           f"dossier code {doc2.get('id')!r} is not G2-001-YYYYMMDD-NNNNNN", ex2)
+    return passed("202 with Location and dossier codes", ex, ex2)
+
+
+def portal_dos_002(ctx: Ctx) -> Outcome:
+    cert = f.certificate(ctx, "dos2/cert", _days_ago(ctx, 8))
+    body = dict(birth_dossier(ctx, cert["id"]), variant="ks_tt_bhyt_cccd")
+    ex = submit(ctx, ctx.vendor, body, "dos2/variant")
+    _refused(ex, 422, "unknown_variant", "unknown variant")
+    bare = {k: v for k, v in birth_dossier(ctx, cert["id"]).items() if k != "birth"}
+    ex2 = submit(ctx, ctx.vendor, bare, "dos2/bare")
+    _refused(ex2, 422, "missing_attachment", "birth dossier without its birth section")
+    return passed("unknown variant and missing section refused", ex, ex2)
+
+
+def _complete(ctx: Ctx, body: dict[str, Any], tag: str) -> tuple[dict[str, Any], Exchange]:
+    sub = submit(ctx, ctx.vendor, body, tag)
+    doc = _created(sub, "dossier", 202)
+    ex = poll_dossier(ctx.vendor, doc["id"], ctx.options.link_timeout_s)
+    final = ex.response if isinstance(ex.response, dict) else {}
+    ensure(final.get("status") == "completed", f"dossier ended {final.get('status')!r}", ex)
+    return final, ex
+
+
+def portal_dos_003(ctx: Ctx) -> Outcome:
+    birth = _days_ago(ctx, 8)
+    cert = f.certificate(ctx, "dos3/cert", birth)
+    _final, ex = _complete(ctx, birth_dossier(ctx, cert["id"]), "dos3")
+    justice, police, vss = export(ctx, "justice"), export(ctx, "police"), export(ctx, "vss")
+    births = [b for b in justice["births"] if b["birth_certificate_id"] == cert["id"]]
+    ensure(len(births) == 1, f"{len(births)} birth records for the certificate (expected 1)", ex)
+    people = [p for p in police["people"] if p["full_name"] == births[0]["child_name"]
+              and p["birth_date"] == birth.isoformat()]
+    ensure(len(people) == 1, f"{len(people)} PIDs for the child (expected 1)", ex)
+    pid = people[0]["pid"]
+    homes = [r for r in police["residences"] if r["pid"] == pid]
+    cards = [c for c in vss["cards"] if c["pid"] == pid]
+    ensure(len(homes) == 1 and len(cards) == 1,
+           f"{len(homes)} residences and {len(cards)} cards for the child (expected 1 and 1)", ex)
+    ensure(cards[0]["valid_to"] == card_validity(birth)[1].isoformat(), "card validity is wrong", ex)
+    return passed("completed with one birth record, PID, residence and card", ex)
+
+
+def portal_dos_004(ctx: Ctx) -> Outcome:
+    day = _days_ago(ctx, 2)
+    n = f.notice(ctx, "dos4/gbt", day, dt.date(1943, 8, 8))
+    _final, ex = _complete(ctx, death_dossier(ctx, n["id"], "pensioner"), "dos4")
+    justice, police, vss, social = (export(ctx, a) for a in ("justice", "police", "vss", "social"))
+    deaths = [d for d in justice["deaths"] if d["death_notice_id"] == n["id"]]
+    ensure(len(deaths) == 1, f"{len(deaths)} death records (expected 1)", ex)
+    no = deaths[0]["register_no"]
+    removed = [r for r in police["removals"] if r["death_register_no"] == no]
+    paid = [p for p in vss["funeral_allowances"] if p["death_register_no"] == no]
+    wrong = [p for p in social["funeral_supports"] if p["death_register_no"] == no]
+    want = _amount(ctx, "base_pay", ctx.scenario.money.funeral_base_pay_multiple, day)
+    ensure(len(removed) == 1, f"{len(removed)} residence removals (expected 1)", ex)
+    ensure(len(paid) == 1 and not wrong, f"{len(paid)} VSS and {len(wrong)} social payments "
+           "(expected 1 and 0)", ex)
+    ensure(paid[0]["amount_vnd"] == want, f"amount {paid[0]['amount_vnd']}, expected {want:,}", ex)
+    return passed("completed with one removal and one allowance of 10 × base pay", ex)
+
+
+def portal_dos_005(ctx: Ctx) -> Outcome:
+    cert = f.certificate(ctx, "dos5/cert", f.months_ago(ctx.today, 80))
+    sub = submit(ctx, ctx.vendor, birth_dossier(ctx, cert["id"], "ks_bhyt"), "dos5")
+    doc = _created(sub, "dossier", 202)
+    ex = poll_dossier(ctx.vendor, doc["id"], ctx.options.link_timeout_s)
+    final = ex.response if isinstance(ex.response, dict) else {}
+    ensure(final.get("status") == "rejected", f"a 6-year-old's card dossier ended "
+           f"{final.get('status')!r}, expected rejected", ex)
+    ensure("child_too_old" in str(final), "the rejection does not carry child_too_old", ex)
+    return passed("rejected with the agency's child_too_old", ex)
+
+
+CHECKS: dict[str, Check] = {
+    name.upper().replace("_", "-"): fn for name, fn in list(globals().items())
+    if callable(fn) and re.fullmatch(r"[a-z]+_[a-z]+_\d{3}", name)
+}

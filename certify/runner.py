@@ -1,0 +1,187 @@
+"""Run a certification: start the reference ecosystem around the vendor, run the phases, write
+the certificate.
+
+The vendor's implementation of one agency answers at ``base_url``. The rest of the ecosystem
+is the reference fakes, started here in a child process with the scenario's
+``agencies.<agency>.base_url`` pointing at the vendor (so the reference portal and agencies call
+the vendor). The vendor calls its upstream agencies at the *ecosystem URL*: a proxy on
+``ecosystem_port`` in front of the fakes, through which the suite injects upstream outages and
+delays. Every choice is made from the seed: data, idempotency keys, schemathesis examples and
+arrival times.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from certify import contract, performance, resilience, rules, security
+from certify._context import Blocked, Check, Ctx, Failed, Options, Outcome
+from certify._eco import free_port, start_ecosystem
+from certify._http import Client
+from certify._proxy import Proxy
+from certify.certificate import Certificate, Result
+from certify.requirements import AGENCIES, PHASES, Requirement, requirements_for, table_digest
+from scenarios import Scenario, dump, load
+
+__all__ = ["MAIN_CALLER", "SUITE_VERSION", "CertifyError", "certification_scenario", "certify"]
+
+SUITE_VERSION = "1.0"
+#: The caller whose key ``--api-key`` replaces: the one that writes to the agency.
+MAIN_CALLER = {"health": "hospital", "justice": "portal", "police": "portal", "vss": "portal",
+               "social": "portal", "portal": "desk"}
+_CHECKS: dict[str, dict[str, Check]] = {
+    "contract": contract.CHECKS, "rules": rules.CHECKS, "resilience": resilience.CHECKS,
+    "security": security.CHECKS, "performance": performance.CHECKS,
+}
+Progress = Callable[[str, Requirement, Result | None], None]
+
+
+class CertifyError(ValueError):
+    """A certification cannot run: bad input or an unreachable target (names the problem)."""
+
+
+def certification_scenario(base: Scenario, agency: str, base_url: str, *, seed: int,
+                           api_key: str | None = None) -> Scenario:
+    """``base`` with the vendor swapped in for ``agency``, no faults, and ``seed``."""
+    agencies = dict(base.agencies)
+    if agency not in agencies:
+        raise CertifyError(f"scenario {base.meta.name!r} has no agency {agency!r}")
+    agencies[agency] = agencies[agency].model_copy(update={"base_url": base_url})
+    callers = dict(base.callers)
+    if api_key is not None:
+        main = MAIN_CALLER[agency]
+        if main not in callers:
+            raise CertifyError(f"scenario {base.meta.name!r} has no caller {main!r} for --api-key")
+        callers[main] = callers[main].model_copy(update={"key": api_key})
+    return base.model_copy(update={"agencies": agencies, "callers": callers, "faults": (),
+                                   "meta": base.meta.model_copy(update={"seed": seed})})
+
+
+def _check_inputs(agency: str, base_url: str, phases: Sequence[str]) -> None:
+    if agency not in AGENCIES:
+        raise CertifyError(f"unknown agency {agency!r}; expected one of {', '.join(AGENCIES)}")
+    if not re.fullmatch(r"https?://[^/\s]+/?", base_url):
+        raise CertifyError(f"--base-url must be an origin like http://127.0.0.1:9000, got {base_url!r}")
+    if bad := [p for p in phases if p not in PHASES]:
+        raise CertifyError(f"unknown phase {bad[0]!r}; expected some of {', '.join(PHASES)}")
+
+
+def _reachable(url: str) -> None:
+    try:
+        httpx.get(url.rstrip("/") + "/healthz", timeout=5)
+    except httpx.HTTPError as exc:
+        raise CertifyError(f"cannot reach the target at {url}: {type(exc).__name__} {exc}") from None
+
+
+def _run_one(ctx: Ctx, req: Requirement) -> Result:
+    table = _CHECKS[req.phase]
+    check = table.get(req.id) or table.get(req.key)
+    if check is None:  # a requirement without a check is a bug of the suite, never a pass
+        raise RuntimeError(f"no check for requirement {req.id}")
+    ctx.current = req.id
+    start = time.perf_counter()
+    try:
+        outcome = check(ctx)
+    except Failed as exc:
+        outcome = Outcome("fail", exc.detail, exc.exchanges)
+    except Blocked as exc:
+        outcome = Outcome("not run", exc.detail, exc.exchanges)
+    except Exception as exc:  # an answer the check could not read is the vendor's failure
+        tail = traceback.format_exception_only(exc)[-1].strip()
+        outcome = Outcome("fail", f"unexpected answer broke the check: {tail}")
+    finally:
+        ctx.proxy.clear()
+    return Result(req, outcome, time.perf_counter() - start)
+
+
+def _order(reqs: list[Requirement]) -> list[Requirement]:
+    # the personal-data scan reads every error body of the run: it goes last in its phase
+    return sorted(reqs, key=lambda r: (PHASES.index(r.phase), r.key == "SEC-003", r.id))
+
+
+def _coverage(ctx: Ctx) -> dict[str, Any]:
+    ops = security.operations(ctx.openapi, ctx.agency)
+    patterns = [(m, re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", p) + "$"), p) for m, p in ops]
+    seen = set(ctx.notes.get("contract_ops", ()))
+    for ex in ctx.vendor.log:
+        path = "/" + ex.url.split("://", 1)[1].split("/", 1)[1].split("?")[0]
+        seen |= {f"{m} {p}" for m, rx, p in patterns if m == ex.method and rx.match(path)}
+    names = [f"{m} {p}" for m, p in ops]
+    done = [n for n in names if n in seen]
+    return {"contract_count": len(names), "exercised_count": len(done),
+            "ratio": len(done) / len(names) if names else 0.0,
+            "exercised": done, "missing": [n for n in names if n not in seen]}
+
+
+def certify(agency: str, base_url: str, *, scenario: str | Scenario = "hanoi-baseline",
+            api_key: str | None = None, seed: int | None = None,
+            phases: Sequence[str] = PHASES, out: str | Path | None = None,
+            ecosystem_port: int | None = None, options: Options | None = None,
+            progress: Progress | None = None) -> Certificate:
+    """Certify the vendor's ``agency`` at ``base_url``; write the certificate into ``out``.
+
+    Raises CertifyError for bad input or an unreachable target.
+    """
+    phases = tuple(p for p in PHASES if p in phases)
+    _check_inputs(agency, base_url, phases)
+    base = scenario if isinstance(scenario, Scenario) else load(scenario)
+    seed = base.meta.seed if seed is None else seed
+    options = options or Options()
+    if options.rate is not None and not options.rate > 0:
+        raise CertifyError(f"--rate must be positive, got {options.rate}")
+    cs = certification_scenario(base, agency, base_url.rstrip("/"), seed=seed, api_key=api_key)
+    _reachable(base_url)
+    work = Path(tempfile.mkdtemp(prefix=f"certify-{agency}-"))
+    eco = start_ecosystem(cs, work / "ecosystem")
+    proxy = Proxy(eco.base_url, ecosystem_port or free_port())
+    try:
+        proxy.start()
+        ctx = _context(agency, base_url, cs, seed, options, eco.base_url, proxy)
+        results = []
+        for req in _order(requirements_for(agency, phases)):
+            if progress is not None:
+                progress("start", req, None)
+            result = _run_one(ctx, req)
+            results.append(result)
+            if progress is not None:
+                progress("done", req, result)
+        ctx.vendor.close()
+        ctx.eco.close()
+    finally:
+        proxy.stop()
+        eco.stop()
+    stamp = {"suite": "lienthong certify", "suite_version": f"{SUITE_VERSION}+{table_digest()[:12]}",
+             "agency": agency, "target": base_url, "ecosystem": proxy.url,
+             "scenario": base.meta.name,
+             "scenario_digest": hashlib.sha256(dump(base).encode()).hexdigest(),
+             "seed": seed, "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+             "certification_day": ctx.today.isoformat(), "phases": list(phases),
+             "options": {k: v for k, v in vars(options).items()}}
+    cert = Certificate(stamp, results, _coverage(ctx), ctx.notes.get("performance", {}))
+    if out is not None:
+        cert.write(out)
+    return cert
+
+
+def _context(agency: str, base_url: str, cs: Scenario, seed: int, options: Options,
+             eco_url: str, proxy: Proxy) -> Ctx:
+    keys = {name: c.key for name, c in cs.callers.items()}
+    eco = Client(eco_url, keys, record=False)
+    health = eco.get("/healthz")
+    openapi = eco.get("/openapi.json")
+    if health.status != 200 or openapi.status != 200:
+        raise RuntimeError(f"the reference fakes are not healthy: {health.status} {openapi.status}")
+    today = dt.date.fromisoformat(str(health.response["now"])[:10])
+    return Ctx(agency=agency, scenario=cs, seed=seed, vendor=Client(base_url, keys), eco=eco,
+               proxy=proxy, today=today, options=options, openapi=dict(openapi.response),
+               vendor_url=base_url.rstrip("/"), eco_url=eco_url)

@@ -1,0 +1,159 @@
+"""Phase (d), security: every endpoint of the agency refuses missing and unknown keys (401) and
+callers without its scope (403); no error body carries a full personal identifier.
+
+The endpoints come from the contract (our OpenAPI), not from the vendor's; who holds which
+scope comes from the scenario's ``[callers]``. This is schemathesis' *ignored auth* check made
+exhaustive: every operation × every wrong caller.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from certify import _factory as f
+from certify._context import Check, Ctx, Outcome, ensure, passed
+from certify._http import PERSONAL, Exchange
+from certify._links import birth_dossier, submit
+
+__all__ = ["CHECKS", "operations", "scope_of"]
+
+_WRONG_KEY = "lt-not-a-key-0000"
+
+
+def operations(openapi: dict[str, Any], agency: str) -> list[tuple[str, str]]:
+    """``(METHOD, path template)`` of every operation of ``agency`` in the contract, sorted."""
+    ops = [(m.upper(), p) for p, item in openapi.get("paths", {}).items()
+           if p.startswith(f"/{agency}/") for m in item if m in ("get", "post", "put", "delete", "patch")]
+    return sorted(ops)
+
+
+def scope_of(agency: str, method: str) -> str:
+    """The scope an endpoint needs (CONTRACT.md §2)."""
+    if agency == "portal":
+        return "portal:read" if method == "GET" else "portal:submit"
+    return f"{agency}:{'read' if method == 'GET' else 'write'}"
+
+
+def _concrete(path: str, value: str = "X0000000001") -> str:
+    out = []
+    for part in path.split("/"):
+        out.append(value if part.startswith("{") else part)
+    return "/".join(out)
+
+
+def _probe(ctx: Ctx, method: str, path: str, key: str | None) -> Exchange:
+    body: dict[str, Any] | None = {} if method == "POST" else None
+    return ctx.vendor.call(method, _concrete(path), key=key, body=body,
+                           idem=ctx.key("sec", [method, path]) if method == "POST" else None)
+
+
+def sec_001(ctx: Ctx) -> Outcome:
+    bad: list[Exchange] = []
+    seen: list[Exchange] = []
+    for method, path in operations(ctx.openapi, ctx.agency):
+        for key in (None, _WRONG_KEY):
+            ex = _probe(ctx, method, path, key)
+            seen.append(ex)
+            if ex.status != 401 or ex.code != "unauthenticated":
+                bad.append(ex)
+    ensure(not bad, "; ".join(f"{e.method} {e.url.split('://')[1].split('/', 1)[1]} "
+                              f"{'without a key' if 'X-API-Key' not in e.headers else 'wrong key'}"
+                              f" → {e.status} {e.code}" for e in bad[:6]), *bad[:3])
+    return passed(f"{len(seen)} requests without or with a wrong key: all 401", *seen[:2])
+
+
+def sec_002(ctx: Ctx) -> Outcome:
+    bad: list[Exchange] = []
+    n = 0
+    first: Exchange | None = None
+    for method, path in operations(ctx.openapi, ctx.agency):
+        need = scope_of(ctx.agency, method)
+        for name, caller in sorted(ctx.scenario.callers.items()):
+            if need in caller.scopes:
+                continue
+            ex = _probe(ctx, method, path, caller.key)
+            n += 1
+            first = first or ex
+            if ex.status != 403 or ex.code != "forbidden":
+                bad.append(ex)
+                ctx.notes.setdefault("sec002", []).append(f"{name} {method} {path} → {ex.status}")
+    ensure(n > 0, "no caller without the scope in the scenario: nothing to test")
+    ensure(not bad, "out-of-scope callers not refused 403: "
+           + "; ".join(ctx.notes.get("sec002", [])[:6]), *bad[:3])
+    return passed(f"{n} out-of-scope calls: all 403", *([first] if first else []))
+
+
+def _leaks(ex: Exchange) -> list[str]:
+    if ex.status < 400 or ex.response is None:
+        return []
+    doc = ex.response
+    if isinstance(doc, dict):  # `existing` must name the record (CONTRACT.md §3)
+        doc = {k: v for k, v in doc.items() if k != "existing"}
+    text = doc if isinstance(doc, str) else json.dumps(doc, ensure_ascii=False)
+    return PERSONAL.findall(text)
+
+
+def _identifier_probes(ctx: Ctx) -> list[Exchange]:
+    """Requests whose refusal is tempted to echo an identifier back."""
+    pid = f.pid_of(ctx, "M", ctx.today.year)
+    out = []
+    for method, path in operations(ctx.openapi, ctx.agency):
+        if method == "GET" and "{" in path:
+            out.append(ctx.vendor.get(_concrete(path, pid), _reader(ctx)))
+    probes: dict[str, tuple[str, dict[str, Any]]] = {
+        "vss": ("/vss/child-cards", {"pid": pid}),
+        "police": ("/police/residences", {"pid": pid, "household_id": "HK0000000001",
+                                           "relation_to_head": "child", "address": "1 Phố Huế",
+                                           "commune_code": "00070"}),
+        "health": ("/health/birth-certificates",
+                   dict(f.certificate_body(ctx, ctx.today), mother_pid=pid[:3] + "9" + pid[4:] + "1")),
+    }
+    if ctx.agency in probes:
+        path, body = probes[ctx.agency]
+        caller = "hospital" if ctx.agency == "health" else "portal"
+        out.append(ctx.vendor.post(path, body, caller, idem=ctx.key("sec3", body)))
+    if ctx.agency == "portal":
+        cert = {"id": "GCS-01001-2026-999998"}
+        out.append(submit(ctx, ctx.vendor, dict(birth_dossier(ctx, cert["id"]), applicant_pid="99" + pid),
+                          "sec3"))
+    return out
+
+
+def _reader(ctx: Ctx) -> str:
+    need = scope_of(ctx.agency, "GET")
+    for name, caller in sorted(ctx.scenario.callers.items()):
+        if need in caller.scopes and caller.role != "citizen":
+            return name
+    return "admin"
+
+
+def sec_003(ctx: Ctx) -> Outcome:
+    probes = _identifier_probes(ctx)
+    errors = [e for e in ctx.vendor.log if e.status >= 400]
+    leaky = [(e, _leaks(e)) for e in errors]
+    leaky = [(e, ids) for e, ids in leaky if ids]
+    ensure(not leaky, f"{len(leaky)} error bodies carry full identifiers (first: "
+           f"{leaky[0][0].method} {leaky[0][0].url} → {leaky[0][0].status})" if leaky else "",
+           *[e for e, _ in leaky[:3]])
+    return passed(f"{len(errors)} error bodies scanned (the run so far and {len(probes)} probes): "
+                  "no full identifier", *probes[:2])
+
+
+def portal_sec_004(ctx: Ctx) -> Outcome:
+    cert = f.certificate(ctx, "sec4/cert", ctx.today)
+    mine = submit(ctx, ctx.vendor, birth_dossier(ctx, cert["id"]), "sec4/mine", caller="citizen")
+    ensure(mine.status == 202, f"citizen submission: {mine.status} {mine.code}", mine)
+    cert2 = f.certificate(ctx, "sec4/cert2", ctx.today)
+    theirs = submit(ctx, ctx.vendor, birth_dossier(ctx, cert2["id"]), "sec4/theirs", caller="desk")
+    ensure(theirs.status == 202, f"desk submission: {theirs.status} {theirs.code}", theirs)
+    own = ctx.vendor.get(f"/portal/dossiers/{mine.response['id']}", "citizen")
+    other = ctx.vendor.get(f"/portal/dossiers/{theirs.response['id']}", "citizen")
+    ensure(own.status == 200, f"the citizen cannot read its own dossier: {own.status}", own)
+    ensure(other.status == 404 and other.code == "unknown_dossier",
+           f"the citizen reads another's dossier: {other.status} {other.code}", other)
+    return passed("a citizen reads its own dossier only", own, other)
+
+
+CHECKS: dict[str, Check] = {"SEC-001": sec_001, "SEC-002": sec_002, "SEC-003": sec_003,
+                            "PORTAL-SEC-004": portal_sec_004}
