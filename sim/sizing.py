@@ -16,12 +16,14 @@ seeds at every capacity: common random numbers). The target must hold for the on
 lower for ``>=``/``>`` — not just for the mean.
 
 **Search.** Each sized agency starts at its offered-load bound ``c = floor(a) + 1`` where ``a`` is
-the work per working day (dossier steps × mean desk time, or × mean system time for servers)
-over its open minutes per day: with fewer, the queue grows without limit. All sized agencies
-gallop up together (bound + 0, 1, 3, 7 …) until the target holds, then each in turn is
-bisected down to the smallest capacity that still meets it with the others held. Every answer
-``c`` comes with ``c − 1`` evaluated and failing (when ``c > 1``); when the load bound turns out
-not to bind (a short horizon can absorb an overload), the search continues below it and says so.
+the work per working day of *all* its steps (desks and servers are pooled per agency: step
+executions × mean desk time, or × mean system time for servers) over its open minutes per day.
+The bound is a hard floor: with fewer, the queue grows without limit, however good a short run
+looks (finished dossiers hide the growing backlog). All sized agencies gallop up together
+(bound + 0, 1, 3, 7 …) until the target holds, then each in turn is bisected down to the
+smallest capacity that still meets it with the others held. Every answer ``c`` above its bound
+comes with ``c − 1`` evaluated and failing; an answer at its bound has ``c − 1`` under the
+offered load.
 """
 
 from __future__ import annotations
@@ -142,8 +144,9 @@ class SizingResult:
 
     ``capacity`` maps each sized agency to its smallest desks (or servers, see ``resource``)
     meeting the target; ``full`` is the whole ``{agency: (desks, servers)}`` to run with;
-    ``lower_bounds`` the offered-load bounds the search started from; ``points`` every
-    capacity examined, in order. ``feasible`` is False when the target stayed out of reach.
+    ``lower_bounds`` the offered-load bounds (hard floors) and ``offered`` the offered loads;
+    ``points`` every capacity examined, in order. ``feasible`` is False when the target stayed
+    out of reach.
     """
 
     target: Target
@@ -311,7 +314,8 @@ def size(
         else "servers"
         for a in chosen
     }
-    offered = {a: offered_load(scenario, a, resources[a], steps) for a in chosen}
+    # Desks and servers are pooled per agency: all its steps load them, not only the target's.
+    offered = {a: offered_load(scenario, a, resources[a]) for a in chosen}
     bounds = {a: math.floor(offered[a]) + 1 for a in chosen}
     search = _Search(scenario, tgt, resources, confidence, reps, horizon, workers, warmup_days, progress)
     notes: list[str] = []
@@ -320,9 +324,9 @@ def size(
         notes.append(f"the target was not met even at {search.last}: out of reach of this search")
         return search.result(bounds, offered, bounds, False, notes)
     for a in chosen:
-        vector = search.descend(a, vector, bounds[a], notes)
+        vector = search.descend(a, vector, bounds[a])
     for a in chosen:  # the curve around the answer, the other agencies at their answers
-        for c in range(max(1, vector[a] - curve_span), vector[a] + curve_span + 1):
+        for c in range(max(bounds[a], vector[a] - curve_span), vector[a] + curve_span + 1):
             search.evaluate({**vector, a: c}, a)
     return search.result(vector, offered, bounds, True, notes)
 
@@ -401,20 +405,11 @@ class _Search:
                 return vector
         return None
 
-    def descend(self, agency: str, vector: dict[str, int], bound: int, notes: list[str]) -> dict[str, int]:
-        """Smallest capacity of ``agency`` still meeting the target, others held."""
-        hi = vector[agency]
-        lo = bound - 1  # presumed failing: below the offered load the queue grows without limit
-        hi = self._bisect(agency, vector, lo, hi)
-        if hi == bound and lo >= 1 and self.evaluate({**vector, agency: lo}, agency).meets:
-            notes.append(
-                f"{agency}: the offered-load bound {bound} did not bind over {self.days} days; "
-                "searched below it"
-            )
-            hi = self._bisect(agency, vector, 0, lo)
-        if hi - 1 >= 1:
-            self.evaluate({**vector, agency: hi - 1}, agency)  # cached: bisection examined it
-        return {**vector, agency: hi}
+    def descend(self, agency: str, vector: dict[str, int], bound: int) -> dict[str, int]:
+        """Smallest capacity of ``agency`` still meeting the target, others held, never below
+        ``bound``: under the offered load a queue grows without limit, and a short run that
+        looks fine there only shows that the backlog has not caught up yet."""
+        return {**vector, agency: self._bisect(agency, vector, bound - 1, vector[agency])}
 
     def _bisect(self, agency: str, vector: dict[str, int], lo: int, hi: int) -> int:
         """Smallest passing value in (lo, hi], given hi passes (lo presumed failing)."""

@@ -238,12 +238,12 @@ def size_capacity(
     )
     curve = plots.capacity_plot(result, run.file("curve.png")) if result.feasible else None
     _write_points(result, run.file("points.csv"))
-    answer = ", ".join(f"{a} {c} {result.resources[a]}" for a, c in result.capacity.items())
+    answer = ", ".join(f"{a} {_plural(c, result.resources[a])}" for a, c in result.capacity.items())
     bounds = ", ".join(f"{a} {b}" for a, b in result.lower_bounds.items())
     if result.feasible:
         verdict = (
             f"{tgt.text} holds with {confidence:.0%} confidence at {answer} "
-            f"(offered-load bounds: {bounds}); one fewer at any of them does not."
+            f"(offered-load floors: {bounds}); one fewer misses the target or falls under the offered load."
         )
     else:
         verdict = f"No capacity up to {answer} meets {tgt.text} with {confidence:.0%} confidence."
@@ -297,6 +297,10 @@ def size_capacity(
     report.write(run.path)
     run.finish(exit_code=report.exit_code, verdict=verdict, evaluations=result.evaluations)
     return SizeOutcome(run, report, result)
+
+
+def _plural(n: int, resource: str) -> str:
+    return f"{n} {resource[:-1] if n == 1 else resource}"
 
 
 def _write_points(result: SizingResult, path: Path) -> None:
