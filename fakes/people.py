@@ -188,7 +188,11 @@ class Population:
         return int(self.hh_unit.size)
 
     def alive_at(self, minute: float) -> B:
-        """Who is born (dob on or before that day) and not yet dead at scenario ``minute``."""
+        """Who is born and not yet dead at scenario ``minute``.
+
+        Births count by day (``dob`` on or before the minute's day: the population keeps dates of
+        birth, not times), deaths by minute (dead from the death minute on).
+        """
         day = _days(self.start) + int(minute // 1440)
         died = ~np.isnan(self.death) & (self.death <= minute)
         return (self.dob <= day) & ~died
