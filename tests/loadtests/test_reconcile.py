@@ -1,0 +1,148 @@
+"""Reconciliation rules on hand-made register exports (exact violations per broken rule)."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+from typing import Any
+
+import pytest
+
+import scenarios
+from loadtests.reconcile import Submission, card_valid_to, expected_steps, reconcile
+
+S = scenarios.load("hanoi-baseline")
+BIRTH = Submission(0, "G1-001-20260309-000001", "birth", "ks_tt_bhyt", "GCS-01001-2026-000001", "HK0000000007")
+DEATH = Submission(1, "G1-001-20260309-000002", "death", "kt_xtt_funeral", "GBT-01001-2026-000001", "", "pensioner")
+
+
+def _exports() -> dict[str, Any]:
+    steps_b = [{"step": s, "status": "done"} for s in ("ks", "pid", "tt", "bhyt")]
+    steps_d = [{"step": "kt", "status": "done"}, {"step": "xtt", "status": "done"},
+               {"step": "funeral_vss", "status": "done"}, {"step": "funeral_social", "status": "skipped"}]  # fmt: skip
+    return {
+        "portal": {"dossiers": [
+            {"id": BIRTH.code, "status": "completed", "steps": steps_b,
+             "input": {"birth": {"birth_certificate_id": BIRTH.document}}},
+            {"id": DEATH.code, "status": "completed", "steps": steps_d,
+             "input": {"death": {"death_notice_id": DEATH.document}}},
+        ]},
+        "justice": {
+            "births": [{"register_no": "KS-1", "birth_certificate_id": BIRTH.document, "child_birth_date": "2026-03-01"}],
+            "deaths": [{"register_no": "KT-1", "death_notice_id": DEATH.document, "deceased_pid": "001052012345",
+                        "death_date": "2026-03-08"}],
+        },
+        "police": {
+            "pid_requests": [{"status": "issued", "pid": "001226000042", "birth_register_no": "KS-1"}],
+            "people": [{"pid": "001226000042", "alive": True}, {"pid": "001052012345", "alive": False}],
+            "residences": [{"pid": "001226000042", "household_id": "HK0000000007"}],
+            "removals": [{"pid": "001052012345"}],
+        },
+        "vss": {
+            "cards": [{"pid": "001226000042", "card_code": "TE1010000000042", "valid_to": "2032-09-30"}],
+            "funeral_allowances": [{"death_register_no": "KT-1", "amount_vnd": 23_400_000}],
+            "survivor_benefits": [],
+        },
+        "social": {"funeral_supports": []},
+    }  # fmt: skip
+
+
+def _rules(exports: dict[str, Any], subs: tuple[Submission, ...] = (BIRTH, DEATH)) -> list[tuple[str, str]]:
+    return [(v.dossier, v.rule) for v in reconcile(S, list(subs), exports).violations]
+
+
+def test_consistent_registers_pass() -> None:
+    rec = reconcile(S, [BIRTH, DEATH], _exports())
+    assert rec.passed, rec.violations
+    assert rec.checked["dossiers"] == 2 and rec.checked["card"] == 1
+
+
+@pytest.mark.parametrize(
+    ("birth", "valid_to"),
+    [(date(2026, 3, 1), date(2032, 9, 30)), (date(2026, 10, 15), date(2032, 10, 14)),
+     (date(2024, 2, 29), date(2030, 9, 30)), (date(2020, 9, 30), date(2026, 9, 30)),
+     (date(2020, 10, 1), date(2026, 9, 30)), (date(2020, 12, 31), date(2026, 12, 30))],
+)  # fmt: skip
+def test_card_valid_to_follows_the_72_month_and_30_september_rule(birth: date, valid_to: date) -> None:
+    # the day before 72 months of age; a sixth birthday on or before 30/09 runs to 30/09 (DOMAIN.md §5)
+    assert card_valid_to(birth) == valid_to
+
+
+def test_expected_steps_follow_the_payer_rule() -> None:
+    assert expected_steps(S, "death", "kt_xtt_funeral", "pensioner") == ["kt", "xtt", "funeral_vss"]
+    assert expected_steps(S, "death", "kt_xtt_funeral", "social") == ["kt", "xtt", "funeral_social"]
+    assert expected_steps(S, "death", "kt_xtt_funeral", "none") == ["kt", "xtt"]
+
+
+def test_a_dossier_missing_from_the_portal_is_lost() -> None:
+    ex = _exports()
+    ex["portal"]["dossiers"] = ex["portal"]["dossiers"][1:]
+    assert _rules(ex) == [(BIRTH.code, "lost"), ("-", "card_for_someone_else")]
+
+
+def test_a_dossier_stored_under_another_code_is_a_code_mismatch() -> None:
+    ex = _exports()
+    ex["portal"]["dossiers"][0]["id"] = "HNI-000001"
+    assert _rules(ex) == [(BIRTH.code, "code_mismatch")]
+
+
+def test_a_dossier_not_terminal_is_stuck() -> None:
+    ex = _exports()
+    ex["portal"]["dossiers"][0]["status"] = "in_progress"
+    assert _rules(ex)[0] == (BIRTH.code, "stuck")
+
+
+def test_a_second_card_and_a_wrong_expiry_are_named() -> None:
+    ex = _exports()
+    bad = copy.deepcopy(ex)
+    bad["vss"]["cards"][0]["valid_to"] = "2026-12-31"  # incident F8
+    assert _rules(bad) == [(BIRTH.code, "card_validity")]
+    dup = copy.deepcopy(ex)
+    dup["vss"]["cards"].append(dict(dup["vss"]["cards"][0], card_code="TE1010000000043"))
+    assert _rules(dup) == [(BIRTH.code, "card_count")]
+
+
+def test_wrong_household_and_missing_residence() -> None:
+    ex = _exports()
+    ex["police"]["residences"][0]["household_id"] = "HK0000000008"
+    assert _rules(ex) == [(BIRTH.code, "wrong_household")]
+    ex["police"]["residences"] = []
+    assert _rules(ex) == [(BIRTH.code, "residence_count")]
+
+
+def test_payments_wrong_amount_wrong_payer_and_for_someone_else() -> None:
+    ex = _exports()
+    ex["vss"]["funeral_allowances"][0]["amount_vnd"] = 18_000_000  # the pre-2024-07 base pay
+    assert _rules(ex) == [(DEATH.code, "payment_amount")]
+    ex = _exports()
+    ex["social"]["funeral_supports"] = [{"death_register_no": "KT-1", "amount_vnd": 10_000_000}]
+    assert _rules(ex) == [(DEATH.code, "unexpected_social_funeral_payment")]
+    ex = _exports()
+    ex["vss"]["funeral_allowances"].append({"death_register_no": "KT-9", "amount_vnd": 23_400_000})
+    assert _rules(ex) == [("-", "payment_for_someone_else")]
+
+
+def test_residence_not_removed_is_named() -> None:
+    ex = _exports()
+    ex["police"]["removals"] = []
+    ex["police"]["people"][1]["alive"] = True
+    assert _rules(ex) == [(DEATH.code, "not_marked_deceased"), (DEATH.code, "residence_removal_count")]
+
+
+def test_a_rejected_dossier_keeps_its_done_steps_and_nothing_after() -> None:
+    ex = _exports()
+    d = ex["portal"]["dossiers"][0]
+    d["status"] = "rejected"
+    d["steps"] = [{"step": "ks", "status": "done"}, {"step": "pid", "status": "done"},
+                  {"step": "tt", "status": "rejected", "error": {"code": "unknown_person"}},
+                  {"step": "bhyt", "status": "cancelled"}]  # fmt: skip
+    rules = _rules(ex)
+    assert (BIRTH.code, "refused_valid_dossier") in rules
+    assert (BIRTH.code, "unexpected_residence") in rules and (BIRTH.code, "unexpected_card") in rules
+
+
+def test_identifiers_in_details_are_masked() -> None:
+    ex = _exports()
+    ex["police"]["residences"][0]["household_id"] = "HK0000000008"
+    (v,) = reconcile(S, [BIRTH, DEATH], ex).violations
+    assert "001226000042" not in v.detail and "001******042" in v.detail
