@@ -63,6 +63,7 @@ class Handle:
                 except subprocess.TimeoutExpired:
                     self.process.kill()
                     self.process.wait()
+            self._close_pipe()
         elif self._stop is not None:
             self._stop()
 
@@ -71,6 +72,11 @@ class Handle:
         assert self.process is not None, "kill() needs a subprocess handle"
         self.process.kill()
         self.process.wait()
+        self._close_pipe()
+
+    def _close_pipe(self) -> None:
+        if self.process is not None and self.process.stdout is not None:
+            self.process.stdout.close()
 
     def __enter__(self) -> Handle:
         return self
@@ -194,10 +200,10 @@ def start_subprocess(scenario: Scenario | str | Path = "hanoi-baseline",
            "--host", host, "--port", str(port or free_port(host))]
     cmd += ["--speed", str(speed)] if speed else []
     cmd += ["--split"] if split else []
-    log = open(run_dir / "server.log", "ab")  # noqa: SIM115 - the child keeps writing to it
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log,
-                            cwd=Path(__file__).resolve().parent.parent,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    with open(run_dir / "server.log", "ab") as log:  # the child keeps its own descriptor
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log,
+                                cwd=Path(__file__).resolve().parent.parent,
+                                env=dict(os.environ, PYTHONUNBUFFERED="1"))
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     line = b""
@@ -207,6 +213,8 @@ def start_subprocess(scenario: Scenario | str | Path = "hanoi-baseline",
             break
     if not line.startswith(b"READY "):
         proc.kill()
+        proc.wait()
+        proc.stdout.close()
         raise RuntimeError(f"fakes did not start: {(run_dir / 'server.log').read_text()[-2000:]}")
     info = json.loads(line[6:])
     return Handle(info["base_url"], info["urls"], _keys(scenario_obj), run_dir, process=proc)
