@@ -27,7 +27,7 @@ import httpx
 from certify import contract, performance, resilience, rules, security
 from certify._context import Blocked, Check, Ctx, Failed, Options, Outcome
 from certify._eco import free_port, start_ecosystem
-from certify._http import Client
+from certify._http import Client, scrub
 from certify._proxy import Proxy
 from certify.certificate import Certificate, Result
 from certify.requirements import AGENCIES, PHASES, Requirement, requirements_for, table_digest
@@ -97,8 +97,9 @@ def _run_one(ctx: Ctx, req: Requirement) -> Result:
     except Blocked as exc:
         outcome = Outcome("not run", exc.detail, exc.exchanges)
     except Exception as exc:  # an answer the check could not read is the vendor's failure
-        tail = traceback.format_exception_only(exc)[-1].strip()
-        outcome = Outcome("fail", f"unexpected answer broke the check: {tail}")
+        tail = traceback.format_exception_only(exc)[-1].strip()[:600]
+        outcome = Outcome("fail", f"unexpected answer broke the check: {tail}",
+                          data={"traceback": scrub(traceback.format_exc()[-1500:])})
     finally:
         ctx.proxy.clear()
     return Result(req, outcome, time.perf_counter() - start)
