@@ -1,5 +1,175 @@
-"""Phase (a), contract: schemathesis over our OpenAPI (placeholder until written)."""
-from certify._context import Check
+"""Phase (e), performance: an open-model run of the agency's main write at the declared rate.
 
-__all__ = ["CHECKS"]
-CHECKS: dict[str, Check] = {}
+The declared rate defaults to **Hanoi's peak hour × a safety factor**: the scenario's dossiers
+per working day, times the busiest hour's share (online and desk profiles mixed by channel),
+times the busiest weekday's weight, times the calls one dossier makes to the agency — then
+× ``safety_factor`` (default 50 ≈ national scale, ~12× Hanoi's births (DOMAIN.md §8), × 2 for a
+Tết backlog or dragon-year surge, × 2 headroom), and at least 1 request/s. Arrivals are a
+Poisson stream from the seed,
+replayed by ``loadtests.driver.OpenModelDriver`` in a child process (coordinated-omission-safe:
+latency is read from each request's *intended* start). The verdict uses the scenario's
+``http.latency`` and ``http.errors`` thresholds. If the generator itself fell behind, the
+measurement is invalid and the requirements are *not run* rather than failed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from certify._context import Blocked, Check, Ctx, Outcome, ensure, passed
+from certify._writes import WRITES
+from scenarios import Scenario
+
+__all__ = ["CHECKS", "declared_rate", "peak_hour_rate"]
+
+_ROOT = Path(__file__).resolve().parent.parent
+_TIMEOUT_S = 10.0
+_CALLS = {"remove_residence": 2}  # police: mark deceased, then remove the residence
+
+
+def _calls_per_dossier(scenario: Scenario, service: str, agency: str) -> float:
+    svc = scenario.services[service]  # type: ignore[index]
+    if agency in ("portal", "health"):
+        return 1.0  # one submission; one certificate or death notice
+    shares = scenario.demand.death_status
+    total = 0.0
+    for variant in svc.variants.values():
+        for sid in variant.steps:
+            step = scenario.steps[sid]
+            if step.agency != agency:
+                continue
+            weight = 1.0 if step.when_status is None else sum(shares.get(s, 0.0) for s in step.when_status)
+            total += variant.share * weight * _CALLS.get(step.task, 1)
+    return total
+
+
+def peak_hour_rate(scenario: Scenario, agency: str) -> float:
+    """Requests per second to ``agency`` in the scenario's busiest hour (no safety factor)."""
+    d = scenario.demand
+    weekday = np.asarray(d.weekday_profile[:5])
+    busiest_day = float(weekday.max() / weekday.mean())
+    online = np.asarray(d.online_hour_profile) / sum(d.online_hour_profile)
+    desk = np.asarray(d.desk_hour_profile) / sum(d.desk_hour_profile)
+    per_wd = {"birth": d.births_per_wd, "death": d.deaths_per_wd}
+    rate = 0.0
+    for service, svc in scenario.services.items():
+        hour = float((svc.online_share * online + (1 - svc.online_share) * desk).max())
+        dossiers = per_wd[service] * d.multiplier * busiest_day * hour
+        rate += dossiers * _calls_per_dossier(scenario, service, agency) / 3600.0
+    return rate
+
+
+MIN_RATE = 1.0  # req/s: below this a short run holds too few requests to read a p95 from
+
+
+def declared_rate(scenario: Scenario, agency: str, rate: float | None, factor: float) -> float:
+    """The rate to certify at: ``rate`` if given, else the peak hour × ``factor`` (at least
+    ``MIN_RATE``)."""
+    if rate is not None:
+        return float(rate)
+    return max(peak_hour_rate(scenario, agency) * factor, MIN_RATE)
+
+
+def _limits(scenario: Scenario) -> tuple[float, float, bool]:
+    """(p95 limit in ms, error-rate limit, error limit strict) from the scenario's thresholds."""
+    p95_ms, err, strict = 1000.0, 0.01, True
+    for t in scenario.thresholds:
+        stat, op, value, unit = t.parts
+        if t.metric == "http.latency" and stat == "p95":
+            p95_ms = value * (1000.0 if unit == "s" else 1.0)
+        if t.metric == "http.errors" and stat == "rate":
+            err, strict = value, op == "<"
+    return p95_ms, err, strict
+
+
+def _measure(ctx: Ctx) -> dict[str, Any]:
+    if "performance" in ctx.notes:
+        return dict(ctx.notes["performance"])
+    w = WRITES[ctx.agency]
+    ctx.notes.setdefault("contract_ops", set()).add(f"POST {w.path}")
+    rate = declared_rate(ctx.scenario, ctx.agency, ctx.options.rate, ctx.options.safety_factor)
+    n = max(1, math.ceil(rate * ctx.options.perf_seconds))
+    gaps = ctx.rng("performance").exponential(1.0 / rate, n)
+    due = np.cumsum(gaps) - gaps[0]
+    reqs = []
+    for i in range(n):
+        body = w.make(ctx, f"perf/{i}")
+        reqs.append({"method": "POST", "path": w.path, "body": json.dumps(body, ensure_ascii=False),
+                     "headers": {"X-API-Key": ctx.scenario.callers[w.caller].key,
+                                 "Idempotency-Key": ctx.key(f"perf/{i}", body),
+                                 "Content-Type": "application/json"}})
+    work = Path(tempfile.mkdtemp(prefix="certify-perf-"))
+    cfg = {"target": ctx.vendor_url, "requests": reqs, "due_s": due.tolist(), "timeout": _TIMEOUT_S,
+           "max_seconds": float(due[-1]) + _TIMEOUT_S + 5, "drain_s": _TIMEOUT_S + 5}
+    (work / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "certify._perf_child", str(work / "config.json"),
+                           str(work / "out.json")], cwd=_ROOT, capture_output=True, text=True,
+                          timeout=cfg["max_seconds"] + 60, env=dict(os.environ))
+    if proc.returncode != 0:
+        raise RuntimeError(f"load process failed: {proc.stderr[-1500:]}")
+    out = json.loads((work / "out.json").read_text(encoding="utf-8"))
+    rows = np.array([[np.nan if x is None else x for x in r] for r in out["rows"]], dtype=float)
+    done = np.isfinite(rows[:, 2])
+    latency = (rows[done, 2] - rows[done, 0]) * 1000.0   # from the intended start
+    service = (rows[done, 2] - rows[done, 1]) * 1000.0   # from the actual start
+    ok = done & (rows[:, 3] == w.status)
+    p95_ms, err_limit, strict = _limits(ctx.scenario)
+    result = {
+        "operation": f"POST {w.path}", "declared_rate_per_s": round(rate, 4),
+        "peak_hour_rate_per_s": round(peak_hour_rate(ctx.scenario, ctx.agency), 5),
+        "safety_factor": None if ctx.options.rate is not None else ctx.options.safety_factor,
+        "seconds": ctx.options.perf_seconds, "requests": n, "completed": int(done.sum()),
+        "errors": int(n - ok.sum()), "error_rate": float((n - ok.sum()) / n),
+        "achieved_rate_per_s": round(float(n / max(due[-1], 1e-9)), 4) if n > 1 else None,
+        "latency_ms": _stats(latency), "service_ms": _stats(service),
+        "limits": {"p95_ms": p95_ms, "error_rate": err_limit, "error_strict": strict},
+        "driver": out["driver"],
+    }
+    ctx.notes["performance"] = result
+    return result
+
+
+def _stats(x: np.ndarray) -> dict[str, float | None]:
+    if not x.size:
+        return {"p50": None, "p95": None, "p99": None, "max": None}
+    p50, p95, p99 = np.percentile(x, [50, 95, 99])
+    return {"p50": round(float(p50), 2), "p95": round(float(p95), 2), "p99": round(float(p99), 2),
+            "max": round(float(x.max()), 2)}
+
+
+def _valid(m: dict[str, Any]) -> None:
+    drv = m["driver"]
+    if drv["dropped"] or drv["not_sent"] or drv["late"] > 0.05 * max(1, drv["started"]):
+        raise Blocked(f"the load generator could not hold the declared rate (late {drv['late']}, "
+                      f"dropped {drv['dropped']}, not sent {drv['not_sent']}): no verdict")
+
+
+def perf_001(ctx: Ctx) -> Outcome:
+    m = _measure(ctx)
+    _valid(m)
+    p95, limit = m["latency_ms"]["p95"], m["limits"]["p95_ms"]
+    ensure(p95 is not None and p95 <= limit, f"p95 latency {p95} ms at {m['declared_rate_per_s']}/s "
+           f"exceeds {limit:g} ms ({m['requests']} requests, service p95 {m['service_ms']['p95']} ms)")
+    return passed(f"p95 {p95} ms ≤ {limit:g} ms at {m['declared_rate_per_s']}/s over "
+                  f"{m['requests']} requests", **{"latency_ms": m["latency_ms"]})
+
+
+def perf_002(ctx: Ctx) -> Outcome:
+    m = _measure(ctx)
+    _valid(m)
+    rate, limit = m["error_rate"], m["limits"]["error_rate"]
+    ok = rate < limit if m["limits"]["error_strict"] else rate <= limit
+    ensure(ok, f"{m['errors']} of {m['requests']} requests failed ({rate:.1%}; limit {limit:.1%})")
+    return passed(f"{m['errors']} of {m['requests']} requests failed ({rate:.1%} < {limit:.1%})")
+
+
+CHECKS: dict[str, Check] = {"PERF-001": perf_001, "PERF-002": perf_002}
