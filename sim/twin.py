@@ -474,31 +474,33 @@ class _Model:
         self._close()
 
     def _feed(self) -> Generator[Event, Any, None]:
+        """Walks the sorted arrivals, a chunk at a time (Python lists only for one chunk)."""
         env = self.env
-        times = self.arr["submitted"].tolist()
         plans = self.plans
-        keys = zip(
-            self.arr["service"].tolist(),
-            self.arr["variant"].tolist(),
-            self.arr["status"].tolist(),
-            strict=True,
-        )
-        received = self.received.tolist()
-        refuse = self.refuse_at.tolist()
-        for i, (t, key) in enumerate(zip(times, keys, strict=True)):
-            if t > env.now:
-                yield env.timeout(t - env.now)
-            d = _Dossier(i, plans[key])
-            self.active[i] = d
-            self._wip(+1)
-            r = received[i]
-            if r == r:  # not nan: complete now or after supplementation
-                if r > t:
-                    self._at(r - t, self._receive, d)
+        a = self.arr
+        for lo in range(0, a.size, _CHUNK):
+            hi = min(lo + _CHUNK, a.size)
+            chunk = a[lo:hi]
+            keys = zip(
+                chunk["service"].tolist(), chunk["variant"].tolist(), chunk["status"].tolist(), strict=True
+            )
+            times = chunk["submitted"].tolist()
+            received = self.received[lo:hi].tolist()
+            refuse = self.refuse_at[lo:hi].tolist()
+            for k, (t, key) in enumerate(zip(times, keys, strict=True)):
+                if t > env.now:
+                    yield env.timeout(t - env.now)
+                d = _Dossier(lo + k, plans[key])
+                self.active[lo + k] = d
+                self._wip(+1)
+                r = received[k]
+                if r == r:  # not nan: complete now or after supplementation
+                    if r > t:
+                        self._at(r - t, self._receive, d)
+                    else:
+                        self._start_roots(d)
                 else:
-                    self._start_roots(d)
-            else:
-                self._at(refuse[i] - t, self._refuse_supplement, d)
+                    self._at(refuse[k] - t, self._refuse_supplement, d)
 
     def _monitor(self) -> Generator[Event, Any, None]:
         env = self.env
@@ -544,6 +546,8 @@ class _Model:
     def _refuse_supplement(self, d: _Dossier) -> None:
         self._finish(d, REFUSED)
 
+    # The hot path: a few fat methods, ``now`` passed along, pools requested inline.
+
     def _ready(self, d: _Dossier, local: int) -> None:
         step = d.plan.steps[local]
         now = self.env.now
@@ -552,9 +556,9 @@ class _Model:
         if self.handoff_faults[self.step_agency[step]]:
             delay = self._handoff_delay(self.step_agency[step], now)
             if delay > 0:
-                self._at(delay, self._begin, task)
+                self._at(delay, self._begin_later, task)
                 return
-        self._begin(task)
+        self._begin(task, now)
 
     def _handoff_delay(self, agency: int, now: float) -> float:
         delay = 0.0
@@ -565,19 +569,19 @@ class _Model:
             delay = self.portal.next_open(now + delay) - now
         return delay
 
-    def _begin(self, task: _Task) -> None:
-        step = task.step
-        if self.has_desk[step]:
-            task.desk_time = task.work = self.desk_draw[step]()
-            task.phase = _DESK
-            self._request(self.desks[self.step_agency[step]], task)
-        else:
-            self._system(task)
+    def _begin_later(self, task: _Task) -> None:
+        self._begin(task, self.env.now)
 
-    def _request(self, pool: _Pool | None, task: _Task) -> None:
+    def _begin(self, task: _Task, now: float) -> None:
+        step = task.step
+        if not self.has_desk[step]:
+            self._system(task, now)
+            return
+        task.desk_time = task.work = self.desk_draw[step]()
+        task.phase = _DESK
+        pool = self.desks[self.step_agency[step]]
         assert pool is not None
         task.pool = pool
-        now = self.env.now
         if pool.busy < pool.units:
             pool.busy += 1
             self._serve(pool, task, now)
@@ -585,6 +589,34 @@ class _Model:
             task.qt = now
             pool.q_enq_sum += now
             pool.queue.append(task)
+
+    def _system(self, task: _Task, now: float) -> None:
+        step = task.step
+        if not self.has_sys[step]:
+            self._step_done(task, now)
+            return
+        a = self.step_agency[step]
+        work = self.sys_draw[step]()
+        if self.f_latency[a]:
+            for f in self.f_latency[a]:
+                if f.start <= now < f.end:
+                    work += self.fault_draw[id(f)]() / 60_000.0
+        task.sys_time += work
+        task.work = work
+        task.phase = _SYSTEM
+        pool = self.servers[a]
+        assert pool is not None
+        task.pool = pool
+        if pool.busy < pool.units:
+            pool.busy += 1
+            self._serve(pool, task, now)
+        else:
+            task.qt = now
+            pool.q_enq_sum += now
+            pool.queue.append(task)
+
+    def _retry(self, task: _Task) -> None:
+        self._system(task, self.env.now)
 
     def _serve(self, pool: _Pool, task: _Task, now: float) -> None:
         if pool.always:
@@ -620,32 +652,11 @@ class _Model:
             pool.busy -= 1
         if task.phase == _DESK:
             task.desk_end = now
-            self._system(task)
-        else:
-            self._sys_done(task)
-
-    def _system(self, task: _Task) -> None:
-        step = task.step
-        if not self.has_sys[step]:
-            self._step_done(task)
+            self._system(task, now)
             return
-        a = self.step_agency[step]
-        work = self.sys_draw[step]()
-        if self.f_latency[a]:
-            now = self.env.now
-            for f in self.f_latency[a]:
-                if f.start <= now < f.end:
-                    work += self.fault_draw[id(f)]() / 60_000.0
-        task.sys_time += work
-        task.work = work
-        task.phase = _SYSTEM
-        self._request(self.servers[a], task)
-
-    def _sys_done(self, task: _Task) -> None:
         step = task.step
         a = self.step_agency[step]
         if self.f_error[a]:
-            now = self.env.now
             rate = 0.0
             for f in self.f_error[a]:
                 if f.start <= now < f.end and f.rate:
@@ -653,27 +664,35 @@ class _Model:
             if rate and self.uniform() < rate:
                 backoff = min(2.0**task.retries, _BACKOFF_CAP)
                 task.retries += 1
-                self._at(backoff, self._system, task)
+                self._at(backoff, self._retry, task)
                 return
         if self.f_slow_of[step]:
             extra = sum(
                 self.fault_draw[id(f)]() for f in self.f_slow_of[step] if f.start <= task.sys_start < f.end
             )
             if extra > 0:
-                self._at(extra, self._step_done, task)
+                self._at(extra, self._step_done_later, task)
                 return
-        self._step_done(task)
+        self._step_done(task, now)
 
-    def _step_done(self, task: _Task) -> None:
-        now = self.env.now
+    def _step_done_later(self, task: _Task) -> None:
+        self._step_done(task, self.env.now)
+
+    def _step_done(self, task: _Task, now: float) -> None:
         task.end = now
         d = task.d
         d.tasks.remove(task)
-        self._record_step(task, True)
+        step = task.step
+        rows = self.step_rows
+        rows.append((
+            d.i, step, self.step_agency[step], task.ready, task.start, task.desk_end, task.sys_start,
+            now, task.desk_time, task.sys_time, task.retries, True,
+        ))  # fmt: skip
+        if len(rows) >= _CHUNK:
+            self._flush_steps()
         if d.refused:
             return
-        a = self.step_agency[task.step]
-        for f in self.f_reject[a]:
+        for f in self.f_reject[self.step_agency[step]]:
             if f.start <= now < f.end and f.rate and self.uniform() < f.rate:
                 self._finish(d, REFUSED)
                 return
@@ -693,25 +712,11 @@ class _Model:
         if len(self.dossier_rows) >= _CHUNK:
             self._flush_dossiers()
 
-    def _record_step(self, t: _Task, done: bool) -> None:
-        self.step_rows.append(
-            (
-                t.d.i,
-                t.step,
-                self.step_agency[t.step],
-                t.ready,
-                t.start,
-                t.desk_end,
-                t.sys_start,
-                t.end if done else _NAN,
-                t.desk_time,
-                t.sys_time,
-                t.retries,
-                done,
-            )
-        )
-        if len(self.step_rows) >= _CHUNK:
-            self._flush_steps()
+    def _record_open(self, t: _Task) -> None:
+        self.step_rows.append((
+            t.d.i, t.step, self.step_agency[t.step], t.ready, t.start, t.desk_end, t.sys_start,
+            _NAN, t.desk_time, t.sys_time, t.retries, False,
+        ))  # fmt: skip
 
     # -- records ---------------------------------------------------------------------------
 
@@ -719,7 +724,7 @@ class _Model:
         self._snapshot()
         for d in list(self.active.values()):
             for t in d.tasks:
-                self._record_step(t, False)
+                self._record_open(t)
             d.tasks = []
             self.dossier_rows.append((d.i, np.nan, OPEN))
         self.active.clear()
