@@ -267,7 +267,7 @@ def _table(p: tuple[float, ...]) -> npt.NDArray[np.uint16]:
 
 def draw(rng: np.random.Generator, p: Sequence[float] | npt.NDArray[np.float64], size: int) -> U16:
     """``size`` indices drawn with probabilities ``p`` (see _table)."""
-    return _table(tuple(float(x) for x in p))[rng.integers(0, 2**_TABLE_BITS, size, dtype=np.uint32)]
+    return _table(tuple(float(x) for x in p))[rng.integers(0, 2**_TABLE_BITS, size, dtype=np.uint16)]
 
 
 def _bhyt_code(group: str, province2: str, bhxh: str) -> str:
@@ -381,7 +381,7 @@ def generate(
     age_days, female = _ages(streams[0], n)
     report("ages", 0.1)
     fam = _households(streams[1], age_days / DAYS_PER_YEAR, female)
-    order = np.argsort(fam.sort_key())
+    order = fam.order()
     fam = fam.permuted(order)
     age_days, female = age_days[order], female[order]
     report("households", 0.35)
@@ -434,16 +434,25 @@ class _Families:
     father: I32
     households: int
 
-    def sort_key(self) -> I64:
-        """Household, then relation, then row: unique, so any sort algorithm gives one order."""
-        row = np.arange(self.household.size, dtype=np.int64)
-        return (self.household.astype(np.int64) << 32) | (self.relation.astype(np.int64) << 29) | row
+    def order(self) -> I64:
+        """Rows by household, then relation, then row: three stable radix passes (uint8/uint16 keys)."""
+        order = np.argsort(self.relation, kind="stable")
+        for shift in (0, 16):
+            key = ((self.household[order] >> shift) & 0xFFFF).astype(np.uint16)
+            order = order[np.argsort(key, kind="stable")]
+        return order
 
     def permuted(self, order: I64) -> _Families:
         """The same structure with persons in ``order`` (parent links remapped)."""
         inverse = np.empty_like(order)
         inverse[order] = np.arange(order.size)
-        remap = lambda links: np.where(links >= 0, inverse[np.maximum(links, 0)], -1).astype(np.int32)  # noqa: E731
+
+        def remap(links: I32) -> I32:
+            out = np.full(links.size, -1, dtype=np.int32)
+            has = np.flatnonzero(links >= 0)
+            out[has] = inverse[links[has]]
+            return out
+
         return _Families(
             self.household[order], self.relation[order], remap(self.mother[order]),
             remap(self.father[order]), self.households,
@@ -496,17 +505,23 @@ def _pair(rng: np.random.Generator, age: F64, women: B, men: B) -> tuple[I64, I6
 
 
 def _match(
-    rng: np.random.Generator, age: F64, who: I64, pool: I64, gap: tuple[float, float, float, float]
+    rng: np.random.Generator,
+    age: F64,
+    who: I64,
+    pool: I64,
+    gap: tuple[float, float, float, float],
+    presorted: bool = False,
 ) -> I64:
     """For each of ``who``, a member of ``pool`` about ``gap`` years older (negative: younger).
 
     ``gap`` is (mean, sd, lo, hi) of the signed age difference pool - who; a match outside
     [lo, hi] is refused. Returns rows of ``pool`` members, -1 where none was found.
+    ``presorted`` says ``pool`` is already sorted by age.
     """
     chosen = np.full(who.size, -1, dtype=np.int64)
     if pool.size == 0 or who.size == 0:
         return chosen
-    order = pool[np.argsort(age[pool])]
+    order = pool if presorted else pool[np.argsort(age[pool])]
     sorted_age = age[order]
     mean, sd, lo, hi = gap
     todo = np.arange(who.size)
@@ -531,23 +546,26 @@ def _children(
 ) -> tuple[I32, I32]:
     """Give each dependent a mother 17-45 years older (a head or a head's wife) and her husband.
 
-    A mother takes at most MAX_CHILDREN(age) children, so young mothers do not collect the
-    children aimed below the youngest mothers' ages; children left over are placed by _others.
+    A mother takes at most 1-5 children depending on her age ((age - 16) / 2.5), so young mothers
+    do not collect the children aimed below the youngest mothers' ages; children still without a
+    mother after a few rounds are placed by _others.
     """
-    mothers = np.flatnonzero(female & (relation <= SPOUSE))
+    pool = np.flatnonzero(female & (relation <= SPOUSE))
+    pool = pool[np.argsort(age[pool])]
     room = np.zeros(age.size, dtype=np.int64)
-    room[mothers] = np.clip(((age[mothers] - 16.0) / 2.5).astype(np.int64), 1, 5)
+    room[pool] = np.clip(((age[pool] - 16.0) / 2.5).astype(np.int64), 1, 5)
     mother = np.full(age.size, -1, dtype=np.int32)
     todo = np.flatnonzero(dependent)
     for _ in range(4):
-        found = _match(rng, age, todo, mothers[room[mothers] > 0], MOTHER_AGE_AT_BIRTH)
-        ok = found >= 0
+        pool = pool[room[pool] > 0]  # stays sorted by age
+        found = _match(rng, age, todo, pool, MOTHER_AGE_AT_BIRTH, presorted=True)
+        ok = np.flatnonzero(found >= 0)
         kid, mum = todo[ok], found[ok]
-        take = _rank_within(rng, mum) < room[mum]
+        take = _within_room(mum, room)
         kid, mum = kid[take], mum[take]
-        np.subtract.at(room, mum, 1)
+        room -= np.bincount(mum, minlength=age.size)
         mother[kid] = mum
-        todo = np.setdiff1d(todo, kid, assume_unique=True)
+        todo = todo[mother[todo] < 0]
         if todo.size == 0:
             break
     kids = np.flatnonzero(mother >= 0)
@@ -557,15 +575,17 @@ def _children(
     return mother, father
 
 
-def _rank_within(rng: np.random.Generator, groups: I64) -> I64:
-    """For each row, its 0-based rank among the rows of its group, in a random order."""
-    shuffle = rng.permutation(groups.size)
-    order = shuffle[np.argsort(groups[shuffle], kind="stable")]
-    sorted_groups = groups[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_groups)) + 1]
-    rank = np.empty(groups.size, dtype=np.int64)
-    rank[order] = np.arange(groups.size) - np.repeat(starts, np.diff(np.r_[starts, groups.size]))
-    return rank
+def _within_room(mum: I64, room: I64) -> B:
+    """Which of the matches fit: each mother keeps her first ``room[mother]`` matches."""
+    take = np.ones(mum.size, dtype=bool)
+    over = np.flatnonzero(np.bincount(mum, minlength=room.size)[mum] > room[mum])
+    if over.size:  # rank the few matches of over-full mothers (in match order)
+        order = over[np.argsort(mum[over], kind="stable")]
+        groups = mum[order]
+        starts = np.r_[0, np.flatnonzero(np.diff(groups)) + 1]
+        rank = np.arange(order.size) - np.repeat(starts, np.diff(np.r_[starts, order.size]))
+        take[order] = rank < room[groups]
+    return take
 
 
 def _elders(rng: np.random.Generator, age: F64, elders: I64, relation: U8, anchor: I64) -> None:
@@ -744,7 +764,8 @@ def _pids(
     """Collision-free PIDs (as int64) keyed like fakes.ids.make_pids: (province, G digit, YY)."""
     year = (dob.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970).astype(np.int64)
     digit = 2 * ((year - 1900) // 100) + female
-    code = province.astype(np.int64) * 1000 + digit * 100 + year % 100
+    # < 2**16 (63 provinces): a uint16 code lets allocate_rows group rows with a radix sort.
+    code = (province.astype(np.int64) * 1000 + digit * 100 + year % 100).astype(np.uint16)
 
     def key_of(c: int) -> tuple[str, int, int]:
         d, yy = c // 100 % 10, c % 100
@@ -752,7 +773,7 @@ def _pids(
 
     serials = allocator.allocate_rows(code, key_of)
     number = np.array([int(p) for p in provinces], dtype=np.int64)[province]
-    return number * 10**9 + (code % 1000) * 10**6 + serials
+    return number * 10**9 + (code.astype(np.int64) % 1000) * 10**6 + serials
 
 
 def _bhxhs(allocator: ids.SerialAllocator, units: tuple[Unit, ...], person_unit: U16, has: B) -> I64:
