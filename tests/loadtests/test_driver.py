@@ -40,13 +40,21 @@ def test_every_arrival_starts_at_its_time_whatever_the_action_takes() -> None:
     stats = OpenModelDriver(np.arange(20) * 0.01, slow, max_seconds=5).run(t0)
     assert [i for i, _ in starts] == list(range(20))
     assert max(lag for _, lag in starts) < 0.05
-    assert (stats.scheduled, stats.started, stats.dropped, stats.not_sent, stats.unfinished) == (20, 20, 0, 0, 0)
+    assert (stats.scheduled, stats.started, stats.dropped, stats.not_sent, stats.unfinished) == (
+        20,
+        20,
+        0,
+        0,
+        0,
+    )
     assert stats.start_lag_s.size == 20
 
 
 def test_max_count_bounds_the_stream() -> None:
     seen: list[int] = []
-    stats = OpenModelDriver(np.zeros(10), lambda i, _: seen.append(i), max_seconds=2, max_count=4).run(time.time())
+    stats = OpenModelDriver(np.zeros(10), lambda i, _: seen.append(i), max_seconds=2, max_count=4).run(
+        time.time()
+    )
     assert seen == [0, 1, 2, 3]
     assert stats.started == 4
 
@@ -60,7 +68,9 @@ def test_a_full_in_flight_cap_drops_arrivals_and_counts_them() -> None:
 
 
 def test_the_time_bound_stops_sending_and_counts_what_was_not_sent() -> None:
-    stats = OpenModelDriver(np.array([0.0, 0.05, 10.0, 20.0]), lambda i, d: None, max_seconds=0.3).run(time.time())
+    stats = OpenModelDriver(np.array([0.0, 0.05, 10.0, 20.0]), lambda i, d: None, max_seconds=0.3).run(
+        time.time()
+    )
     assert (stats.started, stats.not_sent) == (2, 2)
 
 

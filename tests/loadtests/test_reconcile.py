@@ -12,8 +12,12 @@ import scenarios
 from loadtests.reconcile import Submission, card_valid_to, expected_steps, reconcile
 
 S = scenarios.load("hanoi-baseline")
-BIRTH = Submission(0, "G1-001-20260309-000001", "birth", "ks_tt_bhyt", "GCS-01001-2026-000001", "HK0000000007")
-DEATH = Submission(1, "G1-001-20260309-000002", "death", "kt_xtt_funeral", "GBT-01001-2026-000001", "", "pensioner")
+BIRTH = Submission(
+    0, "G1-001-20260309-000001", "birth", "ks_tt_bhyt", "GCS-01001-2026-000001", "HK0000000007"
+)
+DEATH = Submission(
+    1, "G1-001-20260309-000002", "death", "kt_xtt_funeral", "GBT-01001-2026-000001", "", "pensioner"
+)
 
 
 def _exports() -> dict[str, Any]:
