@@ -527,9 +527,12 @@ def _match(
     todo = np.arange(who.size)
     for _ in range(4):
         target = age[who[todo]] + np.clip(rng.normal(mean, sd, todo.size), lo, hi)
-        by_target = np.argsort(target)  # sorted needles keep searchsorted cache-friendly
         pos = np.empty(todo.size, dtype=np.int64)
-        pos[by_target] = np.searchsorted(sorted_age, target[by_target])
+        if todo.size > 100_000:  # sorted needles keep a big searchsorted cache-friendly
+            by_target = np.argsort(target)
+            pos[by_target] = np.searchsorted(sorted_age, target[by_target])
+        else:
+            pos[:] = np.searchsorted(sorted_age, target)
         pos += rng.integers(-8, 9, todo.size)
         pick = order[np.clip(pos, 0, order.size - 1)]
         diff = age[pick] - age[who[todo]]
@@ -563,7 +566,7 @@ def _children(
         kid, mum = todo[ok], found[ok]
         take = _within_room(mum, room)
         kid, mum = kid[take], mum[take]
-        room -= np.bincount(mum, minlength=age.size)
+        np.subtract.at(room, mum, 1)
         mother[kid] = mum
         todo = todo[mother[todo] < 0]
         if todo.size == 0:
