@@ -75,6 +75,8 @@ class Ecosystem:
         if self.handle is None or self.run_dir is None:
             raise RuntimeError("restart() needs the reference fakes, not real endpoints")
         self.handle.kill()
+        if self.handle.process.stdout is not None:
+            self.handle.process.stdout.close()
         fresh = start_subprocess(
             str(self.run_dir / "scenario.toml"), self.run_dir, port=urlparse(self.base_url).port or 0
         )
@@ -112,6 +114,8 @@ def lienthong_ecosystem(
         yield eco
     finally:
         eco.handle.stop()
+        if eco.handle.process.stdout is not None:
+            eco.handle.process.stdout.close()
 
 
 @pytest.fixture

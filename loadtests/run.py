@@ -141,7 +141,15 @@ def run_scenario(
         return RunOutcome(run.path, report.exit_code, report, rec, metrics)
     finally:
         if fakes is not None:
-            fakes.stop()
+            _stop(fakes)
+
+
+def _stop(fakes: Any) -> None:
+    """Stops the fakes' child and closes its pipe (the handle leaves it open)."""
+    fakes.stop()
+    proc = getattr(fakes, "process", None)
+    if proc is not None and proc.stdout is not None:
+        proc.stdout.close()
 
 
 def _scenario_file(s: Scenario, folder: Path) -> Path:
@@ -232,6 +240,8 @@ def _drive(cfg: LoadConfig, folder: Path, emit: Progress, fakes: Any, crash_afte
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
         log.close()
     if crasher is not None:
         crasher.join(timeout=60)
@@ -249,6 +259,8 @@ def _crash(fakes: Any, at: float, emit: Progress) -> None:
     time.sleep(max(0.0, at - time.time()))
     port = urlparse(fakes.base_url).port
     fakes.kill()
+    if fakes.process.stdout is not None:
+        fakes.process.stdout.close()
     emit({"phase": "crashed", "at": time.time()})
     scenario_path = fakes.run_dir.parent / "scenario.toml"
     for _ in range(50):

@@ -16,7 +16,7 @@ def test_the_documented_ten_line_test_passes(
     lienthong_reconcile: Callable[[Sequence[Submission]], Reconciliation],
 ) -> None:
     hospital, citizen = lienthong_client("hospital"), lienthong_client("citizen")
-    kind, path, cert = lienthong_citizens.certificate(0)
+    _kind, path, cert = lienthong_citizens.certificate(0)
     doc = hospital.post(path, json=cert, headers={"Idempotency-Key": "cert-0"}).json()
     body = lienthong_citizens.dossier(0, doc["id"])
     dossier = citizen.post("/portal/dossiers", json=body, headers={"Idempotency-Key": "d-0"}).json()

@@ -22,19 +22,45 @@ DEATH = Submission(
 
 def _exports() -> dict[str, Any]:
     steps_b = [{"step": s, "status": "done"} for s in ("ks", "pid", "tt", "bhyt")]
-    steps_d = [{"step": "kt", "status": "done"}, {"step": "xtt", "status": "done"},
-               {"step": "funeral_vss", "status": "done"}, {"step": "funeral_social", "status": "skipped"}]  # fmt: skip
+    steps_d = [
+        {"step": "kt", "status": "done"},
+        {"step": "xtt", "status": "done"},
+        {"step": "funeral_vss", "status": "done"},
+        {"step": "funeral_social", "status": "skipped"},
+    ]
     return {
-        "portal": {"dossiers": [
-            {"id": BIRTH.code, "status": "completed", "steps": steps_b,
-             "input": {"birth": {"birth_certificate_id": BIRTH.document}}},
-            {"id": DEATH.code, "status": "completed", "steps": steps_d,
-             "input": {"death": {"death_notice_id": DEATH.document}}},
-        ]},
+        "portal": {
+            "dossiers": [
+                {
+                    "id": BIRTH.code,
+                    "status": "completed",
+                    "steps": steps_b,
+                    "input": {"birth": {"birth_certificate_id": BIRTH.document}},
+                },
+                {
+                    "id": DEATH.code,
+                    "status": "completed",
+                    "steps": steps_d,
+                    "input": {"death": {"death_notice_id": DEATH.document}},
+                },
+            ]
+        },
         "justice": {
-            "births": [{"register_no": "KS-1", "birth_certificate_id": BIRTH.document, "child_birth_date": "2026-03-01"}],
-            "deaths": [{"register_no": "KT-1", "death_notice_id": DEATH.document, "deceased_pid": "001052012345",
-                        "death_date": "2026-03-08"}],
+            "births": [
+                {
+                    "register_no": "KS-1",
+                    "birth_certificate_id": BIRTH.document,
+                    "child_birth_date": "2026-03-01",
+                }
+            ],
+            "deaths": [
+                {
+                    "register_no": "KT-1",
+                    "death_notice_id": DEATH.document,
+                    "deceased_pid": "001052012345",
+                    "death_date": "2026-03-08",
+                }
+            ],
         },
         "police": {
             "pid_requests": [{"status": "issued", "pid": "001226000042", "birth_register_no": "KS-1"}],
@@ -48,7 +74,7 @@ def _exports() -> dict[str, Any]:
             "survivor_benefits": [],
         },
         "social": {"funeral_supports": []},
-    }  # fmt: skip
+    }
 
 
 def _rules(exports: dict[str, Any], subs: tuple[Submission, ...] = (BIRTH, DEATH)) -> list[tuple[str, str]]:
@@ -63,10 +89,15 @@ def test_consistent_registers_pass() -> None:
 
 @pytest.mark.parametrize(
     ("birth", "valid_to"),
-    [(date(2026, 3, 1), date(2032, 9, 30)), (date(2026, 10, 15), date(2032, 10, 14)),
-     (date(2024, 2, 29), date(2030, 9, 30)), (date(2020, 9, 30), date(2026, 9, 30)),
-     (date(2020, 10, 1), date(2026, 9, 30)), (date(2020, 12, 31), date(2026, 12, 30))],
-)  # fmt: skip
+    [
+        (date(2026, 3, 1), date(2032, 9, 30)),
+        (date(2026, 10, 15), date(2032, 10, 14)),
+        (date(2024, 2, 29), date(2030, 9, 30)),
+        (date(2020, 9, 30), date(2026, 9, 30)),
+        (date(2020, 10, 1), date(2026, 9, 30)),
+        (date(2020, 12, 31), date(2026, 12, 30)),
+    ],
+)
 def test_card_valid_to_follows_the_72_month_and_30_september_rule(birth: date, valid_to: date) -> None:
     # the day before 72 months of age; a sixth birthday on or before 30/09 runs to 30/09 (DOMAIN.md §5)
     assert card_valid_to(birth) == valid_to
@@ -137,9 +168,12 @@ def test_a_rejected_dossier_keeps_its_done_steps_and_nothing_after() -> None:
     ex = _exports()
     d = ex["portal"]["dossiers"][0]
     d["status"] = "rejected"
-    d["steps"] = [{"step": "ks", "status": "done"}, {"step": "pid", "status": "done"},
-                  {"step": "tt", "status": "rejected", "error": {"code": "unknown_person"}},
-                  {"step": "bhyt", "status": "cancelled"}]  # fmt: skip
+    d["steps"] = [
+        {"step": "ks", "status": "done"},
+        {"step": "pid", "status": "done"},
+        {"step": "tt", "status": "rejected", "error": {"code": "unknown_person"}},
+        {"step": "bhyt", "status": "cancelled"},
+    ]
     rules = _rules(ex)
     assert (BIRTH.code, "refused_valid_dossier") in rules
     assert (BIRTH.code, "unexpected_residence") in rules and (BIRTH.code, "unexpected_card") in rules

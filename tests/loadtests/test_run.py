@@ -1,0 +1,89 @@
+"""``lienthong run`` end to end: real fakes (child process), real Locust (child process), real files.
+
+The test process itself never imports Locust: ``run_scenario`` starts the load in a child.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import scenarios
+from lienthong.cli import app
+from lienthong.commands.run import twin_prediction
+from loadtests._merge import merge
+from loadtests.run import RunSettings, run_scenario
+
+
+def _short(s: scenarios.Scenario, wall_s: float = 5.0) -> float:
+    """The speed that plays the scenario's days in ``wall_s`` seconds."""
+    return s.load.days * 1440 * 60 / wall_s
+
+
+def test_a_compressed_day_runs_end_to_end_and_reconciles(tmp_path: Path) -> None:
+    s = scenarios.load("hanoi-baseline")
+    out = run_scenario(
+        s, RunSettings(speed=_short(s), multiplier=0.2, out=tmp_path, drain_s=20, twin=twin_prediction)
+    )
+    files = {p.name for p in out.path.iterdir()}
+    assert {"manifest.json", "metrics.json", "report.html", "report.md", "junit.xml"} <= files
+    assert {"throughput.png", "latency.png", "backlog.png"} <= files
+    assert out.reconciliation.passed, out.reconciliation.violations[:5]
+    assert out.exit_code == (0 if out.report.passed else 1)
+    manifest = json.loads((out.path / "manifest.json").read_text())
+    assert manifest["exit_code"] == out.exit_code and manifest["kind"] == "run"
+    merged = merge(out.path / "load")
+    # every arrival of the stream got exactly one journey row, in dossier order
+    assert merged.journeys["dossier"].tolist() == list(range(merged.journeys.size))
+    assert out.metrics["outcomes"]["not_started"] == 0
+    assert out.metrics["twin"]["services"]["birth"]["arrivals"] == int(
+        np.sum(merged.journeys["service"] == 0)
+    )
+    html = (out.path / "report.html").read_text()
+    assert "data:image/png;base64" in html and "001" not in out.report.verdict
+
+
+def test_a_crash_of_the_fakes_mid_run_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    s = scenarios.load("hanoi-baseline")
+    settings = RunSettings(speed=_short(s, 6.0), multiplier=0.2, out=tmp_path, drain_s=25, crash_after_s=3.0)
+    out = run_scenario(s, settings)
+    assert out.reconciliation.passed, out.reconciliation.violations[:5]
+    assert out.metrics["outcomes"]["completed"] > 0
+    log = (out.path / "fakes" / "clock.json").read_text()
+    assert json.loads(log)["speed"] == settings.speed  # the restart kept the run's clock
+
+
+@pytest.mark.parametrize("name", [n for n in scenarios.catalog() if n.startswith("incident-f")])
+def test_every_incident_runs_end_to_end_in_short_form(name: str, tmp_path: Path) -> None:
+    s = scenarios.load(name)
+    out = run_scenario(s, RunSettings(speed=_short(s, 4.0), multiplier=0.05, out=tmp_path, drain_s=12))
+    assert (out.path / "backlog.png").stat().st_size > 0
+    md = (out.path / "report.md").read_text()
+    incidents = {f.incident for f in s.faults if f.incident}
+    assert all(f"({i})" in md for i in incidents), "the report names the fault windows"
+    rec = out.reconciliation.by_rule()
+    assert rec.get("lost", 0) == 0, out.reconciliation.violations[:5]
+    assert out.exit_code == (0 if out.report.passed else 1)
+
+
+def test_bad_input_exits_2_with_the_problem_named() -> None:
+    result = CliRunner().invoke(app, ["run", "--speed", "0"])
+    assert result.exit_code == 2
+    assert "--speed" in result.output
+
+
+def test_an_unknown_scenario_exits_2() -> None:
+    result = CliRunner().invoke(app, ["run", "no-such-scenario"])
+    assert result.exit_code == 2
+
+
+def test_the_test_process_was_never_patched_by_gevent() -> None:
+    assert "locust" not in sys.modules
+    import socket
+
+    assert socket.socket.__module__ == "socket"
