@@ -198,8 +198,6 @@ class Orchestrator:
                 doc = self.update(dossier_id, self._finish)
                 await self._callback(doc)
                 return
-            if doc["status"] == "accepted":
-                self.update(dossier_id, lambda d: d.update(status="in_progress"))
             await asyncio.gather(*(self.run_step(dossier_id, s) for s in ready))
 
     def _finish(self, doc: Doc) -> None:
@@ -218,6 +216,8 @@ class Orchestrator:
         """Commit ``fields`` on one step (``attempts=+1`` increments)."""
 
         def change(doc: Doc) -> None:
+            if doc["status"] == "accepted":
+                doc["status"] = "in_progress"
             record = self._step(doc, step)
             if fields.pop("bump", False):
                 record["attempts"] += 1
@@ -244,9 +244,11 @@ class Orchestrator:
                 self._set(dossier_id, step, status="rejected", error=_redact(error),
                           finished_at=self.env.clock.now().isoformat())
                 return
-            doc = self._set(dossier_id, step, result=reply.body, call=n + 1)
-        self._set(dossier_id, step, status="done", error=None,
-                  finished_at=self.env.clock.now().isoformat())
+            if n + 1 < len(plan):
+                doc = self._set(dossier_id, step, result=reply.body, call=n + 1)
+            else:  # the last call's result and the step's end in one commit
+                self._set(dossier_id, step, result=reply.body, call=n + 1, status="done",
+                          error=None, finished_at=self.env.clock.now().isoformat())
 
     async def send(self, agency: str, method: str, path: str, body: Doc | None,
                    key: str | None) -> Reply:

@@ -105,7 +105,8 @@ def _apps(scenario: Scenario, run_dir: Path, host: str, ports: dict[str, int],
 def _servers(apps: dict[str, FakesApp], host: str, ports: dict[str, int]) -> list[uvicorn.Server]:
     return [uvicorn.Server(uvicorn.Config(app, host=host, port=ports[name], log_level="warning",
                                           access_log=False, lifespan="on", loop="asyncio",
-                                          timeout_graceful_shutdown=3))
+                                          timeout_graceful_shutdown=3, timeout_keep_alive=30,
+                                          backlog=4096))
             for name, app in apps.items()]
 
 

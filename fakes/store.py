@@ -58,9 +58,9 @@ class Store:
 
     def next_serial(self, db: sqlite3.Connection, key: str) -> int:
         """Increment and return the counter ``key`` (1, 2, …) inside a transaction."""
-        db.execute("INSERT INTO counters(key, n) VALUES (?, 1) "
-                   "ON CONFLICT(key) DO UPDATE SET n = n + 1", (key,))
-        return int(db.execute("SELECT n FROM counters WHERE key = ?", (key,)).fetchone()[0])
+        row = db.execute("INSERT INTO counters(key, n) VALUES (?, 1) "
+                         "ON CONFLICT(key) DO UPDATE SET n = n + 1 RETURNING n", (key,)).fetchone()
+        return int(row[0])
 
     def counters(self, prefix: str) -> dict[str, int]:
         """Every counter whose key starts with ``prefix``."""
