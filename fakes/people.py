@@ -72,8 +72,12 @@ MAX_AGE: Final = 105
 # ASSUMPTIONS [U] (no published figure; chosen for realism and documented here):
 URBAN_SHARE: Final = 0.492  # Hanoi's urban population share, 2019 census [K]: spread evenly over phường
 BORN_IN_REGION: Final = 0.80  # share of residents whose birth was registered in the region
+# Residents of Hanoi registered at birth elsewhere come from the neighbouring provinces (weight 3)
+# and ten other large or nearby provinces (weight 1) [U]. A short list also keeps the number of
+# PID allocator keys (province x sex x year) small.
 NEIGHBOURS_001: Final = ("035", "033", "027", "026", "025", "017", "019", "024", "036", "034",
-                         "030", "038", "040", "037")  # fmt: skip  # provinces around Hanoi: 3× weight
+                         "030", "038", "040", "037")  # fmt: skip
+OTHERS_001: Final = ("031", "022", "020", "008", "015", "010", "014", "042", "079", "048")
 LEAVE_HOME_AGES: Final = ((18.0, 35.0), (0.9, 0.1))  # P(unmarried 18-35 year-old lives with parents)
 # P(married) by age (knots, values) for non-dependent women and men; widowhood lowers it for women.
 MARRIED_F: Final = ((18, 20, 25, 30, 40, 60, 70, 80, 90), (0.05, 0.3, 0.65, 0.85, 0.9, 0.85, 0.6, 0.35, 0.15))
@@ -674,7 +678,10 @@ def _birth_provinces(
     provinces = tuple(ids.PROVINCES)
     index = {code: i for i, code in enumerate(provinces)}
     own = np.array([index[u.province] for u in units], dtype=np.uint8)[person_unit]
-    weights = np.array([3.0 if code in NEIGHBOURS_001 else 1.0 for code in provinces])
+    if {u.province for u in units} == {"001"}:
+        weights = np.array([3.0 * (c in NEIGHBOURS_001) + (c in OTHERS_001) for c in provinces])
+    else:
+        weights = np.ones(len(provinces))
     elsewhere = rng.random(own.size) >= BORN_IN_REGION
     other = draw(rng, weights, int(elsewhere.sum())).astype(np.uint8)
     out = own.copy()
