@@ -49,6 +49,8 @@ __all__ = [
     "Population",
     "Unit",
     "generate",
+    "issue_pids",
+    "iter_records",
     "mask_record",
     "region_units",
     "status_table",
