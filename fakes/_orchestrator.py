@@ -175,14 +175,15 @@ class Orchestrator:
         assert doc is not None, dossier_id
         return doc
 
-    def update(self, dossier_id: str, change: Callable[[Doc], None]) -> Doc:
-        """Apply ``change`` to the stored dossier and commit it (no await in between)."""
+    async def update(self, dossier_id: str, change: Callable[[Doc], None]) -> Doc:
+        """Apply ``change`` to the stored dossier and wait until it is committed."""
         with self.store.tx() as db:
             doc = json.loads(db.execute("SELECT doc FROM dossiers WHERE id = ?",
                                         (dossier_id,)).fetchone()[0])
             change(doc)
             db.execute("UPDATE dossiers SET status = ?, doc = ? WHERE id = ?",
                        (doc["status"], dumps(doc), dossier_id))
+        await self.store.durable()
         return dict(doc)
 
     async def drive(self, dossier_id: str) -> None:
@@ -195,7 +196,7 @@ class Orchestrator:
             ready = [s["step"] for s in doc["steps"] if s["status"] in ("pending", "in_flight",
                      "waiting") and all(state[a] in _DONE for a in s["after"])]
             if not ready:
-                doc = self.update(dossier_id, self._finish)
+                doc = await self.update(dossier_id, self._finish)
                 await self._callback(doc)
                 return
             await asyncio.gather(*(self.run_step(dossier_id, s) for s in ready))
@@ -212,7 +213,7 @@ class Orchestrator:
     def _step(self, doc: Doc, step: str) -> Doc:
         return next(s for s in doc["steps"] if s["step"] == step)
 
-    def _set(self, dossier_id: str, step: str, **fields: Any) -> Doc:
+    async def _set(self, dossier_id: str, step: str, **fields: Any) -> Doc:
         """Commit ``fields`` on one step (``attempts=+1`` increments)."""
 
         def change(doc: Doc) -> None:
@@ -224,7 +225,7 @@ class Orchestrator:
                 record["started_at"] = record["started_at"] or self.env.clock.now().isoformat()
             record.update(fields)
 
-        return self.update(dossier_id, change)
+        return await self.update(dossier_id, change)
 
     async def run_step(self, dossier_id: str, step: str) -> None:
         """Send the step's calls in order; each call's state is committed before it is sent."""
@@ -233,21 +234,21 @@ class Orchestrator:
         for n in range(self._step(doc, step)["call"], len(plan)):
             agency, method, path, body = plan[n](doc)
             key = f"{dossier_id}:{step}:{n}"
-            self._set(dossier_id, step, status="in_flight", call=n, idempotency_key=key,
+            await self._set(dossier_id, step, status="in_flight", call=n, idempotency_key=key,
                       bump=True)
             reply = await self.send(agency, method, path, body, key)
             if reply.status == 202 and reply.headers.get("location"):
-                self._set(dossier_id, step, status="waiting")
+                await self._set(dossier_id, step, status="waiting")
                 reply = await self.poll(agency, reply.headers["location"])
             if not 200 <= reply.status < 300:
                 error = reply.body if isinstance(reply.body, dict) else {"status": reply.status}
-                self._set(dossier_id, step, status="rejected", error=_redact(error),
+                await self._set(dossier_id, step, status="rejected", error=_redact(error),
                           finished_at=self.env.clock.now().isoformat())
                 return
             if n + 1 < len(plan):
-                doc = self._set(dossier_id, step, result=reply.body, call=n + 1)
+                doc = await self._set(dossier_id, step, result=reply.body, call=n + 1)
             else:  # the last call's result and the step's end in one commit
-                self._set(dossier_id, step, result=reply.body, call=n + 1, status="done",
+                await self._set(dossier_id, step, result=reply.body, call=n + 1, status="done",
                           error=None, finished_at=self.env.clock.now().isoformat())
 
     async def send(self, agency: str, method: str, path: str, body: Doc | None,

@@ -186,6 +186,7 @@ def _operations(api: FastAPI, env: Env, mounted: tuple[str, ...]) -> None:
         if agency not in mounted:
             raise Problem(404, "unknown_agency", f"no agency {agency!r} on this server")
         store = env.stores[agency]
+        await store.settled()
         registers = {table: store.docs(sql) for table, sql in _MODULES[agency].EXPORT.items()}
         from fakes.agencies._common import json_response
 

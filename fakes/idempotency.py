@@ -71,11 +71,13 @@ def _stored(db: sqlite3.Connection, idem: Idem) -> Response | None:
     return Response(row[3], int(row[1]), headers=headers, media_type="application/json")
 
 
-def replay(store: Store, who: Who, key: str, path: str, body: BaseModel) -> tuple[Idem, Response | None]:
-    """The write's identity and its stored response if this is a replay.
+async def replay(store: Store, who: Who, key: str, path: str,
+                 body: BaseModel) -> tuple[Idem, Response | None]:
+    """The write's identity and its stored (committed) response if this is a replay.
 
     Raises Problem 409 ``idempotency_key_reused`` when the key came with another body.
     """
+    await store.settled()
     idem = Idem(store, who.name, key, _hash(path, body))
     return idem, _stored(store.db, idem)
 
@@ -83,20 +85,21 @@ def replay(store: Store, who: Who, key: str, path: str, body: BaseModel) -> tupl
 Write = Callable[[sqlite3.Connection], tuple[int, dict[str, Any], dict[str, str]]]
 
 
-def commit(idem: Idem, write: Write) -> Response:
-    """Run ``write`` (returning status, body, headers) and store its result, atomically.
+async def commit(idem: Idem, write: Write) -> Response:
+    """Run ``write`` (returning status, body, headers) and store its result, atomically, and
+    answer once it is committed.
 
     A result stored meanwhile by a concurrent duplicate is returned instead. Problems raised
-    by ``write`` roll the transaction back and propagate.
+    by ``write`` undo it and propagate.
     """
     with idem.store.tx() as db:
         earlier = _stored(db, idem)
-        if earlier is not None:
-            return earlier
-        status, doc, headers = write(db)
-        payload = json.dumps(doc, ensure_ascii=False).encode()
-        db.execute(
-            "INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?)",
-            (idem.caller, idem.key, idem.hash, status, json.dumps(headers), payload),
-        )
+        if earlier is None:
+            status, doc, headers = write(db)
+            payload = json.dumps(doc, ensure_ascii=False).encode()
+            db.execute("INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?)",
+                       (idem.caller, idem.key, idem.hash, status, json.dumps(headers), payload))
+    await idem.store.durable()
+    if earlier is not None:
+        return earlier
     return Response(payload, status, headers=headers, media_type="application/json")

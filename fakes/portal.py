@@ -138,7 +138,7 @@ async def submit_dossier(body: DossierIn, request: Request,
     service = env.scenario.services.get(body.service)
     _check(body, dict(service.variants) if service else {})
     store = env.stores["portal"]
-    idem, earlier = replay(store, who, key, request.url.path, body)
+    idem, earlier = await replay(store, who, key, request.url.path, body)
     if earlier is not None:
         return earlier
     now = env.clock.now()
@@ -158,7 +158,7 @@ async def submit_dossier(body: DossierIn, request: Request,
         view = DossierView(**public(doc)).model_dump(mode="json")
         return 202, view, {"Location": f"/portal/dossiers/{ident}"}
 
-    response = commit(idem, write)
+    response = await commit(idem, write)
     orchestrator: Orchestrator = env.extras["orchestrator"]
     orchestrator.spawn(response.headers["location"].rsplit("/", 1)[1])
     return response
@@ -169,6 +169,7 @@ async def get_dossier(dossier_id: str, request: Request,
                       who: Who = Depends(require("portal:read"))) -> Response:
     """A dossier's status, its steps and (when finished) its result bundle."""
     env = env_of(request)
+    await env.stores["portal"].settled()
     doc = env.stores["portal"].doc("SELECT doc FROM dossiers WHERE id = ?", dossier_id)
     if doc is None or (who.role == "citizen" and doc["caller"] != who.name):
         raise Problem(404, "unknown_dossier", "no such dossier")

@@ -1,13 +1,18 @@
 """SQLite stores: one WAL database file per agency, written through one connection.
 
 The server runs on one event loop and a store is only touched between awaits, so writes are
-serialised per store by construction; each write is one ``BEGIN IMMEDIATE`` transaction.
+serialised per store by construction. Writes use *group commit*: each write runs in its own
+SAVEPOINT inside a transaction that is committed once per event-loop turn, so writes that
+arrive together share one COMMIT (SQLite's cost is the commit, not the statements). A handler
+answers only after ``await store.durable()`` (its write is committed), and reads first
+``await store.settled()``, so nobody acts on a write a crash could still lose.
 ``synchronous=NORMAL`` in WAL mode keeps every committed transaction through a process crash
 (SIGKILL); only an OS crash or power loss may lose the last ones.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -30,17 +35,56 @@ class Store:
                        "foreign_keys=ON"):
             self.db.execute(f"PRAGMA {pragma}")
         self.db.executescript(_COMMON + schema)
+        self._open = False
+        self._waiters: list[asyncio.Future[None]] = []
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: committed on exit, rolled back on any exception."""
-        self.db.execute("BEGIN IMMEDIATE")
+        """One write (no await inside): undone on any exception, else committed with the
+        group at the end of this event-loop turn (at once when no loop runs)."""
+        now = False
+        if not self._open:
+            self.db.execute("BEGIN IMMEDIATE")
+            self._open = True
+            try:
+                asyncio.get_running_loop().call_soon(self._flush)
+            except RuntimeError:
+                now = True
+        self.db.execute("SAVEPOINT w")
         try:
             yield self.db
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("ROLLBACK TO w")
+            self.db.execute("RELEASE w")
             raise
-        self.db.execute("COMMIT")
+        else:
+            self.db.execute("RELEASE w")
+        finally:
+            if now:
+                self._flush()
+
+    def _flush(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        error: BaseException | None = None
+        if self._open:
+            self._open = False
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                error = exc
+                self.db.execute("ROLLBACK")
+        for future in waiters:
+            if not future.done():
+                future.set_result(None) if error is None else future.set_exception(error)
+
+    async def durable(self) -> None:
+        """Wait until every write made so far is committed."""
+        if self._open:
+            future = asyncio.get_running_loop().create_future()
+            self._waiters.append(future)
+            await future
+
+    settled = durable  # before a read: nothing seen may be lost by a crash
 
     def one(self, sql: str, *args: Any) -> sqlite3.Row | None:
         """The first row of a query, or None."""
@@ -69,7 +113,8 @@ class Store:
         return {r[0]: int(r[1]) for r in rows}
 
     def close(self) -> None:
-        """Close the connection (checkpointing the WAL)."""
+        """Commit what is pending and close the connection (checkpointing the WAL)."""
+        self._flush()
         self.db.close()
 
 

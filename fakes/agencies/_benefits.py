@@ -92,7 +92,7 @@ async def claim(request: Request, who: Who, key: str, body: ClaimIn, *, agency: 
     """One payment per registered death, by the deceased's status; see CONTRACT.md §7-8."""
     env = env_of(request)
     store = env.stores[agency]
-    idem, earlier = replay(store, who, key, request.url.path, body)
+    idem, earlier = await replay(store, who, key, request.url.path, body)
     if earlier is not None:
         return earlier
     death = await env.read(agency, "justice", f"/justice/deaths/{body.death_register_no}")
@@ -122,7 +122,7 @@ async def claim(request: Request, who: Who, key: str, body: ClaimIn, *, agency: 
                    (pid_, body.death_register_no, dumps(doc)))
         return 201, doc, {}
 
-    return commit(idem, write)
+    return await commit(idem, write)
 
 
 def _price(env: Env, regime: Regime, death_date: dt.date) -> tuple[int, float]:

@@ -101,7 +101,7 @@ async def issue_birth_certificate(body: BirthCertificateIn, request: Request,
     """Issue an e-birth certificate."""
     env = env_of(request)
     store = env.stores["health"]
-    idem, earlier = replay(store, who, key, request.url.path, body)
+    idem, earlier = await replay(store, who, key, request.url.path, body)
     if earlier is not None:
         return earlier
     check_past(env, "child_birth_date", body.child_birth_date)
@@ -118,14 +118,16 @@ async def issue_birth_certificate(body: BirthCertificateIn, request: Request,
         db.execute("INSERT INTO birth_certificates VALUES (?, ?)", (ident, dumps(doc)))
         return 201, doc, {"Location": f"/health/birth-certificates/{ident}"}
 
-    return commit(idem, write)
+    return await commit(idem, write)
 
 
 @router.get("/birth-certificates/{cert_id}", response_model=BirthCertificate)
 async def get_birth_certificate(cert_id: str, request: Request,
                                 who: Who = Depends(require("health:read"))) -> Response:
     """One e-birth certificate."""
-    doc = env_of(request).stores["health"].doc(
+    store = env_of(request).stores["health"]
+    await store.settled()
+    doc = store.doc(
         "SELECT doc FROM birth_certificates WHERE id = ?", cert_id)
     if doc is None:
         raise not_found("birth certificate", cert_id)
@@ -139,7 +141,7 @@ async def issue_death_notice(body: DeathNoticeIn, request: Request,
     """Issue a death notice."""
     env = env_of(request)
     store = env.stores["health"]
-    idem, earlier = replay(store, who, key, request.url.path, body)
+    idem, earlier = await replay(store, who, key, request.url.path, body)
     if earlier is not None:
         return earlier
     check_past(env, "death_date", body.death_date)
@@ -156,14 +158,16 @@ async def issue_death_notice(body: DeathNoticeIn, request: Request,
         db.execute("INSERT INTO death_notices VALUES (?, ?)", (ident, dumps(doc)))
         return 201, doc, {"Location": f"/health/death-notices/{ident}"}
 
-    return commit(idem, write)
+    return await commit(idem, write)
 
 
 @router.get("/death-notices/{notice_id}", response_model=DeathNotice)
 async def get_death_notice(notice_id: str, request: Request,
                            who: Who = Depends(require("health:read"))) -> Response:
     """One death notice."""
-    doc = env_of(request).stores["health"].doc(
+    store = env_of(request).stores["health"]
+    await store.settled()
+    doc = store.doc(
         "SELECT doc FROM death_notices WHERE id = ?", notice_id)
     if doc is None:
         raise not_found("death notice", notice_id)

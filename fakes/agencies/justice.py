@@ -120,7 +120,7 @@ async def register_birth(body: BirthIn, request: Request,
     """Register a birth from an e-birth certificate held by health."""
     env = env_of(request)
     store = env.stores["justice"]
-    idem, earlier = replay(store, who, key, request.url.path, body)
+    idem, earlier = await replay(store, who, key, request.url.path, body)
     if earlier is not None:
         return earlier
     cert = await env.read("justice", "health", f"/health/birth-certificates/{body.birth_certificate_id}")
@@ -147,14 +147,16 @@ async def register_birth(body: BirthIn, request: Request,
                    (number, body.birth_certificate_id, dumps(doc)))
         return 201, doc, {"Location": f"/justice/births/{number}"}
 
-    return commit(idem, write)
+    return await commit(idem, write)
 
 
 @router.get("/births/{register_no}", response_model=Birth)
 async def get_birth(register_no: str, request: Request,
                     who: Who = Depends(require("justice:read"))) -> Response:
     """One birth record."""
-    doc = env_of(request).stores["justice"].doc(
+    store = env_of(request).stores["justice"]
+    await store.settled()
+    doc = store.doc(
         "SELECT doc FROM births WHERE register_no = ?", register_no)
     if doc is None:
         raise not_found("birth record", register_no)
@@ -168,7 +170,7 @@ async def register_death(body: DeathIn, request: Request,
     """Register a death from a death notice held by health."""
     env = env_of(request)
     store = env.stores["justice"]
-    idem, earlier = replay(store, who, key, request.url.path, body)
+    idem, earlier = await replay(store, who, key, request.url.path, body)
     if earlier is not None:
         return earlier
     notice = await env.read("justice", "health", f"/health/death-notices/{body.death_notice_id}")
@@ -199,14 +201,16 @@ async def register_death(body: DeathIn, request: Request,
                    (number, body.death_notice_id, pid, dumps(doc)))
         return 201, doc, {"Location": f"/justice/deaths/{number}"}
 
-    return commit(idem, write)
+    return await commit(idem, write)
 
 
 @router.get("/deaths/{register_no}", response_model=Death)
 async def get_death(register_no: str, request: Request,
                     who: Who = Depends(require("justice:read"))) -> Response:
     """One death record."""
-    doc = env_of(request).stores["justice"].doc(
+    store = env_of(request).stores["justice"]
+    await store.settled()
+    doc = store.doc(
         "SELECT doc FROM deaths WHERE register_no = ?", register_no)
     if doc is None:
         raise not_found("death record", register_no)

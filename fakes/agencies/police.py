@@ -173,7 +173,7 @@ async def issue_pid(body: PidIn, request: Request, who: Who = Depends(require("p
     """Issue a newborn's PID from a registered birth."""
     env = env_of(request)
     store = env.stores["police"]
-    idem, earlier = replay(store, who, key, request.url.path, body)
+    idem, earlier = await replay(store, who, key, request.url.path, body)
     if earlier is not None:
         return earlier
     birth = await env.read("police", "justice", f"/justice/births/{body.birth_register_no}")
@@ -201,7 +201,7 @@ async def issue_pid(body: PidIn, request: Request, who: Who = Depends(require("p
             return 202, _public(req), {"Location": f"/police/pid-requests/{rid}"}
         return 201, _public(_issue(env, db, req)), {"Location": f"/police/pid-requests/{rid}"}
 
-    return commit(idem, write)
+    return await commit(idem, write)
 
 
 @router.get("/pid-requests/{request_id}", response_model=PidRequest)
@@ -210,6 +210,7 @@ async def get_pid_request(request_id: str, request: Request,
     """A PID request; a pending one is issued once its time has come."""
     env = env_of(request)
     store = env.stores["police"]
+    await store.settled()
     row = store.one("SELECT doc, available_at FROM pid_requests WHERE request_id = ?", request_id)
     if row is None:
         raise not_found("PID request", request_id)
@@ -219,6 +220,7 @@ async def get_pid_request(request_id: str, request: Request,
             fresh = json.loads(db.execute(
                 "SELECT doc FROM pid_requests WHERE request_id = ?", (request_id,)).fetchone()[0])
             req = _issue(env, db, fresh) if fresh["status"] == "pending" else fresh
+        await store.durable()
     return json_response(_public(req))
 
 
@@ -226,7 +228,9 @@ async def get_pid_request(request_id: str, request: Request,
 async def get_person(pid: str, request: Request,
                      who: Who = Depends(require("police:read"))) -> Response:
     """One person of the population database."""
-    person = _person(env_of(request).stores["police"], pid)
+    store = env_of(request).stores["police"]
+    await store.settled()
+    person = _person(store, pid)
     if person is None:
         raise not_found("person", pid, "unknown_person")
     return json_response(person)
@@ -239,7 +243,7 @@ async def register_residence(body: ResidenceIn, request: Request,
     """Register a person's permanent residence in a household."""
     env = env_of(request)
     store = env.stores["police"]
-    idem, earlier = replay(store, who, key, request.url.path, body)
+    idem, earlier = await replay(store, who, key, request.url.path, body)
     if earlier is not None:
         return earlier
 
@@ -262,7 +266,7 @@ async def register_residence(body: ResidenceIn, request: Request,
         db.execute("UPDATE people SET doc = ? WHERE pid = ?", (dumps(person), body.pid))
         return 201, doc, {}
 
-    return commit(idem, write)
+    return await commit(idem, write)
 
 
 @router.post("/deaths", status_code=201, response_model=Person)
@@ -272,7 +276,7 @@ async def record_death(body: DeathIn, request: Request,
     """Mark a person deceased from a death registered by justice."""
     env = env_of(request)
     store = env.stores["police"]
-    idem, earlier = replay(store, who, key, request.url.path, body)
+    idem, earlier = await replay(store, who, key, request.url.path, body)
     if earlier is not None:
         return earlier
     death = await env.read("police", "justice", f"/justice/deaths/{body.death_register_no}")
@@ -295,7 +299,7 @@ async def record_death(body: DeathIn, request: Request,
         db.execute("UPDATE people SET doc = ? WHERE pid = ?", (dumps(person), pid))
         return 201, person, {}
 
-    return commit(idem, write)
+    return await commit(idem, write)
 
 
 @router.post("/residence-removals", status_code=201, response_model=Removal)
@@ -305,7 +309,7 @@ async def remove_residence(body: RemovalIn, request: Request,
     """Remove the permanent residence of a person registered dead."""
     env = env_of(request)
     store = env.stores["police"]
-    idem, earlier = replay(store, who, key, request.url.path, body)
+    idem, earlier = await replay(store, who, key, request.url.path, body)
     if earlier is not None:
         return earlier
 
@@ -335,4 +339,4 @@ async def remove_residence(body: RemovalIn, request: Request,
         db.execute("UPDATE people SET doc = ? WHERE pid = ?", (dumps(person), body.pid))
         return 201, doc, {}
 
-    return commit(idem, write)
+    return await commit(idem, write)

@@ -32,7 +32,9 @@ async def pay_funeral_support(body: ClaimIn, request: Request,
 async def get_funeral_support(payment_id: str, request: Request,
                               who: Who = Depends(require("social:read"))) -> Response:
     """One funeral-support payment."""
-    doc = env_of(request).stores["social"].doc(
+    store = env_of(request).stores["social"]
+    await store.settled()
+    doc = store.doc(
         "SELECT doc FROM funeral_supports WHERE payment_id = ?", payment_id)
     if doc is None:
         raise not_found("payment", payment_id)

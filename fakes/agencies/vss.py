@@ -90,7 +90,7 @@ async def issue_child_card(body: CardIn, request: Request,
         raise Problem(422, "no_pid", "a card needs the child's personal ID number")
     if (reason := validate_pid(body.pid)) is not None:
         raise Problem(422, "invalid_pid", reason, errors=[{"field": "pid", "message": reason}])
-    idem, earlier = replay(store, who, key, request.url.path, body)
+    idem, earlier = await replay(store, who, key, request.url.path, body)
     if earlier is not None:
         return earlier
     person = await env.read("vss", "police", f"/police/people/{body.pid}")
@@ -125,15 +125,16 @@ async def issue_child_card(body: CardIn, request: Request,
         db.execute("INSERT INTO cards VALUES (?, ?, ?)", (code, body.pid, dumps(doc)))
         return 201, doc, {"Location": f"/vss/child-cards/{code}"}
 
-    return commit(idem, write)
+    return await commit(idem, write)
 
 
 @router.get("/child-cards/{card_code}", response_model=Card)
 async def get_child_card(card_code: str, request: Request,
                          who: Who = Depends(require("vss:read"))) -> Response:
     """One child BHYT card."""
-    doc = env_of(request).stores["vss"].doc("SELECT doc FROM cards WHERE card_code = ?",
-                                            card_code)
+    store = env_of(request).stores["vss"]
+    await store.settled()
+    doc = store.doc("SELECT doc FROM cards WHERE card_code = ?", card_code)
     if doc is None:
         raise not_found("card", card_code)
     return json_response(doc)
@@ -162,17 +163,18 @@ async def settle_survivor_benefit(body: ClaimIn, request: Request,
 async def get_funeral_allowance(payment_id: str, request: Request,
                                 who: Who = Depends(require("vss:read"))) -> Response:
     """One funeral-allowance payment."""
-    return _get(env_of(request), "funeral_allowances", payment_id)
+    return await _get(env_of(request), "funeral_allowances", payment_id)
 
 
 @router.get("/survivor-benefits/{payment_id}", response_model=Payment)
 async def get_survivor_benefit(payment_id: str, request: Request,
                                who: Who = Depends(require("vss:read"))) -> Response:
     """One survivor-benefit settlement."""
-    return _get(env_of(request), "survivor_benefits", payment_id)
+    return await _get(env_of(request), "survivor_benefits", payment_id)
 
 
-def _get(env: Env, table: str, payment_id: str) -> Response:
+async def _get(env: Env, table: str, payment_id: str) -> Response:
+    await env.stores["vss"].settled()
     doc = env.stores["vss"].doc(f"SELECT doc FROM {table} WHERE payment_id = ?", payment_id)
     if doc is None:
         raise not_found("payment", payment_id)
