@@ -65,12 +65,16 @@ class DriverStats:
     last_due: float = float("nan")
     wall_start: float = float("nan")
     wall_end: float = float("nan")
+    last_started: float = float("nan")
     start_lag_s: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
 
     def achieved_rate(self) -> float:
-        """Arrivals started per second between the first and last intended start."""
-        span = self.last_due - self.first_due
-        return self.started / span if span > 0 else float("nan")
+        """Arrivals started per second, from the actual start times of the first and last one."""
+        first, last = self.first_due + self._lag(0), self.last_started
+        return (self.started - 1) / (last - first) if self.started > 1 and last > first else float("nan")
+
+    def _lag(self, k: int) -> float:
+        return float(self.start_lag_s[k]) if self.start_lag_s.size > k else 0.0
 
     def as_dict(self) -> dict[str, float | int]:
         """The counters (and the lag's max and p99) as plain JSON data."""
@@ -177,6 +181,8 @@ class OpenModelDriver:
         pool.spawn(self._start, i, intended)
 
     def _start(self, i: int, intended: float) -> None:
-        self._lags.append(time.time() - intended)
+        now = time.time()
+        self._lags.append(now - intended)
+        self.stats.last_started = now
         self.stats.started += 1
         self.action(i, intended)
