@@ -37,6 +37,8 @@ class Ecosystem:
         self.process, self.base_url, self.run_dir = process, base_url, run_dir
 
     def stop(self) -> None:
+        if self.process.stdout is not None:
+            self.process.stdout.close()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -60,6 +62,7 @@ def start_ecosystem(scenario: Scenario, run_dir: Path, *, speed: float = 1.0,
     log = open(run_dir / "server.log", "ab")  # noqa: SIM115 - the child keeps writing to it
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, cwd=_ROOT,
                             env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    log.close()  # the child holds its own descriptor
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     line = b""

@@ -15,11 +15,11 @@ __all__ = ["birth_dossier", "death_dossier", "export", "poll_dossier", "submit"]
 def birth_dossier(ctx: Ctx, cert_id: str, variant: str = "ks_tt_bhyt",
                   caller_name: str = "Nguyễn Thị Lan") -> dict[str, Any]:
     """A birth dossier body for the certificate ``cert_id``."""
-    from certify._factory import pid_of
+    from certify._factory import _name, pid_of
 
     return {"service": "birth", "variant": variant, "channel": "online",
             "applicant_name": caller_name, "applicant_pid": pid_of(ctx, "F", 1995),
-            "birth": {"birth_certificate_id": cert_id, "child_name": "Trần Minh An",
+            "birth": {"birth_certificate_id": cert_id, "child_name": _name(ctx, "Minh"),
                       "unit_code": "00070", "declarant_relation": "mother",
                       "household_id": f"HK{ctx.serial():010d}", "relation_to_head": "child",
                       "address": "12 Phố Huế", "initial_care_facility": "01001"}}

@@ -33,6 +33,7 @@ __all__ = ["CHECKS", "declared_rate", "peak_hour_rate"]
 
 _ROOT = Path(__file__).resolve().parent.parent
 _TIMEOUT_S = 10.0
+_MAX_LAG_S = 0.25  # a generator starting requests later than this could not hold the rate
 _CALLS = {"remove_residence": 2}  # police: mark deceased, then remove the residence
 
 
@@ -148,9 +149,10 @@ def _stats(x: np.ndarray) -> dict[str, float | None]:
 
 def _valid(m: dict[str, Any]) -> None:
     drv = m["driver"]
-    if drv["dropped"] or drv["not_sent"] or drv["late"] > 0.05 * max(1, drv["started"]):
-        raise Blocked(f"the load generator could not hold the declared rate (late {drv['late']}, "
-                      f"dropped {drv['dropped']}, not sent {drv['not_sent']}): no verdict")
+    if drv["dropped"] or drv["not_sent"] or drv["start_lag_p99_s"] > _MAX_LAG_S:
+        raise Blocked(f"the load generator could not hold the declared rate (p99 start lag "
+                      f"{drv['start_lag_p99_s']:.3f} s, dropped {drv['dropped']}, "
+                      f"not sent {drv['not_sent']}): no verdict")
 
 
 def perf_001(ctx: Ctx) -> Outcome:

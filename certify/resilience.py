@@ -111,12 +111,12 @@ def res_001(ctx: Ctx) -> Outcome:
     w = _w(ctx)
     body = w.make(ctx, "res1")
     key = ctx.key("res1", body)
-    ctx.proxy.delay(1.5)
+    ctx.proxy.delay(1.0)
     try:
-        first = _send(ctx, w, body, key, timeout=0.4)
+        first = _send(ctx, w, body, key, timeout=0.3)
     finally:
         ctx.proxy.clear()
-    time.sleep(1.8)  # the vendor finishes the abandoned request meanwhile
+    time.sleep(1.2)  # the vendor finishes the abandoned request meanwhile
     retry = _send(ctx, w, body, key)
     doc = _ok(retry, w, "retry with the same key after a client timeout")
     proof = _one_record(ctx, w, body, doc[w.id_field], "res1")

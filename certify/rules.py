@@ -518,9 +518,9 @@ def portal_dos_003(ctx: Ctx) -> Outcome:
     justice, police, vss = export(ctx, "justice"), export(ctx, "police"), export(ctx, "vss")
     births = [b for b in justice["births"] if b["birth_certificate_id"] == cert["id"]]
     ensure(len(births) == 1, f"{len(births)} birth records for the certificate (expected 1)", ex)
-    people = [p for p in police["people"] if p["full_name"] == births[0]["child_name"]
-              and p["birth_date"] == birth.isoformat()]
-    ensure(len(people) == 1, f"{len(people)} PIDs for the child (expected 1)", ex)
+    people = [p for p in police["pid_requests"] if p["birth_register_no"] == births[0]["register_no"]]
+    ensure(len(people) == 1 and bool(people[0].get("pid")),
+           f"{len(people)} PID requests for the child (expected 1, issued)", ex)
     pid = people[0]["pid"]
     homes = [r for r in police["residences"] if r["pid"] == pid]
     cards = [c for c in vss["cards"] if c["pid"] == pid]

@@ -153,6 +153,8 @@ class Vendor:
     base_url: str
 
     def stop(self) -> None:
+        if self.process.stdout is not None:
+            self.process.stdout.close()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -171,6 +173,7 @@ def start_vendor(agency: str, variant: str, upstream: str) -> Vendor:
     log = open(Path(run_dir) / "vendor.log", "ab")  # noqa: SIM115 - the child writes to it
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, cwd=root,
                             env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    log.close()  # the child holds its own descriptor
     assert proc.stdout is not None
     deadline = time.monotonic() + 30
     line = b""
@@ -209,6 +212,12 @@ def main(argv: list[str] | None = None) -> None:
         print("READY " + json.dumps({"base_url": f"http://127.0.0.1:{port}"}), flush=True)
         await task
 
+    try:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:  # pragma: no cover
+        pass
     asyncio.run(run())
 
 

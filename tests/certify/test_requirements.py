@@ -1,0 +1,54 @@
+"""The requirements table: stable, unique, every requirement decided by a check."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from certify import contract, performance, resilience, rules, security
+from certify.requirements import AGENCIES, PHASES, REQUIREMENTS, requirements_for, table_digest
+
+_TABLES = {"contract": contract.CHECKS, "rules": rules.CHECKS, "resilience": resilience.CHECKS,
+           "security": security.CHECKS, "performance": performance.CHECKS}
+
+
+def test_ids_are_unique_and_prefixed_by_agency() -> None:
+    ids = [r.id for r in REQUIREMENTS]
+    assert len(ids) == len(set(ids)) == 116
+    for r in REQUIREMENTS:
+        assert re.fullmatch(r"[A-Z]+-[A-Z]+-\d{3}", r.id), r.id
+        assert r.id.startswith(r.agency.upper() + "-")
+
+
+@pytest.mark.parametrize("agency", AGENCIES)
+def test_every_requirement_has_a_check(agency: str) -> None:
+    for r in requirements_for(agency):
+        table = _TABLES[r.phase]
+        assert r.id in table or r.key in table, r.id
+
+
+def test_sources_cite_domain_or_contract_and_severities_are_known() -> None:
+    for r in REQUIREMENTS:
+        assert "DOMAIN.md" in r.source or "CONTRACT.md" in r.source or "scenario" in r.source, r.id
+        assert r.severity in ("critical", "major", "minor")
+        assert r.phase in PHASES
+
+
+def test_the_named_examples_exist() -> None:
+    by_id = {r.id: r for r in REQUIREMENTS}
+    assert by_id["VSS-CARD-003"].text.endswith("refused 422 child_too_old.")
+    assert by_id["VSS-CARD-002"].severity == "critical"
+    assert "F8" in by_id["VSS-CARD-002"].text
+
+
+def test_bad_agency_and_phase_are_named() -> None:
+    with pytest.raises(ValueError, match="unknown agency 'vsx'"):
+        requirements_for("vsx")
+    with pytest.raises(ValueError, match="unknown phase 'speed'"):
+        requirements_for("vss", ("speed",))
+
+
+def test_table_digest_is_stable() -> None:
+    assert table_digest() == table_digest()
+    assert len(table_digest()) == 64
