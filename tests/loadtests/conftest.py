@@ -1,3 +1,1 @@
-"""The loadtests suite uses its own pytest plugin's fixtures."""
-
-pytest_plugins = ["loadtests.pytest_plugin"]
+"""The loadtests suite uses the lienthong pytest plugin, registered by the package's pytest11 entry point."""
