@@ -138,7 +138,7 @@ async def submit_dossier(body: DossierIn, request: Request,
     service = env.scenario.services.get(body.service)
     _check(body, dict(service.variants) if service else {})
     store = env.stores["portal"]
-    idem, earlier = await replay(store, who, key, request.url.path, body)
+    idem, earlier = await replay(store, who, key, request.scope["path"], body)
     if earlier is not None:
         return earlier
     now = env.clock.now()

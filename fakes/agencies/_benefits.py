@@ -92,7 +92,7 @@ async def claim(request: Request, who: Who, key: str, body: ClaimIn, *, agency: 
     """One payment per registered death, by the deceased's status; see CONTRACT.md §7-8."""
     env = env_of(request)
     store = env.stores[agency]
-    idem, earlier = await replay(store, who, key, request.url.path, body)
+    idem, earlier = await replay(store, who, key, request.scope["path"], body)
     if earlier is not None:
         return earlier
     death = await env.read(agency, "justice", f"/justice/deaths/{body.death_register_no}")

@@ -101,7 +101,7 @@ async def issue_birth_certificate(body: BirthCertificateIn, request: Request,
     """Issue an e-birth certificate."""
     env = env_of(request)
     store = env.stores["health"]
-    idem, earlier = await replay(store, who, key, request.url.path, body)
+    idem, earlier = await replay(store, who, key, request.scope["path"], body)
     if earlier is not None:
         return earlier
     check_past(env, "child_birth_date", body.child_birth_date)
@@ -141,7 +141,7 @@ async def issue_death_notice(body: DeathNoticeIn, request: Request,
     """Issue a death notice."""
     env = env_of(request)
     store = env.stores["health"]
-    idem, earlier = await replay(store, who, key, request.url.path, body)
+    idem, earlier = await replay(store, who, key, request.scope["path"], body)
     if earlier is not None:
         return earlier
     check_past(env, "death_date", body.death_date)

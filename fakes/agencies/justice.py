@@ -120,7 +120,7 @@ async def register_birth(body: BirthIn, request: Request,
     """Register a birth from an e-birth certificate held by health."""
     env = env_of(request)
     store = env.stores["justice"]
-    idem, earlier = await replay(store, who, key, request.url.path, body)
+    idem, earlier = await replay(store, who, key, request.scope["path"], body)
     if earlier is not None:
         return earlier
     cert = await env.read("justice", "health", f"/health/birth-certificates/{body.birth_certificate_id}")
@@ -170,7 +170,7 @@ async def register_death(body: DeathIn, request: Request,
     """Register a death from a death notice held by health."""
     env = env_of(request)
     store = env.stores["justice"]
-    idem, earlier = await replay(store, who, key, request.url.path, body)
+    idem, earlier = await replay(store, who, key, request.scope["path"], body)
     if earlier is not None:
         return earlier
     notice = await env.read("justice", "health", f"/health/death-notices/{body.death_notice_id}")

@@ -173,7 +173,7 @@ async def issue_pid(body: PidIn, request: Request, who: Who = Depends(require("p
     """Issue a newborn's PID from a registered birth."""
     env = env_of(request)
     store = env.stores["police"]
-    idem, earlier = await replay(store, who, key, request.url.path, body)
+    idem, earlier = await replay(store, who, key, request.scope["path"], body)
     if earlier is not None:
         return earlier
     birth = await env.read("police", "justice", f"/justice/births/{body.birth_register_no}")
@@ -243,7 +243,7 @@ async def register_residence(body: ResidenceIn, request: Request,
     """Register a person's permanent residence in a household."""
     env = env_of(request)
     store = env.stores["police"]
-    idem, earlier = await replay(store, who, key, request.url.path, body)
+    idem, earlier = await replay(store, who, key, request.scope["path"], body)
     if earlier is not None:
         return earlier
 
@@ -276,7 +276,7 @@ async def record_death(body: DeathIn, request: Request,
     """Mark a person deceased from a death registered by justice."""
     env = env_of(request)
     store = env.stores["police"]
-    idem, earlier = await replay(store, who, key, request.url.path, body)
+    idem, earlier = await replay(store, who, key, request.scope["path"], body)
     if earlier is not None:
         return earlier
     death = await env.read("police", "justice", f"/justice/deaths/{body.death_register_no}")
@@ -309,7 +309,7 @@ async def remove_residence(body: RemovalIn, request: Request,
     """Remove the permanent residence of a person registered dead."""
     env = env_of(request)
     store = env.stores["police"]
-    idem, earlier = await replay(store, who, key, request.url.path, body)
+    idem, earlier = await replay(store, who, key, request.scope["path"], body)
     if earlier is not None:
         return earlier
 

@@ -90,7 +90,7 @@ async def issue_child_card(body: CardIn, request: Request,
         raise Problem(422, "no_pid", "a card needs the child's personal ID number")
     if (reason := validate_pid(body.pid)) is not None:
         raise Problem(422, "invalid_pid", reason, errors=[{"field": "pid", "message": reason}])
-    idem, earlier = await replay(store, who, key, request.url.path, body)
+    idem, earlier = await replay(store, who, key, request.scope["path"], body)
     if earlier is not None:
         return earlier
     person = await env.read("vss", "police", f"/police/people/{body.pid}")
