@@ -8,14 +8,14 @@ import typer
 
 __all__ = ["register"]
 
-fakes_app = typer.Typer(help="The reference fake agencies and linked-dossier portal.",
-                        no_args_is_help=True)
+fakes_app = typer.Typer(help="The reference fake agencies and linked-dossier portal.", no_args_is_help=True)
 
 
 @fakes_app.command("serve")
 def serve_command(
-    scenario: str = typer.Option("hanoi-baseline", "--scenario", "-s",
-                                 help="Catalog name or path of the scenario."),
+    scenario: str = typer.Option(
+        "hanoi-baseline", "--scenario", "-s", help="Catalog name or path of the scenario."
+    ),
     port: int = typer.Option(8000, "--port", "-p", help="Port (first port with --split)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface (loopback by default)."),
     split: bool = typer.Option(False, "--split", help="One port per agency."),
