@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any
 
-from certify._context import Check, Ctx, Outcome, ensure, passed
+from certify._context import Blocked, Check, Ctx, Outcome, ensure, passed
 from certify._http import Exchange
 from certify._links import birth_dossier, export, poll_dossier, submit
 from certify._writes import WRITES, Write
@@ -132,6 +132,9 @@ def res_002(ctx: Ctx) -> Outcome:
         down = _send(ctx, w, body, key)
     finally:
         ctx.proxy.clear()
+    if 200 <= down.status < 300 and down.response_headers.get("idempotent-replayed") == "true":
+        raise Blocked(f"the vendor already held this write (a run with seed {ctx.seed} before): the "
+                      "outage could not be observed; certify a fresh store or another --seed", down)
     ensure(down.status == 502 and down.code == "upstream_error",
            f"with the upstream down: expected 502 upstream_error, got {down.status} {down.code}", down)
     retry = _send(ctx, w, body, key)
