@@ -200,6 +200,16 @@ class Workdays:
         out = self.avail.next_open_v(np.maximum(t, rd * DAY))
         return np.where(np.isnan(t), np.nan, np.where(ok, out, INF))
 
+    def used_wd(self, received: Floats, done: Floats) -> Floats:
+        """Working days used, in the convention of statutory limits: 0 = done on the received day
+        (the 15:00 rule applied), ``n + f`` = done a fraction ``f`` into the ``n``-th WD after it, so
+        ``used_wd <= n`` exactly when ``done`` is no later than ``deadline(received, n)`` (except
+        for work finished while the office is closed after that day's closing time)."""
+        rd, _ = self.received_day(received)
+        base = self.avail.office_v(rd.astype(np.float64) * DAY)
+        with np.errstate(invalid="ignore"):
+            return np.maximum((self.avail.office_v(done) - base) / self.full_day - 1.0, 0.0)
+
     def elapsed_wd(self, a: Floats, b: Floats) -> Floats:
         """Office time in ``[a, b)`` in working days (full weekday hours)."""
         return (self.avail.office_v(b) - self.avail.office_v(a)) / self.full_day

@@ -78,6 +78,7 @@ _COLUMNS = (
 _POSTPONE_DAYS = 14
 _DAY_KEY_OFFSET = 1 << 20
 _COPY_CITIZENS = 1 << 40
+_BLOCK_DAYS = 16
 
 
 def arrivals(
@@ -137,28 +138,55 @@ def _service_stream(
     scenario: Scenario, code: int, name: str, days: int, scale: float, streams: _Streams
 ) -> npt.NDArray[np.void]:
     service = scenario.services[name]  # type: ignore[index]
-    demand = scenario.demand
     limit = LEGAL_LAG_DAYS[name]
     warm = math.ceil(limit) + 1
     first = scenario.calendar.start - timedelta(days=warm)
     rates = daily_event_rates(scenario, name, warm + days, start=first) * scale
-    events, lag, u = _events(scenario, name, rates, warm, streams)
-    n = events.size
-    desk = u["channel"] >= service.online_share
     receiving = scenario.steps[next(iter(service.variants.values())).steps[0]].agency
     office = _Office(scenario, receiving, warm, days)
+    parts, citizens = [], 0
+    # Blocks of days bound the memory of the uniform columns; each day keeps its own generator.
+    for lo in range(0, rates.size, _BLOCK_DAYS):
+        events, lag, u = _events(scenario, name, rates[lo : lo + _BLOCK_DAYS], lo - warm, streams)
+        rows = _rows(scenario, code, name, events, lag, u, office)
+        rows["citizen"] = citizens + np.arange(rows.size)
+        citizens += rows.size
+        near = (rows["submitted"] >= -_SURGE_JITTER) & (rows["submitted"] < days * _DAY + _SURGE_JITTER)
+        parts.append((rows[near], {c: u[c][near] for c in ("incomplete", "thin", "copy")}))
+    rows = np.concatenate([p[0] for p in parts])
+    u_all = {c: np.concatenate([p[1][c] for p in parts]) for c in ("incomplete", "thin", "copy")}
+    rows, u_incomplete = _surge(scenario, name, rows, u_all, receiving, office, streams)
+    keep = (rows["submitted"] >= 0) & (rows["submitted"] < days * _DAY)
+    rows, u_incomplete = rows[keep], u_incomplete[keep]
+    share = _incomplete_share(scenario, rows["submitted"], service.incomplete_share, receiving)
+    rows["incomplete"] = u_incomplete < share
+    return rows
+
+
+def _rows(
+    scenario: Scenario,
+    code: int,
+    name: str,
+    events: npt.NDArray[np.float64],
+    lag: npt.NDArray[np.float64],
+    u: dict[str, npt.NDArray[np.float64]],
+    office: _Office,
+) -> npt.NDArray[np.void]:
+    """Arrival rows of these events (citizen left 0; ``incomplete`` decided after surges)."""
+    service = scenario.services[name]  # type: ignore[index]
+    demand = scenario.demand
+    n = events.size
+    desk = u["channel"] >= service.online_share
     submitted = np.empty(n)
     on = ~desk
-    submitted[on] = _online_times(scenario, events[on], lag[on], limit, {k: v[on] for k, v in u.items()})
-    submitted[desk] = _desk_times(
-        scenario, events[desk], lag[desk], office, {k: v[desk] for k, v in u.items()}
-    )
-
+    on_u = {k: v[on] for k, v in u.items()}
+    desk_u = {k: v[desk] for k, v in u.items()}
+    submitted[on] = _online_times(scenario, events[on], lag[on], LEGAL_LAG_DAYS[name], on_u)
+    submitted[desk] = _desk_times(scenario, events[desk], lag[desk], office, desk_u)
     rows = np.zeros(n, ARRIVAL_DTYPE)
     rows["service"] = code
     rows["submitted"] = submitted
     rows["channel"] = desk
-    rows["citizen"] = np.arange(n)
     rows["variant"] = _categorical(u["variant"], [v.share for v in service.variants.values()])
     if name == "death":
         shares = [demand.death_status.get(s, 0.0) for s in DEATH_STATUSES]  # type: ignore[call-overload]
@@ -168,16 +196,11 @@ def _service_stream(
     else:
         rows["status"] = NO_STATUS
     rows["verification"] = u["verification"] < service.verification_share
-    rows, u_incomplete = _surge(scenario, name, rows, u, receiving, office, streams)
-    keep = (rows["submitted"] >= 0) & (rows["submitted"] < days * _DAY)
-    rows, u_incomplete = rows[keep], u_incomplete[keep]
-    share = _incomplete_share(scenario, rows["submitted"], service.incomplete_share, receiving)
-    rows["incomplete"] = u_incomplete < share
     return rows
 
 
 def _events(
-    scenario: Scenario, name: str, rates: npt.NDArray[np.float64], warm: int, streams: _Streams
+    scenario: Scenario, name: str, rates: npt.NDArray[np.float64], first_day: int, streams: _Streams
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], dict[str, npt.NDArray[np.float64]]]:
     """Event minutes, lags (minutes) and uniform columns; each day drawn from its own generator,
     so a day's events do not depend on the horizon (a shorter run is a prefix of a longer one)."""
@@ -186,7 +209,7 @@ def _events(
     times, lags = [], []
     columns: dict[str, list[npt.NDArray[np.float64]]] = {c: [] for c in _COLUMNS}
     for k, rate in enumerate(rates):
-        day = k - warm
+        day = first_day + k
         rng = streams(name, day)
         t = event_minutes(rng, rate[None], first_day=day)
         times.append(t)

@@ -2,6 +2,9 @@
 
 API changes (newest first; the public names below are stable otherwise):
 
+- ``e2e_wd`` (dossiers) and ``elapsed_wd`` (steps) now count working days in the convention of
+  the statutory limits (0 = the received day), so ``p95 <= 3wd`` and attainment agree; the plain
+  office time moved to the new ``office_wd`` fields.
 - ``little`` gained ``identity_error`` and ``steady_state_ok``; ``ok`` is the exact
   finite-window identity (see ``sim.stats``). ``SimResult`` gained ``system_minutes``.
   ``run()`` gained ``stream=`` (replay a given arrival stream).
@@ -20,16 +23,20 @@ a Monday 00:00 local time; ``nan`` marks "did not happen before the horizon"):
   scenario's steps in file order), ``agency`` indexes ``scenarios.model.AGENCY_IDS``.
   ``ready`` → ``start`` (desk or, without a desk phase, system work begins) → ``desk_end`` →
   ``sys_start`` → ``end``. ``wait`` is the clock time spent queueing (desk + system queue),
-  ``sojourn`` = ``end - ready``; ``elapsed_wd`` is office time from ``ready`` to ``end`` on the
-  agency's calendar in working days; ``due`` is the statutory limit (15:00 rule) and
-  ``within_limit`` is ``end <= due``. ``done`` is False for a step still queued or in work at the
+  ``sojourn`` = ``end - ready``; ``elapsed_wd`` is the working days used in the convention of
+  ``limit_wd`` (0 = done on the day it was received with the 15:00 rule; 2.5 = halfway through the
+  2nd WD after it), so ``elapsed_wd <= limit_wd`` matches ``within_limit``; ``office_wd`` is the
+  plain office time from ``ready`` to ``end`` in WD. ``due`` is the statutory limit (15:00 rule)
+  and ``within_limit`` is ``end <= due``. ``done`` is False for a step still queued or in work at the
   horizon (its ``end`` is ``nan``).
 - ``DOSSIER_DTYPE`` — one row per dossier: every arrival ends in exactly one ``state``
   (``DONE``, ``REFUSED`` or ``OPEN`` at the horizon). ``received`` is when the complete dossier
   is in (after supplementation for an incomplete one; ``nan`` if refused first), ``clock_start``
   when the statutory clock starts (the 15:00 rule), ``due`` the group deadline
-  (``deadline_wd``, longer with verification), ``e2e_wd`` the office time from ``clock_start``
-  to ``completed`` in working days, ``sojourn`` = ``completed - submitted`` in clock minutes.
+  (``deadline_wd``, longer with verification), ``e2e_wd`` the working days used in the
+  convention of ``deadline_wd`` (so ``e2e_wd <= deadline_wd`` matches ``within_deadline``, bar
+  work finished after closing time on the due day), ``office_wd`` the plain office time from
+  ``clock_start`` to ``completed`` in WD, ``sojourn`` = ``completed - submitted`` in minutes.
 - ``TIMELINE_DTYPE`` — one row per hour of the horizon (a snapshot at ``t``): dossiers in the
   system and per agency (``AGENCY_IDS`` order) desk/system queue and busy counts, plus their
   cumulative time integrals since minute 0, so any window's time average is a difference.
@@ -132,6 +139,7 @@ STEP_DTYPE = np.dtype(
         ("wait", "f8"),
         ("sojourn", "f8"),
         ("elapsed_wd", "f8"),
+        ("office_wd", "f8"),
         ("due", "f8"),
         ("within_limit", "?"),
         ("done", "?"),
@@ -155,6 +163,7 @@ DOSSIER_DTYPE = np.dtype(
         ("state", "u1"),
         ("deadline_wd", "f8"),
         ("e2e_wd", "f8"),
+        ("office_wd", "f8"),
         ("sojourn", "f8"),
         ("within_deadline", "?"),
     ]

@@ -767,7 +767,8 @@ class _Model:
             none = np.isnan(limits)  # no statutory limit: never late
             due = wd.deadline(raw["ready"][mask], np.where(none, 0.0, limits))
             out["due"][mask] = np.where(none, np.inf, due)
-            out["elapsed_wd"][mask] = wd.elapsed_wd(raw["ready"][mask], raw["end"][mask])
+            out["elapsed_wd"][mask] = wd.used_wd(raw["ready"][mask], raw["end"][mask])
+            out["office_wd"][mask] = wd.elapsed_wd(raw["ready"][mask], raw["end"][mask])
         with np.errstate(invalid="ignore"):
             out["within_limit"] = out["end"] <= out["due"]
         self._emit("steps", out)
@@ -791,8 +792,11 @@ class _Model:
         out["sojourn"] = raw["completed"] - out["submitted"]
         done = raw["state"] == DONE
         e2e = np.full(raw.size, np.nan)
-        e2e[done] = self.main_days.elapsed_wd(out["clock_start"][done], out["completed"][done])
-        out["e2e_wd"] = np.maximum(e2e, 0.0)
+        e2e[done] = self.main_days.used_wd(out["received"][done], out["completed"][done])
+        out["e2e_wd"] = e2e
+        office = np.full(raw.size, np.nan)
+        office[done] = self.main_days.elapsed_wd(out["clock_start"][done], out["completed"][done])
+        out["office_wd"] = np.maximum(office, 0.0)
         with np.errstate(invalid="ignore"):
             out["within_deadline"] = done & (out["completed"] <= out["due"])
         self._emit("dossiers", out)
