@@ -24,9 +24,10 @@ from fakes.auth import Who
 from fakes.problems import Problem
 from fakes.store import Store
 
-__all__ = ["Idem", "commit", "idem_key", "replay"]
+__all__ = ["KEY_PATTERN", "Idem", "commit", "idem_key", "replay"]
 
-_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+KEY_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+_KEY = re.compile(KEY_PATTERN)
 
 
 async def idem_key(
