@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -43,12 +43,12 @@ __all__ = [
     "parse_duration",
 ]
 
-AGENCY_IDS = ("health", "justice", "police", "vss", "social", "portal")
 AgencyId = Literal["health", "justice", "police", "vss", "social", "portal"]
+AGENCY_IDS: tuple[str, ...] = get_args(AgencyId)
 ServiceId = Literal["birth", "death"]
 # Status of a deceased person that decides the funeral payer (DOMAIN.md §2, §6).
-DEATH_STATUSES = ("pensioner", "insured", "social", "merit", "none")
 DeathStatus = Literal["pensioner", "insured", "social", "merit", "none"]
+DEATH_STATUSES: tuple[str, ...] = get_args(DeathStatus)
 # The Vietnamese zodiac (mèo, the cat, where the Chinese has the rabbit); 2020 was a rat year.
 LUNAR_ANIMALS = (
     "rat",
@@ -64,7 +64,7 @@ LUNAR_ANIMALS = (
     "dog",
     "pig",
 )
-FAULT_KINDS = (
+FaultKind = Literal[
     "latency",
     "error",
     "outage",
@@ -77,7 +77,8 @@ FAULT_KINDS = (
     "false_rejection",
     "surge",
     "incomplete",
-)
+]
+FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)d)?\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*$")
 _UNIT_MINUTES = (1440.0, 60.0, 1.0)
@@ -115,7 +116,8 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
-DIST_KINDS = ("constant", "exponential", "lognormal", "gamma", "uniform", "triangular", "normal")
+DistKind = Literal["constant", "exponential", "lognormal", "gamma", "uniform", "triangular", "normal"]
+DIST_KINDS: tuple[str, ...] = get_args(DistKind)
 
 
 class Dist(Frozen):
@@ -127,7 +129,7 @@ class Dist(Frozen):
     truncates any draw (e.g. the 60-day registration limit).
     """
 
-    kind: Literal["constant", "exponential", "lognormal", "gamma", "uniform", "triangular", "normal"]
+    kind: DistKind
     mean: float | None = Field(default=None, ge=0.0)
     cv: float | None = Field(default=None, ge=0.0)
     low: float | None = Field(default=None, ge=0.0)
@@ -382,20 +384,7 @@ class Fault(Frozen):
     incomplete dossiers).
     """
 
-    kind: Literal[
-        "latency",
-        "error",
-        "outage",
-        "slow_pid",
-        "lost_attachment",
-        "duplicate_delivery",
-        "delivery_delay",
-        "code_mismatch",
-        "wrong_card_expiry",
-        "false_rejection",
-        "surge",
-        "incomplete",
-    ]
+    kind: FaultKind
     agency: Literal["health", "justice", "police", "vss", "social", "portal", "*"] = "*"
     start: Minutes = 0.0
     end: Minutes
