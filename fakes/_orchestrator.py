@@ -8,7 +8,6 @@ resumed after a crash is a replay of the same write, never a second one.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +24,7 @@ _DONE = ("done", "skipped")
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 Doc = dict[str, Any]
 Call = tuple[str, str, str, Doc]  # agency, method, path, body
+Outcome = tuple[str, Any, int]  # "done" | "rejected", answer or problem, calls made
 
 
 def build_steps(env: Env, service: str, variant: str, status: str | None) -> list[Doc]:
@@ -139,13 +139,21 @@ def results(doc: Doc) -> Doc:
 
 
 class Orchestrator:
-    """Drives dossiers of ``env``'s portal store; ``spawn`` one, ``resume`` all on start."""
+    """Drives dossiers of ``env``'s portal store; ``spawn`` one, ``resume`` all on start.
+
+    A dossier being driven is kept in memory (``docs``) as well as on disk: this process owns
+    the portal store, so the copy is the stored document; every change is written (and
+    committed) before anything acts on it. State changes that need no outbound call between
+    them share one commit: a step's result, the claim of the steps it made ready and, at the
+    end, the dossier's outcome.
+    """
 
     def __init__(self, env: Env, backoff: tuple[float, float] = (0.05, 5.0)) -> None:
         self.env, self.store = env, env.stores["portal"]
         self.key = env.key_of("portal")
         self.backoff = backoff
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.docs: dict[str, Doc] = {}
         self.rng = random.Random(env.scenario.meta.seed)
 
     def spawn(self, dossier_id: str) -> None:
@@ -153,7 +161,12 @@ class Orchestrator:
         if dossier_id not in self.tasks:
             task = asyncio.get_running_loop().create_task(self.drive(dossier_id))
             self.tasks[dossier_id] = task
-            task.add_done_callback(lambda _t: self.tasks.pop(dossier_id, None))
+
+            def forget(_t: asyncio.Task[None]) -> None:
+                self.tasks.pop(dossier_id, None)
+                self.docs.pop(dossier_id, None)
+
+            task.add_done_callback(forget)
 
     def resume(self) -> int:
         """Re-drive every dossier not completed or rejected; returns how many."""
@@ -170,36 +183,85 @@ class Orchestrator:
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
 
     def load(self, dossier_id: str) -> Doc:
-        """The dossier document."""
-        doc = self.store.doc("SELECT doc FROM dossiers WHERE id = ?", dossier_id)
-        assert doc is not None, dossier_id
+        """The dossier document (the in-memory copy while it is driven)."""
+        doc = self.docs.get(dossier_id)
+        if doc is None:
+            doc = self.store.doc("SELECT doc FROM dossiers WHERE id = ?", dossier_id)
+            assert doc is not None, dossier_id
+            if dossier_id in self.tasks:
+                self.docs[dossier_id] = doc
         return doc
 
     async def update(self, dossier_id: str, change: Callable[[Doc], None]) -> Doc:
-        """Apply ``change`` to the stored dossier and wait until it is committed."""
-        with self.store.tx() as db:
-            doc = json.loads(db.execute("SELECT doc FROM dossiers WHERE id = ?",
-                                        (dossier_id,)).fetchone()[0])
-            change(doc)
-            db.execute("UPDATE dossiers SET status = ?, doc = ? WHERE id = ?",
-                       (doc["status"], dumps(doc), dossier_id))
-        await self.store.durable()
-        return dict(doc)
+        """Apply ``change`` to the dossier, write it and wait until it is committed."""
+        doc = self.load(dossier_id)
+        try:
+            with self.store.tx() as db:
+                change(doc)
+                db.execute("UPDATE dossiers SET status = ?, doc = ? WHERE id = ?",
+                           (doc["status"], dumps(doc), dossier_id))
+            await self.store.durable()
+        except BaseException:
+            self.docs.pop(dossier_id, None)  # the copy may be ahead of the disk: reload
+            raise
+        return doc
 
     async def drive(self, dossier_id: str) -> None:
-        """Run ready steps (concurrently) until the dossier is terminal."""
+        """Run ready steps concurrently until the dossier is terminal.
+
+        Each turn commits, in one write, the outcomes of the steps that ended and the claim
+        (``in_flight``, call number, ``Idempotency-Key``) of the steps that became ready, or
+        the dossier's end when nothing is ready or running; then it starts the claimed steps.
+        """
+        running: dict[str, asyncio.Task[Outcome]] = {}
+        ended: dict[str, Outcome] = {}
+        claimed: list[str] = []
         while True:
-            doc = self.load(dossier_id)
-            if doc["status"] in TERMINAL:
+            if self.load(dossier_id)["status"] in TERMINAL:
                 return
-            state = {s["step"]: s["status"] for s in doc["steps"]}
-            ready = [s["step"] for s in doc["steps"] if s["status"] in ("pending", "in_flight",
-                     "waiting") and all(state[a] in _DONE for a in s["after"])]
-            if not ready:
-                doc = await self.update(dossier_id, self._finish)
+            claimed.clear()
+
+            def change(doc: Doc) -> None:
+                now = self.env.clock.now().isoformat()
+                for step, (status, payload, call) in ended.items():
+                    record = self._step(doc, step)
+                    if status == "done":
+                        record.update(result=payload, call=call, status="done", error=None,
+                                      finished_at=now)
+                    else:
+                        record.update(status="rejected", error=_redact(payload),
+                                      finished_at=now)
+                state = {s["step"]: s["status"] for s in doc["steps"]}
+                for s in doc["steps"]:
+                    if s["status"] in ("pending", "in_flight", "waiting") \
+                            and s["step"] not in running \
+                            and all(state[a] in _DONE for a in s["after"]):
+                        self._claim(doc, s, now)
+                        claimed.append(s["step"])
+                if not claimed and not running:
+                    self._finish(doc)
+
+            doc = await self.update(dossier_id, change)
+            ended.clear()
+            if doc["status"] in TERMINAL:
                 await self._callback(doc)
                 return
-            await asyncio.gather(*(self.run_step(dossier_id, s) for s in ready))
+            loop = asyncio.get_running_loop()
+            for step in claimed:
+                running[step] = loop.create_task(self.run_step(dossier_id, step))
+            done, _ = await asyncio.wait(running.values(), return_when=asyncio.FIRST_COMPLETED)
+            for step, task in list(running.items()):
+                if task in done:
+                    ended[step] = task.result()
+                    del running[step]
+
+    def _claim(self, doc: Doc, record: Doc, now: str) -> None:
+        """Mark ``record`` in flight at its current call, with that call's key."""
+        if doc["status"] == "accepted":
+            doc["status"] = "in_progress"
+        record.update(status="in_flight", attempts=record["attempts"] + 1,
+                      idempotency_key=f"{doc['id']}:{record['step']}:{record['call']}",
+                      started_at=record["started_at"] or now)
 
     def _finish(self, doc: Doc) -> None:
         rejected = any(s["status"] == "rejected" for s in doc["steps"])
@@ -214,42 +276,34 @@ class Orchestrator:
         return next(s for s in doc["steps"] if s["step"] == step)
 
     async def _set(self, dossier_id: str, step: str, **fields: Any) -> Doc:
-        """Commit ``fields`` on one step (``attempts=+1`` increments)."""
+        """Commit ``fields`` on one step."""
+        return await self.update(dossier_id, lambda doc: self._step(doc, step).update(fields))
 
-        def change(doc: Doc) -> None:
-            if doc["status"] == "accepted":
-                doc["status"] = "in_progress"
-            record = self._step(doc, step)
-            if fields.pop("bump", False):
-                record["attempts"] += 1
-                record["started_at"] = record["started_at"] or self.env.clock.now().isoformat()
-            record.update(fields)
-
-        return await self.update(dossier_id, change)
-
-    async def run_step(self, dossier_id: str, step: str) -> None:
-        """Send the step's calls in order; each call's state is committed before it is sent."""
+    async def run_step(self, dossier_id: str, step: str) -> Outcome:
+        """Send the claimed step's calls in order: ("done", last answer, calls made) or
+        ("rejected", problem, call). The driver has committed the claim of the first call;
+        each later call's number and key are committed with the previous answer before it is
+        sent."""
         doc = self.load(dossier_id)
         plan = PLANS[self._step(doc, step)["task"]]
-        for n in range(self._step(doc, step)["call"], len(plan)):
+        first = self._step(doc, step)["call"]
+        for n in range(first, len(plan)):
             agency, method, path, body = plan[n](doc)
             key = f"{dossier_id}:{step}:{n}"
-            await self._set(dossier_id, step, status="in_flight", call=n, idempotency_key=key,
-                      bump=True)
             reply = await self.send(agency, method, path, body, key)
             if reply.status == 202 and reply.headers.get("location"):
                 await self._set(dossier_id, step, status="waiting")
                 reply = await self.poll(agency, reply.headers["location"])
             if not 200 <= reply.status < 300:
                 error = reply.body if isinstance(reply.body, dict) else {"status": reply.status}
-                await self._set(dossier_id, step, status="rejected", error=_redact(error),
-                          finished_at=self.env.clock.now().isoformat())
-                return
-            if n + 1 < len(plan):
-                doc = await self._set(dossier_id, step, result=reply.body, call=n + 1)
-            else:  # the last call's result and the step's end in one commit
-                await self._set(dossier_id, step, result=reply.body, call=n + 1, status="done",
-                          error=None, finished_at=self.env.clock.now().isoformat())
+                return "rejected", error, n
+            if n + 1 < len(plan):  # this answer and the next call's claim in one commit
+                doc = await self._set(dossier_id, step, result=reply.body, call=n + 1,
+                                      status="in_flight",
+                                      idempotency_key=f"{dossier_id}:{step}:{n + 1}")
+            else:
+                return "done", reply.body, n + 1
+        raise AssertionError(f"{dossier_id} step {step}: no call left")  # pragma: no cover
 
     async def send(self, agency: str, method: str, path: str, body: Doc | None,
                    key: str | None) -> Reply:

@@ -114,9 +114,10 @@ def create_app(scenario: Scenario, run_dir: str | Path, *, agencies: Iterable[st
     env.extras["metrics"] = metrics
     api = _api(env, mounted)
     asgi: Any = FastRoutes(api, env.auth)  # hot routes without FastAPI's per-request work
-    for index, name in enumerate(mounted):
+    for name in mounted:  # the stream of each agency is the same whatever the placement
         asgi = FaultMiddleware(asgi, agency=name, prefix=f"/{name}", faults=scenario.faults,
-                               clock=env.clock, rng=env.rng(100 + index), metrics=metrics)
+                               clock=env.clock, rng=env.rng(100 + AGENCIES.index(name)),
+                               metrics=metrics)
     app = FakesApp(api, env, MetricsMiddleware(BodyLimit(asgi), metrics))
     env.outbound.app = app
     return app

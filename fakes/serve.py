@@ -93,9 +93,11 @@ def _plan(split: bool, host: str, port: int) -> dict[str, int]:
 
 
 def _apps(scenario: Scenario, run_dir: Path, host: str, ports: dict[str, int],
-          speed: float | None) -> dict[str, FakesApp]:
+          speed: float | None, agencies: tuple[str, ...] = AGENCIES,
+          base_urls: dict[str, str] | None = None) -> dict[str, FakesApp]:
     if "*" in ports:
-        return {"*": create_app(scenario, run_dir, speed=speed)}
+        return {"*": create_app(scenario, run_dir, agencies=agencies, speed=speed,
+                                base_urls=base_urls)}
     urls = {name: f"http://{host}:{p}" for name, p in ports.items()}
     return {name: create_app(scenario, run_dir, agencies=(name,), speed=speed,
                              base_urls={k: v for k, v in urls.items() if k != name})
@@ -110,33 +112,122 @@ def _servers(apps: dict[str, FakesApp], host: str, ports: dict[str, int]) -> lis
             for name, app in apps.items()]
 
 
-def _urls(host: str, ports: dict[str, int]) -> tuple[str, dict[str, str]]:
+def _urls(host: str, ports: dict[str, int],
+          elsewhere: dict[str, str] | None = None) -> tuple[str, dict[str, str]]:
     if "*" in ports:
         base = f"http://{host}:{ports['*']}"
-        return base, dict.fromkeys(AGENCIES, base)
+        return base, {name: (elsewhere or {}).get(name, base) for name in AGENCIES}
     urls = {name: f"http://{host}:{p}" for name, p in ports.items()}
     return urls["portal"], urls
 
 
 def serve(scenario: Scenario, host: str = "127.0.0.1", port: int = 8000,
           run_dir: str | Path = "runs/fakes", *, split: bool = False,
-          speed: float | None = None, ready: Any = None) -> None:
-    """Serve the fakes until interrupted; ``ready(base_url, urls)`` is called once listening."""
+          speed: float | None = None, ready: Any = None, processes: int = 1,
+          agencies: tuple[str, ...] = AGENCIES, base_urls: dict[str, str] | None = None,
+          watch_parent: bool = False) -> None:
+    """Serve the fakes until interrupted; ``ready(base_url, urls)`` is called once listening.
+
+    ``processes=2`` runs the agencies in a child process (port ``port + 1``, or a free one
+    when ``port`` is 0) and the portal here, calling them over loopback: two event loops, so
+    two cores. ``agencies``/``base_urls`` mount only some agencies and reach the others at
+    those URLs; ``watch_parent`` stops the server when its parent process dies.
+
+    Raises ValueError for ``processes`` other than 1 or 2, or 2 with ``split``.
+    """
+    if processes not in (1, 2) or (processes == 2 and split):
+        raise ValueError("processes is 1 or 2 (and 2 does not combine with split)")
     _use_uvloop()
+    run_dir = Path(run_dir)
+    child: subprocess.Popen[bytes] | None = None
+    elsewhere: dict[str, str] = {}
+    if processes == 2:
+        child, child_url = _agencies_child(scenario, run_dir, host, port + 1 if port else 0,
+                                           speed)
+        agencies = ("portal",)
+        elsewhere = {name: child_url for name in AGENCIES if name != "portal"}
+        base_urls = dict(elsewhere)
     ports = _plan(split, host, port)
-    servers = _servers(_apps(scenario, Path(run_dir), host, ports, speed), host, ports)
+    try:
+        servers = _servers(_apps(scenario, run_dir, host, ports, speed, agencies, base_urls),
+                           host, ports)
 
-    async def main() -> None:
-        tasks = [asyncio.ensure_future(s.serve()) for s in servers]
-        while not all(s.started for s in servers):
-            if any(t.done() for t in tasks):
-                break
-            await asyncio.sleep(0.01)
-        if ready is not None and all(s.started for s in servers):
-            ready(*_urls(host, ports))
-        await asyncio.gather(*tasks)
+        async def main() -> None:
+            tasks = [asyncio.ensure_future(s.serve()) for s in servers]
+            while not all(s.started for s in servers):
+                if any(t.done() for t in tasks):
+                    break
+                await asyncio.sleep(0.01)
+            if ready is not None and all(s.started for s in servers):
+                ready(*_urls(host, ports, elsewhere))
+            if watch_parent:
+                tasks.append(asyncio.ensure_future(_watch_parent(servers)))
+            await asyncio.gather(*tasks)
 
-    asyncio.run(main())
+        asyncio.run(main())
+    finally:
+        if child is not None:
+            _stop_child(child)
+
+
+async def _watch_parent(servers: list[uvicorn.Server]) -> None:
+    """Stop ``servers`` once the parent process has gone (even if it was SIGKILLed)."""
+    parent = os.getppid()
+    while not all(s.should_exit for s in servers):
+        if os.getppid() != parent:
+            for s in servers:
+                s.should_exit = True
+            return
+        await asyncio.sleep(0.1)
+
+
+def _agencies_child(scenario: Scenario, run_dir: Path, host: str, port: int,
+                    speed: float | None) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the agencies (all but the portal) in a child process; (process, base URL)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "scenario.toml"
+    path.write_text(dump(scenario), encoding="utf-8")
+    cmd = [sys.executable, "-m", "fakes.serve", "--scenario", str(path), "--run-dir",
+           str(run_dir), "--host", host, "--port", str(port or free_port(host)),
+           "--agencies", ",".join(a for a in AGENCIES if a != "portal"), "--watch-parent"]
+    cmd += ["--speed", str(speed)] if speed else []
+    proc, info = _spawn(cmd, run_dir / "agencies.log", 30.0)
+    return proc, str(info["base_url"])
+
+
+def _spawn(cmd: list[str], log_path: Path,
+           timeout: float) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    """Run ``cmd`` (a ``fakes.serve`` child) and wait for its READY line."""
+    with open(log_path, "ab") as log:  # the child keeps its own descriptor
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log,
+                                cwd=Path(__file__).resolve().parent.parent,
+                                env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    line = b""
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith(b"READY ") or (not line and proc.poll() is not None):
+            break
+    if not line.startswith(b"READY "):
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        raise RuntimeError(f"fakes did not start: {log_path.read_text()[-2000:]}")
+    info: dict[str, Any] = json.loads(line[6:])
+    return proc, info
+
+
+def _stop_child(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 def _use_uvloop() -> None:
@@ -183,11 +274,14 @@ def start_thread(scenario: Scenario, run_dir: str | Path, *, speed: float | None
 def start_subprocess(scenario: Scenario | str | Path = "hanoi-baseline",
                      run_dir: str | Path = "runs/fakes", *, port: int = 0,
                      speed: float | None = None, split: bool = False,
-                     host: str = "127.0.0.1", timeout: float = 30.0) -> Handle:
+                     host: str = "127.0.0.1", timeout: float = 30.0,
+                     processes: int = 1) -> Handle:
     """Start ``python -m fakes.serve`` as a child process and wait until it listens.
 
     ``scenario`` is a Scenario (written to ``run_dir/scenario.toml``), a catalog name or a
-    path. Raises RuntimeError with the child's output if it does not become ready.
+    path. ``processes=2``: the child serves the portal and starts the agencies in a
+    grandchild (``Handle.urls`` says where each agency is; ``kill()`` takes both down).
+    Raises RuntimeError with the child's output if it does not become ready.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -201,23 +295,8 @@ def start_subprocess(scenario: Scenario | str | Path = "hanoi-baseline",
            "--host", host, "--port", str(port or free_port(host))]
     cmd += ["--speed", str(speed)] if speed else []
     cmd += ["--split"] if split else []
-    with open(run_dir / "server.log", "ab") as log:  # the child keeps its own descriptor
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log,
-                                cwd=Path(__file__).resolve().parent.parent,
-                                env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    line = b""
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line.startswith(b"READY ") or (not line and proc.poll() is not None):
-            break
-    if not line.startswith(b"READY "):
-        proc.kill()
-        proc.wait()
-        proc.stdout.close()
-        raise RuntimeError(f"fakes did not start: {(run_dir / 'server.log').read_text()[-2000:]}")
-    info = json.loads(line[6:])
+    cmd += ["--processes", str(processes)] if processes != 1 else []
+    proc, info = _spawn(cmd, run_dir / "server.log", timeout)
     return Handle(info["base_url"], info["urls"], _keys(scenario_obj), run_dir, process=proc)
 
 
@@ -243,6 +322,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--speed", type=float, default=None)
     p.add_argument("--split", action="store_true")
+    p.add_argument("--processes", type=int, default=1, choices=(1, 2))
+    p.add_argument("--agencies", default=",".join(AGENCIES))
+    p.add_argument("--watch-parent", action="store_true")
     args = p.parse_args(argv)
 
     def ready(base: str, urls: dict[str, str]) -> None:
@@ -250,7 +332,8 @@ def main(argv: list[str] | None = None) -> None:
 
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn turns SIGTERM/SIGINT into a stop
         serve(load(args.scenario), args.host, args.port, args.run_dir, split=args.split,
-              speed=args.speed, ready=ready)
+              speed=args.speed, ready=ready, processes=args.processes,
+              agencies=tuple(args.agencies.split(",")), watch_parent=args.watch_parent)
 
 
 if __name__ == "__main__":

@@ -96,6 +96,11 @@ class Store:
         row = self.db.execute(sql, args).fetchone()
         return None if row is None else dict(json.loads(row[0]))
 
+    def raw(self, sql: str, *args: Any) -> str | None:
+        """The JSON text in the first column of the first row, or None."""
+        row = self.db.execute(sql, args).fetchone()
+        return None if row is None else str(row[0])
+
     def docs(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         """The JSON documents in the first column of every row."""
         return [json.loads(r[0]) for r in self.db.execute(sql, args)]

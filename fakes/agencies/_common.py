@@ -33,6 +33,7 @@ __all__ = [
     "fault",
     "json_response",
     "not_found",
+    "raw_response",
 ]
 
 _NAME = re.compile(r"[^\W\d_]+(?:[ '.-]+[^\W\d_]+)*\.?")
@@ -85,6 +86,11 @@ def json_response(doc: dict[str, Any], status: int = 200,
     """A JSON response from a plain dict (skipping FastAPI's encoder)."""
     return Response(json.dumps(doc, ensure_ascii=False).encode(), status, headers=headers,
                     media_type="application/json")
+
+
+def raw_response(text: str, status: int = 200) -> Response:
+    """A JSON response from a document stored as JSON text (no parse and re-encode)."""
+    return Response(text.encode(), status, media_type="application/json")
 
 
 def not_found(what: str, ident: str, code: str = "not_found") -> Problem:

@@ -21,8 +21,8 @@ from fakes.agencies._common import (
     Text,
     check_past,
     env_of,
-    json_response,
     not_found,
+    raw_response,
 )
 from fakes.auth import Who, require
 from fakes.idempotency import commit, idem_key, replay
@@ -127,11 +127,11 @@ async def get_birth_certificate(cert_id: str, request: Request,
     """One e-birth certificate."""
     store = env_of(request).stores["health"]
     await store.settled()
-    doc = store.doc(
+    doc = store.raw(
         "SELECT doc FROM birth_certificates WHERE id = ?", cert_id)
     if doc is None:
         raise not_found("birth certificate", cert_id)
-    return json_response(doc)
+    return raw_response(doc)
 
 
 @router.post("/death-notices", status_code=201, response_model=DeathNotice)
@@ -167,11 +167,11 @@ async def get_death_notice(notice_id: str, request: Request,
     """One death notice."""
     store = env_of(request).stores["health"]
     await store.settled()
-    doc = store.doc(
+    doc = store.raw(
         "SELECT doc FROM death_notices WHERE id = ?", notice_id)
     if doc is None:
         raise not_found("death notice", notice_id)
-    return json_response(doc)
+    return raw_response(doc)
 
 
 EXPORT = {"birth_certificates": "SELECT doc FROM birth_certificates ORDER BY id",

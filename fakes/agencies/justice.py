@@ -21,8 +21,8 @@ from fakes.agencies._common import (
     Sex,
     check_past,
     env_of,
-    json_response,
     not_found,
+    raw_response,
 )
 from fakes.auth import Who, require
 from fakes.idempotency import commit, idem_key, replay
@@ -156,11 +156,11 @@ async def get_birth(register_no: str, request: Request,
     """One birth record."""
     store = env_of(request).stores["justice"]
     await store.settled()
-    doc = store.doc(
+    doc = store.raw(
         "SELECT doc FROM births WHERE register_no = ?", register_no)
     if doc is None:
         raise not_found("birth record", register_no)
-    return json_response(doc)
+    return raw_response(doc)
 
 
 @router.post("/deaths", status_code=201, response_model=Death)
@@ -210,8 +210,8 @@ async def get_death(register_no: str, request: Request,
     """One death record."""
     store = env_of(request).stores["justice"]
     await store.settled()
-    doc = store.doc(
+    doc = store.raw(
         "SELECT doc FROM deaths WHERE register_no = ?", register_no)
     if doc is None:
         raise not_found("death record", register_no)
-    return json_response(doc)
+    return raw_response(doc)

@@ -25,6 +25,7 @@ from fakes.agencies._common import (
     fault,
     json_response,
     not_found,
+    raw_response,
 )
 from fakes.auth import Who, require
 from fakes.idempotency import commit, idem_key, replay
@@ -230,10 +231,10 @@ async def get_person(pid: str, request: Request,
     """One person of the population database."""
     store = env_of(request).stores["police"]
     await store.settled()
-    person = _person(store, pid)
+    person = store.raw("SELECT doc FROM people WHERE pid = ?", pid)
     if person is None:
         raise not_found("person", pid, "unknown_person")
-    return json_response(person)
+    return raw_response(person)
 
 
 @router.post("/residences", status_code=201, response_model=Residence)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from fakes.agencies._benefits import ClaimIn, Payment, Regime, claim, payment_schema
-from fakes.agencies._common import PROBLEMS, env_of, json_response, not_found
+from fakes.agencies._common import PROBLEMS, env_of, not_found, raw_response
 from fakes.auth import Who, require
 from fakes.idempotency import idem_key
 
@@ -34,8 +34,8 @@ async def get_funeral_support(payment_id: str, request: Request,
     """One funeral-support payment."""
     store = env_of(request).stores["social"]
     await store.settled()
-    doc = store.doc(
+    doc = store.raw(
         "SELECT doc FROM funeral_supports WHERE payment_id = ?", payment_id)
     if doc is None:
         raise not_found("payment", payment_id)
-    return json_response(doc)
+    return raw_response(doc)

@@ -20,7 +20,7 @@ from fakes.agencies._benefits import (
     claim,
     payment_schema,
 )
-from fakes.agencies._common import PROBLEMS, Body, Code5, Out, env_of, fault, json_response, not_found
+from fakes.agencies._common import PROBLEMS, Body, Code5, Out, env_of, fault, not_found, raw_response
 from fakes.auth import Who, require
 from fakes.idempotency import commit, idem_key, replay
 from fakes.ids import (
@@ -134,10 +134,10 @@ async def get_child_card(card_code: str, request: Request,
     """One child BHYT card."""
     store = env_of(request).stores["vss"]
     await store.settled()
-    doc = store.doc("SELECT doc FROM cards WHERE card_code = ?", card_code)
+    doc = store.raw("SELECT doc FROM cards WHERE card_code = ?", card_code)
     if doc is None:
         raise not_found("card", card_code)
-    return json_response(doc)
+    return raw_response(doc)
 
 
 @router.post("/funeral-allowances", status_code=201, response_model=Payment)
@@ -175,7 +175,7 @@ async def get_survivor_benefit(payment_id: str, request: Request,
 
 async def _get(env: Env, table: str, payment_id: str) -> Response:
     await env.stores["vss"].settled()
-    doc = env.stores["vss"].doc(f"SELECT doc FROM {table} WHERE payment_id = ?", payment_id)
+    doc = env.stores["vss"].raw(f"SELECT doc FROM {table} WHERE payment_id = ?", payment_id)
     if doc is None:
         raise not_found("payment", payment_id)
-    return json_response(doc)
+    return raw_response(doc)
