@@ -60,6 +60,18 @@ def _claim(d: Doc, agency: str, path: str) -> Call:
     return agency, "POST", path, body
 
 
+def _lost(d: Doc, body: Doc, field: str) -> Doc:
+    """``body`` without its attachment ``field`` when the portal lost it (incident F10)."""
+    if "lost_attachment" in d.get("faults", ()):
+        body.pop(field, None)
+    return body
+
+
+def _police(d: Doc, path: str, body: Doc) -> Call:
+    """A call to police carrying the portal's dossier code (police records it)."""
+    return "police", "POST", path, dict(body, dossier_code=d["id"])
+
+
 def _birth(d: Doc) -> Call:
     b = d["input"]["birth"]
     body = {"birth_certificate_id": b["birth_certificate_id"], "child_name": b["child_name"],
@@ -67,15 +79,15 @@ def _birth(d: Doc) -> Call:
             "declarant_relation": b["declarant_relation"]}
     if b.get("father_name"):
         body["father_name"] = b["father_name"]
-    return "justice", "POST", "/justice/births", body
+    return "justice", "POST", "/justice/births", _lost(d, body, "birth_certificate_id")
 
 
 def _residence(d: Doc) -> Call:
     b = d["input"]["birth"]
-    return "police", "POST", "/police/residences", {
+    return _police(d, "/police/residences", {
         "pid": _by_task(d)["issue_pid"]["pid"], "household_id": b["household_id"],
         "relation_to_head": b["relation_to_head"], "address": b["address"],
-        "commune_code": b["unit_code"]}
+        "commune_code": b["unit_code"]})
 
 
 def _card(d: Doc) -> Call:
@@ -87,10 +99,10 @@ def _card(d: Doc) -> Call:
 
 def _death(d: Doc) -> Call:
     x = d["input"]["death"]
-    return "justice", "POST", "/justice/deaths", {
+    return "justice", "POST", "/justice/deaths", _lost(d, {
         "death_notice_id": x["death_notice_id"], "unit_code": x["unit_code"],
         "declarant_name": d["input"]["applicant_name"],
-        "declarant_relation": x["declarant_relation"], "status": x["status"]}
+        "declarant_relation": x["declarant_relation"], "status": x["status"]}, "death_notice_id")
 
 
 def _kt(d: Doc) -> Doc:
@@ -100,14 +112,14 @@ def _kt(d: Doc) -> Doc:
 #: Agency calls of each task, built from the dossier and earlier steps' results.
 PLANS: dict[str, list[Callable[[Doc], Call]]] = {
     "register_birth": [_birth],
-    "issue_pid": [lambda d: ("police", "POST", "/police/pids", {
+    "issue_pid": [lambda d: _police(d, "/police/pids", {
         "birth_register_no": _by_task(d)["register_birth"]["register_no"]})],
     "register_residence": [_residence],
     "issue_child_card": [_card],
     "register_death": [_death],
     "remove_residence": [
         lambda d: ("police", "POST", "/police/deaths", {"death_register_no": _kt(d)["register_no"]}),
-        lambda d: ("police", "POST", "/police/residence-removals", {
+        lambda d: _police(d, "/police/residence-removals", {
             "pid": _kt(d)["deceased_pid"], "death_register_no": _kt(d)["register_no"]}),
     ],
     "pay_funeral_allowance": [lambda d: _claim(d, "vss", "/vss/funeral-allowances")],

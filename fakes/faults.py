@@ -4,9 +4,11 @@ One tiny ASGI class per agency mount (``FaultMiddleware(app, agency=..., ...)``)
 request it takes the faults active at the scenario minute (``Clock.minute``), draws from a
 generator seeded by the scenario seed and the agency (same seed and request order → same
 faults) and either delays the request, answers for the agency, marks the request for the
-handler (``request.state.faults``: slow PID issuance, wrong card expiry) or shapes the
-delivery (duplicate, lost attachment, code mismatch). Its own time, the injected delay apart,
-goes to the ``lienthong_fault_overhead_seconds`` histogram.
+handler (``request.state.faults``: slow PID issuance, wrong card expiry, a dossier code of
+the agency's own (F3), an attachment the portal loses on the way (F10)) or shapes the
+delivery (duplicate, lost attachment at an agency, the portal's answer with another code).
+Its own time, the injected delay apart, goes to the ``lienthong_fault_overhead_seconds``
+histogram.
 """
 
 from __future__ import annotations
@@ -90,6 +92,12 @@ class FaultMiddleware:
                 flags["slow_pid"] = max(float(f.delay.sample(self.rng)), 1e-6)
             elif kind == "wrong_card_expiry" and write and self._hit(f):
                 flags["wrong_card_expiry"] = True
+            elif kind == "lost_attachment" and self.agency == "portal" and write \
+                    and self._hit(f):
+                flags["lost_attachment"] = True  # the portal loses it on the way to justice
+            elif kind == "code_mismatch" and self.agency != "portal" and write \
+                    and self._hit(f):
+                flags["code_mismatch"] = True  # the agency records its own dossier code
             elif kind in ("lost_attachment", "duplicate_delivery", "code_mismatch") \
                     and write and self._hit(f):
                 shape.add(kind)

@@ -23,6 +23,7 @@ from fakes.agencies._common import (
     Relation,
     Text,
     env_of,
+    fault,
     json_response,
 )
 from fakes.auth import Who, require
@@ -144,6 +145,7 @@ async def submit_dossier(body: DossierIn, request: Request,
     now = env.clock.now()
     group = "G1" if body.service == "birth" else "G2"
     status = body.death.status if body.death else None
+    lost = ["lost_attachment"] if fault(request, "lost_attachment") else []  # incident F10
 
     def write(db: Connection) -> Out:
         n = store.next_serial(db, f"dossier:{group}:{now.date()}")
@@ -152,7 +154,7 @@ async def submit_dossier(body: DossierIn, request: Request,
                "channel": body.channel, "status": "accepted", "submitted_at": now.isoformat(),
                "completed_at": None, "caller": who.name,
                "steps": build_steps(env, body.service, body.variant, status), "result": {},
-               "input": body.model_dump(mode="json")}
+               "input": body.model_dump(mode="json"), "faults": lost}
         db.execute("INSERT INTO dossiers VALUES (?, ?, ?, ?)",
                    (ident, "accepted", who.name, dumps(doc)))
         view = DossierView(**public(doc)).model_dump(mode="json")

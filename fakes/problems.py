@@ -93,6 +93,8 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 _CODED = re.compile(r"\[([a-z_]+)\]")
+#: Fields that reference an attachment: a write missing only these is ``missing_attachment``.
+_ATTACHMENTS = (("birth_certificate_id",), ("death_notice_id",))
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -120,6 +122,10 @@ async def _validation(request: Request, exc: Exception) -> Response:
         )
     if any(e.get("type") == "json_invalid" for e in exc.errors()):
         return problem_response(Problem(400, "invalid_json", "the body is not valid JSON", errors=errors))
+    if all(e.get("type") == "missing" and tuple(e.get("loc", ()))[-1:] in _ATTACHMENTS
+           for e in exc.errors()):
+        return problem_response(Problem(422, "missing_attachment", "the attachment of the request "
+                                        "did not arrive", errors=errors))
     fields = ", ".join(sorted({e["field"] for e in errors}))
     coded = [m[1] for e in errors if (m := _CODED.search(e["message"]))]
     return problem_response(

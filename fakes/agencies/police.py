@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from sqlite3 import Connection
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field
@@ -54,10 +54,26 @@ EXPORT = {"people": "SELECT doc FROM people ORDER BY pid",
 router = APIRouter(prefix="/police", tags=["police"], responses=PROBLEMS)
 
 
+#: The linked dossier a police write belongs to (sent by the portal; optional for others).
+DossierCode = Annotated[str | None, Field(default=None, pattern=r"^[A-Za-z0-9.-]{1,40}$",
+                                          examples=["G1-001-20260309-000001"])]
+
+
+def _mps_code(code: str) -> str:
+    """The dossier code as the MPS side numbers it (incident F3): not the portal's code."""
+    return "BCA-" + "".join(ch for ch in code if ch.isdigit())
+
+
+def _dossier_code(request: Request, code: str | None) -> str | None:
+    """The dossier code police records: the portal's, or under ``code_mismatch`` its own."""
+    return _mps_code(code) if code is not None and fault(request, "code_mismatch") else code
+
+
 class PidIn(Body):
     """A request for a newborn's PID."""
 
     birth_register_no: RegisterNo
+    dossier_code: DossierCode = None
 
 
 class PidRequest(Body):
@@ -72,6 +88,7 @@ class PidRequest(Body):
     birth_date: dt.date
     available_at: str
     issued_at: str | None
+    dossier_code: str | None = None
 
 
 class Person(Body):
@@ -96,6 +113,7 @@ class ResidenceIn(Body):
     relation_to_head: Literal["head", "spouse", "child", "grandchild", "parent", "sibling", "other"]
     address: Text
     commune_code: Code5
+    dossier_code: DossierCode = None
 
 
 class Residence(ResidenceIn):
@@ -117,6 +135,7 @@ class RemovalIn(Body):
 
     pid: Pid
     death_register_no: RegisterNo
+    dossier_code: DossierCode = None
 
 
 class Removal(Body):
@@ -127,6 +146,7 @@ class Removal(Body):
     household_id: str | None
     death_register_no: str
     removed_on: dt.date
+    dossier_code: str | None = None
 
 
 def startup(env: Env) -> None:
@@ -181,6 +201,7 @@ async def issue_pid(body: PidIn, request: Request, who: Who = Depends(require("p
     if birth is None:
         raise Problem(422, "unknown_birth_record", "justice has no such birth record")
     delay = fault(request, "slow_pid") or 0.0
+    dossier_code = _dossier_code(request, body.dossier_code)
 
     def write(db: Connection) -> Out:
         old = db.execute("SELECT request_id FROM pid_requests WHERE birth_register_no = ?",
@@ -194,7 +215,7 @@ async def issue_pid(body: PidIn, request: Request, who: Who = Depends(require("p
         req = {"request_id": rid, "status": "pending", "pid": None,
                "birth_register_no": body.birth_register_no, "full_name": birth["child_name"],
                "sex": birth["child_sex"], "birth_date": birth["child_birth_date"],
-               "province": birth["province"], "issued_at": None,
+               "province": birth["province"], "issued_at": None, "dossier_code": dossier_code,
                "available_at": (now + dt.timedelta(minutes=float(delay))).isoformat()}
         db.execute("INSERT INTO pid_requests VALUES (?, ?, ?, ?)",
                    (rid, body.birth_register_no, ready, dumps(req)))
@@ -247,6 +268,7 @@ async def register_residence(body: ResidenceIn, request: Request,
     idem, earlier = await replay(store, who, key, request.scope["path"], body)
     if earlier is not None:
         return earlier
+    dossier_code = _dossier_code(request, body.dossier_code)
 
     def write(db: Connection) -> Out:
         person = _person(db, body.pid)
@@ -260,7 +282,8 @@ async def register_residence(body: ResidenceIn, request: Request,
             raise Problem(409, "already_resident", f"{mask(body.pid)} has a permanent residence",
                           existing=old[0])
         rid = f"TT{store.next_serial(db, 'residence'):010d}"
-        doc = Residence(**body.model_dump(), residence_id=rid, active=True,
+        doc = Residence(**dict(body.model_dump(), dossier_code=dossier_code),
+                        residence_id=rid, active=True,
                         registered_on=env.clock.today()).model_dump(mode="json")
         db.execute("INSERT INTO residences VALUES (?, ?, 1, ?)", (rid, body.pid, dumps(doc)))
         person.update(household_id=body.household_id, residence_status="registered")
@@ -313,6 +336,7 @@ async def remove_residence(body: RemovalIn, request: Request,
     idem, earlier = await replay(store, who, key, request.scope["path"], body)
     if earlier is not None:
         return earlier
+    dossier_code = _dossier_code(request, body.dossier_code)
 
     def write(db: Connection) -> Out:
         person = _person(db, body.pid)
@@ -334,7 +358,8 @@ async def remove_residence(body: RemovalIn, request: Request,
                        (dumps(dict(json.loads(rdoc), active=False)), rid_old))
         doc = Removal(removal_id=rid, pid=body.pid, household_id=person["household_id"],
                       death_register_no=body.death_register_no,
-                      removed_on=env.clock.today()).model_dump(mode="json")
+                      removed_on=env.clock.today(),
+                      dossier_code=dossier_code).model_dump(mode="json")
         db.execute("INSERT INTO removals VALUES (?, ?, ?)", (rid, body.pid, dumps(doc)))
         person.update(residence_status="removed")
         db.execute("UPDATE people SET doc = ? WHERE pid = ?", (dumps(person), body.pid))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ import httpx
 import pytest
 
 from fakes.serve import Handle
-from scenarios import Scenario
+from scenarios import Scenario, load
 from scenarios.model import Dist, Fault
 from tests.fakes.conftest import Api, serve_thread
 
@@ -138,15 +139,19 @@ def test_wrong_card_expiry_is_stored(scenario: Scenario, start: Any) -> None:
     assert api.export("vss")["cards"][0]["valid_to"] == "2026-12-31"
 
 
-def test_lost_attachment_refuses_and_stores_nothing(scenario: Scenario, start: Any) -> None:
-    api = start(with_faults(scenario, Fault(kind="lost_attachment", agency="portal", start=0,
+def test_lost_attachment_at_an_agency_refuses_the_write(scenario: Scenario, start: Any) -> None:
+    api = start(with_faults(scenario, Fault(kind="lost_attachment", agency="justice", start=0,
                                             end=1e9, rate=1.0)), speed=1.0)
-    r = api.post("desk", "/portal/dossiers", api.birth_dossier("ks_tt"))
-    assert (r.status_code, r.json()["code"]) == (422, "missing_attachment")
-    assert api.export("portal")["dossiers"] == []
+    c = api.cert()
+    r = api.post("portal", "/justice/births", {
+        "birth_certificate_id": c["id"], "child_name": "An", "unit_code": "00070",
+        "declarant_name": "Lan", "declarant_relation": "mother"})
+    assert (r.status_code, r.json()["code"], r.headers["x-fault"]) == (
+        422, "missing_attachment", "lost_attachment")
+    assert api.export("justice")["births"] == []
 
 
-def test_false_rejection_and_code_mismatch(scenario: Scenario, start: Any) -> None:
+def test_false_rejection_and_portal_code_mismatch(scenario: Scenario, start: Any) -> None:
     api = start(with_faults(
         scenario,
         Fault(kind="false_rejection", agency="police", start=0, end=1e9, rate=1.0, status=404),
@@ -159,6 +164,93 @@ def test_false_rejection_and_code_mismatch(scenario: Scenario, start: Any) -> No
     assert doc["status"] == "rejected"
     assert doc["steps"][1]["error"]["code"] == "unknown_person"
     assert api.export("police")["people"] == []
+
+
+# -- the incident scenarios as the catalog names them, their clock inside the fault window ----
+
+def incident(name: str, rate: float | None = None) -> Scenario:
+    """Catalog scenario ``name``; ``rate`` (if given) replaces its faults' rate."""
+    s = load(name)
+    if rate is None:
+        return s
+    return s.model_copy(update={"faults": tuple(f.model_copy(update={"rate": rate})
+                                                 for f in s.faults)})
+
+
+def at_minute(start: Any, tmp_path: Path, scenario: Scenario, minute: float,
+              name: str) -> Api:
+    """A server whose scenario clock reads ``minute`` now (speed 1: it stays there)."""
+    run_dir = tmp_path / name
+    run_dir.mkdir()
+    (run_dir / "clock.json").write_text(json.dumps({"t0": time.time() - minute * 60,
+                                                    "speed": 1.0}))
+    api: Api = start(scenario, 1.0, name)
+    assert abs(api.http.get("/healthz").json()["minute"] - minute) < 1
+    return api
+
+
+def _window(scenario: Scenario) -> float:
+    return float(scenario.faults[0].start) + 60.0
+
+
+def test_f3_police_records_its_own_dossier_codes(tmp_path: Path, start: Any) -> None:
+    s = incident("incident-f3-code-mismatch", rate=1.0)
+    assert [(f.kind, f.agency) for f in s.faults] == [("code_mismatch", "police")]
+    for minute, name in ((_window(s), "in"), (0.0, "before")):
+        api = at_minute(start, tmp_path, s, minute, name)
+        birth = api.submit_and_wait(api.birth_dossier("ks_tt_bhyt"))
+        death = api.submit_and_wait(api.death_dossier("kt_xtt"))
+        assert (birth["status"], death["status"]) == ("completed", "completed")
+        police = api.export("police")
+        codes = {"pid_requests": police["pid_requests"][0]["dossier_code"],
+                 "residences": police["residences"][0]["dossier_code"],
+                 "removals": police["removals"][0]["dossier_code"]}
+        if name == "in":  # MPS numbering: visible in the register, unlike the portal's code
+            assert codes == {"pid_requests": "BCA-" + "".join(filter(str.isdigit, birth["id"])),
+                             "residences": "BCA-" + "".join(filter(str.isdigit, birth["id"])),
+                             "removals": "BCA-" + "".join(filter(str.isdigit, death["id"]))}
+            assert birth["steps"][1]["result"]["dossier_code"] == codes["pid_requests"]
+        else:
+            assert codes == {"pid_requests": birth["id"], "residences": birth["id"],
+                             "removals": death["id"]}
+        portal = {d["id"] for d in api.export("portal")["dossiers"]}
+        assert portal == {birth["id"], death["id"]}  # the portal keeps its own codes
+
+
+def test_f8_cards_in_the_window_expire_on_31_12(tmp_path: Path, start: Any) -> None:
+    s = incident("incident-f8-card-expiry")
+    assert [(f.kind, f.agency, f.rate) for f in s.faults] == [("wrong_card_expiry", "vss", 1.0)]
+    api = at_minute(start, tmp_path, s, _window(s), "in")
+    doc = api.submit_and_wait(api.birth_dossier("ks_tt_bhyt"))  # child born 2026-03-01
+    assert doc["result"]["card_valid_to"] == "2026-12-31"
+    cards = api.export("vss")["cards"]
+    assert [(c["pid"], c["valid_to"]) for c in cards] == [(doc["result"]["pid"], "2026-12-31")]
+    later = at_minute(start, tmp_path, s, float(s.faults[0].end) + 60.0, "after")
+    fixed = later.submit_and_wait(later.birth_dossier("ks_bhyt"))
+    assert fixed["result"]["card_valid_to"] == "2032-09-30"  # 72 months on 2032-03-01: to 30/09
+
+
+def test_f10_the_portal_loses_attachments_on_the_way(tmp_path: Path, start: Any) -> None:
+    s = incident("incident-f10-lost-attachment", rate=1.0)
+    assert [(f.kind, f.agency) for f in s.faults] == [("lost_attachment", "portal")]
+    api = at_minute(start, tmp_path, s, _window(s), "in")
+    body = api.birth_dossier("ks_tt_bhyt")
+    r = api.post("desk", "/portal/dossiers", body)
+    assert r.status_code == 202  # accepted with its attachment ...
+    birth = api.wait(r.json()["id"])
+    death = api.submit_and_wait(api.death_dossier("kt_xtt_funeral"))
+    for doc, first in ((birth, "ks"), (death, "kt")):  # ... and returned by the agency
+        assert doc["status"] == "rejected"
+        assert (doc["steps"][0]["step"], doc["steps"][0]["error"]["code"]) == (
+            first, "missing_attachment")
+        rest = {s["status"] for s in doc["steps"][1:]}
+        assert "cancelled" in rest and rest <= {"cancelled", "skipped"}
+    stored = {d["id"]: d for d in api.export("portal")["dossiers"]}
+    assert stored[birth["id"]]["input"]["birth"]["birth_certificate_id"] == \
+        body["birth"]["birth_certificate_id"]
+    assert stored[birth["id"]]["faults"] == ["lost_attachment"]
+    justice = api.export("justice")
+    assert (justice["births"], justice["deaths"]) == ([], [])
 
 
 def test_demand_side_faults_are_ignored(scenario: Scenario, start: Any) -> None:
