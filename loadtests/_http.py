@@ -8,6 +8,7 @@ success). Retries use full-jitter exponential backoff and stop at a deadline.
 
 from __future__ import annotations
 
+import contextlib
 import json as jsonlib
 import random
 import time
@@ -18,7 +19,7 @@ import gevent
 
 from loadtests._records import Table, kind_code
 
-__all__ = ["RETRYABLE", "Caller", "Reply", "retry_until"]
+__all__ = ["RETRYABLE", "Caller", "Reply", "backoff_s", "retry_until"]
 
 # Statuses worth another attempt with the same Idempotency-Key (0: no response at all).
 RETRYABLE = frozenset({0, 408, 425, 429, 500, 502, 503, 504})
@@ -116,4 +117,19 @@ def retry_until(
         left = deadline - time.time()
         if reply.status not in retryable or left <= 0:
             return reply, n
-        gevent.sleep(min(left, rng.uniform(0, min(cap_s, base_s * 2 ** min(n - 1, 16)))))
+        gevent.sleep(min(left, backoff_s(reply, n, base_s, cap_s, rng)))
+
+
+def backoff_s(reply: Reply, n: int, base_s: float, cap_s: float, rng: random.Random) -> float:
+    """The pause before attempt ``n + 1``: full jitter on ``base_s × 2ⁿ⁻¹`` capped at ``cap_s``;
+    at least the server's ``Retry-After`` (seconds, capped at ``cap_s``); and after no answer
+    at all (status 0: a timeout or a refused connection, the server is likely still busy with
+    the first attempt) equal jitter, never less than half the step, so retries do not pile
+    more work on an overloaded server."""
+    step = min(cap_s, base_s * 2 ** min(n - 1, 16))
+    pause = rng.uniform(step / 2, step) if reply.status == 0 else rng.uniform(0, step)
+    after = reply.headers.get("retry-after") if reply.headers else None
+    if after:
+        with contextlib.suppress(ValueError):
+            pause = max(pause, min(cap_s, float(after)))
+    return pause

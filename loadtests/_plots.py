@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from loadtests._records import REQUEST_KINDS
+from loadtests._windows import backlog_curve
 from loadtests.journeys import ScenarioClock
 from scenarios.model import Scenario
 
@@ -120,7 +121,9 @@ def _backlog(
     fin = np.sort(clock.minute(j["finished"][np.isfinite(j["finished"])]) / 60.0)
     grid = np.linspace(0.0, max(acc.max() if acc.size else 1.0, fin.max() if fin.size else 1.0), 400)
     open_ = np.searchsorted(acc, grid, side="right") - np.searchsorted(fin, grid, side="right")
-    ax.plot(grid, open_, label="measured: accepted, not yet terminal")
+    in_system = backlog_curve(j, grid * 60.0)
+    ax.plot(grid, in_system, label="measured: arrived, not yet completed or rejected")
+    ax.plot(grid, open_, lw=0.8, label="of which accepted (202)")
     if twin_wip:
         hours = np.arange(len(twin_wip))
         keep = hours <= grid[-1] + 1

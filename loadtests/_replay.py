@@ -26,7 +26,7 @@ from loadtests._http import Caller
 from loadtests._payloads import CitizenPayloads
 from loadtests._records import REQUEST_DTYPE, Table
 from loadtests.driver import OpenModelDriver, wall_offsets
-from loadtests.journeys import JourneyRunner, ScenarioClock
+from loadtests.journeys import INCOMPLETE, JourneyRunner, ScenarioClock
 from scenarios.model import DEATH_STATUSES, Scenario
 from sim.arrivals import arrivals, split_by_index
 
@@ -145,7 +145,10 @@ def _write(p: Prepared, driver_stats: dict[str, Any]) -> dict[str, Any]:
     np.savez(
         stem.with_suffix(".npz"), journeys=p.runner.rows, requests=p.log.rows(), steps=p.runner.steps.rows()
     )
-    submissions = [_submission(p, i) for i in sorted(p.runner.ids)]
+    r = p.runner
+    unanswered = sorted(i for i in r.docs if i not in r.ids and r.rows[i]["outcome"] != INCOMPLETE)
+    submissions = [_submission(p, i) for i in sorted(r.ids)]
+    submissions += [_submission(p, i, answered=False) for i in unanswered]
     summary = {
         "worker": p.worker_index,
         "workers": p.cfg.workers,
@@ -159,17 +162,22 @@ def _write(p: Prepared, driver_stats: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in summary.items() if k != "submissions"}
 
 
-def _submission(p: Prepared, i: int) -> dict[str, Any]:
+def _submission(p: Prepared, i: int, answered: bool = True) -> dict[str, Any]:
+    """The reconciliation record of arrival ``i``: an accepted dossier (``answered``) or one whose
+    submission got no 202 (timeout or refusal: the portal may still have accepted it)."""
     a = p.share[i]
     service = "birth" if int(a["service"]) == 0 else "death"
     n = int(a["dossier"])
     status = DEATH_STATUSES[int(a["status"])] if int(a["status"]) < len(DEATH_STATUSES) else "none"
     return {
         "index": n,
-        "code": p.runner.ids[i],
+        "code": p.runner.ids.get(i, ""),
         "service": service,
         "variant": tuple(p.scenario.services[service].variants)[int(a["variant"])],  # type: ignore[index]
         "document": p.runner.docs[i],
         "household": p.payloads.household_of(n) if service == "birth" else "",
         "status": status if service == "death" else "none",
+        "answered": answered,
+        "refusal": p.runner.refused.get(i, ""),
+        "returned": p.runner.returned.get(i, ""),
     }

@@ -14,6 +14,7 @@ import numpy as np
 from loadtests._config import LoadConfig
 from loadtests._merge import Merged
 from loadtests._plots import plot_all
+from loadtests._windows import incident_windows
 from loadtests.journeys import OUTCOMES, ScenarioClock, journey_metrics
 from loadtests.reconcile import Reconciliation
 from scenarios.model import Scenario
@@ -49,6 +50,7 @@ def build_report(
     run: Any,
     http: dict[str, Any],
     twin_fn: Twin | None = None,
+    machine: dict[str, Any] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """``(Report, metrics)`` of the run; the plots are written into the run folder."""
     from lienthong.report import Check, Figure, KeyFigure, Report, Section, Table, evaluate_thresholds
@@ -61,6 +63,7 @@ def build_report(
     tm = threshold_metrics(jm, http, rec)
     thresholds = evaluate_thresholds(s.thresholds, tm)
     plots = plot_all(s, merged.journeys, merged.requests, clock, run.path, twin.get("hourly_wip"))
+    incidents = _incidents(s, cfg, merged, clock)
     outcomes = {
         name: int(np.count_nonzero(merged.journeys["outcome"] == i)) for i, name in enumerate(OUTCOMES)
     }
@@ -94,6 +97,8 @@ def build_report(
         "reconciliation": rec.as_dict(),
         "twin": {"services": twin["services"]},
         "thresholds_input": tm,
+        "machine": machine or {},
+        "incidents": incidents,
     }
     sections = [
         Section(
@@ -116,6 +121,17 @@ def build_report(
                 ),
             ],
         ),
+        *(
+            [
+                Section(
+                    "Incidents: degradation and recovery",
+                    text=_incident_text(incidents),
+                    tables=[_incident_table(incidents, Table)],
+                )
+            ]
+            if incidents
+            else []
+        ),
         Section("HTTP", tables=[_http_table(http, Table)]),
         Section(
             "Open-model driver",
@@ -124,7 +140,7 @@ def build_report(
         Section("Reconciliation", text=[_rec_detail(rec)], tables=_rec_tables(rec, Table)),
     ]
     key = _key_figures(jm, http, rec, outcomes, KeyFigure)
-    verdict = _verdict(s, thresholds, rec, outcomes)
+    verdict = _verdict(s, jm, thresholds, rec)
     report = Report(
         title=f"lienthong run — {s.meta.name}",
         verdict=verdict,
@@ -141,11 +157,71 @@ def build_report(
             "speed": f"{cfg.speed:g}",
             "target": cfg.target,
         },
-        notes=[f"Stream shifted by {cfg.shift_minutes:g} scenario minutes to fit the target's clock."]
-        if cfg.shift_minutes
-        else [],
+        notes=_notes(cfg, machine),
     )
     return report, metrics
+
+
+def _incidents(s: Scenario, cfg: LoadConfig, merged: Merged, clock: ScenarioClock) -> dict[str, Any]:
+    if not s.faults:
+        return {}
+    ends = [cfg.days * 1440.0]
+    for arr in (merged.requests["end"], merged.journeys["completed_minute"]):
+        finite = arr[np.isfinite(arr)]
+        if finite.size:
+            ends.append(
+                float(clock.minute(finite.max())) if arr is merged.requests["end"] else float(finite.max())
+            )
+    return incident_windows(s, merged.journeys, merged.steps, merged.requests, clock, max(ends))
+
+
+def _clock_text(minute: float | None) -> str:
+    if minute is None:
+        return "never"
+    day, rest = divmod(round(minute), 1440)
+    return f"day {day + 1} {rest // 60:02d}:{rest % 60:02d}"
+
+
+def _ms(v: float | None) -> str:
+    return "–" if v is None else f"{v:,.0f} ms"
+
+
+def _incident_text(incidents: dict[str, Any]) -> list[str]:
+    out = []
+    for name, w in incidents.items():
+        b, lat = w["backlog"], w["submit_latency_p95_ms"]
+        drained = (
+            f"drained by {_clock_text(b['drained_minute'])}"
+            if b["drained_minute"] is not None
+            else "NOT drained"
+        )
+        left = (
+            "nothing left open at the end"
+            if b["left_at_end"] == 0
+            else f"{b['left_at_end']} left open at the end"
+        )
+        out.append(
+            f"{name} ({', '.join(w['kinds'])}, "
+            f"{_clock_text(w['start_minute'])} → {_clock_text(w['end_minute'])}): "
+            f"{w['arrivals']['during']} arrivals in the window; submission p95 {_ms(lat['before'])} before, "
+            f"{_ms(lat['during'])} during, {_ms(lat['after'])} after; backlog {b['at_start']} at the start, "
+            f"peak {b['peak']} at {_clock_text(b['peak_minute'])}, {drained}; {left}."
+        )
+    return out
+
+
+def _incident_table(incidents: dict[str, Any], Table: Any) -> Any:
+    rows = []
+    for name, w in incidents.items():
+        for sid, st in w["step_p50_minutes"].items():
+            if any(v is not None for v in st.values()):
+                rows.append([name, sid, st["before"], st["during"], st["after"]])
+    return Table(
+        "Median step time (scenario minutes) of steps started before, during and after each window",
+        ["incident", "step", "before", "during", "after"],
+        rows,
+        note="Each side is as long as the window. Shaded in the plots above.",
+    )
 
 
 def _num(v: Any) -> Any:
@@ -285,15 +361,73 @@ def _key_figures(
     return out
 
 
-def _verdict(s: Scenario, thresholds: list[Any], rec: Reconciliation, outcomes: dict[str, int]) -> str:
-    from lienthong.report import verdict_from_thresholds
-
-    base = verdict_from_thresholds(thresholds, subject=s.meta.name)
-    if rec.passed:
-        return base
-    rules = ", ".join(f"{v} {k}" for k, v in sorted(rec.by_rule().items()))
-    if base.startswith("Yes"):
-        return (
-            f"No: reconciliation found {len(rec.violations)} violations ({rules}); thresholds otherwise met."
+def _notes(cfg: LoadConfig, machine: dict[str, Any] | None) -> list[str]:
+    out = []
+    if cfg.shift_minutes:
+        out.append(f"Stream shifted by {cfg.shift_minutes:g} scenario minutes to fit the target's clock.")
+    if machine:
+        cpu = ", ".join(f"{k} {v:g} s" for k, v in machine.get("cpu_s", {}).items())
+        nice = ", ".join(f"{k} {v:+d}" for k, v in machine.get("nice", {}).items())
+        out.append(
+            f"Machine: {machine['cores']} cores, load average {machine['load_avg_start']:g} at the start and "
+            f"{machine['load_avg_end']:g} at the end of the load ({machine['wall_s']:g} s)"
+            + (f"; CPU used: {cpu}" if cpu else "")
+            + (f"; priority (nice): {nice}" if nice else "")
+            + ". A load average well above the core count means other work competed for the CPU "
+            "and latencies are pessimistic."
         )
-    return f"{base} Reconciliation: {len(rec.violations)} violations ({rules})."
+    return out
+
+
+def _wd(x: float | None) -> str:
+    if x is None:
+        return "n/a"
+    return "< 0.01 WD" if x < 0.01 else f"{x:.2f} WD"
+
+
+def group_sentence(jm: dict[str, Any], thresholds: list[Any]) -> tuple[bool, str]:
+    """``(every group met its deadline, the sentence saying so per group)``.
+
+    A group met its deadline when every threshold on ``<group>.e2e`` passes, or (without such
+    thresholds) when every accepted dossier completed in time.
+    """
+    parts, all_met = [], True
+    for service in ("birth", "death"):
+        if service not in jm:
+            continue
+        j = jm[service]
+        accepted = j["completed"] + j["rejected"] + j["stuck"]
+        if not accepted:
+            parts.append(f"{service}: no dossier accepted")
+            all_met = False
+            continue
+        att = j["attainment"] or 0.0
+        mine = [t for t in thresholds if t.metric == f"{service}.e2e" and t.status != "not measured"]
+        met = all(not t.failed for t in mine) if mine else att >= 1.0
+        all_met &= met
+        within = round(att * accepted)
+        parts.append(
+            f"{service} {'met' if met else 'MISSED'} its {j['deadline_wd']:g}-WD deadline "
+            f"({within} of {accepted} accepted dossiers in time, p95 {_wd(j['e2e_wd']['p95'])})"
+        )
+    return all_met, "; ".join(parts)
+
+
+def _verdict(s: Scenario, jm: dict[str, Any], thresholds: list[Any], rec: Reconciliation) -> str:
+    """First sentence: did each group meet its deadline; then thresholds and reconciliation."""
+    groups_met, groups = group_sentence(jm, thresholds)
+    failed = [t for t in thresholds if t.failed]
+    measured = [t for t in thresholds if t.status != "not measured"]
+    ok = groups_met and not failed and rec.passed
+    head = f"{'Yes' if ok else 'No'}: {groups}."
+    if failed:
+        worst = "; ".join(f"{t.metric} {t.stat} {t.observed_text} vs {t.limit_text}" for t in failed[:3])
+        tail = f" {len(failed)} of {len(measured)} thresholds fail — {worst}."
+    else:
+        tail = f" All {len(measured)} measured thresholds of {s.meta.name} met."
+    if rec.passed:
+        tail += f" Registers reconcile with all {rec.checked.get('dossiers', 0)} accepted dossiers."
+    else:
+        rules = ", ".join(f"{v} {k}" for k, v in sorted(rec.by_rule().items()))
+        tail += f" Reconciliation: {len(rec.violations)} violations ({rules})."
+    return head + tail

@@ -42,10 +42,13 @@ __all__ = [
     "step_rows",
 ]
 
-# How a journey ended; the index is JOURNEY_DTYPE.outcome.
-OUTCOMES = ("completed", "rejected", "incomplete", "not_submitted", "stuck", "not_started")
-COMPLETED, REJECTED, INCOMPLETE, NOT_SUBMITTED, STUCK, NOT_STARTED = range(6)
+# How a journey ended; the index is JOURNEY_DTYPE.outcome. ``untracked``: the portal accepted
+# the dossier but the code it answered with does not resolve (404 on every poll: incident F3).
+OUTCOMES = ("completed", "rejected", "incomplete", "not_submitted", "stuck", "not_started", "untracked")
+COMPLETED, REJECTED, INCOMPLETE, NOT_SUBMITTED, STUCK, NOT_STARTED, UNTRACKED = range(7)
+UNKNOWN_CODE_POLLS = 3  # consecutive 404s on the dossier code given before a journey stops following
 TERMINAL = ("completed", "rejected")
+POLL_BACKOFF = 4.0  # the longest gap between two status polls, in poll intervals
 
 STEP_DTYPE = np.dtype(
     [
@@ -131,8 +134,12 @@ class JourneyRunner:
         self.steps = Table(STEP_DTYPE, 256)
         self.ids: dict[int, str] = {}
         self.docs: dict[int, str] = {}
+        self.refused: dict[int, str] = {}
+        self.returned: dict[int, str] = {}
         self._attempts = 0
         self.rng = random.Random(seed)
+        self.max_polls = max(1, int((deadline - float(clock.t0)) / poll_interval_s) + 1)
+        self._last_status = 0
 
     # -- the journey ---------------------------------------------------------------------------
 
@@ -159,13 +166,28 @@ class JourneyRunner:
         return True
 
     def follow(self, i: int) -> None:
-        """Polls dossier ``i`` every ``poll_interval_s`` until it is terminal or the deadline."""
-        next_poll = time.time() + self.poll_s
-        while next_poll < self.deadline:
+        """Polls dossier ``i`` until it is terminal or the deadline.
+
+        The first poll comes ``poll_interval_s`` after acceptance; the gap then grows by half
+        each time up to ``POLL_BACKOFF`` × the interval (a citizen checks less often the longer
+        a dossier takes), and is always counted from the *end* of the previous poll, so a slow
+        answer never makes polls catch up in a burst. At most ``max_polls`` polls per dossier.
+        """
+        gap = self.poll_s
+        next_poll = time.time() + gap
+        unknown = 0
+        for _ in range(self.max_polls):
+            if next_poll >= self.deadline:
+                return
             gevent.sleep(max(0.0, next_poll - time.time()))
             if self.poll(i, next_poll):
                 return
-            next_poll += self.poll_s
+            unknown = unknown + 1 if self._last_status == 404 else 0
+            if unknown >= UNKNOWN_CODE_POLLS:
+                self.rows[i]["outcome"] = UNTRACKED
+                return
+            gap = min(gap * 1.5, self.poll_s * POLL_BACKOFF)
+            next_poll = max(next_poll, time.time()) + gap
 
     def poll(self, i: int, intended: float | None = None) -> bool:
         """One status poll of dossier ``i``; True (and the journey recorded) once terminal."""
@@ -179,6 +201,7 @@ class JourneyRunner:
             name="/portal/dossiers/{id}",
         )
         row["polls"] += 1
+        self._last_status = reply.status
         body = reply.body if reply.status == 200 and isinstance(reply.body, dict) else None
         if body is not None and body.get("status") in TERMINAL:
             self._finish(row, int(a["dossier"]), body)
@@ -222,9 +245,17 @@ class JourneyRunner:
                 return None
             gevent.sleep(max(0.0, later - time.time()))
             intended = later
-        reply = self._send(a, self.payloads.dossier(a, doc_id), intended, "dossier", ())
+        body = self.payloads.dossier(a, doc_id)
+        reply = self._send(a, body, intended, "dossier", ())
+        if reply.status == 422 and reply.code == "missing_attachment":
+            # Returned although the attachment was sent (incident F10): the citizen or the desk
+            # submits again, once, a poll interval later, as a new submission.
+            self.returned[i] = "missing_attachment"
+            gevent.sleep(self.poll_s)
+            reply = self._send(a, body, time.time(), "resubmit", ())
         row["attempts"] = self._attempts
         if reply.status != 202 or not isinstance(reply.body, dict) or "id" not in reply.body:
+            self.refused[i] = reply.code or f"status {reply.status}"
             return None
         return reply
 

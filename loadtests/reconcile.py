@@ -14,7 +14,15 @@ the dossiers the journeys submitted:
   settlement when asked and eligible — and no payment otherwise;
 - no card or payment for anyone the run did not ask for, no duplicate;
 - no dossier lost (accepted but missing from the portal's register, or stored under another
-  code than the one the submitter was given), stuck (not terminal) or refused although valid.
+  code than the one the submitter was given: ``code_mismatch``, incident F3), stuck (not
+  terminal) or refused although valid; no dossier returned for a missing attachment the
+  submitter did send (``lost_attachment``, incident F10); every child card valid to the
+  72-month rule (``card_validity``; a card valid to 31/12 of its issue year is incident F8).
+
+A submission that got no 202 (the client timed out, or the answer was lost) may still have been
+accepted: the register is searched for its hospital document, and a dossier found there is
+*accepted without answer* — listed apart, checked like any other, and its cards and payments are
+not strays.
 
 A rejected dossier keeps the records of the steps it finished (they happened) and must have none
 of the steps after the rejection. Each :class:`Violation` names the dossier and the rule;
@@ -26,7 +34,7 @@ from __future__ import annotations
 import calendar as _cal
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -55,7 +63,9 @@ class Submission:
 
     ``document`` is the hospital document id (e-birth certificate or death notice);
     ``household`` the household a birth registers into; ``status`` the deceased's benefit
-    status (death dossiers).
+    status (death dossiers). ``answered=False``: the submission got no 202 (``code`` empty,
+    ``refusal`` the problem code or ``status N``); ``returned``: the problem code of a first
+    submission the portal returned before accepting a resubmission.
     """
 
     index: int
@@ -65,6 +75,9 @@ class Submission:
     document: str
     household: str = ""
     status: str = "none"
+    answered: bool = True
+    refusal: str = ""
+    returned: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,7 @@ class Reconciliation:
 
     violations: list[Violation] = field(default_factory=list)
     checked: Counter[str] = field(default_factory=Counter)
+    unanswered: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -102,6 +116,7 @@ class Reconciliation:
             "violations": len(self.violations),
             "by_rule": self.by_rule(),
             "checked": dict(self.checked),
+            "accepted_without_answer": list(self.unanswered[:limit]),
             "first": [asdict(v) for v in self.violations[:limit]],
         }
 
@@ -213,8 +228,16 @@ def reconcile(
     wanted_cards: set[str] = set()
     wanted_pay: set[str] = set()
     for sub in submissions:
+        if not sub.answered:
+            stored = _unanswered(idx, sub, out)
+            if stored is None:
+                continue
+            sub = replace(sub, code=str(stored.get("id")))
+        else:
+            stored = _stored(idx, sub, out)
         out.checked["dossiers"] += 1
-        stored = _stored(idx, sub, out)
+        if sub.returned:
+            out.add(sub.code, "lost_attachment", _returned(sub))
         if stored is None:
             continue
         status = str(stored.get("status"))
@@ -223,13 +246,48 @@ def reconcile(
             continue
         done = _done_steps(scenario, sub, stored)
         if status == "rejected":
-            out.add(sub.code, "refused_valid_dossier", _rejection(stored))
+            code, text = _rejection(stored)
+            rule = "lost_attachment" if code == "missing_attachment" else "refused_valid_dossier"
+            out.add(sub.code, rule, text)
         if sub.service == "birth":
             wanted_cards |= _check_birth(scenario, idx, sub, done, out)
         else:
             wanted_pay |= _check_death(scenario, idx, sub, done, out)
     _check_strays(idx, wanted_cards, wanted_pay, out)
     return out
+
+
+def _what(sub: Submission) -> str:
+    return "e-birth certificate" if sub.service == "birth" else "death notice"
+
+
+def _returned(sub: Submission) -> str:
+    return (
+        f"submitted with its {_what(sub)} {sub.document} but returned ({sub.returned}); "
+        "accepted when submitted again"
+    )
+
+
+def _unanswered(idx: _Index, sub: Submission, out: Reconciliation) -> Mapping[str, Any] | None:
+    """The register's dossier for a submission that got no 202, if the portal accepted it."""
+    same_doc = [
+        d for d in idx.by_document.get(sub.document, []) if d.get("service", sub.service) == sub.service
+    ]
+    if len(same_doc) == 1:
+        out.unanswered.append(str(same_doc[0].get("id")))
+        out.checked["accepted_without_answer"] += 1
+        return same_doc[0]
+    if len(same_doc) > 1:
+        out.add("-", "duplicate_dossier", f"{len(same_doc)} dossiers for {_what(sub)} {sub.document}")
+        return None
+    if sub.refusal == "missing_attachment":
+        out.checked["dossiers"] += 1
+        out.add(
+            f"#{sub.index}",
+            "lost_attachment",
+            f"submitted with its {_what(sub)} {sub.document} but returned twice (missing_attachment)",
+        )
+    return None
 
 
 def _stored(idx: _Index, sub: Submission, out: Reconciliation) -> Mapping[str, Any] | None:
@@ -248,13 +306,14 @@ def _stored(idx: _Index, sub: Submission, out: Reconciliation) -> Mapping[str, A
     return None
 
 
-def _rejection(stored: Mapping[str, Any]) -> str:
+def _rejection(stored: Mapping[str, Any]) -> tuple[str, str]:
+    """``(problem code, description)`` of a rejected dossier's rejected step."""
     for step in stored.get("steps") or ():
         if step.get("status") == "rejected":
             err = step.get("error") or {}
-            code = err.get("code") if isinstance(err, Mapping) else str(err)
-            return f"step {step.get('step')} rejected ({code})"
-    return "rejected"
+            code = str(err.get("code") if isinstance(err, Mapping) else err)
+            return code, f"step {step.get('step')} rejected ({code})"
+    return "", "rejected"
 
 
 def _done_steps(scenario: Scenario, sub: Submission, stored: Mapping[str, Any]) -> set[str]:
@@ -308,7 +367,13 @@ def _check_card(sub: Submission, card: Mapping[str, Any], ks: Mapping[str, Any],
     want = card_valid_to(birth)
     got = str(card.get("valid_to"))
     if got != want.isoformat():
-        out.add(sub.code, "card_validity", f"card valid to {got}, the 72-month rule gives {want.isoformat()}")
+        issued = str(card.get("issued_on") or card.get("valid_from") or "")[:4]
+        hint = " (31/12 of the issue year)" if issued and got == f"{issued}-12-31" else ""
+        out.add(
+            sub.code,
+            "card_validity",
+            f"card valid to {got}{hint}, the 72-month rule gives {want.isoformat()}",
+        )
     code = str(card.get("card_code", ""))
     if not code.startswith("TE1"):
         out.add(sub.code, "card_code", f"card code {code} is not a child (TE1) card")

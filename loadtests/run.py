@@ -50,6 +50,11 @@ class RunSettings:
     restarts them on the same folder and port (the crash run). ``poll_interval_s`` and
     ``drain_s`` bound how often and how long dossiers are followed after the last arrival.
     ``twin`` (``(scenario, stream, days) -> dict``) adds the twin's prediction to the report.
+    ``nice`` is the scheduling priority given to the fakes' and the load process (when this
+    process may raise priorities, i.e. as root; ``None`` leaves them alone): on a machine shared
+    with other work, the system under test and the generator measuring it must not be starved,
+    or the report measures the machine's load instead of the services. The machine's load
+    average and the CPU the fakes used are recorded in the report either way.
     """
 
     target: str | None = None
@@ -66,6 +71,7 @@ class RunSettings:
     admin_key: str | None = None
     lead_s: float = 4.0
     twin: Any = None
+    nice: int | None = -5
 
 
 @dataclass
@@ -124,10 +130,16 @@ def run_scenario(
     )
     emit = progress or (lambda _doc: None)
     fakes = None
+    machine = Machine(st.nice)
     try:
         fakes, cfg = _start_target(s, st, run.path, speed, days, max_seconds)
+        if fakes is not None:
+            machine.boost(fakes.process.pid, "fakes")
         emit({"phase": "driving", "target": cfg.target, "t0": cfg.t0})
-        _drive(cfg, run.path, emit, fakes, st.crash_after_s)
+        _drive(cfg, run.path, emit, fakes, st.crash_after_s, machine)
+        if fakes is not None:
+            machine.cpu_of(fakes.process.pid, "fakes")
+        machine.done()
         emit({"phase": "reconciling"})
         merged = merge(Path(cfg.out))
         admin = st.admin_key or cfg.keys.get("admin")
@@ -135,7 +147,9 @@ def run_scenario(
         emit({"phase": "reporting"})
         from loadtests._reporting import build_report
 
-        report, metrics = build_report(s, cfg, merged, rec, run, http_metrics(merged.requests), st.twin)
+        report, metrics = build_report(
+            s, cfg, merged, rec, run, http_metrics(merged.requests), st.twin, machine.as_dict()
+        )
         report.write(run.path)
         run.finish(exit_code=report.exit_code, passed=report.passed)
         return RunOutcome(run.path, report.exit_code, report, rec, metrics)
@@ -173,7 +187,7 @@ def _start_target(
         poll_interval_s=float(st.poll_interval_s or s.load.poll_interval_s),
         request_timeout_s=s.load.request_timeout_s,
         drain_s=st.drain_s,
-        run_tag=folder.name[-24:],
+        run_tag=_tag(folder.name),
         progress=True,
     )
     if st.target is None:
@@ -191,6 +205,84 @@ def _start_target(
     common["speed"] = speed
     cfg = LoadConfig(target=st.target, t0=t0, shift_minutes=shift, aligned=aligned, keys=keys, **common)  # type: ignore[arg-type]
     return None, cfg
+
+
+def _tag(folder_name: str) -> str:
+    """The run's Idempotency-Key prefix: unique per run folder (its start second and digest), so
+    two runs against the same target never replay each other's writes; a restart of the same run
+    reuses it."""
+    stamp, digest = folder_name[:15], folder_name.rsplit("-", 1)[-1]
+    return f"{stamp}-{digest}"[:40]
+
+
+class Machine:
+    """What the run saw of the machine: load average, priorities set, CPU used by the children."""
+
+    def __init__(self, nice: int | None) -> None:
+        self.nice = nice
+        self.cores = os.cpu_count() or 1
+        self.load_start = os.getloadavg()[0]
+        self.load_end = float("nan")
+        self.started = time.time()
+        self.niced: dict[str, int] = {}
+        self.cpu_s: dict[str, float] = {}
+        self.wall_s = float("nan")
+
+    def boost(self, pid: int, name: str) -> None:
+        """Sets every thread of process ``pid`` and of its descendants to ``self.nice`` (silently
+        skipped where not allowed)."""
+        if self.nice is None:
+            return
+        tids = []
+        for p in [pid, *_descendants(pid)]:
+            try:
+                tids += [int(t) for t in os.listdir(f"/proc/{p}/task")]
+            except OSError:
+                tids.append(p)
+        try:
+            for tid in tids:
+                os.setpriority(os.PRIO_PROCESS, tid, self.nice)
+        except OSError:
+            return
+        self.niced[name] = self.nice
+
+    def cpu_of(self, pid: int, name: str) -> None:
+        """Records the CPU seconds (user + system) process ``pid`` and its descendants have used."""
+        try:
+            import psutil
+
+            procs = [psutil.Process(pid)]
+            procs += procs[0].children(recursive=True)
+            total = 0.0
+            for proc in procs:
+                t = proc.cpu_times()
+                total += t.user + t.system
+            self.cpu_s[name] = round(total, 2)
+        except Exception:  # the process may be gone; the figure is only informative
+            pass
+
+    def done(self) -> None:
+        self.load_end = os.getloadavg()[0]
+        self.wall_s = time.time() - self.started
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "cores": self.cores,
+            "load_avg_start": round(self.load_start, 2),
+            "load_avg_end": round(self.load_end, 2),
+            "nice": self.niced,
+            "cpu_s": self.cpu_s,
+            "wall_s": round(self.wall_s, 1),
+        }
+
+
+def _descendants(pid: int) -> list[int]:
+    try:
+        import psutil
+
+        return [c.pid for c in psutil.Process(pid).children(recursive=True)]
+    except Exception:  # psutil missing or the process gone: the process alone
+        return []
 
 
 def _prep_seconds(s: Scenario, days: int) -> float:
@@ -214,7 +306,14 @@ def _align(target: str, speed: float, lead_s: float) -> tuple[float, float, bool
     return t0, max(0.0, math.ceil(minute_then)), True, their_speed
 
 
-def _drive(cfg: LoadConfig, folder: Path, emit: Progress, fakes: Any, crash_after_s: float | None) -> None:
+def _drive(
+    cfg: LoadConfig,
+    folder: Path,
+    emit: Progress,
+    fakes: Any,
+    crash_after_s: float | None,
+    machine: Machine | None = None,
+) -> None:
     path = cfg.write(folder / "load" / "config.json")
     log = open(folder / "load" / "load.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
@@ -223,9 +322,13 @@ def _drive(cfg: LoadConfig, folder: Path, emit: Progress, fakes: Any, crash_afte
         stderr=log,
         env=dict(os.environ, PYTHONUNBUFFERED="1"),
     )
+    if machine is not None:
+        machine.boost(proc.pid, "load")
     crasher = None
     if crash_after_s is not None and fakes is not None:
-        crasher = threading.Thread(target=_crash, args=(fakes, cfg.t0 + crash_after_s, emit), daemon=True)
+        crasher = threading.Thread(
+            target=_crash, args=(fakes, cfg.t0 + crash_after_s, emit, machine), daemon=True
+        )
         crasher.start()
     try:
         assert proc.stdout is not None
@@ -234,6 +337,8 @@ def _drive(cfg: LoadConfig, folder: Path, emit: Progress, fakes: Any, crash_afte
                 doc = json.loads(line)
             except ValueError:
                 continue
+            if machine is not None and doc.get("final"):
+                machine.cpu_of(proc.pid, "load")
             emit(doc)
         code = proc.wait(timeout=cfg.max_seconds + 180)
     finally:
@@ -250,7 +355,7 @@ def _drive(cfg: LoadConfig, folder: Path, emit: Progress, fakes: Any, crash_afte
         raise RuntimeError(f"the load process failed (exit {code}):\n{tail}")
 
 
-def _crash(fakes: Any, at: float, emit: Progress) -> None:
+def _crash(fakes: Any, at: float, emit: Progress, machine: Machine | None = None) -> None:
     """SIGKILL the fakes at wall time ``at`` and restart them on the same folder and port."""
     from urllib.parse import urlparse
 
@@ -272,6 +377,8 @@ def _crash(fakes: Any, at: float, emit: Progress) -> None:
     else:
         raise RuntimeError("the fakes did not restart after the crash")
     fakes.process = fresh.process
+    if machine is not None and fresh.process is not None:
+        machine.boost(fresh.process.pid, "fakes")
     emit({"phase": "restarted", "at": time.time()})
 
 

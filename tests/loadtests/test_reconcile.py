@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from datetime import date
 from typing import Any
 
@@ -184,3 +185,45 @@ def test_identifiers_in_details_are_masked() -> None:
     ex["police"]["residences"][0]["household_id"] = "HK0000000008"
     (v,) = reconcile(S, [BIRTH, DEATH], ex).violations
     assert "001226000042" not in v.detail and "001******042" in v.detail
+
+
+def test_a_dossier_accepted_without_an_answer_is_attributed_not_a_stray() -> None:
+    # the 202 never reached the client: it knows only the document it submitted
+    unanswered = dataclasses.replace(BIRTH, code="", answered=False, refusal="status 0")
+    rec = reconcile(S, [unanswered, DEATH], _exports())
+    assert rec.passed, rec.violations
+    assert rec.unanswered == [BIRTH.code] and rec.checked["accepted_without_answer"] == 1
+    assert rec.checked["card"] == 1  # its card was checked, not reported for someone else
+
+
+def test_a_submission_never_accepted_leaves_nothing_to_check() -> None:
+    ex = _exports()
+    ex["portal"]["dossiers"] = ex["portal"]["dossiers"][1:]
+    ex["vss"]["cards"] = []
+    ex["police"]["residences"] = []
+    unanswered = dataclasses.replace(BIRTH, code="", answered=False, refusal="status 0")
+    rec = reconcile(S, [unanswered, DEATH], ex)
+    assert rec.passed and rec.unanswered == [] and rec.checked["dossiers"] == 1
+
+
+def test_a_returned_dossier_and_a_lost_attachment_rejection_are_named() -> None:
+    returned = dataclasses.replace(BIRTH, returned="missing_attachment")
+    assert _rules(_exports(), (returned, DEATH)) == [(BIRTH.code, "lost_attachment")]
+    refused = dataclasses.replace(BIRTH, index=7, code="", answered=False, refusal="missing_attachment")
+    ex = _exports()
+    ex["portal"]["dossiers"] = ex["portal"]["dossiers"][1:]
+    ex["vss"]["cards"] = []
+    assert _rules(ex, (refused, DEATH)) == [("#7", "lost_attachment")]
+    ex = _exports()
+    d = ex["portal"]["dossiers"][0]
+    d["status"] = "rejected"
+    d["steps"] = [{"step": "ks", "status": "rejected", "error": {"code": "missing_attachment"}}]
+    ex["vss"]["cards"], ex["justice"]["births"] = [], []
+    assert _rules(ex) == [(BIRTH.code, "lost_attachment")]
+
+
+def test_a_card_valid_to_the_end_of_its_issue_year_is_named_as_such() -> None:
+    ex = _exports()
+    ex["vss"]["cards"][0].update(valid_to="2026-12-31", issued_on="2026-03-09")  # incident F8
+    (v,) = reconcile(S, [BIRTH, DEATH], ex).violations
+    assert v.rule == "card_validity" and "31/12 of the issue year" in v.detail and "2032-09-30" in v.detail
