@@ -238,6 +238,14 @@ def _use_uvloop() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - plain asyncio works, only slower
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def _keys(scenario: Scenario) -> dict[str, str]:
     return {name: c.key for name, c in scenario.callers.items()}
 
@@ -247,7 +255,7 @@ def start_thread(scenario: Scenario, run_dir: str | Path, *, speed: float | None
     """Serve in a background thread of this process (its own event loop) on free ports."""
     ports = _plan(split, host, 0 if split else free_port(host))
     servers = _servers(_apps(scenario, Path(run_dir), host, ports, speed), host, ports)
-    loop = asyncio.new_event_loop()
+    loop = _new_loop()
 
     def run() -> None:
         asyncio.set_event_loop(loop)

@@ -19,6 +19,10 @@ def serve_command(
     port: int = typer.Option(8000, "--port", "-p", help="Port (first port with --split)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface (loopback by default)."),
     split: bool = typer.Option(False, "--split", help="One port per agency."),
+    processes: int = typer.Option(
+        1, "--processes", help="1: one process; 2: the agencies in a second process (port + 1), "
+        "two cores.",
+    ),
     run_dir: Path = typer.Option(Path("runs/fakes"), "--run-dir", help="Where the stores live."),
     speed: float | None = typer.Option(None, "--speed", help="Clock speed (default: scenario)."),
 ) -> None:
@@ -38,6 +42,10 @@ def serve_command(
     if port < 0 or port > 65535 or (split and port + 5 > 65535):
         console.print(f"[red]bad port:[/red] {port}")
         raise typer.Exit(2)
+    if processes not in (1, 2) or (processes == 2 and split):
+        console.print(f"[red]bad --processes:[/red] {processes} (1 or 2; 2 does not combine "
+                      "with --split)")
+        raise typer.Exit(2)
 
     def ready(base: str, urls: dict[str, str]) -> None:
         table = Table(title=f"lienthong fakes — {loaded.meta.name} (run dir {run_dir})")
@@ -56,7 +64,8 @@ def serve_command(
         console.print("Ctrl+C to stop.")
 
     try:
-        serve(loaded, host, port, run_dir, split=split, speed=speed, ready=ready)
+        serve(loaded, host, port, run_dir, split=split, speed=speed, ready=ready,
+              processes=processes)
     except KeyboardInterrupt:
         pass
     except OSError as exc:
