@@ -257,17 +257,14 @@ def test_every_arrival_ends_in_exactly_one_state(seed: int, name: str) -> None:
     dd = d[done]
     assert (dd["e2e_wd"][dd["within_deadline"]] <= dd["deadline_wd"][dd["within_deadline"]] + 1e-9).all()
     assert dd["within_deadline"][dd["e2e_wd"] < dd["deadline_wd"] - 1e-9].all()
-    limits = np.array([r_limit(name, r.step_names[k]) for k in s["step"]])
+    scenario = scenarios.load(name)
+    by_step = [scenario.steps[n].limit_wd for n in r.step_names]
+    limits = np.array([math.inf if by_step[k] is None else by_step[k] for k in s["step"]])
     assert (s["elapsed_wd"][s["within_limit"]] <= limits[s["within_limit"]] + 1e-9).all()
     assert s["within_limit"][s["elapsed_wd"] < limits - 1e-9].all()
     m = metrics(r)
     assert m["little"]["identity_error"] < 1e-9
     assert sum(m["services"][k][x] for k in m["services"] for x in ("done", "refused", "open")) == r.arrivals
-
-
-def r_limit(scenario: str, step: str) -> float:
-    limit = scenarios.load(scenario).steps[step].limit_wd
-    return math.inf if limit is None else limit
 
 
 def test_same_seed_same_records_and_replications_differ() -> None:
