@@ -125,13 +125,14 @@ def serve(scenario: Scenario, host: str = "127.0.0.1", port: int = 8000,
           run_dir: str | Path = "runs/fakes", *, split: bool = False,
           speed: float | None = None, ready: Any = None, processes: int = 1,
           agencies: tuple[str, ...] = AGENCIES, base_urls: dict[str, str] | None = None,
-          watch_parent: bool = False) -> None:
+          watch_parent: bool = False, agencies_port: int | None = None) -> None:
     """Serve the fakes until interrupted; ``ready(base_url, urls)`` is called once listening.
 
-    ``processes=2`` runs the agencies in a child process (port ``port + 1``, or a free one
-    when ``port`` is 0) and the portal here, calling them over loopback: two event loops, so
-    two cores. ``agencies``/``base_urls`` mount only some agencies and reach the others at
-    those URLs; ``watch_parent`` stops the server when its parent process dies.
+    ``processes=2`` runs the agencies in a child process (on ``agencies_port``, default
+    ``port + 1``, or a free one when ``port`` is 0) and the portal here, calling them over
+    loopback: two event loops, so two cores. ``agencies``/``base_urls`` mount only some
+    agencies and reach the others at those URLs; ``watch_parent`` stops the server when its
+    parent process dies.
 
     Raises ValueError for ``processes`` other than 1 or 2, or 2 with ``split``.
     """
@@ -142,8 +143,9 @@ def serve(scenario: Scenario, host: str = "127.0.0.1", port: int = 8000,
     child: subprocess.Popen[bytes] | None = None
     elsewhere: dict[str, str] = {}
     if processes == 2:
-        child, child_url = _agencies_child(scenario, run_dir, host, port + 1 if port else 0,
-                                           speed)
+        if agencies_port is None:
+            agencies_port = port + 1 if port else 0
+        child, child_url = _agencies_child(scenario, run_dir, host, agencies_port, speed)
         agencies = ("portal",)
         elsewhere = {name: child_url for name in AGENCIES if name != "portal"}
         base_urls = dict(elsewhere)
@@ -303,7 +305,8 @@ def start_subprocess(scenario: Scenario | str | Path = "hanoi-baseline",
            "--host", host, "--port", str(port or free_port(host))]
     cmd += ["--speed", str(speed)] if speed else []
     cmd += ["--split"] if split else []
-    cmd += ["--processes", str(processes)] if processes != 1 else []
+    if processes != 1:
+        cmd += ["--processes", str(processes), "--agencies-port", str(free_port(host))]
     proc, info = _spawn(cmd, run_dir / "server.log", timeout)
     return Handle(info["base_url"], info["urls"], _keys(scenario_obj), run_dir, process=proc)
 
@@ -333,6 +336,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--processes", type=int, default=1, choices=(1, 2))
     p.add_argument("--agencies", default=",".join(AGENCIES))
     p.add_argument("--watch-parent", action="store_true")
+    p.add_argument("--agencies-port", type=int, default=None)
     args = p.parse_args(argv)
 
     def ready(base: str, urls: dict[str, str]) -> None:
@@ -341,7 +345,8 @@ def main(argv: list[str] | None = None) -> None:
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn turns SIGTERM/SIGINT into a stop
         serve(load(args.scenario), args.host, args.port, args.run_dir, split=args.split,
               speed=args.speed, ready=ready, processes=args.processes,
-              agencies=tuple(args.agencies.split(",")), watch_parent=args.watch_parent)
+              agencies=tuple(args.agencies.split(",")), watch_parent=args.watch_parent,
+              agencies_port=args.agencies_port)
 
 
 if __name__ == "__main__":
