@@ -49,8 +49,10 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        minute = self.clock.minute()
-        active = [f for f in self.faults if f.start <= minute < f.end]
+        active = None
+        if self.faults:
+            minute = self.clock.minute()
+            active = [f for f in self.faults if f.start <= minute < f.end]
         if not active:
             self.metrics.overhead[self.agency].observe(time.perf_counter() - start)
             await self.app(scope, receive, send)
