@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 from scenarios.demand import calendar_for
 from scenarios.model import AGENCY_IDS, Scenario
 from sim.records import OPEN, SERVICES
+from sim.stats import mean_ci
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -49,39 +50,6 @@ _AGENCY_COLOURS = {
 }
 _ACRONYMS = {"pid": "PID", "bhyt": "BHYT", "id": "ID"}
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-# Two-sided 95% Student-t quantiles for 1..30 degrees of freedom (beyond: the normal 1.96).
-_T95 = (
-    12.706,
-    4.303,
-    3.182,
-    2.776,
-    2.571,
-    2.447,
-    2.365,
-    2.306,
-    2.262,
-    2.228,
-    2.201,
-    2.179,
-    2.160,
-    2.145,
-    2.131,
-    2.120,
-    2.110,
-    2.101,
-    2.093,
-    2.086,
-    2.080,
-    2.074,
-    2.069,
-    2.064,
-    2.060,
-    2.056,
-    2.052,
-    2.048,
-    2.045,
-    2.042,
-)
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -213,10 +181,8 @@ def _mean_ci(samples: npt.NDArray[np.float64]) -> tuple[float, float]:
     x = samples[np.isfinite(samples)]
     if x.size == 0:
         return math.nan, math.nan
-    if x.size == 1:
-        return float(x[0]), 0.0
-    t = _T95[x.size - 2] if x.size - 1 <= len(_T95) else 1.96
-    return float(x.mean()), float(t * x.std(ddof=1) / math.sqrt(x.size))
+    mean, half = mean_ci(x.tolist())
+    return mean, 0.0 if half is None else half
 
 
 def attainment_plot(

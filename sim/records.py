@@ -2,6 +2,17 @@
 
 API changes (newest first; the public names below are stable otherwise):
 
+- **Open items are censored, not dropped.** Records of steps and dossiers still open at the
+  horizon carry their times *so far* (``wait``, ``sojourn``, ``elapsed_wd``/``e2e_wd``,
+  ``office_wd`` measured up to the horizon; ``end``/``completed`` stay ``nan``). In the metrics
+  they enter every duration mean and percentile as lower bounds (right-censored observations),
+  and those already past their ``due`` count as late in ``attainment`` (and
+  ``weekly_attainment``): attainment = within / (done + open past due). New counts
+  ``open_late`` (services and steps). Before, a growing backlog was invisible: with too few
+  desks the stuck dossiers never finished, so the finished ones looked on time.
+  ``sim.stats.t_quantile(p, df)`` and ``mean_ci(values, level)`` are the one Student-t
+  (``sim.sizing.t_quantile`` is gone); ``run_replications(..., keep_first=True)`` returns
+  replication 0's ``SimResult`` in ``SimSummary.first``.
 - ``e2e_wd`` (dossiers) and ``elapsed_wd`` (steps) now count working days in the convention of
   the statutory limits (0 = the received day), so ``p95 <= 3wd`` and attainment agree; the plain
   office time moved to the new ``office_wd`` fields.
@@ -28,7 +39,8 @@ a Monday 00:00 local time; ``nan`` marks "did not happen before the horizon"):
   2nd WD after it), so ``elapsed_wd <= limit_wd`` matches ``within_limit``; ``office_wd`` is the
   plain office time from ``ready`` to ``end`` in WD. ``due`` is the statutory limit (15:00 rule)
   and ``within_limit`` is ``end <= due``. ``done`` is False for a step still queued or in work at the
-  horizon (its ``end`` is ``nan``).
+  horizon: its ``end`` is ``nan`` and ``wait``, ``sojourn``, ``elapsed_wd``, ``office_wd`` are
+  measured up to the horizon (lower bounds; ``within_limit`` False).
 - ``DOSSIER_DTYPE`` — one row per dossier: every arrival ends in exactly one ``state``
   (``DONE``, ``REFUSED`` or ``OPEN`` at the horizon). ``received`` is when the complete dossier
   is in (after supplementation for an incomplete one; ``nan`` if refused first), ``clock_start``
@@ -37,6 +49,9 @@ a Monday 00:00 local time; ``nan`` marks "did not happen before the horizon"):
   convention of ``deadline_wd`` (so ``e2e_wd <= deadline_wd`` matches ``within_deadline``, bar
   work finished after closing time on the due day), ``office_wd`` the plain office time from
   ``clock_start`` to ``completed`` in WD, ``sojourn`` = ``completed - submitted`` in minutes.
+  For an ``OPEN`` dossier these durations run up to the horizon instead (lower bounds; its
+  working days only once received — one still waiting for supplementation has ``nan``); for a
+  ``REFUSED`` one ``sojourn`` runs to the refusal and the working days are ``nan``.
 - ``TIMELINE_DTYPE`` — one row per hour of the horizon (a snapshot at ``t``): dossiers in the
   system and per agency (``AGENCY_IDS`` order) desk/system queue and busy counts, plus their
   cumulative time integrals since minute 0, so any window's time average is a difference.
@@ -52,13 +67,15 @@ clock minutes, ``*_wd`` in working days::
     {"scenario", "seed", "days", "warmup_days", "replications", "capacity": {agency: [desks, servers]},
      "services": {"birth": {"deadline_wd", "verification_deadline_wd",
                             "arrivals", "done", "refused", "open",      # counts after warm-up
-                            "attainment",                               # share of done within deadline
+                            "open_late",                                # open and past due at the horizon
+                            "attainment",                               # within / (done + open_late)
                             "refusal_rate",
                             "e2e_wd": {"mean", "p50", "p90", "p95", "p99", "max"},
                             "sojourn_min": {"mean", "p50", "p90", "p95", "p99", "max"},
                             "weekly_attainment": [per week of the horizon]}},
      "steps": {"ks": {"agency", "limit_wd", "count", "open",             # open = backlog at horizon
-                      "attainment",                                      # share within limit_wd
+                      "open_late",                                       # open and past due (after warm-up)
+                      "attainment",                                      # within / (done + open_late)
                       "wait_min": {...percentiles}, "sojourn_min": {...}, "elapsed_wd": {...}}},
      "agencies": {"justice": {"desks", "servers", "desk_utilisation", "system_utilisation",
                               "desk_queue_mean", "system_queue_mean",   # time-weighted lengths
@@ -68,6 +85,11 @@ clock minutes, ``*_wd`` in working days::
                 "ok", "steady_state_ok"},                       # see sim.stats
      "warmup": {"declared_days", "mser5_days"},
      "events", "wall_s"}
+
+Censoring rule: every duration statistic (``e2e_wd``, ``sojourn_min``, ``wait_min``,
+``elapsed_wd``) counts the items open at the horizon with their time so far, so a percentile is a
+lower bound of the true one when items are open (exact when none is); ``weekly_attainment`` is
+per week of submission with the same denominator as ``attainment``.
 
 In a summary the lists (``weekly_attainment``, ``utilisation_by_hour``, ``hourly_wip``) are the
 element-wise mean over replications, and ``little.ok`` is True only if every replication passed.

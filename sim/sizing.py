@@ -17,13 +17,15 @@ lower for ``>=``/``>`` — not just for the mean.
 
 **Search.** Each sized agency starts at its offered-load bound ``c = floor(a) + 1`` where ``a`` is
 the work per working day of *all* its steps (desks and servers are pooled per agency: step
-executions × mean desk time, or × mean system time for servers) over its open minutes per day.
-The bound is a hard floor: with fewer, the queue grows without limit, however good a short run
-looks (finished dossiers hide the growing backlog). All sized agencies gallop up together
-(bound + 0, 1, 3, 7 …) until the target holds, then each in turn is bisected down to the
-smallest capacity that still meets it with the others held. Every answer ``c`` above its bound
-comes with ``c − 1`` evaluated and failing; an answer at its bound has ``c − 1`` under the
-offered load.
+executions × mean desk time, or × mean system time for servers) over its open minutes per day —
+the Erlang-C stability limit, under which a queue grows without limit. All sized agencies gallop
+up together (bound + 0, 1, 3, 7 …) until the target holds, then each in turn is bisected down to
+the smallest capacity that still meets it with the others held, probing ``bound − 1`` first. The
+bound is where the search starts, not a floor: the metrics count dossiers still open at the
+horizon (late once past due, with their time so far in the percentiles), so a capacity whose
+backlog grows fails on its own merits. Every answer ``c`` comes with ``c − 1`` evaluated and
+failing (or ``c = 1``). An answer under its offered load meets the target only over the horizon
+simulated (the backlog is still growing at its end); the result says so in ``notes``.
 """
 
 from __future__ import annotations
@@ -32,12 +34,11 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from statistics import NormalDist
 from typing import Any
 
 from scenarios.model import Scenario, Threshold
 from sim.records import SERVICES
-from sim.stats import lookup, run_replications
+from sim.stats import lookup, mean_ci, run_replications
 
 __all__ = ["CurvePoint", "SizingResult", "Target", "offered_load", "parse_target", "size"]
 
@@ -144,7 +145,8 @@ class SizingResult:
 
     ``capacity`` maps each sized agency to its smallest desks (or servers, see ``resource``)
     meeting the target; ``full`` is the whole ``{agency: (desks, servers)}`` to run with;
-    ``lower_bounds`` the offered-load bounds (hard floors) and ``offered`` the offered loads;
+    ``lower_bounds`` the offered-load bounds (where the search starts) and ``offered`` the
+    offered loads;
     ``points`` every capacity examined, in order. ``feasible`` is False when the target stayed
     out of reach.
     """
@@ -173,33 +175,6 @@ class SizingResult:
     def evaluations(self) -> int:
         """How many capacities were run (each with ``replications`` replications)."""
         return len(self.points)
-
-
-def t_quantile(p: float, df: int) -> float:
-    """The ``p`` quantile of Student's t with ``df`` degrees of freedom (numerical, 1e-6)."""
-    if not 0.5 <= p < 1:
-        raise ValueError(f"quantile level must be in [0.5, 1), got {p}")
-    if df < 1:
-        raise ValueError(f"degrees of freedom must be at least 1, got {df}")
-    scale = math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2)) / math.sqrt(df * math.pi)
-
-    def cdf(x: float, n: int = 2000) -> float:  # Simpson's rule on [0, x]
-        h = x / n
-        total = 0.0
-        for i in range(n + 1):
-            w = 1 if i in (0, n) else (4 if i % 2 else 2)
-            total += w * (1 + (i * h) ** 2 / df) ** (-(df + 1) / 2)
-        return 0.5 + scale * total * h / 3
-
-    lo, hi = NormalDist().inv_cdf(p), 1.0
-    while cdf(hi) < p:
-        hi *= 2
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if cdf(mid) < p else (lo, mid)
-        if hi - lo < 1e-7:
-            break
-    return (lo + hi) / 2
 
 
 # --- offered load ------------------------------------------------------------------------------
@@ -326,8 +301,13 @@ def size(
     for a in chosen:
         vector = search.descend(a, vector, bounds[a])
     for a in chosen:  # the curve around the answer, the other agencies at their answers
-        for c in range(max(bounds[a], vector[a] - curve_span), vector[a] + curve_span + 1):
+        for c in range(max(1, vector[a] - curve_span), vector[a] + curve_span + 1):
             search.evaluate({**vector, a: c}, a)
+        if vector[a] <= offered[a]:
+            notes.append(
+                f"{a} at {vector[a]} is under its offered load {offered[a]:.2f}: its backlog grows "
+                f"without limit; the target holds only over these {horizon} days"
+            )
     return search.result(vector, offered, bounds, True, notes)
 
 
@@ -349,7 +329,6 @@ class _Search:
         self.s, self.target, self.resources = scenario, target, resources
         self.confidence, self.reps, self.days, self.workers = confidence, replications, days, workers
         self.warmup, self.progress = warmup_days, progress
-        self.t = t_quantile(confidence, replications - 1)
         self.points: list[CurvePoint] = []
         self.cache: dict[tuple[tuple[str, int], ...], CurvePoint] = {}
         self.last: dict[str, int] = {}
@@ -390,11 +369,9 @@ class _Search:
         if not values or any(math.isnan(v) for v in values):
             # A replication without the figure (nothing finished) cannot meet a target.
             return CurvePoint(agency, capacity, dict(vector), math.nan, math.nan, math.nan, False, values)
-        n = len(values)
-        mean = sum(values) / n
-        sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else math.inf
-        hw = self.t * sd / math.sqrt(n)
-        low, high = mean - hw, mean + hw
+        mean, hw = mean_ci(values, self.confidence)  # one-sided: the confidence quantile
+        half = math.inf if hw is None else hw
+        low, high = mean - half, mean + half
         meets = self.target.holds(high if self.target.upper else low)
         return CurvePoint(agency, capacity, dict(vector), mean, low, high, meets, values)
 
@@ -406,20 +383,24 @@ class _Search:
         return None
 
     def descend(self, agency: str, vector: dict[str, int], bound: int) -> dict[str, int]:
-        """Smallest capacity of ``agency`` still meeting the target, others held, never below
-        ``bound``: under the offered load a queue grows without limit, and a short run that
-        looks fine there only shows that the backlog has not caught up yet."""
-        return {**vector, agency: self._bisect(agency, vector, bound - 1, vector[agency])}
+        """Smallest capacity of ``agency`` still meeting the target, the others held (at least 1).
 
-    def _bisect(self, agency: str, vector: dict[str, int], lo: int, hi: int) -> int:
-        """Smallest passing value in (lo, hi], given hi passes (lo presumed failing)."""
+        ``bound - 1`` is probed first: under the offered load it usually fails, and then the
+        bisection stays above it.
+        """
+        lo, hi = 0, vector[agency]  # 0 desks or servers cannot do the work: presumed failing
+        if 1 <= bound - 1 < hi:
+            if self.evaluate({**vector, agency: bound - 1}, agency).meets:
+                hi = bound - 1
+            else:
+                lo = bound - 1
         while hi - lo > 1:
             mid = (lo + hi) // 2
             if self.evaluate({**vector, agency: mid}, agency).meets:
                 hi = mid
             else:
                 lo = mid
-        return hi
+        return {**vector, agency: hi}
 
     def result(
         self,

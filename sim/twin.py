@@ -754,9 +754,12 @@ class _Model:
             out[name] = raw[name]
         out["service"] = self.arr["service"][raw["dossier"]]
         out["variant"] = self.arr["variant"][raw["dossier"]]
-        both = ~np.isnan(raw["desk_end"]) & ~np.isnan(raw["sys_start"])
-        out["wait"] = raw["start"] - raw["ready"] + np.where(both, raw["sys_start"] - raw["desk_end"], 0.0)
-        out["sojourn"] = raw["end"] - raw["ready"]
+        # Steps open at the horizon get their times so far (right-censored at the horizon).
+        end = np.where(raw["done"], raw["end"], self.horizon)
+        queued = np.where(np.isnan(raw["start"]), end, raw["start"]) - raw["ready"]
+        between = np.where(np.isnan(raw["sys_start"]), end, raw["sys_start"]) - raw["desk_end"]
+        out["wait"] = queued + np.where(np.isnan(raw["desk_end"]), 0.0, between)
+        out["sojourn"] = end - raw["ready"]
         for aid in self.s.agencies:
             a = AGENCY_IDS.index(aid)
             mask = raw["agency"] == a
@@ -767,8 +770,8 @@ class _Model:
             none = np.isnan(limits)  # no statutory limit: never late
             due = wd.deadline(raw["ready"][mask], np.where(none, 0.0, limits))
             out["due"][mask] = np.where(none, np.inf, due)
-            out["elapsed_wd"][mask] = wd.used_wd(raw["ready"][mask], raw["end"][mask])
-            out["office_wd"][mask] = wd.elapsed_wd(raw["ready"][mask], raw["end"][mask])
+            out["elapsed_wd"][mask] = wd.used_wd(raw["ready"][mask], end[mask])
+            out["office_wd"][mask] = wd.elapsed_wd(raw["ready"][mask], end[mask])
         with np.errstate(invalid="ignore"):
             out["within_limit"] = out["end"] <= out["due"]
         self._emit("steps", out)
@@ -789,14 +792,19 @@ class _Model:
         out["deadline_wd"] = self.deadline_wd[i]
         out["completed"] = raw["completed"]
         out["state"] = raw["state"]
-        out["sojourn"] = raw["completed"] - out["submitted"]
-        done = raw["state"] == DONE
+        # Open dossiers get their times so far (right-censored at the horizon); working days only
+        # once received (one still waiting for supplementation has no clock running).
+        is_open = raw["state"] == OPEN
+        end = np.where(is_open, self.horizon, raw["completed"])
+        out["sojourn"] = end - out["submitted"]
+        timed = (raw["state"] == DONE) | (is_open & (out["received"] <= self.horizon))
         e2e = np.full(raw.size, np.nan)
-        e2e[done] = self.main_days.used_wd(out["received"][done], out["completed"][done])
+        e2e[timed] = self.main_days.used_wd(out["received"][timed], end[timed])
         out["e2e_wd"] = e2e
         office = np.full(raw.size, np.nan)
-        office[done] = self.main_days.elapsed_wd(out["clock_start"][done], out["completed"][done])
+        office[timed] = self.main_days.elapsed_wd(out["clock_start"][timed], end[timed])
         out["office_wd"] = np.maximum(office, 0.0)
+        done = raw["state"] == DONE
         with np.errstate(invalid="ignore"):
             out["within_deadline"] = done & (out["completed"] <= out["due"])
         self._emit("dossiers", out)

@@ -34,6 +34,7 @@ warmup_days = 1
 """
 
 # The child-card step takes an hour a card at one desk: ~3.6 desks of work a day, so it fails.
+# Two weeks, so that dossiers stuck behind it can be older than the 3 WD deadline at the horizon.
 SLOW_CARD = (
     TINY.replace('name = "tiny"', 'name = "tiny-slow-card"')
     + """
@@ -114,13 +115,16 @@ def test_sim_writes_a_run_folder(tmp_path: Path) -> None:
 
 def test_sim_names_the_failing_step_and_exits_1(tmp_path: Path) -> None:
     out = tmp_path / "runs"
-    result = runner.invoke(app, ["sim", _scenario(tmp_path, SLOW_CARD), "--days", "7", "-r", "2", "-w", "2",
+    result = runner.invoke(app, ["sim", _scenario(tmp_path, SLOW_CARD), "--days", "14", "-r", "2", "-w", "2",
                                  "--out", str(out)])  # fmt: skip
     assert result.exit_code == 1, result.output
     doc = json.loads((_only_run(out) / "metrics.json").read_text())
     assert doc["verdict"].startswith("No: the vss step bhyt (issue child card) fails — ")
     assert "so the birth group misses its deadline" in doc["verdict"]
-    assert doc["thresholds"][0]["status"] == "fail"  # birth.e2e p95 <= 3wd
+    p95, attainment = doc["thresholds"][:2]
+    assert (p95["expr"], p95["status"]) == ("p95 <= 3wd", "fail")
+    assert (attainment["expr"], attainment["status"]) == ("attainment >= 0.95", "fail")
+    assert doc["metrics"]["services"]["birth"]["open_late"]["mean"] > 0
 
 
 def test_bad_scenario_exits_2_naming_the_key(tmp_path: Path) -> None:

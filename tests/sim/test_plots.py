@@ -86,7 +86,7 @@ def test_attainment_plot(tmp_path: Path, scenario: Scenario) -> None:
 def test_mean_ci_is_student_t() -> None:
     mean, hw = plots._mean_ci(np.array([1.0, 2.0, 3.0, np.nan]))
     assert mean == 2.0
-    assert hw == pytest.approx(4.303 * 1.0 / np.sqrt(3))
+    assert hw == pytest.approx(4.302653 / np.sqrt(3), rel=1e-6)  # t(0.975, 2) = 4.302653
     assert plots._mean_ci(np.array([5.0])) == (5.0, 0.0)
 
 

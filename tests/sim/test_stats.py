@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import scenarios
 from sim import run
+from sim.records import DONE, OPEN, REFUSED
 from sim.stats import (
     _MIN_EDGES,
     _Hist,
@@ -22,6 +23,7 @@ from sim.stats import (
     run_replications,
     student_t,
     summarize,
+    t_quantile,
 )
 
 BASE = scenarios.load("hanoi-baseline")
@@ -54,9 +56,17 @@ def test_mser5_cuts_the_transient() -> None:
 
 
 def test_student_t_quantiles() -> None:
-    assert student_t(1) == 12.706
-    assert student_t(9) == 2.262
-    assert student_t(120) == pytest.approx(1.980, abs=0.002)
+    # reference values (R: qt(p, df)) to 7 significant digits
+    assert student_t(1) == pytest.approx(12.70620, rel=1e-6)
+    assert student_t(9) == pytest.approx(2.262157, rel=1e-6)
+    assert student_t(120) == pytest.approx(1.979930, rel=1e-6)
+    assert t_quantile(0.975, 4) == pytest.approx(2.776445, rel=1e-6)
+    assert t_quantile(0.95, 2) == pytest.approx(2.919986, rel=1e-6)
+    assert t_quantile(0.95, 1000) == pytest.approx(1.646379, rel=1e-6)
+    assert t_quantile(0.999, 2) == pytest.approx(22.32712, rel=1e-6)
+    assert t_quantile(0.5, 7) == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(ValueError, match=r"quantile level must be in \[0.5, 1\), got 1.0"):
+        t_quantile(1.0, 3)
     with pytest.raises(ValueError, match="at least 1, got 0"):
         student_t(0)
 
@@ -90,8 +100,9 @@ def test_summarize_gives_mean_and_t_interval() -> None:
     ]
     out = summarize(reps)
     assert out["scenario"] == "x" and out["replications"] == 3
-    half = 4.303 * 1.0 / math.sqrt(3)
-    assert out["a"] == {"mean": 2.0, "ci95": [2.0 - half, 2.0 + half], "values": [1.0, 2.0, 3.0]}
+    half = 4.302653 * 1.0 / math.sqrt(3)  # t(0.975, 2)
+    assert out["a"]["mean"] == 2.0 and out["a"]["values"] == [1.0, 2.0, 3.0]
+    assert out["a"]["ci95"] == pytest.approx([2.0 - half, 2.0 + half], rel=1e-6)
     assert out["b"]["c"]["mean"] == 4.0 and out["b"]["ok"] is False
     assert out["l"] == [3.0, 1.0]
     assert summarize(reps[:1])["a"]["ci95"] is None
@@ -147,3 +158,38 @@ def test_parallel_replications_equal_serial_ones() -> None:
     birth = par.metrics["services"]["birth"]["attainment"]
     assert len(birth["values"]) == 2 and par.metrics["replications"] == 2
     assert par.replications[0]["services"] != par.replications[1]["services"]  # independent streams
+
+
+# One VSS desk for ~57 child cards of 20 minutes a working day: 2.4 desks of work.
+OVERLOADED = """
+extends = "hanoi-baseline"
+[meta]
+name = "overloaded"
+[demand]
+births_per_wd = 60
+deaths_per_wd = 10
+[agencies.vss]
+desks = 1
+[steps.bhyt]
+agency = "vss"
+task = "issue_child_card"
+after = ["pid"]
+limit_wd = 2
+desk_time = { kind = "lognormal", mean = 20.0, cv = 0.5 }
+"""
+
+
+def test_an_overloaded_system_fails_its_deadline_in_the_metrics() -> None:
+    """A growing backlog must not look healthy: open dossiers count as late once past due, and
+    enter the percentiles with the working days they have used so far (a lower bound)."""
+    r = run(scenarios.loads(OVERLOADED), days=14, warmup_days=1)
+    birth = metrics(r)["services"]["birth"]
+    assert birth["attainment"] < 0.95 and birth["e2e_wd"]["p95"] > 3.0
+    d = r.dossiers[(r.dossiers["service"] == 0) & (r.dossiers["submitted"] >= 1440)]
+    late = (d["state"] == OPEN) & (d["due"] < r.horizon)
+    done = d["state"] == DONE
+    assert birth["open_late"] == int(late.sum()) > 0
+    assert birth["attainment"] == d["within_deadline"].sum() / (done.sum() + late.sum())
+    assert d["within_deadline"][done].mean() > birth["attainment"]  # finished-only overstates it
+    timed = d[(d["state"] != REFUSED) & ~np.isnan(d["e2e_wd"])]
+    assert birth["e2e_wd"]["max"] == timed["e2e_wd"].max() > d["e2e_wd"][done].max()

@@ -221,6 +221,36 @@ def test_open_at_horizon() -> None:
     assert r.dossiers["state"].tolist() == [OPEN, OPEN]
     assert r.steps["done"].tolist() == [False, False]
     assert r.steps["start"][0] == 1000.0 and math.isnan(r.steps["start"][1])
+    # censored at the horizon (Tuesday 00:00): times so far, no end
+    assert np.isnan(r.steps["end"]).all() and np.isnan(r.dossiers["completed"]).all()
+    assert r.steps["wait"].tolist() == [0.0, 430.0] and r.steps["sojourn"].tolist() == [440.0, 430.0]
+    assert r.dossiers["sojourn"].tolist() == [440.0, 430.0]
+    assert r.dossiers["e2e_wd"].tolist() == [0.0, 0.0]  # after 15:00: the clock starts Tuesday
+
+
+def test_open_dossiers_past_due_count_late_and_with_their_time_so_far() -> None:
+    """One desk, 600 office minutes a dossier, deadline 1 WD: the third is open and late at the horizon."""
+    s = tiny({**DESK_ONLY, "ks": {**DESK_ONLY["ks"], "desk_time": const(600)}},
+             capacity={"justice": (1, 1)}, deadline_wd=1)  # fmt: skip
+    r = run(s, days=3, stream=stream([8 * H, 8 * H + 1, 8 * H + 2]), warmup_days=0)
+    tue, wed, thu = 1440.0, 2 * 1440.0, 3 * 1440.0
+    assert timeline(r)[:2] == [(0, "ks", 480.0, tue + 600), (1, "ks", tue + 600, wed + 810)]
+    assert r.dossiers["state"].tolist() == [DONE, DONE, OPEN]
+    assert r.dossiers["due"].tolist() == [tue + 1020] * 3  # Tuesday 17:00
+    assert r.dossiers["within_deadline"].tolist() == [True, False, False]
+    # Office minutes from Monday 07:30: 630 by Tue 10:00, 1,230 by Wed 13:30 (480 a day), and
+    # all 1,440 by the horizon for the open one: 1.3125, 2.5625 and 3 WD, less the received day.
+    assert r.dossiers["e2e_wd"].tolist() == [0.3125, 1.5625, 2.0]
+    assert r.steps["wait"].tolist()[2] == wed + 810 - 482.0
+    assert r.steps["sojourn"].tolist()[2] == thu - 482.0
+    m = metrics(r)
+    birth, ks = m["services"]["birth"], m["steps"]["ks"]
+    assert (birth["done"], birth["open"], birth["open_late"]) == (2, 1, 1)
+    assert birth["attainment"] == 1 / 3  # 1 within of 2 done + 1 open past due (finished only: 1/2)
+    assert birth["e2e_wd"]["max"] == 2.0  # the open dossier's lower bound (finished only: 1.5625)
+    assert birth["e2e_wd"]["mean"] == pytest.approx((0.3125 + 1.5625 + 2.0) / 3)
+    assert (ks["open"], ks["open_late"], ks["attainment"]) == (1, 1, 0.0)
+    assert birth["weekly_attainment"] == [1 / 3]
 
 
 # -- conservation and determinism ----------------------------------------------------------------
