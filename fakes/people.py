@@ -38,6 +38,7 @@ import numpy.typing as npt
 
 from fakes import ids
 from fakes._names import age_pyramid, ethnicities, name_pools, nfc
+from fakes._sorting import float_order, sorted_keys
 from scenarios.model import DEATH_STATUSES, Region, Scenario
 
 __all__ = [
@@ -126,8 +127,16 @@ class IdAllocators:
 
     @classmethod
     def new(cls, rng: np.random.Generator) -> IdAllocators:
-        """Fresh allocators keyed from ``rng``."""
+        """Fresh allocators keyed from ``rng`` (numbers unique within this population only)."""
         return cls(ids.SerialAllocator(rng, ids.PID_SERIALS), ids.SerialAllocator(rng, ids.BHXH_SERIALS))
+
+    @classmethod
+    def for_scenario(cls, seed: int) -> IdAllocators:
+        """The population blocks of the scenario-keyed allocators (fakes.ids.population_allocator):
+        numbers never collide with those the fakes issue from ``fakes.ids.newborn_allocator(seed)``.
+        """
+        pid, bhxh = (ids.population_allocator(seed, size) for size in (ids.PID_SERIALS, ids.BHXH_SERIALS))
+        return cls(pid, bhxh)
 
 
 #: The per-person columns of a Population (all of equal length).
@@ -371,8 +380,10 @@ def generate(
     """A population of ``size`` persons (default: ``scenario.region.population``).
 
     ``rng`` drives every draw (hand down ``np.random.default_rng(scenario.meta.seed)``); the same
-    seed gives the same population. ``allocators`` (default: fresh ones from ``rng``) issue the
-    PID and BHXH serials; keep them to issue more numbers later without collisions.
+    seed gives the same population. ``allocators`` issue the PID and BHXH serials; the default,
+    ``IdAllocators.for_scenario(scenario.meta.seed)``, takes the population's half of the number
+    space keyed by the scenario seed, so the numbers the fakes issue during a run from
+    ``fakes.ids.newborn_allocator`` never collide with them. Keep them to issue more numbers later.
     ``progress(stage, fraction)`` is called as stages finish. Raises ValueError for a size
     below 1 or a region the generator cannot place people in.
     """
@@ -381,14 +392,13 @@ def generate(
     n = scenario.region.population if size is None else size
     report = progress or (lambda stage, fraction: None)
     units = region_units(scenario.region)
-    streams = rng.spawn(7)
-    allocators = allocators or IdAllocators.new(streams[6])
+    streams = rng.spawn(6)
+    allocators = allocators or IdAllocators.for_scenario(scenario.meta.seed)
     start = scenario.calendar.start
     age_days, female = _ages(streams[0], n)
     report("ages", 0.1)
     fam = _households(streams[1], age_days / DAYS_PER_YEAR, female)
-    order = fam.order()
-    fam = fam.permuted(order)
+    order, fam = fam.sorted()
     age_days, female = age_days[order], female[order]
     report("households", 0.35)
     dob = (_days(start) - age_days).astype(np.int32)
@@ -440,29 +450,28 @@ class _Families:
     father: I32
     households: int
 
-    def order(self) -> I64:
-        """Rows by household, then relation, then row: three stable radix passes (uint8/uint16 keys)."""
-        order = np.argsort(self.relation, kind="stable")
-        for shift in (0, 16):
-            key = ((self.household[order] >> shift) & 0xFFFF).astype(np.uint16)
-            order = order[np.argsort(key, kind="stable")]
-        return order
+    def sorted(self) -> tuple[I64, _Families]:
+        """(order, the structure in that order): rows by household, then relation, then row.
 
-    def permuted(self, order: I64) -> _Families:
-        """The same structure with persons in ``order`` (parent links remapped)."""
-        inverse = np.empty_like(order)
-        inverse[order] = np.arange(order.size)
+        One sort of packed words gives both the order and the sorted household and relation
+        columns; parent links are remapped for the rows that have them only.
+        """
+        key = self.household.astype(np.uint64) << np.uint64(3)
+        key |= self.relation
+        order, keys = sorted_keys(key, max(1, self.households - 1).bit_length() + 3)
+        n = order.size
+        inverse = np.empty(n, dtype=np.int32)
+        inverse[order] = np.arange(n, dtype=np.int32)
 
         def remap(links: I32) -> I32:
-            out = np.full(links.size, -1, dtype=np.int32)
+            out = np.full(n, -1, dtype=np.int32)
             has = np.flatnonzero(links >= 0)
-            out[has] = inverse[links[has]]
+            out[inverse[has]] = inverse[links[has]]
             return out
 
-        return _Families(
-            self.household[order], self.relation[order], remap(self.mother[order]),
-            remap(self.father[order]), self.households,
-        )  # fmt: skip
+        household = (keys >> np.uint64(3)).astype(np.int32)
+        relation = (keys & np.uint64(7)).astype(np.uint8)
+        return order, _Families(household, relation, remap(self.mother), remap(self.father), self.households)
 
 
 def _households(rng: np.random.Generator, age: F64, female: B) -> _Families:
@@ -478,10 +487,10 @@ def _households(rng: np.random.Generator, age: F64, female: B) -> _Families:
     married = np.zeros(n, dtype=bool)
     married[adults] = rng.random(adults.size) < p_married
     wives, husbands = _pair(rng, age, married & female, married & ~female)
-    partner = np.full(n, -1, dtype=np.int64)
+    partner = np.full(n, -1, dtype=np.int32)
     partner[wives], partner[husbands] = husbands, wives
     relation = np.full(n, OTHER, dtype=np.uint8)
-    anchor = np.full(n, -1, dtype=np.int64)  # the head each person lives with
+    anchor = np.full(n, -1, dtype=np.int32)  # the head each person lives with
     wife_heads = rng.random(wives.size) < WIFE_HEAD
     heads, spouses = np.where(wife_heads, wives, husbands), np.where(wife_heads, husbands, wives)
     relation[heads], relation[spouses] = HEAD, SPOUSE
@@ -507,7 +516,7 @@ def _pair(rng: np.random.Generator, age: F64, women: B, men: B) -> tuple[I64, I6
     w = np.sort(rng.choice(w, k, replace=False)) if w.size > k else w
     m = np.sort(rng.choice(m, k, replace=False)) if m.size > k else m
     key = age[w] + rng.normal(*HUSBAND_GAP, k)
-    return w[np.argsort(key)], m[np.argsort(age[m])]
+    return w[float_order(key)], m[float_order(age[m])]
 
 
 def _match(
@@ -516,34 +525,41 @@ def _match(
     who: I64,
     pool: I64,
     gap: tuple[float, float, float, float],
-    presorted: bool = False,
 ) -> I64:
     """For each of ``who``, a member of ``pool`` about ``gap`` years older (negative: younger).
 
     ``gap`` is (mean, sd, lo, hi) of the signed age difference pool - who; a match outside
     [lo, hi] is refused. Returns rows of ``pool`` members, -1 where none was found.
-    ``presorted`` says ``pool`` is already sorted by age.
     """
-    chosen = np.full(who.size, -1, dtype=np.int64)
-    if pool.size == 0 or who.size == 0:
+    order = pool[float_order(age[pool])]
+    at = _match_sorted(rng, age[who], age[order], gap)
+    return np.where(at >= 0, order[at], -1)
+
+
+def _match_sorted(
+    rng: np.random.Generator, who_age: F64, sorted_age: F64, gap: tuple[float, float, float, float]
+) -> I64:
+    """_match in positions: for each age of ``who_age``, a position in ``sorted_age`` (ascending)
+    about ``gap`` years older; -1 where none was found in a few tries."""
+    chosen = np.full(who_age.size, -1, dtype=np.int64)
+    if sorted_age.size == 0 or who_age.size == 0:
         return chosen
-    order = pool if presorted else pool[np.argsort(age[pool])]
-    sorted_age = age[order]
     mean, sd, lo, hi = gap
-    todo = np.arange(who.size)
+    todo = np.arange(who_age.size)
     for _ in range(4):
-        target = age[who[todo]] + np.clip(rng.normal(mean, sd, todo.size), lo, hi)
+        mine = who_age[todo]
+        target = mine + np.clip(rng.normal(mean, sd, todo.size), lo, hi)
         pos = np.empty(todo.size, dtype=np.int64)
         if todo.size > 100_000:  # sorted needles keep a big searchsorted cache-friendly
-            by_target = np.argsort(target)
+            by_target = float_order(target)
             pos[by_target] = np.searchsorted(sorted_age, target[by_target])
         else:
             pos[:] = np.searchsorted(sorted_age, target)
         pos += rng.integers(-8, 9, todo.size)
-        pick = order[np.clip(pos, 0, order.size - 1)]
-        diff = age[pick] - age[who[todo]]
+        np.clip(pos, 0, sorted_age.size - 1, out=pos)
+        diff = sorted_age[pos] - mine
         ok = (diff >= lo) & (diff <= hi)
-        chosen[todo[ok]] = pick[ok]
+        chosen[todo[ok]] = pos[ok]
         todo = todo[~ok]
         if todo.size == 0:
             break
@@ -551,36 +567,42 @@ def _match(
 
 
 def _children(
-    rng: np.random.Generator, age: F64, female: B, dependent: B, relation: U8, anchor: I64, partner: I64
+    rng: np.random.Generator, age: F64, female: B, dependent: B, relation: U8, anchor: I32, partner: I32
 ) -> tuple[I32, I32]:
     """Give each dependent a mother 17-45 years older (a head or a head's wife) and her husband.
 
     A mother takes at most 1-5 children depending on her age ((age - 16) / 2.5), so young mothers
     do not collect the children aimed below the youngest mothers' ages; children still without a
-    mother after a few rounds are placed by _others.
+    mother after a few rounds are placed by _others. Mothers are handled by their position in
+    the age-sorted pool, so the bookkeeping arrays are the pool's size, not the population's.
     """
-    pool = np.flatnonzero(female & (relation <= SPOUSE))
-    pool = pool[np.argsort(age[pool])]
-    room = np.zeros(age.size, dtype=np.int64)
-    room[pool] = np.clip(((age[pool] - 16.0) / 2.5).astype(np.int64), 1, 5)
+    women = np.flatnonzero(female & (relation <= SPOUSE))
+    women = women[float_order(age[women])]
+    women_age = age[women]
+    room = np.clip(((women_age - 16.0) / 2.5).astype(np.int64), 1, 5)
     mother = np.full(age.size, -1, dtype=np.int32)
     todo = np.flatnonzero(dependent)
+    todo_age = age[todo]
+    available = np.arange(women.size)
     for _ in range(4):
-        pool = pool[room[pool] > 0]  # stays sorted by age
-        found = _match(rng, age, todo, pool, MOTHER_AGE_AT_BIRTH, presorted=True)
+        available = available[room[available] > 0]  # stays sorted by age
+        found = _match_sorted(rng, todo_age, women_age[available], MOTHER_AGE_AT_BIRTH)
         ok = np.flatnonzero(found >= 0)
-        kid, mum = todo[ok], found[ok]
+        mum = available[found[ok]]
         take = _within_room(mum, room)
-        kid, mum = kid[take], mum[take]
+        ok, mum = ok[take], mum[take]
         np.subtract.at(room, mum, 1)
-        mother[kid] = mum
-        todo = todo[mother[todo] < 0]
+        mother[todo[ok]] = women[mum]
+        left = np.ones(todo.size, dtype=bool)
+        left[ok] = False
+        todo, todo_age = todo[left], todo_age[left]
         if todo.size == 0:
             break
     kids = np.flatnonzero(mother >= 0)
     father = np.full(age.size, -1, dtype=np.int32)
-    father[kids] = partner[mother[kids]]
-    relation[kids], anchor[kids] = CHILD, anchor[mother[kids]]
+    mums = mother[kids]
+    father[kids] = partner[mums]
+    relation[kids], anchor[kids] = CHILD, anchor[mums]
     return mother, father
 
 
@@ -597,7 +619,7 @@ def _within_room(mum: I64, room: I64) -> B:
     return take
 
 
-def _elders(rng: np.random.Generator, age: F64, elders: I64, relation: U8, anchor: I64) -> None:
+def _elders(rng: np.random.Generator, age: F64, elders: I64, relation: U8, anchor: I32) -> None:
     """Widowed elders join the household of a head 18-45 years younger, else live alone."""
     heads = np.flatnonzero(relation == HEAD)
     host = _match(rng, age, elders, heads, (-28.0, 5.0, -45.0, -18.0))
@@ -607,7 +629,7 @@ def _elders(rng: np.random.Generator, age: F64, elders: I64, relation: U8, ancho
     relation[alone], anchor[alone] = HEAD, alone
 
 
-def _others(rng: np.random.Generator, rows: I64, relation: U8, anchor: I64) -> None:
+def _others(rng: np.random.Generator, rows: I64, relation: U8, anchor: I32) -> None:
     """Place ``rows`` as "other" members of random households (as heads when there are none)."""
     heads = np.flatnonzero(relation == HEAD)
     if heads.size == 0:
@@ -770,14 +792,24 @@ def _bhyt_groups(rng: np.random.Generator, age: F64, status: U8) -> U8:
     return out
 
 
+def _years(day: I32) -> I32:
+    """Calendar years of days since 1970-01-01 (a lookup over the days' range: far cheaper than
+    datetime64 conversions of millions of rows)."""
+    if day.size == 0:
+        return np.zeros(0, dtype=np.int32)
+    lo, hi = int(day.min()), int(day.max())
+    table = np.arange(lo, hi + 1).astype("datetime64[D]").astype("datetime64[Y]").astype(np.int32) + 1970
+    return table[day - lo]
+
+
 def _pids(
     allocator: ids.SerialAllocator, provinces: tuple[str, ...], province: U8, female: B, dob: I32
 ) -> I64:
     """Collision-free PIDs (as int64) keyed like fakes.ids.make_pids: (province, G digit, YY)."""
-    year = (dob.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970).astype(np.int64)
-    digit = 2 * ((year - 1900) // 100) + female
-    # < 2**16 (63 provinces): a uint16 code lets allocate_rows group rows with a radix sort.
-    code = (province.astype(np.int64) * 1000 + digit * 100 + year % 100).astype(np.uint16)
+    year = _years(dob)
+    # digit * 100 + yy == the "GYY" digits; < 2**16 with the province index (63 provinces).
+    gyy = (2 * ((year - 1900) // 100) + female) * 100 + year % 100
+    code = (province.astype(np.int32) * 1000 + gyy).astype(np.uint16)
 
     def key_of(c: int) -> tuple[str, int, int]:
         d, yy = c // 100 % 10, c % 100
@@ -785,7 +817,10 @@ def _pids(
 
     serials = allocator.allocate_rows(code, key_of)
     number = np.array([int(p) for p in provinces], dtype=np.int64)[province]
-    return number * 10**9 + (code.astype(np.int64) % 1000) * 10**6 + serials
+    number *= 10**9
+    number += gyy.astype(np.int64) * 10**6
+    number += serials
+    return number
 
 
 def _bhxhs(allocator: ids.SerialAllocator, units: tuple[Unit, ...], person_unit: U16, has: B) -> I64:

@@ -34,7 +34,9 @@ from fakes.ids import (
     make_register_number,
     mask,
     mask_name,
+    newborn_allocator,
     pid_key,
+    population_allocator,
     validate_bhxh,
     validate_bhyt,
     validate_dossier_code,
@@ -584,3 +586,38 @@ def test_mask(value: str, masked: str) -> None:
 )
 def test_mask_name(name: str, masked: str) -> None:
     assert mask_name(name) == masked
+
+
+# -- population and newborn blocks ---------------------------------------------------------------
+
+
+def test_population_and_newborn_blocks_split_each_key_without_overlap() -> None:
+    born, new = population_allocator(7, 1000), newborn_allocator(7, 1000)
+    a, b = born.allocate("k", 500), new.allocate("k", 500)
+    assert sorted(np.r_[a, b].tolist()) == list(range(1000))  # together: every serial once
+    assert born.remaining("k") == new.remaining("k") == 0
+    with pytest.raises(OverflowError, match="500 of 500 used"):
+        new.allocate("k", 1)
+    again = population_allocator(7, 1000)  # the seed alone fixes the permutation
+    assert again.allocate("k", 500).tolist() == a.tolist()
+    assert population_allocator(8, 1000).allocate("k", 500).tolist() != a.tolist()
+
+
+def test_a_restored_newborn_allocator_continues_where_it_stopped() -> None:
+    first = newborn_allocator(3)
+    issued = [int(first.allocate(("001", 3, 26), 1)[0]) for _ in range(5)]
+    restored = newborn_allocator(3)
+    restored.allocate(("001", 3, 26), first.used(("001", 3, 26)))
+    more = restored.allocate(("001", 3, 26), 3).tolist()
+    assert issued + more == newborn_allocator(3).allocate(("001", 3, 26), 8).tolist()
+
+
+def test_bad_blocks_and_seeds_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"stop 10 is outside 11\.\.100"):
+        SerialAllocator(rng(), 100, first=10, stop=10)
+    with pytest.raises(ValueError, match=r"first 100 is outside 0\.\.99"):
+        SerialAllocator(rng(), 100, first=100)
+    with pytest.raises(ValueError, match="seed must be a non-negative int"):
+        population_allocator(-1)
+    with pytest.raises(ValueError, match="size 1 is outside 2"):
+        newborn_allocator(1, 1)

@@ -237,6 +237,38 @@ def test_issue_pids_continues_the_allocator_without_collisions() -> None:
         people.issue_pids(issued, rows[:1])
 
 
+def birth_years(p: people.Population, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+    return p.dob[rows].astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+
+
+def test_population_pids_never_collide_with_newborn_pids_issued_during_the_run() -> None:
+    """200k people and 50k newborns of the run's year, as the police issue them
+    (fakes.ids.newborn_allocator from the scenario seed): no PID in common, also for newborns
+    given exactly the keys the population fills (same province, sex and birth year)."""
+    p = make(200_000, seed=S.meta.seed)
+    rng = np.random.default_rng(99)
+    year = S.calendar.start.year
+    assert (birth_years(p) == year).sum() > 100  # the run starts in March: some share its keys
+    sexes = np.where(rng.random(50_000) < 0.5, "F", "M")
+    same = rng.choice(p.size, 50_000, replace=False)  # newborns with the keys of these people
+    keys = (np.array(p.provinces)[p.birth_province[same]], np.where(p.female[same], "F", "M"))
+
+    def issue(allocator: ids.SerialAllocator) -> set[str]:
+        born = ids.make_pids("001", sexes, np.full(50_000, year), allocator)
+        twins = ids.make_pids(*keys, birth_years(p, same), allocator)
+        return set(born.tolist()) | set(twins.tolist())
+
+    police = ids.newborn_allocator(S.meta.seed)
+    issued = issue(police)
+    # The police's one-by-one calls continue the same positions.
+    key = ids.pid_key("001", "F", year)
+    issued |= {ids.make_pid("001", "F", year, int(police.allocate(key, 1)[0])) for _ in range(1000)}
+    population = {p.pid_str(i) for i in range(p.size)}
+    assert len(issued) == 101_000 and not population & issued
+    # The control: an allocator with a secret of its own (the police's before) does collide.
+    assert population & issue(ids.SerialAllocator(np.random.default_rng([S.meta.seed, 1]), ids.PID_SERIALS))
+
+
 # -- determinism, export, masking ----------------------------------------------------------------
 
 
