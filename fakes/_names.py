@@ -90,6 +90,13 @@ def _rows(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(line for line in fh if not line.startswith("#")))
 
 
+def _shares(name: str) -> list[tuple[dict[str, str], float]]:
+    """The rows of a data file with their "percent" column normalised to shares summing to 1."""
+    rows = _rows(name)
+    total = sum(float(r["percent"]) for r in rows)
+    return [(r, float(r["percent"]) / total) for r in rows]
+
+
 def _merged(curated: tuple[str, ...], extra: tuple[str, ...]) -> tuple[list[str], npt.NDArray[np.float64]]:
     """Curated names (Zipf weights) plus Faker's names not already present (smallest weight)."""
     names = list(dict.fromkeys(nfc(s) for s in curated))
@@ -156,11 +163,9 @@ class AgeGroup:
 @cache
 def age_pyramid() -> tuple[AgeGroup, ...]:
     """The age pyramid (shares normalised to 1)."""
-    rows = _rows("age_pyramid.csv")
-    total = sum(float(r["percent"]) for r in rows)
     return tuple(
-        AgeGroup(int(r["age_from"]), int(r["age_to"]), float(r["percent"]) / total, float(r["male_share"]))
-        for r in rows
+        AgeGroup(int(r["age_from"]), int(r["age_to"]), share, float(r["male_share"]))
+        for r, share in _shares("age_pyramid.csv")
     )
 
 
@@ -176,6 +181,4 @@ class Ethnicity:
 @cache
 def ethnicities() -> tuple[Ethnicity, ...]:
     """Ethnic groups of the region (shares normalised to 1)."""
-    rows = _rows("ethnicities.csv")
-    total = sum(float(r["percent"]) for r in rows)
-    return tuple(Ethnicity(r["code"], nfc(r["name"]), float(r["percent"]) / total) for r in rows)
+    return tuple(Ethnicity(r["code"], nfc(r["name"]), share) for r, share in _shares("ethnicities.csv"))

@@ -37,14 +37,20 @@ from fakes.people import (
     BHYT_CODES,
     CHILD,
     DAYS_PER_YEAR,
+    F64,
     GRANDCHILD,
     HEAD,
+    I32,
+    I64,
     MAX_AGE,
     OTHER,
     PERSON_COLUMNS,
     RELATIONS,
     SPOUSE,
     STATUSES,
+    U8,
+    U16,
+    B,
     Population,
     draw,
     draw_names,
@@ -129,14 +135,6 @@ def facilities(population: Population) -> tuple[Facility, ...]:
         else:
             out.append(Facility(f"{code[1:]}001", f"Bệnh viện Đa khoa {name}", code, 1.0, 1.0))
     return tuple(out)
-
-
-I32 = npt.NDArray[np.int32]
-I64 = npt.NDArray[np.int64]
-U8 = npt.NDArray[np.uint8]
-U16 = npt.NDArray[np.uint16]
-F64 = npt.NDArray[np.float64]
-B = npt.NDArray[np.bool_]
 
 
 @dataclass(eq=False)

@@ -483,8 +483,13 @@ def make_register_number(kind: str, unit_code: str, year: int, book: int, entry:
 
 def validate_register_number(s: object) -> str | None:
     """Why ``s`` is not a valid register number string, or None when it is."""
+    return _parse_reason(RegisterNumber.parse, s)
+
+
+def _parse_reason(parse: Callable[[str], object], s: object) -> str | None:
+    """The ValueError message of ``parse(s)``, or None when it parses (``s`` may be anything)."""
     try:
-        RegisterNumber.parse(s)  # type: ignore[arg-type]  # validate accepts anything
+        parse(s)  # type: ignore[arg-type]  # a non-str is refused by parse with its reason
     except ValueError as exc:
         return str(exc)
     return None
@@ -545,11 +550,7 @@ def make_dossier_code(group: str, province: str, day: dt.date, serial: int) -> s
 
 def validate_dossier_code(s: object) -> str | None:
     """Why ``s`` is not a valid dossier code, or None when it is."""
-    try:
-        DossierCode.parse(s)  # type: ignore[arg-type]  # validate accepts anything
-    except ValueError as exc:
-        return str(exc)
-    return None
+    return _parse_reason(DossierCode.parse, s)
 
 
 # --------------------------------------------------------------------------------------------
