@@ -111,6 +111,7 @@ __all__ = [
     "CHANNELS",
     "DONE",
     "DOSSIER_DTYPE",
+    "FROM_ARRIVALS",
     "NO_STATUS",
     "OPEN",
     "REFUSED",
@@ -168,16 +169,21 @@ STEP_DTYPE = np.dtype(
     ]
 )
 
+# A dossier row starts with its arrival's fields (less ``citizen``).
+FROM_ARRIVALS = (
+    "dossier",
+    "service",
+    "variant",
+    "channel",
+    "status",
+    "verification",
+    "incomplete",
+    "submitted",
+)
+
 DOSSIER_DTYPE = np.dtype(
     [
-        ("dossier", "i8"),
-        ("service", "u1"),
-        ("variant", "u1"),
-        ("channel", "u1"),
-        ("status", "u1"),
-        ("verification", "?"),
-        ("incomplete", "?"),
-        ("submitted", "f8"),
+        *((name, ARRIVAL_DTYPE[name]) for name in FROM_ARRIVALS),
         ("received", "f8"),
         ("clock_start", "f8"),
         ("due", "f8"),
@@ -255,3 +261,5 @@ class SimSummary:
     metrics: dict[str, Any]
     replications: list[dict[str, Any]]
     wall_s: float
+    first: SimResult | None = None
+    """Replication 0 itself when ``run_replications(..., first=...)`` asked for it (for plots)."""

@@ -30,8 +30,8 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from typing import TYPE_CHECKING, Any
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +40,7 @@ from scenarios.model import AGENCY_IDS, Scenario
 from sim.records import DONE, OPEN, REFUSED, SERVICES, SimSummary
 
 if TYPE_CHECKING:
+    from sim._sinks import Sink
     from sim.records import SimResult
 
 __all__ = [
@@ -571,16 +572,31 @@ def _stat(values: list[Any]) -> dict[str, Any]:
     return {"mean": mean, "ci95": None if half is None else [mean - half, mean + half], "values": values}
 
 
-def _replicate(
-    args: tuple[Scenario, int, int, dict[str, tuple[int, int]] | None, float | None, int | None],
-) -> dict[str, Any]:
+class _Replication(NamedTuple):
+    scenario: Scenario
+    replication: int
+    days: int
+    capacity: dict[str, tuple[int, int]] | None
+    warmup_days: float
+    seed: int | None
+    keep: str  # "none": metrics only; "aggregates": also the SimResult; "records": with its records
+    sink: Sink | None
+
+
+def _replicate(task: _Replication) -> tuple[dict[str, Any], SimResult | None]:
     from sim.twin import run
 
-    scenario, r, days, capacity, warmup, seed = args
     result = run(
-        scenario, days=days, replication=r, seed=seed, capacity=capacity, keep=False, warmup_days=warmup
+        task.scenario,
+        days=task.days,
+        replication=task.replication,
+        seed=task.seed,
+        capacity=task.capacity,
+        keep=task.keep == "records",
+        sink=task.sink,
+        warmup_days=task.warmup_days,
     )
-    return metrics(result)
+    return metrics(result), (None if task.keep == "none" else result)
 
 
 def run_replications(
@@ -593,20 +609,40 @@ def run_replications(
     warmup_days: float | None = None,
     seed: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    first: str = "none",
+    first_sink: Sink | None = None,
 ) -> SimSummary:
     """Independent replications (0..R-1) in ``workers`` processes, combined with 95% CIs.
 
     Defaults come from ``scenario.sim``; ``progress(done, total)`` is called as each replication
-    finishes. Raises ValueError for fewer than 1 replication or worker.
+    finishes. ``first`` returns replication 0's ``SimResult`` as ``SimSummary.first`` (for plots,
+    so nothing needs rerunning): ``"aggregates"`` (its hourly timeline and streaming aggregates,
+    no records) or ``"records"`` (its records kept in memory too); ``first_sink`` receives
+    replication 0's records as it runs (in its worker process). Raises ValueError for fewer
+    than 1 replication or worker, or another ``first``.
     """
     reps = scenario.sim.replications if replications is None else replications
     days = scenario.sim.days if days is None else days
     warm = default_warmup(scenario, days) if warmup_days is None else warmup_days
     if reps < 1 or workers < 1:
         raise ValueError(f"need at least 1 replication and 1 worker, got {reps} and {workers}")
+    if first not in _FIRST:
+        raise ValueError(f"first must be one of {', '.join(_FIRST)}, got {first!r}")
     began = time.perf_counter()
-    tasks = [(scenario, r, days, capacity, warm, seed) for r in range(reps)]
-    results: list[dict[str, Any] | None] = [None] * reps
+    tasks = [
+        _Replication(
+            scenario,
+            r,
+            days,
+            capacity,
+            warm,
+            seed,
+            first if r == 0 else "none",
+            first_sink if r == 0 else None,
+        )
+        for r in range(reps)
+    ]
+    results: list[tuple[dict[str, Any], SimResult | None] | None] = [None] * reps
     if workers == 1 or reps == 1:
         for r, task in enumerate(tasks):
             results[r] = _replicate(task)
@@ -616,11 +652,11 @@ def run_replications(
         ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
         with ProcessPoolExecutor(max_workers=min(workers, reps), mp_context=ctx) as pool:
             futures = {pool.submit(_replicate, task): r for r, task in enumerate(tasks)}
-            for finished, fut in enumerate(_as_completed(futures), start=1):
+            for finished, fut in enumerate(as_completed(futures), start=1):
                 results[futures[fut]] = fut.result()
                 if progress:
                     progress(finished, reps)
-    per_rep = [r for r in results if r is not None]
+    per_rep = [r[0] for r in results if r is not None]
     combined = summarize(per_rep)
     combined["wall_s"] = time.perf_counter() - began
     caps = {a: (int(c[0]), int(c[1])) for a, c in per_rep[0]["capacity"].items()}
@@ -633,13 +669,11 @@ def run_replications(
         metrics=combined,
         replications=per_rep,
         wall_s=combined["wall_s"],
+        first=results[0][1] if results[0] is not None else None,
     )
 
 
-def _as_completed(futures: dict[Any, int]) -> Any:
-    from concurrent.futures import as_completed
-
-    return as_completed(futures)
+_FIRST = ("none", "aggregates", "records")
 
 
 # -- thresholds ---------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ from sim.records import (
     ARRIVAL_DTYPE,
     DONE,
     DOSSIER_DTYPE,
+    FROM_ARRIVALS,
     NO_STATUS,
     OPEN,
     REFUSED,
@@ -581,14 +582,7 @@ class _Model:
         task.phase = _DESK
         pool = self.desks[self.step_agency[step]]
         assert pool is not None
-        task.pool = pool
-        if pool.busy < pool.units:
-            pool.busy += 1
-            self._serve(pool, task, now)
-        else:
-            task.qt = now
-            pool.q_enq_sum += now
-            pool.queue.append(task)
+        self._request(pool, task, now)
 
     def _system(self, task: _Task, now: float) -> None:
         step = task.step
@@ -606,6 +600,9 @@ class _Model:
         task.phase = _SYSTEM
         pool = self.servers[a]
         assert pool is not None
+        self._request(pool, task, now)
+
+    def _request(self, pool: _Pool, task: _Task, now: float) -> None:
         task.pool = pool
         if pool.busy < pool.units:
             pool.busy += 1
@@ -784,7 +781,7 @@ class _Model:
         i = raw["i"]
         a = self.arr[i]
         out = np.zeros(raw.size, DOSSIER_DTYPE)
-        for name in _FROM_ARRIVALS:
+        for name in FROM_ARRIVALS:
             out[name] = a[name]
         out["received"] = self.received[i]
         out["clock_start"] = self.clock_start[i]
@@ -855,31 +852,13 @@ class _Model:
 
 _STATUSES = DEATH_STATUSES
 _NAN = float("nan")
-_FROM_ARRIVALS = (
-    "dossier",
-    "service",
-    "variant",
-    "channel",
-    "status",
-    "verification",
-    "incomplete",
-    "submitted",
-)
 _DESK, _SYSTEM = 0, 1
 
+# What the event loop records per step; the rest of STEP_DTYPE is derived in ``_flush_steps``.
 _RAW_STEP = np.dtype(
     [
-        ("dossier", "i8"),
-        ("step", "u1"),
-        ("agency", "u1"),
-        ("ready", "f8"),
-        ("start", "f8"),
-        ("desk_end", "f8"),
-        ("sys_start", "f8"),
-        ("end", "f8"),
-        ("desk_time", "f8"),
-        ("system_time", "f8"),
-        ("retries", "u2"),
-        ("done", "?"),
+        (name, STEP_DTYPE[name])
+        for name in ("dossier", "step", "agency", "ready", "start", "desk_end", "sys_start", "end",
+                     "desk_time", "system_time", "retries", "done")
     ]
-)
+)  # fmt: skip

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from lienthong.report import Report
     from lienthong.runs import Run
     from scenarios import Scenario
-    from sim.records import SimSummary
+    from sim.records import SimResult, SimSummary
     from sim.sizing import SizingResult
 
 __all__ = ["SimOutcome", "SizeOutcome", "register", "simulate", "size_capacity"]
@@ -60,16 +60,31 @@ def register(app: typer.Typer) -> None:
     app.command("size")(size_cmd)
 
 
-def _load(name_or_path: str) -> Scenario:
+def _setup(
+    scenario_name: str, seed: int | None, days: int | None, replications: int | None, workers: int
+) -> tuple[Scenario, int, int, float]:
+    """The scenario (with ``seed``), days, replications and warm-up of a run; ValueError if < 1."""
     import scenarios
 
-    return scenarios.load(name_or_path)
+    scenario = scenarios.load(scenario_name)
+    if seed is not None:
+        scenario = scenario.model_copy(update={"meta": scenario.meta.model_copy(update={"seed": seed})})
+    days = scenario.sim.days if days is None else days
+    reps = scenario.sim.replications if replications is None else replications
+    if days < 1 or reps < 1 or workers < 1:
+        raise ValueError(f"days, replications and workers must be at least 1, got {days}, {reps}, {workers}")
+    return scenario, days, reps, min(scenario.sim.warmup_days, days / 2)
 
 
-def _with_seed(scenario: Scenario, seed: int | None) -> Scenario:
-    if seed is None:
-        return scenario
-    return scenario.model_copy(update={"meta": scenario.meta.model_copy(update={"seed": seed})})
+def _meta(run: Run, scenario: Scenario, days: int, reps: int) -> dict[str, str]:
+    return {
+        "run": run.id,
+        "scenario": scenario.meta.name,
+        "seed": str(scenario.meta.seed),
+        "days": str(days),
+        "replications": str(reps),
+        "digest": run.manifest["scenario"]["digest"][:16],
+    }
 
 
 def simulate(
@@ -96,12 +111,7 @@ def simulate(
     from lienthong.report import Figure, evaluate_thresholds
     from lienthong.runs import start_run
 
-    scenario = _with_seed(_load(scenario_name), seed)
-    days = scenario.sim.days if days is None else days
-    reps = scenario.sim.replications if replications is None else replications
-    if days < 1 or reps < 1 or workers < 1:
-        raise ValueError(f"days, replications and workers must be at least 1, got {days}, {reps}, {workers}")
-    warm = min(scenario.sim.warmup_days, days / 2)
+    scenario, days, reps, warm = _setup(scenario_name, seed, days, replications, workers)
     settings = {
         "days": days,
         "replications": reps,
@@ -110,29 +120,29 @@ def simulate(
         "records": records,
     }
     run = start_run(scenario, kind="sim", root=out, argv=argv, source=scenario_name, settings=settings)
-    summary = sim.run_replications(scenario, reps, days, workers=workers, warmup_days=warm, progress=progress)
     keep = _expected_dossiers(scenario, days) <= _KEEP_LIMIT
-    sink = sim.CsvSink(run.path / "records") if records else None
-    shown = sim.run(scenario, days=days, replication=0, keep=keep, sink=sink, warmup_days=warm)
+    summary = sim.run_replications(
+        scenario,
+        reps,
+        days,
+        workers=workers,
+        warmup_days=warm,
+        progress=progress,
+        first="records" if keep else "aggregates",  # replication 0 for the plots: no rerun
+        first_sink=sim.CsvSink(run.path / "records") if records else None,
+    )
+    shown = summary.first
+    assert shown is not None
     m = summary.metrics
     figures = _sim_figures(scenario, summary, shown, run)
     write_step_csv(m, run.file("steps.csv"))
     results = evaluate_thresholds(scenario.thresholds, flat_metrics(m))
-    digest = run.manifest["scenario"]["digest"][:16]
-    meta = {
-        "run": run.id,
-        "scenario": scenario.meta.name,
-        "seed": str(scenario.meta.seed),
-        "days": str(days),
-        "replications": str(reps),
-        "digest": digest,
-    }
     report = sim_report(
         scenario,
         m,
         results,
         [Figure(t, p, c) for t, p, c in figures],
-        meta=meta,
+        meta=_meta(run, scenario, days, reps),
         replications=reps,
         days=days,
     )
@@ -147,7 +157,7 @@ def _expected_dossiers(scenario: Scenario, days: int) -> float:
 
 
 def _sim_figures(
-    scenario: Scenario, summary: SimSummary, shown: Any, run: Run
+    scenario: Scenario, summary: SimSummary, shown: SimResult, run: Run
 ) -> list[tuple[str, Path, str]]:
     from sim import plots
 
@@ -211,11 +221,8 @@ def size_capacity(
     from sim import plots
     from sim.sizing import parse_target, size
 
-    scenario = _with_seed(_load(scenario_name), seed)
+    scenario, days, reps, warm = _setup(scenario_name, seed, days, replications, workers)
     tgt = parse_target(target, scenario)
-    days = scenario.sim.days if days is None else days
-    reps = scenario.sim.replications if replications is None else replications
-    warm = min(scenario.sim.warmup_days, days / 2)
     settings = {
         "target": target,
         "agencies": agencies,
@@ -256,13 +263,7 @@ def size_capacity(
         ]
         for p in result.points
     ]
-    meta = {
-        "run": run.id,
-        "scenario": scenario.meta.name,
-        "seed": str(scenario.meta.seed),
-        "days": str(days),
-        "replications": str(reps),
-    }
+    meta = _meta(run, scenario, days, reps)
     report = Report(
         title=f"{scenario.meta.name} — sizing for {tgt.text}",
         verdict=verdict,
@@ -358,15 +359,23 @@ def _print_report(report: Report, run: Run) -> None:
     console.print(f"report: {run.path / 'report.html'}", highlight=False)
 
 
+# Options both commands take (Typer reads these default markers; sharing them is safe).
+_SCENARIO = typer.Argument("hanoi-baseline", help="Catalog name or path to a .toml file.")
+_DAYS = typer.Option(None, "--days", min=1, help="Simulated days (default: the scenario's).")
+_WORKERS = typer.Option(2, "--workers", "-w", min=1, help="Worker processes.")
+_OUT = typer.Option(Path("runs"), "--out", help="Folder for run folders.")
+_SEED = typer.Option(None, "--seed", min=0, help="Seed (default: the scenario's).")
+
+
 def sim_cmd(
-    scenario: str = typer.Argument("hanoi-baseline", help="Catalog name or path to a .toml file."),
-    days: int | None = typer.Option(None, "--days", min=1, help="Simulated days (default: the scenario's)."),
+    scenario: str = _SCENARIO,
+    days: int | None = _DAYS,
     replications: int | None = typer.Option(
         None, "--replications", "-r", min=1, help="Independent replications."
     ),
-    workers: int = typer.Option(2, "--workers", "-w", min=1, help="Worker processes."),
-    out: Path = typer.Option(Path("runs"), "--out", help="Folder for run folders."),
-    seed: int | None = typer.Option(None, "--seed", min=0, help="Seed (default: the scenario's)."),
+    workers: int = _WORKERS,
+    out: Path = _OUT,
+    seed: int | None = _SEED,
     records: bool = typer.Option(False, "--records", help="Also write replication 0's full records as CSV."),
 ) -> None:
     """Simulate a scenario with the digital twin: do the services meet their deadlines?"""
@@ -393,7 +402,7 @@ def sim_cmd(
 
 
 def size_cmd(
-    scenario: str = typer.Argument("hanoi-baseline", help="Catalog name or path to a .toml file."),
+    scenario: str = _SCENARIO,
     target: str = typer.Option(
         ..., "--target", "-t", help="e.g. 'birth.p95 <= 3wd', 'step.bhyt.p95 <= 2wd'."
     ),
@@ -401,13 +410,13 @@ def size_cmd(
         [], "--agency", "-a", help="Agency to size (repeatable; default: all involved)."
     ),
     confidence: float = typer.Option(0.95, "--confidence", help="One-sided confidence of the bound."),
-    days: int | None = typer.Option(None, "--days", min=1, help="Simulated days (default: the scenario's)."),
+    days: int | None = _DAYS,
     replications: int | None = typer.Option(
         None, "--replications", "-r", min=2, help="Replications per capacity."
     ),
-    workers: int = typer.Option(2, "--workers", "-w", min=1, help="Worker processes."),
-    out: Path = typer.Option(Path("runs"), "--out", help="Folder for run folders."),
-    seed: int | None = typer.Option(None, "--seed", min=0, help="Seed (default: the scenario's)."),
+    workers: int = _WORKERS,
+    out: Path = _OUT,
+    seed: int | None = _SEED,
 ) -> None:
     """Find the smallest desks/servers per agency meeting a target, and show the capacity curve."""
     import sys

@@ -11,27 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from lienthong.cli import app
+from tests.sim.conftest import tiny_toml
 
-TINY = """
-extends = "hanoi-baseline"
-[meta]
-name = "tiny"
-[demand]
-births_per_wd = 30
-deaths_per_wd = 10
-[agencies.justice]
-desks = 2
-[agencies.police]
-desks = 2
-[agencies.vss]
-desks = 1
-[agencies.social]
-desks = 1
-[sim]
-days = 7
-replications = 2
-warmup_days = 1
-"""
+TINY = tiny_toml(days=7, replications=2, warmup_days=1)
 
 # The child-card step takes an hour a card at one desk: ~3.6 desks of work a day, so it fails.
 # Two weeks, so that dossiers stuck behind it can be older than the 3 WD deadline at the horizon.

@@ -9,27 +9,9 @@ from scenarios import Scenario, load, loads
 from sim import plots
 from sim.sizing import SizingResult, Target, offered_load, parse_target, size
 from sim.stats import lookup, run_replications
+from tests.sim.conftest import tiny_toml
 
-TINY = """
-extends = "hanoi-baseline"
-[meta]
-name = "tiny"
-[demand]
-births_per_wd = 30
-deaths_per_wd = 10
-[agencies.justice]
-desks = 2
-[agencies.police]
-desks = 2
-[agencies.vss]
-desks = 1
-[agencies.social]
-desks = 1
-[sim]
-days = 14
-replications = 3
-warmup_days = 2
-"""
+TINY = tiny_toml(days=14, replications=3, warmup_days=2)
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import scenarios
-from sim import run
+from sim import NpySink, run
+from sim._sinks import read_npy
 from sim.records import DONE, OPEN, REFUSED
 from sim.stats import (
     _MIN_EDGES,
@@ -146,10 +148,20 @@ def test_a_new_warmup_from_kept_records_equals_a_run_with_it() -> None:
         metrics(direct, warmup_days=1)
 
 
-def test_parallel_replications_equal_serial_ones() -> None:
+def test_parallel_replications_equal_serial_ones(tmp_path: Path) -> None:
     seen: list[tuple[int, int]] = []
-    par = run_replications(BASE, 2, 4, workers=2, warmup_days=1, progress=lambda d, t: seen.append((d, t)))
-    ser = run_replications(BASE, 2, 4, workers=1, warmup_days=1)
+    par = run_replications(BASE, 2, 4, workers=2, warmup_days=1, progress=lambda d, t: seen.append((d, t)),
+                           first="records", first_sink=NpySink(tmp_path))  # fmt: skip
+    ser = run_replications(BASE, 2, 4, workers=1, warmup_days=1, first="aggregates")
+    # replication 0 comes back from its worker: records, sink and timeline, no rerun needed
+    assert par.first is not None and ser.first is not None and par.first.replication == 0
+    assert par.first.dossiers.size == par.first.arrivals > 0 and ser.first.dossiers.size == 0
+    assert read_npy(tmp_path, "steps").tobytes() == par.first.steps.tobytes()
+    assert par.first.timeline.tobytes() == ser.first.timeline.tobytes()
+    assert_close({**metrics(par.first), "wall_s": 0.0}, {**par.replications[0], "wall_s": 0.0})
+    assert run_replications(BASE, 1, 2, workers=1).first is None
+    with pytest.raises(ValueError, match="first must be one of none, aggregates, records, got 'all'"):
+        run_replications(BASE, 1, 2, first="all")
     assert seen == [(1, 2), (2, 2)]
     for a, b in zip(par.replications, ser.replications, strict=True):
         a, b = dict(a), dict(b)
