@@ -1,6 +1,7 @@
 """Benchmark of the fake agencies and the portal (issue #5). Not a test: run by hand.
 
-    .venv/bin/python bench/bench_fakes.py [--seconds 8] [--dossiers 1500]
+    .venv/bin/python bench/bench_fakes.py [--seconds 8] [--dossiers 1500] [--rounds 3]
+        [--before WORKTREE]
 
 Servers run as child processes on 127.0.0.1 (one core each at most: one event loop); the load
 generator is one aiohttp client in this process. Every loop is bounded in time and count.
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import os
 import re
 import sqlite3
@@ -44,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fakes.ids import make_pid
 from fakes.serve import Handle, free_port, start_subprocess
-from scenarios import Scenario, load
+from scenarios import Scenario, dump, load
 from scenarios.model import Dist, Fault
 
 _serial = itertools.count(1)
@@ -260,7 +262,28 @@ def post_rate(url: str, path: str, key: str | None, seconds: float, concurrency:
     return {"wall": rate, "cpu": ok / max(cpu_seconds(pid) - before, 1e-9)}
 
 
-def run(seconds: float, dossiers: int, rounds: int) -> None:
+def start_at(checkout: Path, scenario: Scenario, run_dir: Path) -> Handle:
+    """``python -m fakes.serve`` of another checkout of the repository (e.g. a git worktree
+    of an earlier commit), all agencies in one process, for a before/after comparison."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "scenario.toml").write_text(dump(scenario), encoding="utf-8")
+    cmd = [sys.executable, "-m", "fakes.serve", "--scenario", str(run_dir / "scenario.toml"),
+           "--run-dir", str(run_dir), "--port", str(free_port()), "--speed", "1.0"]
+    with open(run_dir / "server.log", "ab") as log:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, cwd=checkout,
+                                env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # the READY line (or EOF when it failed)
+    if not line.startswith(b"READY "):
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"{checkout}: fakes did not start: {(run_dir / 'server.log').read_text()}")
+    info = json.loads(line[6:])
+    return Handle(info["base_url"], info["urls"], {n: c.key for n, c in scenario.callers.items()},
+                  run_dir, process=proc)
+
+
+def run(seconds: float, dossiers: int, rounds: int, before: Path | None = None) -> None:
     base = load("hanoi-baseline")
     tmp = Path(tempfile.mkdtemp(prefix="bench-fakes-"))
     cert = "/health/birth-certificates"
@@ -330,17 +353,25 @@ def run(seconds: float, dossiers: int, rounds: int) -> None:
     print(f"POST with an idle fault:  {r_idle['cpu']:6.0f} req/CPU-s vs {r_none['cpu']:.0f} "
           f"without: {idle_ratio['cpu']:.2f} (wall {idle_ratio['wall']:.2f})")
 
-    # 4. completed linked birth dossiers per second, one process and two
-    for name, procs in (("one process", 1), ("two processes", 2)):
-        runs = []
-        for r in range(rounds):
-            h = start_subprocess(base, tmp / f"dossiers_{procs}_{r}", speed=1.0, processes=procs)
+    # 4. completed linked birth dossiers per second: placements (and an earlier checkout of
+    # the fakes, if given) interleaved round by round, so they see the same machine load
+    placements: list[tuple[str, Any]] = []
+    if before is not None:
+        placements.append(("before", lambda d: start_at(before, base, d)))
+    placements += [("one process", lambda d: start_subprocess(base, d, speed=1.0)),
+                   ("two processes", lambda d: start_subprocess(base, d, speed=1.0,
+                                                                processes=2))]
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name, _ in placements}
+    for r in range(rounds):
+        for name, start in placements:
+            h = start(tmp / f"dossiers_{name.replace(' ', '_')}_{r}")
             try:
-                runs.append(asyncio.run(dossier_throughput(h, dossiers, 128, 120,
-                                                           server_pids(h))))
+                runs[name].append(asyncio.run(dossier_throughput(h, dossiers, 128, 120,
+                                                                 server_pids(h))))
             finally:
                 h.stop()
-        d = {k: statistics.median(x[k] for x in runs) for k in runs[0]}
+    for name, rs in runs.items():
+        d = {k: statistics.median(x[k] for x in rs) for k in rs[0]}
         print(f"birth dossiers ({name:13s}): {d['per_s']:6.0f} completed/s wall, "
               f"{d['per_cpu_s']:6.0f} per server CPU-s (medians of {rounds}; "
               f"{d['completed']:.0f} completed, {d['rejected']:.0f} rejected in "
@@ -361,12 +392,15 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--dossiers", type=int, default=1500)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--before", type=Path, default=None,
+                   help="another checkout of the repo (e.g. a git worktree of an earlier "
+                        "commit) whose fakes join the dossier rounds, one process")
     p.add_argument("--bare-server", nargs=2, metavar=("PORT", "DIR"))
     args = p.parse_args()
     if args.bare_server:
         bare_server(int(args.bare_server[0]), args.bare_server[1])
         return
-    run(args.seconds, args.dossiers, args.rounds)
+    run(args.seconds, args.dossiers, args.rounds, args.before)
 
 
 if __name__ == "__main__":
