@@ -27,6 +27,7 @@ import csv
 import dataclasses
 import json
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -403,17 +404,23 @@ def generate(
     report("households", 0.35)
     dob = (_days(start) - age_days).astype(np.int32)
     age = age_days / DAYS_PER_YEAR
-    family, middle, given = _names(streams[2], fam, female, dob)
-    ethnicity = _ethnicity(streams[2], fam.household, fam.households)
-    report("names", 0.5)
-    hh_unit, hh_house, hh_block = _residences(streams[3], units, fam.households)
-    provinces, birth_province = _birth_provinces(streams[3], units, hh_unit[fam.household])
-    report("residence", 0.6)
-    status = _statuses(streams[4], scenario, age)
-    bhyt = _bhyt_groups(streams[4], age, status)
-    report("status", 0.7)
-    pid = _pids(allocators.pid, provinces, birth_province, female, dob)
-    bhxh = _bhxhs(allocators.bhxh, units, hh_unit[fam.household], bhyt > 0)
+    # The stages below are independent (each has its own stream or allocator) and numpy releases
+    # the GIL in its loops, so a second thread uses the machine's second core; the result does
+    # not depend on the interleaving.
+    with ThreadPoolExecutor(2, thread_name_prefix="people") as pool:
+        names = pool.submit(_names, streams[2], fam, female, dob)
+        hh_unit, hh_house, hh_block = _residences(streams[3], units, fam.households)
+        person_unit = hh_unit[fam.household]
+        provinces, birth_province = _birth_provinces(streams[3], units, person_unit)
+        report("residence", 0.5)
+        pids = pool.submit(_pids, allocators.pid, provinces, birth_province, female, dob)
+        status = _statuses(streams[4], scenario, age)
+        bhyt = _bhyt_groups(streams[4], age, status)
+        report("status", 0.6)
+        bhxh = _bhxhs(allocators.bhxh, units, person_unit, bhyt > 0)
+        family, middle, given, ethnicity = names.result()
+        report("names", 0.8)
+        pid = pids.result()
     report("identifiers", 1.0)
     return Population(
         family=family, middle=middle, given=given, female=female, dob=dob, ethnicity=ethnicity,
@@ -482,10 +489,8 @@ def _households(rng: np.random.Generator, age: F64, female: B) -> _Families:
     dependent = age < 18
     dependent[young] = rng.random(young.size) < np.interp(age[young], *LEAVE_HOME_AGES)
     adults = np.flatnonzero(~dependent)
-    a = age[adults]
-    p_married = np.where(female[adults], np.interp(a, *MARRIED_F), np.interp(a, *MARRIED_M))
     married = np.zeros(n, dtype=bool)
-    married[adults] = rng.random(adults.size) < p_married
+    married[adults] = rng.random(adults.size) < _married_share(age[adults], female[adults])
     wives, husbands = _pair(rng, age, married & female, married & ~female)
     partner = np.full(n, -1, dtype=np.int32)
     partner[wives], partner[husbands] = husbands, wives
@@ -507,6 +512,23 @@ def _households(rng: np.random.Generator, age: F64, female: B) -> _Families:
     is_head = relation == HEAD
     hid = (np.cumsum(is_head) - 1).astype(np.int32)
     return _Families(hid[anchor], relation, mother, father, int(is_head.sum()))
+
+
+_CURVE_STEPS: Final = 64  # lookup steps per year of age: far below any assumption's precision
+
+
+@cache
+def _married_curves() -> F64:
+    """P(married) for men (row 0) and women (row 1) at ages 0, 1/64, 2/64, … MAX_AGE + 1 years."""
+    a = np.arange((MAX_AGE + 2) * _CURVE_STEPS) / _CURVE_STEPS
+    return np.stack([np.interp(a, *MARRIED_M), np.interp(a, *MARRIED_F)])
+
+
+def _married_share(age: F64, female: B) -> F64:
+    """P(married) at each age (interpolated between MARRIED_* knots; a lookup over millions)."""
+    curves = _married_curves()
+    step = np.minimum(age * _CURVE_STEPS, curves.shape[1] - 1).astype(np.int32)
+    return curves.reshape(-1)[step + female * np.int32(curves.shape[1])]
 
 
 def _pair(rng: np.random.Generator, age: F64, women: B, men: B) -> tuple[I64, I64]:
@@ -638,14 +660,15 @@ def _others(rng: np.random.Generator, rows: I64, relation: U8, anchor: I32) -> N
     relation[rows], anchor[rows] = OTHER, heads[rng.integers(0, heads.size, rows.size)]
 
 
-def _names(rng: np.random.Generator, fam: _Families, female: B, dob: I32) -> tuple[U16, U16, U16]:
-    """Family, middle and given name indices; children take the father's (else mother's) family name."""
+def _names(rng: np.random.Generator, fam: _Families, female: B, dob: I32) -> tuple[U16, U16, U16, U8]:
+    """Family, middle and given name indices and ethnicity; children take the father's (else
+    mother's) family name."""
     family = draw_names(rng, female, dob)
     fam_idx, middle, given = family
     parent = np.where(fam.father >= 0, fam.father, fam.mother)
     has = np.flatnonzero(parent >= 0)
     fam_idx[has] = fam_idx[parent[has]]  # parents are never dependents, so one pass suffices
-    return fam_idx, middle, given
+    return fam_idx, middle, given, _ethnicity(rng, fam.household, fam.households)
 
 
 def draw_names(rng: np.random.Generator, female: B, dob: I32) -> tuple[U16, U16, U16]:
