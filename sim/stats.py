@@ -71,12 +71,13 @@ _WEEK_HOURS = 168
 class _Hist:
     """Counts over fixed edges (values past the last edge go to the last bin), plus sum and max."""
 
-    __slots__ = ("counts", "edges", "max", "n", "total")
+    __slots__ = ("counts", "edges", "max", "n", "total", "zeros")
 
     def __init__(self, edges: npt.NDArray[np.float64]) -> None:
         self.edges = edges
         self.counts = np.zeros(edges.size - 1, dtype=np.int64)
         self.n, self.total, self.max = 0, 0.0, -math.inf
+        self.zeros = 0  # exact zeros (e.g. done on the received day: 0 WD), so a percentile can be 0
 
     def add(self, values: npt.NDArray[np.float64]) -> None:
         v = values[~np.isnan(values)]
@@ -85,6 +86,7 @@ class _Hist:
         i = np.clip(np.searchsorted(self.edges, v, side="right") - 1, 0, self.counts.size - 1)
         self.counts += np.bincount(i, minlength=self.counts.size)
         self.n += v.size
+        self.zeros += int(np.count_nonzero(v <= 0))
         self.total += float(v.sum())
         self.max = max(self.max, float(v.max()))
 
@@ -98,8 +100,10 @@ class _Hist:
         return out
 
     def quantile(self, q: float) -> float:
-        cum = np.cumsum(self.counts)
         rank = q * self.n
+        if rank <= self.zeros:
+            return 0.0
+        cum = np.cumsum(self.counts)
         i = int(np.searchsorted(cum, rank, side="left"))
         i = min(i, self.counts.size - 1)
         below = cum[i - 1] if i else 0

@@ -17,6 +17,7 @@ from sim._sinks import read_npy
 from sim.records import DONE, OPEN, REFUSED
 from sim.stats import (
     _MIN_EDGES,
+    _WD_EDGES,
     _Hist,
     erlang_c_wait,
     lookup,
@@ -92,6 +93,15 @@ def test_histogram_percentiles_are_close_to_exact(seed: int, sigma: float) -> No
     assert s["max"] == x.max()
     for p in (50, 90, 95):
         assert s[f"p{p}"] == pytest.approx(np.percentile(x, p), rel=0.03)
+
+
+def test_histogram_percentiles_of_exact_zeros_are_zero() -> None:
+    # most dossiers done on the day received use 0 WD: their percentiles are 0, not a bin's edge
+    h = _Hist(_WD_EDGES)
+    h.add(np.r_[np.zeros(96), [0.5, 1.0, 2.0, 3.0]])
+    s = h.summary()
+    assert (s["p50"], s["p90"], s["p95"]) == (0.0, 0.0, 0.0)
+    assert 0.5 <= s["p99"] <= 3.0 and s["max"] == 3.0
 
 
 def test_summarize_gives_mean_and_t_interval() -> None:
