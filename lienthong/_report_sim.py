@@ -113,13 +113,19 @@ def sim_verdict(scenario: Scenario, m: Mapping[str, Any], results: list[Threshol
             for sid, svc in services.items()
         )
         return f"Yes: {both} their deadlines — {figures}."
-    groups = " and ".join(f"the {sid} group" for sid in failing)
-    verb = "misses its deadline" if len(failing) == 1 else "miss their deadlines"
-    detail = "; ".join(_group_phrase(sid, services[sid]) for sid in failing)
-    worst = _worst_step(scenario, m, failing)
-    if worst is None:
-        return f"No: {groups} {verb} ({detail})."
-    return f"No: {_step_phrase(scenario, *worst)}, so {groups} {verb} ({detail})."
+    # Each failing group is blamed on its own worst step; groups sharing one are named together.
+    by_step: dict[str | None, list[str]] = {}
+    for sid in failing:
+        worst = _worst_step(scenario, m, [sid])
+        by_step.setdefault(worst[0] if worst else None, []).append(sid)
+    clauses = []
+    for name, sids in by_step.items():
+        groups = " and ".join(f"the {sid} group" for sid in sids)
+        verb = "misses its deadline" if len(sids) == 1 else "miss their deadlines"
+        detail = "; ".join(_group_phrase(sid, services[sid]) for sid in sids)
+        cause = "" if name is None else f"{_step_phrase(scenario, name, m['steps'][name])}, so "
+        clauses.append(f"{cause}{groups} {verb} ({detail})")
+    return f"No: {'; and '.join(clauses)}."
 
 
 def write_step_csv(m: Mapping[str, Any], path: Path) -> Path:

@@ -12,12 +12,14 @@ Public API (stable; changes are listed at the top of ``sim/records.py``):
 - ``arrivals(scenario, days=None, *, rng=None, multiplier=None, replication=0) -> np.ndarray``
 - ``split_by_index(stream, n_workers, worker_index) -> np.ndarray``
 - ``run(scenario, *, days=None, replication=0, seed=None, capacity=None, sink=None, keep=True,
-  warmup_days=None) -> SimResult``
+  warmup_days=None, stream=None) -> SimResult``
 - ``metrics(result, warmup_days=None) -> dict``
 - ``run_replications(scenario, replications=None, days=None, *, workers=2, capacity=None,
-  warmup_days=None, progress=None) -> SimSummary``
+  warmup_days=None, seed=None, progress=None, first="none", first_sink=None) -> SimSummary``
+  (``first="aggregates"|"records"``: replication 0's ``SimResult`` in ``SimSummary.first``)
 - ``summarize(per_replication_metrics) -> dict``; ``lookup(metrics, metric, stat) -> float | dict``
-- ``mser5(series) -> int``; ``erlang_c_wait(lam, mu, c) -> float``
+- ``mser5(series) -> int``; ``erlang_c_wait(lam, mu, c) -> float``; in ``sim.stats``:
+  ``t_quantile(p, df)``, ``mean_ci(values, level=0.975)``
 - ``NpySink(folder)``, ``CsvSink(folder)``: record sinks for ``run(..., sink=...)``
 
 The twin and statistics are imported lazily so that the load tests' ``from sim.arrivals import
