@@ -11,8 +11,15 @@ from rich.table import Table
 __all__ = ["describe", "list_scenarios", "register", "validate_files"]
 
 app = typer.Typer(help="List, show and validate scenarios.", no_args_is_help=True)
-console = Console()
-errors = Console(stderr=True, soft_wrap=True)
+
+
+def _out() -> Console:
+    """A console made per call, so it sees the terminal (and COLUMNS) of this invocation."""
+    return Console()
+
+
+def _err() -> Console:
+    return Console(stderr=True, soft_wrap=True)
 
 
 def register(root: typer.Typer) -> None:
@@ -70,7 +77,7 @@ def list_cmd() -> None:
     for name, description, tags in list_scenarios():
         short = description if len(description) <= 90 else description[:89] + "…"
         table.add_row(name, short, ", ".join(tags))
-    console.print(table)
+    _out().print(table)
 
 
 @app.command("show")
@@ -87,20 +94,21 @@ def show_cmd(
         _fail(exc)
     s: scenarios.Scenario = info["scenario"]  # type: ignore[assignment]
     if toml:
-        console.print(scenarios.dump(s), markup=False, highlight=False)
+        typer.echo(scenarios.dump(s), nl=False)
         return
-    console.print(f"[bold]{s.meta.name}[/] — {s.meta.description}")
-    console.print(
+    out = _out()
+    out.print(f"[bold]{s.meta.name}[/] — {s.meta.description}")
+    out.print(
         f"region {s.region.name} ({s.region.scope}, {s.region.communes} communes/wards, "
         f"population {s.region.population:,}), seed {s.meta.seed}, start {s.calendar.start}, "
         f"{info['working_days_per_year']} working days/year"
     )
-    console.print(_volume_table(s, info))
-    console.print(_step_table(s))
+    out.print(_volume_table(s, info))
+    out.print(_step_table(s))
     if s.faults:
-        console.print(_fault_table(s))
+        out.print(_fault_table(s))
     if s.assumptions:
-        console.print(_assumption_table(s))
+        out.print(_assumption_table(s))
 
 
 def _volume_table(s: object, info: dict[str, object]) -> Table:
@@ -179,14 +187,14 @@ def validate_cmd(files: list[Path] = typer.Argument(..., help="Scenario files or
     failed = False
     for path, error in validate_files([str(f) for f in files]):
         if error is None:
-            console.print(f"[green]ok[/]   {path}")
+            _out().print(f"[green]ok[/]   {path}")
         else:
             failed = True
-            errors.print(f"[red]FAIL[/] {error}", markup=True, highlight=False)
+            _err().print(f"[red]FAIL[/] {error}", markup=True, highlight=False)
     if failed:
         raise typer.Exit(2)
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    errors.print(f"[red]error:[/] {exc}", highlight=False)
+    _err().print(f"[red]error:[/] {exc}", highlight=False)
     raise typer.Exit(2)
