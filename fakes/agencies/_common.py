@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import re
 import unicodedata
+from collections.abc import Hashable
 from typing import Annotated, Any, Literal
 
 from fastapi import Request
@@ -13,11 +14,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from fakes._env import Env
-from fakes.ids import mask, validate_pid
+from fakes.ids import SerialAllocator, mask, validate_pid
 from fakes.problems import PROBLEM_RESPONSES, Problem
 
 __all__ = [
     "PROBLEMS",
+    "Blocks",
     "Body",
     "Code5",
     "Name",
@@ -67,6 +69,31 @@ Sex = Literal["M", "F"]
 
 PROBLEMS = PROBLEM_RESPONSES
 Out = tuple[int, dict[str, Any], dict[str, str]]  # what a write returns: status, body, headers
+
+
+class Blocks:
+    """Serials of a ``fakes.ids.SerialAllocator`` drawn ``block`` at a time, handed out one
+    by one in the allocator's order (a draw costs the same for 1 or 64 serials).
+
+    ``used(key)`` counts the drawn block, so persisting it with every issued serial keeps a
+    restart from reissuing any serial of the block (the unissued rest becomes a gap).
+    """
+
+    def __init__(self, alloc: SerialAllocator, block: int = 64) -> None:
+        self.alloc, self.block = alloc, block
+        self._ready: dict[Hashable, list[int]] = {}
+
+    def next(self, key: Hashable) -> int:
+        """The next serial of ``key``. Raises OverflowError when the key has none left."""
+        ready = self._ready.get(key)
+        if not ready:
+            count = max(1, min(self.block, self.alloc.remaining(key)))
+            ready = self._ready[key] = self.alloc.allocate(key, count).tolist()[::-1]
+        return int(ready.pop())
+
+    def used(self, key: Hashable) -> int:
+        """Serials of ``key`` drawn from the allocator (issued or in the current block)."""
+        return self.alloc.used(key)
 
 
 class Body(BaseModel):

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from fakes._env import Env
 from fakes.agencies._common import (
     PROBLEMS,
+    Blocks,
     Body,
     Code5,
     Out,
@@ -155,7 +156,7 @@ def startup(env: Env) -> None:
     for key, used in env.stores["police"].counters("pid:").items():
         _, province, digit, yy = key.split(":")
         alloc.allocate((province, int(digit), int(yy)), used)
-    env.extras["pid_alloc"] = alloc
+    env.extras["pid_alloc"] = Blocks(alloc)
 
 
 def _person(store: Store | Connection, pid: str) -> dict[str, Any] | None:
@@ -166,10 +167,10 @@ def _person(store: Store | Connection, pid: str) -> dict[str, Any] | None:
 
 def _issue(env: Env, db: Connection, req: dict[str, Any]) -> dict[str, Any]:
     """Allocate the PID of a pending request and add the person (inside a transaction)."""
-    alloc: SerialAllocator = env.extras["pid_alloc"]
+    alloc: Blocks = env.extras["pid_alloc"]
     birth_date = dt.date.fromisoformat(req["birth_date"])
     key = pid_key(req["province"], req["sex"], birth_date.year)
-    serial = int(alloc.allocate(key, 1)[0])
+    serial = alloc.next(key)
     db.execute("INSERT OR REPLACE INTO counters VALUES (?, ?)",
                ("pid:{}:{}:{}".format(*key), alloc.used(key)))
     pid = make_pid(req["province"], req["sex"], birth_date.year, serial)

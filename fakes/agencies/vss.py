@@ -20,7 +20,7 @@ from fakes.agencies._benefits import (
     claim,
     payment_schema,
 )
-from fakes.agencies._common import PROBLEMS, Body, Code5, Out, env_of, fault, not_found, raw_response
+from fakes.agencies._common import PROBLEMS, Blocks, Body, Code5, Out, env_of, fault, not_found, raw_response
 from fakes.auth import Who, require
 from fakes.idempotency import commit, idem_key, replay
 from fakes.ids import (
@@ -76,7 +76,7 @@ def startup(env: Env) -> None:
     alloc = SerialAllocator(env.rng(2), BHXH_SERIALS)
     for key, used in env.stores["vss"].counters("bhxh:").items():
         alloc.allocate(key.split(":")[1], used)
-    env.extras["bhxh_alloc"] = alloc
+    env.extras["bhxh_alloc"] = Blocks(alloc)
 
 
 @router.post("/child-cards", status_code=201, response_model=Card)
@@ -112,9 +112,9 @@ async def issue_child_card(body: CardIn, request: Request,
         if old is not None:
             raise Problem(409, "already_issued", f"{mask(str(body.pid))} has a card",
                           existing=old[0])
-        alloc: SerialAllocator = env.extras["bhxh_alloc"]
+        alloc: Blocks = env.extras["bhxh_alloc"]
         province2 = bhyt_province_code(str(body.pid)[:3])
-        bhxh = make_bhxh(province2, int(alloc.allocate(province2, 1)[0]))
+        bhxh = make_bhxh(province2, alloc.next(province2))
         db.execute("INSERT OR REPLACE INTO counters VALUES (?, ?)",
                    (f"bhxh:{province2}", alloc.used(province2)))
         code = make_child_bhyt(province2, bhxh)
