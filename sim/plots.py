@@ -233,7 +233,7 @@ def attainment_plot(
     labels = [f"week {w + 1}\n{start + timedelta(weeks=w):%d %b}" for w in range(weeks)]
     ax.set_xticks(range(weeks), labels, fontsize=8)
     ax.set_xlim(-0.5, weeks - 0.5)
-    ax.set_ylabel("finished within deadline")
+    ax.set_ylabel("on time (open past due = late)")
     n = len(replications)
     ax.set_title(
         f"SLA attainment by week (mean of {n} replication{'s' * (n > 1)}, 95% CI)", loc="left", fontsize=11
