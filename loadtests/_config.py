@@ -27,6 +27,9 @@ class LoadConfig:
     are shifted by ``shift_minutes`` (to start in the future on a clock that is already
     running). ``aligned`` says the target's timestamps are on this clock (the reference fakes of
     this run). ``mode`` is ``open`` (the arrival stream) or ``closed`` (users and stages).
+    ``go_file``: when set and ``t0`` is 0, the load process prepares everything, prints
+    ``{"ready": true}`` and waits for ``{"t0": …}`` in that file (so the clock starts only once
+    the generator is ready, however slow its start on a busy machine).
     """
 
     scenario: str = "hanoi-baseline"
@@ -51,6 +54,7 @@ class LoadConfig:
     concurrency: int = 1000
     stage_scale: float = 1.0
     progress: bool = False
+    go_file: str = ""
 
     def __post_init__(self) -> None:
         if self.mode not in ("open", "closed"):
@@ -86,7 +90,9 @@ class LoadConfig:
     @classmethod
     def from_env(cls) -> LoadConfig:
         """The config named by ``$LIENTHONG_LOAD_CONFIG``, else defaults from the scenario named
-        by ``$LIENTHONG_SCENARIO`` (for a plain ``locust -f loadtests/locustfile.py``)."""
+        by ``$LIENTHONG_SCENARIO`` (for a plain ``locust -f loadtests/locustfile.py``), with
+        ``$LIENTHONG_SPEED``, ``$LIENTHONG_MULTIPLIER``, ``$LIENTHONG_STAGE_SCALE``,
+        ``$LIENTHONG_MODE``, ``$LIENTHONG_TARGET`` and ``$LIENTHONG_OUT`` when set."""
         path = os.environ.get(ENV_VAR)
         if path:
             return cls.read(path)
@@ -98,7 +104,11 @@ class LoadConfig:
             scenario=name,
             target=os.environ.get("LIENTHONG_TARGET", "http://127.0.0.1:8000"),
             out=os.environ.get("LIENTHONG_OUT", f"runs/locust-{time.strftime('%Y%m%d-%H%M%S')}"),
-            speed=s.load.speed,
+            speed=float(os.environ.get("LIENTHONG_SPEED") or s.load.speed),
+            multiplier=float(os.environ["LIENTHONG_MULTIPLIER"])
+            if os.environ.get("LIENTHONG_MULTIPLIER")
+            else None,
+            stage_scale=float(os.environ.get("LIENTHONG_STAGE_SCALE") or 1.0),
             days=s.load.days,
             keys={name: c.key for name, c in s.callers.items()},
             max_seconds=s.load.max_seconds,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from loadtests.journeys import ScenarioClock
 from scenarios.model import Scenario
 
 __all__ = ["plot_all"]
+
+_LOCK = threading.Lock()
 
 
 def _bins(hours: npt.NDArray[np.float64], width: float) -> npt.NDArray[np.float64]:
@@ -40,7 +43,23 @@ def plot_all(
     folder: Path,
     twin_wip: list[float] | None = None,
 ) -> dict[str, Path]:
-    """Writes ``throughput.png``, ``latency.png`` and ``backlog.png``; returns their paths."""
+    """Writes ``throughput.png``, ``latency.png`` and ``backlog.png``; returns their paths.
+
+    Safe to call from several threads at once (runs in parallel): matplotlib is not, so the
+    plots are drawn one run at a time.
+    """
+    with _LOCK:
+        return _plot_all(scenario, journeys, requests, clock, folder, twin_wip)
+
+
+def _plot_all(
+    scenario: Scenario,
+    journeys: npt.NDArray[np.void],
+    requests: npt.NDArray[np.void],
+    clock: ScenarioClock,
+    folder: Path,
+    twin_wip: list[float] | None,
+) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     span = float(np.nanmax(clock.minute(journeys["intended"]))) / 60.0 if journeys.size else 24.0
     width = max(0.25, span / 48.0)
@@ -117,8 +136,11 @@ def _backlog(
     twin_wip: list[float] | None,
 ) -> Path:
     fig, ax = plt.subplots(figsize=(9, 3.6))
+    # ends on the portal's own completion timestamps (not when a poll saw them: polls back off)
     acc = np.sort(clock.minute(j["accepted"][np.isfinite(j["accepted"])]) / 60.0)
-    fin = np.sort(clock.minute(j["finished"][np.isfinite(j["finished"])]) / 60.0)
+    fin = np.sort(
+        j["completed_minute"][np.isfinite(j["accepted"]) & np.isfinite(j["completed_minute"])] / 60.0
+    )
     grid = np.linspace(0.0, max(acc.max() if acc.size else 1.0, fin.max() if fin.size else 1.0), 400)
     open_ = np.searchsorted(acc, grid, side="right") - np.searchsorted(fin, grid, side="right")
     in_system = backlog_curve(j, grid * 60.0)

@@ -67,12 +67,16 @@ def kind_code(kind: str) -> int:
 
 
 class Table:
-    """An append-only numpy table that grows by doubling (no per-row Python objects kept)."""
+    """An append-only table of fixed-dtype rows: appended as tuples (cheap on the load driver's
+    hot path) and packed into numpy chunks of ``chunk`` rows, so no more than one chunk of
+    Python objects is ever held."""
 
-    def __init__(self, dtype: np.dtype, capacity: int = 1024) -> None:
-        if capacity < 1:
-            raise ValueError(f"capacity must be positive, got {capacity}")
-        self._rows = np.zeros(capacity, dtype)
+    def __init__(self, dtype: np.dtype, capacity: int = 1024, chunk: int = 65536) -> None:
+        if capacity < 1 or chunk < 1:
+            raise ValueError(f"capacity and chunk must be positive, got {capacity}, {chunk}")
+        self._dtype, self._chunk = dtype, chunk
+        self._chunks: list[npt.NDArray[np.void]] = []
+        self._pending: list[tuple[object, ...]] = []
         self._n = 0
 
     def __len__(self) -> int:
@@ -80,11 +84,21 @@ class Table:
 
     def append(self, *values: object) -> None:
         """Adds one row given as positional field values."""
-        if self._n == self._rows.size:
-            self._rows = np.concatenate([self._rows, np.zeros(self._rows.size, self._rows.dtype)])
-        self._rows[self._n] = values
+        self._pending.append(values)
         self._n += 1
+        if len(self._pending) >= self._chunk:
+            self._pack()
+
+    def _pack(self) -> None:
+        if self._pending:
+            self._chunks.append(np.array(self._pending, dtype=self._dtype))
+            self._pending = []
 
     def rows(self) -> npt.NDArray[np.void]:
         """A copy of the rows appended so far."""
-        return self._rows[: self._n].copy()
+        self._pack()
+        if not self._chunks:
+            return np.zeros(0, self._dtype)
+        if len(self._chunks) > 1:
+            self._chunks = [np.concatenate(self._chunks)]
+        return self._chunks[0].copy()

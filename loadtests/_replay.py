@@ -54,7 +54,7 @@ class Prepared:
         self.share = share
         self.log = Table(REQUEST_DTYPE, 4096)
         callers = {role: Caller(session, _key(cfg, role), self.log, cfg.request_timeout_s) for role in ROLES}
-        t0 = cfg.t0 if cfg.t0 > 0 else time.time() + 1.0
+        t0 = cfg.t0 if cfg.t0 > 0 else await_go(cfg.go_file) if cfg.go_file else time.time() + 1.0
         self.clock = ScenarioClock(t0=t0, speed=cfg.speed)
         self.deadline = max(t0, time.time()) + cfg.max_seconds
         rng = random.Random(hash((cfg.run_tag, worker_index)) & 0xFFFFFFFF)
@@ -85,6 +85,22 @@ class Prepared:
         return later
 
 
+def await_go(path: str, timeout_s: float = 300.0) -> float:
+    """Says ``{"ready": true}`` on stdout, then waits (cooperatively) for ``{"t0": …}`` in
+    ``path``; returns t0. Raises RuntimeError when nothing comes within ``timeout_s``."""
+    sys.stdout.write(json.dumps({"ready": True}) + "\n")
+    sys.stdout.flush()
+    go, end = Path(path), time.time() + timeout_s
+    while time.time() < end:
+        if go.exists():
+            try:
+                return float(json.loads(go.read_text(encoding="utf-8"))["t0"])
+            except (ValueError, KeyError):
+                pass  # being written
+        gevent.sleep(0.02)
+    raise RuntimeError(f"no start time in {path} after {timeout_s:g} s")
+
+
 def _key(cfg: LoadConfig, role: str) -> str:
     if role not in cfg.keys:
         raise ValueError(f"no API key for the {role!r} caller; the config has keys for {sorted(cfg.keys)}")
@@ -108,9 +124,16 @@ def replay(p: Prepared) -> dict[str, Any]:
         max_in_flight=max(1000, 4 * cfg.concurrency),
     )
     ticker = gevent.spawn(_progress, p, driver) if cfg.progress else None
-    stats = driver.run(p.clock.t0)
-    if ticker is not None:
-        ticker.kill()
+    try:
+        stats = driver.run(p.clock.t0)
+    except gevent.GreenletExit:
+        # Locust stopped the user (``-t`` ran out, or the UI's stop): keep what was recorded.
+        _write(p, {**driver.stats.as_dict(), "interrupted": 1})
+        raise
+    finally:
+        if ticker is not None:
+            ticker.kill()
+    if cfg.progress:
         _emit(p, driver, final=True)
     return _write(p, stats.as_dict())
 

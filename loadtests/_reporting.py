@@ -166,12 +166,12 @@ def _incidents(s: Scenario, cfg: LoadConfig, merged: Merged, clock: ScenarioCloc
     if not s.faults:
         return {}
     ends = [cfg.days * 1440.0]
-    for arr in (merged.requests["end"], merged.journeys["completed_minute"]):
-        finite = arr[np.isfinite(arr)]
-        if finite.size:
-            ends.append(
-                float(clock.minute(finite.max())) if arr is merged.requests["end"] else float(finite.max())
-            )
+    wall = merged.requests["end"][np.isfinite(merged.requests["end"])]
+    if wall.size:
+        ends.append(float(clock.minute(wall.max())))
+    done = merged.journeys["completed_minute"][np.isfinite(merged.journeys["completed_minute"])]
+    if done.size:
+        ends.append(float(done.max()))
     return incident_windows(s, merged.journeys, merged.steps, merged.requests, clock, max(ends))
 
 

@@ -11,7 +11,9 @@ the run's records give:
 - submission latency (from the intended start, ms) and the share of failed requests before,
   during and after the window (each side as long as the window, clipped to the run);
 - per step, the median time (scenario minutes) of steps *started* before, during and after it;
-- end-to-end minutes (median) of dossiers arriving during and after it.
+- end-to-end minutes (median) of dossiers arriving during and after it;
+- arrivals, dossiers refused as incomplete (never supplemented in time) and dossiers rejected,
+  by arrival before, during and after it.
 
 Everything is exact on the records; a side with no rows is ``None``.
 """
@@ -24,22 +26,24 @@ import numpy as np
 import numpy.typing as npt
 
 from loadtests._records import REQUEST_KINDS
-from loadtests.journeys import COMPLETED, INCOMPLETE, REJECTED, ScenarioClock
+from loadtests.journeys import COMPLETED, INCOMPLETE, NOT_SUBMITTED, REJECTED, ScenarioClock
 from scenarios.model import Scenario
 
 __all__ = ["backlog_curve", "incident_windows"]
 
 _SUBMIT = REQUEST_KINDS.index("portal.submit")
+MAX_HORIZON = 366 * 1440.0  # a year of scenario minutes: the backlog grid is one point a minute
 
 
 def backlog_curve(journeys: npt.NDArray[np.void], minutes: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
     """Dossiers arrived by each of ``minutes`` and not yet terminal (completed or rejected).
 
-    A dossier refused as incomplete leaves on arrival; one never finished stays to the end.
+    A dossier refused at the door (incomplete, or never accepted) leaves on arrival; one accepted
+    and never finished stays to the end.
     """
     arrived = np.sort(journeys["submitted"])
     end = np.where(np.isin(journeys["outcome"], (COMPLETED, REJECTED)), journeys["completed_minute"], np.inf)
-    end = np.where(journeys["outcome"] == INCOMPLETE, journeys["submitted"], end)
+    end = np.where(np.isin(journeys["outcome"], (INCOMPLETE, NOT_SUBMITTED)), journeys["submitted"], end)
     end = np.sort(np.nan_to_num(end, nan=np.inf))
     return np.searchsorted(arrived, minutes, "right") - np.searchsorted(end, minutes, "right")
 
@@ -68,12 +72,15 @@ def incident_windows(
 ) -> dict[str, dict[str, Any]]:
     """``{incident: figures}`` for every incident of ``s`` (see the module docstring).
 
-    ``horizon`` is the run's last scenario minute (the end of the drain).
+    ``horizon`` is the run's last scenario minute (the end of the drain); ValueError when it
+    is not within ``0..MAX_HORIZON``.
     """
     groups: dict[str, list[Any]] = {}
     for f in s.faults:
         groups.setdefault(f.incident or f.kind, []).append(f)
     req_min = clock.minute(requests["intended"]) if requests.size else np.zeros(0)
+    if not (np.isfinite(horizon) and 0 <= horizon <= MAX_HORIZON):
+        raise ValueError(f"horizon must be 0..{MAX_HORIZON:g} scenario minutes, got {horizon!r}")
     grid = np.arange(0.0, horizon + 1.0, 1.0)
     curve = backlog_curve(journeys, grid)
     out: dict[str, dict[str, Any]] = {}
@@ -86,6 +93,14 @@ def incident_windows(
             "start_minute": start,
             "end_minute": end,
             "arrivals": {k: int(_count(journeys["submitted"], a, b)) for k, (a, b) in sides.items()},
+            "refused_incomplete": {
+                k: int(_count(journeys["submitted"][journeys["outcome"] == INCOMPLETE], a, b))
+                for k, (a, b) in sides.items()
+            },
+            "rejected": {
+                k: int(_count(journeys["submitted"][journeys["outcome"] == REJECTED], a, b))
+                for k, (a, b) in sides.items()
+            },
             "backlog": _backlog(grid, curve, start, end),
             "submit_latency_p95_ms": {
                 k: _p(_lat(requests, req_min, a, b), 95) for k, (a, b) in sides.items()

@@ -95,7 +95,9 @@ class OpenModelDriver:
     """Starts ``action(i, intended_wall_time)`` for each arrival ``i`` at ``t0 + due_s[i]``.
 
     ``due_s`` are seconds from ``t0``, non-decreasing. At most ``max_count`` arrivals (default:
-    all) are considered and at most ``max_in_flight`` actions run at once; :meth:`run` returns
+    all) are considered and at most ``max_in_flight`` actions run at once (one greenlet per
+    arrival; a full cap drops the arrival); with ``workers=N`` instead, N long-lived greenlets
+    take the arrivals in order (a busy pool makes arrivals late, never dropped); :meth:`run` returns
     within ``max_seconds`` of ``t0`` (or of the call, if later) plus nothing else: the drain of
     in-flight actions is part of the same budget. Raises ValueError for unsorted or non-finite
     ``due_s`` and for non-positive bounds.
@@ -111,6 +113,7 @@ class OpenModelDriver:
         max_in_flight: int = 100_000,
         late_after_s: float = 0.05,
         drain_s: float | None = None,
+        workers: int | None = None,
     ) -> None:
         due = np.asarray(due_s, dtype=np.float64)
         if due.ndim != 1 or not np.all(np.isfinite(due)):
@@ -120,6 +123,8 @@ class OpenModelDriver:
         for name, value in (("max_seconds", max_seconds), ("max_in_flight", max_in_flight)):
             if not value > 0:
                 raise ValueError(f"{name} must be positive, got {value!r}")
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers must be positive, got {workers}")
         if max_count is not None and max_count < 0:
             raise ValueError(f"max_count must be non-negative, got {max_count}")
         self.due = due if max_count is None else due[:max_count]
@@ -128,6 +133,7 @@ class OpenModelDriver:
         self.max_in_flight = int(max_in_flight)
         self.late_after_s = float(late_after_s)
         self.drain_s = drain_s
+        self.workers = workers
         self.stats = DriverStats()
         self._lags: list[float] = []
         self._stopped = False
@@ -141,8 +147,8 @@ class OpenModelDriver:
         stats, due = self.stats, self.due
         stats.wall_start = time.time()
         deadline = max(t0, stats.wall_start) + self.max_seconds
-        pool = gevent.pool.Pool(self.max_in_flight)
-        i = self._send(pool, t0, deadline)
+        pool = gevent.pool.Pool(self.max_in_flight if self.workers is None else self.workers)
+        i = self._send(pool, t0, deadline) if self.workers is None else self._feed(pool, t0, deadline)
         stats.not_sent = int(due.size - i)
         stats.scheduled = int(np.count_nonzero(t0 + due[:i] < deadline)) if i else 0
         drain_until = deadline if self.drain_s is None else min(deadline, time.time() + self.drain_s)
@@ -173,6 +179,37 @@ class OpenModelDriver:
             self.stats.last_due = t0 + float(due[i - 1])
             gevent.sleep(0)
         return i
+
+    def _feed(self, pool: gevent.pool.Pool, t0: float, deadline: float) -> int:
+        """Worker mode: ``workers`` long-lived greenlets take the arrivals in order, each waiting
+        for its intended time; with every worker busy the next arrival starts late (its lag
+        recorded, its latency still read from the intended start) rather than being dropped.
+        Saves a greenlet per arrival; bounds the work in flight. Returns how many were taken."""
+        due, n = self.due, int(self.due.size)
+        if n:
+            self.stats.first_due = self.stats.last_due = t0 + float(due[0])
+        taken = [0]
+
+        def worker() -> None:
+            while not self._stopped:
+                i = taken[0]
+                if i >= n:
+                    return
+                intended = t0 + float(due[i])
+                if intended >= deadline or time.time() >= deadline:
+                    return
+                taken[0] = i + 1
+                self.stats.last_due = intended
+                wait = intended - time.time()
+                if wait > 0:
+                    gevent.sleep(wait)
+                self._start(i, intended)
+
+        for _ in range(self.workers or 1):
+            pool.spawn(worker)
+        while taken[0] < n and not self._stopped and time.time() < deadline and len(pool):
+            gevent.sleep(0.05)
+        return taken[0]
 
     def _fire(self, pool: gevent.pool.Pool, i: int, intended: float) -> None:
         if pool.full():

@@ -349,7 +349,10 @@ def _check_birth(
     if person is None:
         return set()
     pid = str(person.get("pid"))
+    _check_code(sub, person, "PID request", out)
     residence = _one(out, sub, idx.residences.get(pid, []), "tt" in done, "residence")
+    if residence is not None:
+        _check_code(sub, residence, "residence", out)
     if residence is not None and sub.household and str(residence.get("household_id")) != sub.household:
         out.add(
             sub.code,
@@ -360,6 +363,14 @@ def _check_birth(
     if card is not None:
         _check_card(sub, card, ks, out)
     return {pid} if "bhyt" in done else set()
+
+
+def _check_code(sub: Submission, row: Mapping[str, Any], what: str, out: Reconciliation) -> None:
+    """A police record names the dossier it was made for (``dossier_code``); another code there
+    is a code mismatch (incident F3: MPS-side codes that do not match the portal's)."""
+    code = row.get("dossier_code")
+    if code and str(code) != sub.code:
+        out.add(sub.code, "code_mismatch", f"police holds the {what} under dossier code {code}")
 
 
 def _check_card(sub: Submission, card: Mapping[str, Any], ks: Mapping[str, Any], out: Reconciliation) -> None:
@@ -390,7 +401,9 @@ def _check_death(
         people = idx.people.get(pid, [])
         if len(people) != 1 or people[0].get("alive") not in (False, 0):
             out.add(sub.code, "not_marked_deceased", f"person {pid} not recorded as deceased once")
-    _one(out, sub, idx.removals.get(pid, []), "xtt" in done, "residence_removal")
+    removal = _one(out, sub, idx.removals.get(pid, []), "xtt" in done, "residence_removal")
+    if removal is not None:
+        _check_code(sub, removal, "residence removal", out)
     death_day = date.fromisoformat(str(kt.get("death_date")))
     vss = _one(out, sub, idx.vss_pay.get(reg, []), "funeral_vss" in done, "vss_funeral_payment")
     social = _one(out, sub, idx.social_pay.get(reg, []), "funeral_social" in done, "social_funeral_payment")

@@ -8,9 +8,11 @@ same stream, and writes ``runs/<id>/``: ``manifest.json``, ``metrics.json``, ``r
 ``report.md``, ``junit.xml``, PNG plots, the raw records (``load/worker-*.npz``) and the fakes'
 SQLite stores. The scenario's thresholds decide the exit code, like k6.
 
-Clock: the run plans its minute 0 a few seconds ahead (``t0``) and writes it to the fakes' run
-folder (``clock.json``) before starting them, so the fakes and the load process share one
-scenario clock, across a crash and restart too.
+Clock: the load process starts first and prepares its stream and citizens; once it says it is
+ready the run plans minute 0 (``t0``) ``lead_s`` ahead, writes it to the fakes' run folder
+(``clock.json``), starts the fakes and hands ``t0`` to the load process (``go.json``). So the
+fakes and the load process share one scenario clock (across a crash and restart too), and a slow
+start of the generator on a busy machine never makes the first arrivals late.
 
 ``python -m loadtests.run [SCENARIO] [--speed X] ...`` runs it without the CLI.
 """
@@ -69,7 +71,7 @@ class RunSettings:
     drain_s: float = 60.0
     crash_after_s: float | None = None
     admin_key: str | None = None
-    lead_s: float = 4.0
+    lead_s: float = 2.5
     twin: Any = None
     nice: int | None = -5
 
@@ -129,16 +131,14 @@ def run_scenario(
         },
     )
     emit = progress or (lambda _doc: None)
-    fakes = None
     machine = Machine(st.nice)
+    embedded = _Embedded(s, run.path, speed, st.lead_s, machine) if st.target is None else None
     try:
-        fakes, cfg = _start_target(s, st, run.path, speed, days, max_seconds)
-        if fakes is not None:
-            machine.boost(fakes.process.pid, "fakes")
-        emit({"phase": "driving", "target": cfg.target, "t0": cfg.t0})
-        _drive(cfg, run.path, emit, fakes, st.crash_after_s, machine)
-        if fakes is not None:
-            machine.cpu_of(fakes.process.pid, "fakes")
+        cfg = _config(s, st, run.path, speed, days, max_seconds, embedded)
+        emit({"phase": "preparing", "target": cfg.target})
+        _drive(cfg, run.path, emit, embedded, st.crash_after_s, machine)
+        if embedded is not None and embedded.handle is not None:
+            machine.cpu_of(embedded.handle.process.pid, "fakes")
         machine.done()
         emit({"phase": "reconciling"})
         merged = merge(Path(cfg.out))
@@ -154,8 +154,35 @@ def run_scenario(
         run.finish(exit_code=report.exit_code, passed=report.passed)
         return RunOutcome(run.path, report.exit_code, report, rec, metrics)
     finally:
-        if fakes is not None:
-            _stop(fakes)
+        if embedded is not None and embedded.handle is not None:
+            _stop(embedded.handle)
+
+
+class _Embedded:
+    """The reference fakes of this run on a port chosen up front, started by :meth:`start` once
+    the load process is ready."""
+
+    def __init__(self, s: Scenario, folder: Path, speed: float, lead_s: float, machine: Machine) -> None:
+        from fakes.serve import free_port
+
+        self.s, self.dir, self.speed, self.lead_s, self.machine = s, folder / "fakes", speed, lead_s, machine
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.handle: Any = None
+
+    def start(self, go_file: Path) -> float:
+        """Plans minute 0, starts the fakes on that clock, tells the load process; returns t0."""
+        from fakes.serve import start_subprocess
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        t0 = time.time() + self.lead_s
+        (self.dir / "clock.json").write_text(json.dumps({"t0": t0, "speed": self.speed}))
+        self.handle = start_subprocess(self.s, self.dir, port=self.port, speed=self.speed)
+        self.machine.boost(self.handle.process.pid, "fakes")
+        tmp = go_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"t0": t0}), encoding="utf-8")
+        tmp.replace(go_file)
+        return t0
 
 
 def _stop(fakes: Any) -> None:
@@ -172,10 +199,16 @@ def _scenario_file(s: Scenario, folder: Path) -> Path:
     return path
 
 
-def _start_target(
-    s: Scenario, st: RunSettings, folder: Path, speed: float, days: int, max_seconds: float
-) -> tuple[Any, LoadConfig]:
-    common = dict(
+def _config(
+    s: Scenario,
+    st: RunSettings,
+    folder: Path,
+    speed: float,
+    days: int,
+    max_seconds: float,
+    embedded: _Embedded | None,
+) -> LoadConfig:
+    common: dict[str, Any] = dict(
         scenario=str(_scenario_file(s, folder)),
         out=str(folder / "load"),
         speed=speed,
@@ -190,21 +223,16 @@ def _start_target(
         run_tag=_tag(folder.name),
         progress=True,
     )
-    if st.target is None:
-        from fakes.serve import start_subprocess
-
-        fakes_dir = folder / "fakes"
-        fakes_dir.mkdir(parents=True, exist_ok=True)
-        t0 = time.time() + st.lead_s + _prep_seconds(s, days)
-        (fakes_dir / "clock.json").write_text(json.dumps({"t0": t0, "speed": speed}))
-        handle = start_subprocess(s, fakes_dir, speed=speed)
-        cfg = LoadConfig(target=handle.base_url, t0=t0, aligned=True, keys=dict(handle.keys), **common)  # type: ignore[arg-type]
-        return handle, cfg
     keys = {name: c.key for name, c in s.callers.items()}
+    if embedded is not None:
+        go = folder / "load" / "go.json"
+        return LoadConfig(
+            target=embedded.base_url, t0=0.0, aligned=True, keys=keys, go_file=str(go), **common
+        )
+    assert st.target is not None
     t0, shift, aligned, speed = _align(st.target, speed, st.lead_s + _prep_seconds(s, days))
     common["speed"] = speed
-    cfg = LoadConfig(target=st.target, t0=t0, shift_minutes=shift, aligned=aligned, keys=keys, **common)  # type: ignore[arg-type]
-    return None, cfg
+    return LoadConfig(target=st.target, t0=t0, shift_minutes=shift, aligned=aligned, keys=keys, **common)
 
 
 def _tag(folder_name: str) -> str:
@@ -310,10 +338,12 @@ def _drive(
     cfg: LoadConfig,
     folder: Path,
     emit: Progress,
-    fakes: Any,
+    embedded: _Embedded | None,
     crash_after_s: float | None,
     machine: Machine | None = None,
 ) -> None:
+    """Runs the load process to its end. With ``embedded`` fakes, starts them when the load
+    process says it is ready and records the run's ``t0`` in ``cfg`` (and its config file)."""
     path = cfg.write(folder / "load" / "config.json")
     log = open(folder / "load" / "load.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
@@ -325,17 +355,26 @@ def _drive(
     if machine is not None:
         machine.boost(proc.pid, "load")
     crasher = None
-    if crash_after_s is not None and fakes is not None:
-        crasher = threading.Thread(
-            target=_crash, args=(fakes, cfg.t0 + crash_after_s, emit, machine), daemon=True
-        )
-        crasher.start()
+    if embedded is None:
+        emit({"phase": "driving", "target": cfg.target, "t0": cfg.t0})
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
             try:
                 doc = json.loads(line)
             except ValueError:
+                continue
+            if doc.get("ready") and embedded is not None and embedded.handle is None:
+                cfg.t0 = embedded.start(Path(cfg.go_file))
+                cfg.write(path)
+                emit({"phase": "driving", "target": cfg.target, "t0": cfg.t0})
+                if crash_after_s is not None:
+                    crasher = threading.Thread(
+                        target=_crash,
+                        args=(embedded.handle, cfg.t0 + crash_after_s, emit, machine),
+                        daemon=True,
+                    )
+                    crasher.start()
                 continue
             if machine is not None and doc.get("final"):
                 machine.cpu_of(proc.pid, "load")

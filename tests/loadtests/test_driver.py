@@ -102,3 +102,27 @@ def test_summary_percentiles_are_exact_order_statistics() -> None:
 def test_summary_of_nothing_is_none_not_zero() -> None:
     s = summary([np.nan], "wd")
     assert s["count"] == 0 and s["p95"] is None and s["max"] is None
+
+
+def test_worker_mode_makes_arrivals_late_instead_of_dropping_them() -> None:
+    starts: list[tuple[int, float]] = []
+
+    def hold(i: int, due: float) -> None:
+        starts.append((i, time.time() - due))
+        gevent.sleep(0.2)
+
+    stats = OpenModelDriver(np.zeros(5), hold, max_seconds=3, workers=2).run(time.time())
+    assert [i for i, _ in starts] == [0, 1, 2, 3, 4]
+    assert (stats.started, stats.dropped, stats.not_sent, stats.unfinished) == (5, 0, 0, 0)
+    lags = [lag for _, lag in starts]
+    assert max(lags[:2]) < 0.1 and min(lags[2:4]) >= 0.19 and lags[4] >= 0.39  # waited for a free worker
+    assert stats.late == 3
+
+
+def test_worker_mode_keeps_the_schedule_when_workers_are_free() -> None:
+    seen: list[float] = []
+    t0 = time.time() + 0.05
+    stats = OpenModelDriver(
+        np.arange(10) * 0.02, lambda i, due: seen.append(time.time() - due), max_seconds=3, workers=4
+    ).run(t0)
+    assert stats.started == 10 and max(seen) < 0.05 and stats.start_lag_s.size == 10

@@ -227,3 +227,16 @@ def test_a_card_valid_to_the_end_of_its_issue_year_is_named_as_such() -> None:
     ex["vss"]["cards"][0].update(valid_to="2026-12-31", issued_on="2026-03-09")  # incident F8
     (v,) = reconcile(S, [BIRTH, DEATH], ex).violations
     assert v.rule == "card_validity" and "31/12 of the issue year" in v.detail and "2032-09-30" in v.detail
+
+
+def test_police_records_under_another_dossier_code_are_a_code_mismatch() -> None:
+    ex = _exports()
+    ex["police"]["pid_requests"][0]["dossier_code"] = BIRTH.code  # matches: fine
+    ex["police"]["residences"][0]["dossier_code"] = "BCA-001202603090000001"  # incident F3
+    ex["police"]["removals"][0]["dossier_code"] = "BCA-001202603090000002"
+    rec = reconcile(S, [BIRTH, DEATH], ex)
+    assert [(v.dossier, v.rule) for v in rec.violations] == [
+        (BIRTH.code, "code_mismatch"),
+        (DEATH.code, "code_mismatch"),
+    ]
+    assert "residence under dossier code BCA-" in rec.violations[0].detail

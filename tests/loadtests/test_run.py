@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 from typer.testing import CliRunner
 
 import scenarios
@@ -56,19 +55,6 @@ def test_a_crash_of_the_fakes_mid_run_loses_and_duplicates_nothing(tmp_path: Pat
     assert out.metrics["outcomes"]["completed"] > 0
     log = (out.path / "fakes" / "clock.json").read_text()
     assert json.loads(log)["speed"] == settings.speed  # the restart kept the run's clock
-
-
-@pytest.mark.parametrize("name", [n for n in scenarios.catalog() if n.startswith("incident-f")])
-def test_every_incident_runs_end_to_end_in_short_form(name: str, tmp_path: Path) -> None:
-    s = scenarios.load(name)
-    out = run_scenario(s, RunSettings(speed=_short(s, 4.0), multiplier=0.05, out=tmp_path, drain_s=12))
-    assert (out.path / "backlog.png").stat().st_size > 0
-    md = (out.path / "report.md").read_text()
-    incidents = {f.incident for f in s.faults if f.incident}
-    assert all(f"({i})" in md for i in incidents), "the report names the fault windows"
-    rec = out.reconciliation.by_rule()
-    assert rec.get("lost", 0) == 0, out.reconciliation.violations[:5]
-    assert out.exit_code == (0 if out.report.passed else 1)
 
 
 def test_bad_input_exits_2_with_the_problem_named() -> None:
