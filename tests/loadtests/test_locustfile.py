@@ -56,7 +56,7 @@ def _stats(prefix: Path) -> dict[str, dict[str, str]]:
 def test_plain_locust_headless_replays_the_stream_for_its_run_time(fakes: Handle, tmp_path: Path) -> None:
     out, prefix = tmp_path / "load", tmp_path / "locust"
     env = {"LIENTHONG_OUT": str(out), "LIENTHONG_SPEED": str(SPEED), "LIENTHONG_MULTIPLIER": "0.1"}
-    args = ["-u", "1", "-r", "1", "-t", "10s", "--host", fakes.base_url, "--csv", str(prefix)]
+    args = ["-u", "1", "-r", "1", "-t", "6s", "--host", fakes.base_url, "--csv", str(prefix)]
     done = _locust(args, env, timeout=90)
     assert done.returncode == 0, done.stderr[-3000:]
     stats = _stats(prefix)
