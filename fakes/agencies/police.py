@@ -30,7 +30,7 @@ from fakes.agencies._common import (
 )
 from fakes.auth import Who, require
 from fakes.idempotency import commit, idem_key, replay
-from fakes.ids import PID_SERIALS, SerialAllocator, make_pid, mask, pid_key
+from fakes.ids import make_pid, mask, newborn_allocator, pid_key
 from fakes.problems import Problem
 from fakes.store import Store, dumps
 
@@ -152,7 +152,8 @@ class Removal(Body):
 
 def startup(env: Env) -> None:
     """Restore the PID allocator from the persisted per-key counters."""
-    alloc = SerialAllocator(env.rng(1), PID_SERIALS)
+    # The second half of the population's permutation: never a population member's PID.
+    alloc = newborn_allocator(env.scenario.meta.seed)
     for key, used in env.stores["police"].counters("pid:").items():
         _, province, digit, yy = key.split(":")
         alloc.allocate((province, int(digit), int(yy)), used)

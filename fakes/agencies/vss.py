@@ -25,11 +25,11 @@ from fakes.auth import Who, require
 from fakes.idempotency import commit, idem_key, replay
 from fakes.ids import (
     BHXH_SERIALS,
-    SerialAllocator,
     bhyt_province_code,
     make_bhxh,
     make_child_bhyt,
     mask,
+    newborn_allocator,
     validate_pid,
 )
 from fakes.problems import Problem
@@ -73,7 +73,8 @@ class Card(Body):
 
 def startup(env: Env) -> None:
     """Restore the BHXH-number allocator from the persisted counters."""
-    alloc = SerialAllocator(env.rng(2), BHXH_SERIALS)
+    # The second half of the population's permutation: never a population member's number.
+    alloc = newborn_allocator(env.scenario.meta.seed, BHXH_SERIALS)
     for key, used in env.stores["vss"].counters("bhxh:").items():
         alloc.allocate(key.split(":")[1], used)
     env.extras["bhxh_alloc"] = Blocks(alloc)
