@@ -125,6 +125,20 @@ def not_found(what: str, ident: str, code: str = "not_found") -> Problem:
     return Problem(404, code, f"no {what} {mask(ident)}")
 
 
+async def one_doc(request: Request, agency: str, sql: str, ident: str, what: str,
+                  code: str = "not_found") -> Response:
+    """The stored JSON of one register entry of ``agency`` (after pending writes settle).
+
+    Raises Problem 404 naming ``what`` and ``ident`` when ``sql`` finds nothing.
+    """
+    store = env_of(request).stores[agency]
+    await store.settled()
+    doc = store.raw(sql, ident)
+    if doc is None:
+        raise not_found(what, ident, code)
+    return raw_response(doc)
+
+
 def check_past(env: Env, field: str, day: dt.date) -> None:
     """Raise Problem 422 when ``day`` is after the scenario date or before 1900."""
     today = env.clock.today()

@@ -21,8 +21,7 @@ from fakes.agencies._common import (
     Text,
     check_past,
     env_of,
-    not_found,
-    raw_response,
+    one_doc,
 )
 from fakes.auth import Who, require
 from fakes.idempotency import commit, idem_key, replay
@@ -125,13 +124,8 @@ async def issue_birth_certificate(body: BirthCertificateIn, request: Request,
 async def get_birth_certificate(cert_id: str, request: Request,
                                 who: Who = Depends(require("health:read"))) -> Response:
     """One e-birth certificate."""
-    store = env_of(request).stores["health"]
-    await store.settled()
-    doc = store.raw(
-        "SELECT doc FROM birth_certificates WHERE id = ?", cert_id)
-    if doc is None:
-        raise not_found("birth certificate", cert_id)
-    return raw_response(doc)
+    return await one_doc(request, "health", "SELECT doc FROM birth_certificates WHERE id = ?",
+                         cert_id, "birth certificate")
 
 
 @router.post("/death-notices", status_code=201, response_model=DeathNotice)
@@ -165,13 +159,8 @@ async def issue_death_notice(body: DeathNoticeIn, request: Request,
 async def get_death_notice(notice_id: str, request: Request,
                            who: Who = Depends(require("health:read"))) -> Response:
     """One death notice."""
-    store = env_of(request).stores["health"]
-    await store.settled()
-    doc = store.raw(
-        "SELECT doc FROM death_notices WHERE id = ?", notice_id)
-    if doc is None:
-        raise not_found("death notice", notice_id)
-    return raw_response(doc)
+    return await one_doc(request, "health", "SELECT doc FROM death_notices WHERE id = ?",
+                         notice_id, "death notice")
 
 
 EXPORT = {"birth_certificates": "SELECT doc FROM birth_certificates ORDER BY id",

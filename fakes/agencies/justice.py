@@ -21,8 +21,7 @@ from fakes.agencies._common import (
     Sex,
     check_past,
     env_of,
-    not_found,
-    raw_response,
+    one_doc,
 )
 from fakes.auth import Who, require
 from fakes.idempotency import commit, idem_key, replay
@@ -154,13 +153,8 @@ async def register_birth(body: BirthIn, request: Request,
 async def get_birth(register_no: str, request: Request,
                     who: Who = Depends(require("justice:read"))) -> Response:
     """One birth record."""
-    store = env_of(request).stores["justice"]
-    await store.settled()
-    doc = store.raw(
-        "SELECT doc FROM births WHERE register_no = ?", register_no)
-    if doc is None:
-        raise not_found("birth record", register_no)
-    return raw_response(doc)
+    return await one_doc(request, "justice", "SELECT doc FROM births WHERE register_no = ?",
+                         register_no, "birth record")
 
 
 @router.post("/deaths", status_code=201, response_model=Death)
@@ -208,10 +202,5 @@ async def register_death(body: DeathIn, request: Request,
 async def get_death(register_no: str, request: Request,
                     who: Who = Depends(require("justice:read"))) -> Response:
     """One death record."""
-    store = env_of(request).stores["justice"]
-    await store.settled()
-    doc = store.raw(
-        "SELECT doc FROM deaths WHERE register_no = ?", register_no)
-    if doc is None:
-        raise not_found("death record", register_no)
-    return raw_response(doc)
+    return await one_doc(request, "justice", "SELECT doc FROM deaths WHERE register_no = ?",
+                         register_no, "death record")

@@ -26,7 +26,7 @@ from fakes.agencies._common import (
     fault,
     json_response,
     not_found,
-    raw_response,
+    one_doc,
 )
 from fakes.auth import Who, require
 from fakes.idempotency import commit, idem_key, replay
@@ -252,12 +252,8 @@ async def get_pid_request(request_id: str, request: Request,
 async def get_person(pid: str, request: Request,
                      who: Who = Depends(require("police:read"))) -> Response:
     """One person of the population database."""
-    store = env_of(request).stores["police"]
-    await store.settled()
-    person = store.raw("SELECT doc FROM people WHERE pid = ?", pid)
-    if person is None:
-        raise not_found("person", pid, "unknown_person")
-    return raw_response(person)
+    return await one_doc(request, "police", "SELECT doc FROM people WHERE pid = ?",
+                         pid, "person", "unknown_person")
 
 
 @router.post("/residences", status_code=201, response_model=Residence)

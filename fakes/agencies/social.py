@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from fakes.agencies._benefits import ClaimIn, Payment, Regime, claim, payment_schema
-from fakes.agencies._common import PROBLEMS, env_of, not_found, raw_response
+from fakes.agencies._common import PROBLEMS, one_doc
 from fakes.auth import Who, require
 from fakes.idempotency import idem_key
 
@@ -32,10 +32,5 @@ async def pay_funeral_support(body: ClaimIn, request: Request,
 async def get_funeral_support(payment_id: str, request: Request,
                               who: Who = Depends(require("social:read"))) -> Response:
     """One funeral-support payment."""
-    store = env_of(request).stores["social"]
-    await store.settled()
-    doc = store.raw(
-        "SELECT doc FROM funeral_supports WHERE payment_id = ?", payment_id)
-    if doc is None:
-        raise not_found("payment", payment_id)
-    return raw_response(doc)
+    return await one_doc(request, "social", "SELECT doc FROM funeral_supports WHERE payment_id = ?",
+                         payment_id, "payment")

@@ -20,7 +20,18 @@ from fakes.agencies._benefits import (
     claim,
     payment_schema,
 )
-from fakes.agencies._common import PROBLEMS, Blocks, Body, Code5, Out, env_of, fault, not_found, raw_response
+from fakes.agencies._common import (
+    PROBLEMS,
+    Blocks,
+    Body,
+    Code5,
+    Out,
+    env_of,
+    fault,
+    not_found,
+    one_doc,
+    raw_response,
+)
 from fakes.auth import Who, require
 from fakes.idempotency import commit, idem_key, replay
 from fakes.ids import (
@@ -133,12 +144,7 @@ async def issue_child_card(body: CardIn, request: Request,
 async def get_child_card(card_code: str, request: Request,
                          who: Who = Depends(require("vss:read"))) -> Response:
     """One child BHYT card."""
-    store = env_of(request).stores["vss"]
-    await store.settled()
-    doc = store.raw("SELECT doc FROM cards WHERE card_code = ?", card_code)
-    if doc is None:
-        raise not_found("card", card_code)
-    return raw_response(doc)
+    return await one_doc(request, "vss", "SELECT doc FROM cards WHERE card_code = ?", card_code, "card")
 
 
 @router.post("/funeral-allowances", status_code=201, response_model=Payment)
