@@ -11,7 +11,7 @@
    (speed x multiplier) with the birth-group journey SLOs (p95 <= 3 WD, >= 95% in time) met.
 
 Locust (gevent) runs in child processes; this script's own process stays unpatched.
-``python bench/bench_driver.py [--seconds 4] [--fakes] [--speed 2880]``
+``python bench/bench_driver.py [--seconds 4] [--fakes] [--speed 2880] [--multipliers 0.5,1] [--no-driver]``
 """
 
 from __future__ import annotations
@@ -155,8 +155,10 @@ def main() -> None:
     p.add_argument("--fakes", action="store_true")
     p.add_argument("--speed", type=float, default=2880.0)
     p.add_argument("--multipliers", default="0.5,1,2,4")
+    p.add_argument("--no-driver", action="store_true", help="skip parts 1-2 (only --fakes)")
     a = p.parse_args()
-    driver_benchmark(a.seconds)
+    if not a.no_driver:
+        driver_benchmark(a.seconds)
     if a.fakes:
         fakes_benchmark(a.speed, [float(x) for x in a.multipliers.split(",")])
 

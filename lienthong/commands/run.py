@@ -82,7 +82,7 @@ def _with_progress(work: Any) -> Any:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bar:
         started = bar.add_task("starting", total=None)
-        done = bar.add_task("dossiers finished", total=None, visible=False)
+        done = bar.add_task("accepted dossiers finished", total=None, visible=False)
 
         def update(doc: dict[str, Any]) -> None:
             if doc.get("progress"):
@@ -92,7 +92,7 @@ def _with_progress(work: Any) -> Any:
                     total=doc["total"],
                     completed=doc["started"],
                 )
-                bar.update(done, visible=True, total=doc["total"], completed=doc["finished"])
+                bar.update(done, visible=True, total=max(1, doc["accepted"]), completed=doc["finished"])
             elif "phase" in doc:
                 bar.console.print(f"[dim]{doc['phase']}[/]")
 
