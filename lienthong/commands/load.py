@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -35,8 +36,7 @@ def load_command(
     admin_key: str = typer.Option(None, "--admin-key", help="Key for /admin/export (reconciliation)."),
 ) -> None:
     """Load-test TARGET with the scenario's arrival stream (or stages), distributed over workers."""
-    import scenarios
-    from lienthong.commands.run import twin_prediction
+    from lienthong.commands.run import finish, twin_prediction
     from loadtests.distributed import run_load
 
     if workers < 1 or (multiplier is not None and multiplier <= 0) or (speed is not None and speed <= 0):
@@ -48,9 +48,9 @@ def load_command(
     if not target.startswith(("http://", "https://")):
         errors.print(f"[red]bad input:[/] --target must be an http(s) URL, got {target!r}")
         raise typer.Exit(2)
-    try:
+    def work() -> Any:
         with console.status(f"Locust: 1 master + {workers} worker(s) driving {target} …"):
-            outcome = run_load(
+            return run_load(
                 scenario,
                 target,
                 workers=workers,
@@ -63,10 +63,5 @@ def load_command(
                 admin_key=admin_key,
                 twin=twin_prediction,
             )
-    except scenarios.ScenarioError as exc:
-        errors.print(f"[red]bad scenario:[/] {exc}")
-        raise typer.Exit(2) from exc
-    colour = "green" if outcome.exit_code == 0 else "red"
-    console.print(f"[bold {colour}]{outcome.report.verdict}[/]")
-    console.print(f"report: {outcome.path / 'report.html'}")
-    raise typer.Exit(outcome.exit_code)
+
+    finish(work)

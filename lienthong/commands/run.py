@@ -46,7 +46,6 @@ def run_command(
     ),
 ) -> None:
     """Drive a time-compressed scenario end to end, reconcile, and write a report (exit 1 on a breach)."""
-    import scenarios
     from loadtests.run import RunSettings, run_scenario
 
     if (speed is not None and speed <= 0) or (days is not None and days < 1):
@@ -65,8 +64,18 @@ def run_command(
         drain_s=drain,
         twin=twin_prediction,
     )
+    finish(lambda: _with_progress(lambda cb: run_scenario(scenario, settings, progress=cb)))
+
+
+def finish(work: Any) -> None:
+    """Runs ``work()`` (a run or a load), prints its verdict and report path, exits with its code.
+
+    A ScenarioError exits 2 with the problem named.
+    """
+    import scenarios
+
     try:
-        outcome = _with_progress(lambda cb: run_scenario(scenario, settings, progress=cb))
+        outcome = work()
     except scenarios.ScenarioError as exc:
         errors.print(f"[red]bad scenario:[/] {exc}")
         raise typer.Exit(2) from exc

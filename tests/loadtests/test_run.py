@@ -68,6 +68,15 @@ def test_an_unknown_scenario_exits_2() -> None:
     assert result.exit_code == 2
 
 
+def test_load_with_an_unknown_scenario_or_bad_target_exits_2() -> None:
+    unknown = CliRunner().invoke(app, ["load", "hanoi-baseln", "--target", "http://127.0.0.1:9"])
+    assert unknown.exit_code == 2
+    assert "did you mean 'hanoi-baseline'" in unknown.output
+    bad = CliRunner().invoke(app, ["load", "hanoi-baseline", "--target", "ftp://x"])
+    assert bad.exit_code == 2
+    assert "--target must be an http(s) URL" in bad.output
+
+
 def test_the_test_process_was_never_patched_by_gevent() -> None:
     assert "locust" not in sys.modules
     import socket
