@@ -35,6 +35,19 @@ def _shade(ax: Any, scenario: Scenario) -> None:
         ax.axvspan(f.start / 60.0, f.end / 60.0, color=color, alpha=0.08, lw=0)
 
 
+def _finish(fig: Any, ax: Any, scenario: Scenario, path: Path, xlabel: str, ylabel: str, title: str) -> Path:
+    """Shades the fault windows, labels the axes, saves the figure to ``path`` and closes it."""
+    _shade(ax, scenario)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def plot_all(
     scenario: Scenario,
     journeys: npt.NDArray[np.void],
@@ -86,15 +99,15 @@ def _throughput(
         h = clock.minute(j[field]) / 60.0
         counts, _ = np.histogram(h[np.isfinite(h)], edges)
         ax.step(edges[:-1], counts / w, where="post", label=label)
-    _shade(ax, scenario)
-    ax.set_xlabel("scenario time (hours from the start Monday 00:00)")
-    ax.set_ylabel("dossiers per scenario hour")
-    ax.set_title("Throughput")
-    ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _finish(
+        fig,
+        ax,
+        scenario,
+        path,
+        "scenario time (hours from the start Monday 00:00)",
+        "dossiers per scenario hour",
+        "Throughput",
+    )
 
 
 def _latency(scenario: Scenario, r: npt.NDArray[np.void], clock: ScenarioClock, path: Path, w: float) -> Path:
@@ -116,16 +129,10 @@ def _latency(scenario: Scenario, r: npt.NDArray[np.void], clock: ScenarioClock, 
             for k in range(edges.size - 1)
         ]
         ax.plot(edges[:-1] + w / 2, ys, marker=".", label=label)
-    _shade(ax, scenario)
     ax.set_yscale("log")
-    ax.set_xlabel("scenario time (hours)")
-    ax.set_ylabel("ms (log)")
-    ax.set_title("Latency (exact percentiles per bin)")
-    ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _finish(
+        fig, ax, scenario, path, "scenario time (hours)", "ms (log)", "Latency (exact percentiles per bin)"
+    )
 
 
 def _backlog(
@@ -150,12 +157,4 @@ def _backlog(
         hours = np.arange(len(twin_wip))
         keep = hours <= grid[-1] + 1
         ax.plot(hours[keep], np.asarray(twin_wip)[keep], ls="--", label="twin: dossiers in the system")
-    _shade(ax, scenario)
-    ax.set_xlabel("scenario time (hours)")
-    ax.set_ylabel("dossiers open")
-    ax.set_title("Backlog")
-    ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _finish(fig, ax, scenario, path, "scenario time (hours)", "dossiers open", "Backlog")
