@@ -28,7 +28,16 @@ import uvicorn
 from fakes.app import AGENCIES, FakesApp, create_app
 from scenarios import Scenario, dump, load
 
-__all__ = ["Handle", "free_port", "serve", "start_subprocess", "start_thread", "wait_healthy"]
+__all__ = [
+    "Handle",
+    "free_port",
+    "serve",
+    "spawn_ready",
+    "start_subprocess",
+    "start_thread",
+    "stop_process",
+    "wait_healthy",
+]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -56,13 +65,7 @@ class Handle:
     def stop(self) -> None:
         """Stop the server gracefully (SIGTERM for a child process) and wait for it."""
         if self.process is not None:
-            if self.process.poll() is None:
-                self.process.send_signal(signal.SIGTERM)
-                try:
-                    self.process.wait(15)
-                except subprocess.TimeoutExpired:
-                    self.process.kill()
-                    self.process.wait()
+            stop_process(self.process)
             self._close_pipe()
         elif self._stop is not None:
             self._stop()
@@ -193,13 +196,28 @@ def _agencies_child(scenario: Scenario, run_dir: Path, host: str, port: int,
            str(run_dir), "--host", host, "--port", str(port or free_port(host)),
            "--agencies", ",".join(a for a in AGENCIES if a != "portal"), "--watch-parent"]
     cmd += ["--speed", str(speed)] if speed else []
-    proc, info = _spawn(cmd, run_dir / "agencies.log", 30.0)
+    proc, info = spawn_ready(cmd, run_dir / "agencies.log", 30.0)
     return proc, str(info["base_url"])
 
 
-def _spawn(cmd: list[str], log_path: Path,
-           timeout: float) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
-    """Run ``cmd`` (a ``fakes.serve`` child) and wait for its READY line."""
+def stop_process(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+    """SIGTERM ``process``, wait up to ``grace`` seconds, then SIGKILL it; returns once it is gone."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def spawn_ready(cmd: list[str], log_path: Path,
+                timeout: float) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    """Run ``cmd`` (a child printing one ``READY <json>`` line when it listens) and wait for it.
+
+    stderr goes to ``log_path``. Raises RuntimeError with the log's tail if no READY line comes
+    within ``timeout`` seconds (the child is killed).
+    """
     with open(log_path, "ab") as log:  # the child keeps its own descriptor
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log,
                                 cwd=Path(__file__).resolve().parent.parent,
@@ -215,7 +233,7 @@ def _spawn(cmd: list[str], log_path: Path,
         proc.kill()
         proc.wait()
         proc.stdout.close()
-        raise RuntimeError(f"fakes did not start: {log_path.read_text()[-2000:]}")
+        raise RuntimeError(f"{cmd[2]} did not start: {log_path.read_text()[-2000:]}")
     info: dict[str, Any] = json.loads(line[6:])
     return proc, info
 
@@ -307,7 +325,7 @@ def start_subprocess(scenario: Scenario | str | Path = "hanoi-baseline",
     cmd += ["--split"] if split else []
     if processes != 1:
         cmd += ["--processes", str(processes), "--agencies-port", str(free_port(host))]
-    proc, info = _spawn(cmd, run_dir / "server.log", timeout)
+    proc, info = spawn_ready(cmd, run_dir / "server.log", timeout)
     return Handle(info["base_url"], info["urls"], _keys(scenario_obj), run_dir, process=proc)
 
 

@@ -15,15 +15,14 @@ import argparse
 import asyncio
 import itertools
 import json
-import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from fakes.serve import spawn_ready, stop_process
 
 __all__ = ["EXPECTED", "VARIANTS", "Vendor", "start_vendor"]
 
@@ -155,13 +154,7 @@ class Vendor:
     def stop(self) -> None:
         if self.process.stdout is not None:
             self.process.stdout.close()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, grace=10.0)
 
 
 def start_vendor(agency: str, variant: str, upstream: str) -> Vendor:
@@ -169,22 +162,8 @@ def start_vendor(agency: str, variant: str, upstream: str) -> Vendor:
     run_dir = tempfile.mkdtemp(prefix=f"vendor-{agency}-{variant}-")
     cmd = [sys.executable, "-m", "tests.certify.broken_vendors", "--agency", agency,
            "--variant", variant, "--upstream", upstream, "--run-dir", run_dir]
-    root = Path(__file__).resolve().parents[2]
-    log = open(Path(run_dir) / "vendor.log", "ab")  # noqa: SIM115 - the child writes to it
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, cwd=root,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    log.close()  # the child holds its own descriptor
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 30
-    line = b""
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line.startswith(b"READY ") or (not line and proc.poll() is not None):
-            break
-    if not line.startswith(b"READY "):
-        proc.kill()
-        raise RuntimeError(f"vendor did not start: {(Path(run_dir) / 'vendor.log').read_text()[-2000:]}")
-    return Vendor(proc, json.loads(line[6:])["base_url"])
+    proc, info = spawn_ready(cmd, Path(run_dir) / "vendor.log", 30.0)
+    return Vendor(proc, info["base_url"])
 
 
 def main(argv: list[str] | None = None) -> None:
