@@ -62,7 +62,7 @@ _COMMON: tuple[tuple[str, Phase, Severity, str, str, tuple[str, ...]], ...] = (
      f"{_C} §3 (Idempotency)", AGENCIES),
     ("IDEM-003", "resilience", "critical",
      "Two concurrent deliveries of one write (duplicate delivery) both get the one result; "
-     "one record is created.", f"{_C} §3, §11 (duplicate_delivery)", AGENCIES),
+     "one record is created.", f"{_C} §3, §12 (duplicate_delivery)", AGENCIES),
     ("IDEM-004", "resilience", "minor",
      "A write without an Idempotency-Key is refused 400 idempotency_key_missing.",
      f"{_C} §3 (Idempotency)", AGENCIES),
@@ -72,7 +72,7 @@ _COMMON: tuple[tuple[str, Phase, Severity, str, str, tuple[str, ...]], ...] = (
      ("justice", "police", "vss", "social")),
     ("RES-002", "resilience", "major",
      "When an upstream agency is down the write is refused 502 upstream_error and leaves nothing "
-     "behind; the retry after recovery creates the record once.", f"{_C} §3 (502), §11 (outage)",
+     "behind; the retry after recovery creates the record once.", f"{_C} §3 (502), §12 (outage)",
      ("justice", "police", "vss", "social")),
     ("SEC-001", "security", "critical",
      "Every endpoint refuses a request without an X-API-Key or with an unknown key: 401 "

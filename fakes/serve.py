@@ -189,6 +189,7 @@ async def _watch_parent(servers: list[uvicorn.Server]) -> None:
 def _agencies_child(scenario: Scenario, run_dir: Path, host: str, port: int,
                     speed: float | None) -> tuple[subprocess.Popen[bytes], str]:
     """Start the agencies (all but the portal) in a child process; (process, base URL)."""
+    run_dir = run_dir.resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / "scenario.toml"
     path.write_text(dump(scenario), encoding="utf-8")
@@ -220,7 +221,6 @@ def spawn_ready(cmd: list[str], log_path: Path,
     """
     with open(log_path, "ab") as log:  # the child keeps its own descriptor
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log,
-                                cwd=Path(__file__).resolve().parent.parent,
                                 env=dict(os.environ, PYTHONUNBUFFERED="1"))
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
@@ -309,16 +309,18 @@ def start_subprocess(scenario: Scenario | str | Path = "hanoi-baseline",
     ``scenario`` is a Scenario (written to ``run_dir/scenario.toml``), a catalog name or a
     path. ``processes=2``: the child serves the portal and starts the agencies in a
     grandchild (``Handle.urls`` says where each agency is; ``kill()`` takes both down).
-    Raises RuntimeError with the child's output if it does not become ready.
+    Raises RuntimeError with the child's output if it does not become ready. Every path handed
+    to the child is absolute: it runs in this process's folder, whatever that is.
     """
-    run_dir = Path(run_dir)
+    run_dir = Path(run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     if isinstance(scenario, Scenario):
         path = run_dir / "scenario.toml"
         path.write_text(dump(scenario), encoding="utf-8")
         scenario_obj, arg = scenario, str(path)
     else:
-        scenario_obj, arg = load(scenario), str(scenario)
+        scenario_obj = load(scenario)
+        arg = str(Path(scenario).resolve()) if Path(scenario).is_file() else str(scenario)
     cmd = [sys.executable, "-m", "fakes.serve", "--scenario", arg, "--run-dir", str(run_dir),
            "--host", host, "--port", str(port or free_port(host))]
     cmd += ["--speed", str(speed)] if speed else []

@@ -479,7 +479,7 @@ class Caller(Frozen):
     """An API caller: its key (synthetic, for the fakes) and what it may do."""
 
     key: str = Field(min_length=8)
-    role: Literal["hospital", "desk", "citizen", "portal", "agency", "admin"]
+    role: Literal["hospital", "desk", "citizen", "portal", "agency", "admin", "auditor"]
     agency: AgencyId | None = None
     scopes: tuple[str, ...] = ()
 
