@@ -31,6 +31,7 @@ from scenarios import Scenario, dump, load
 __all__ = [
     "Handle",
     "free_port",
+    "local_agencies",
     "serve",
     "spawn_ready",
     "start_subprocess",
@@ -88,11 +89,20 @@ class Handle:
         self.stop()
 
 
-def _plan(split: bool, host: str, port: int) -> dict[str, int]:
+def local_agencies(scenario: Scenario) -> tuple[str, ...]:
+    """The agencies to serve for ``scenario``: all but those it places elsewhere (a
+    ``base_url``: someone else's implementation, called there)."""
+    return tuple(a for a in AGENCIES
+                 if (spec := scenario.agencies.get(a)) is None  # type: ignore[call-overload]
+                 or not spec.base_url)
+
+
+def _plan(split: bool, host: str, port: int,
+          agencies: tuple[str, ...] = AGENCIES) -> dict[str, int]:
     """Port of each app: one for all ('*'), or one per agency."""
     if not split:
         return {"*": port}
-    return {name: (port + i if port else free_port(host)) for i, name in enumerate(AGENCIES)}
+    return {name: (port + i if port else free_port(host)) for i, name in enumerate(agencies)}
 
 
 def _apps(scenario: Scenario, run_dir: Path, host: str, ports: dict[str, int],
@@ -120,8 +130,8 @@ def _urls(host: str, ports: dict[str, int],
     if "*" in ports:
         base = f"http://{host}:{ports['*']}"
         return base, {name: (elsewhere or {}).get(name, base) for name in AGENCIES}
-    urls = {name: f"http://{host}:{p}" for name, p in ports.items()}
-    return urls["portal"], urls
+    urls = {**(elsewhere or {}), **{name: f"http://{host}:{p}" for name, p in ports.items()}}
+    return urls.get("portal", next(iter(urls.values()))), urls
 
 
 def serve(scenario: Scenario, host: str = "127.0.0.1", port: int = 8000,
@@ -148,11 +158,14 @@ def serve(scenario: Scenario, host: str = "127.0.0.1", port: int = 8000,
     if processes == 2:
         if agencies_port is None:
             agencies_port = port + 1 if port else 0
-        child, child_url = _agencies_child(scenario, run_dir, host, agencies_port, speed)
+        served = tuple(a for a in agencies if a != "portal")
+        child, child_url = _agencies_child(scenario, run_dir, host, agencies_port, speed, served)
         agencies = ("portal",)
-        elsewhere = {name: child_url for name in AGENCIES if name != "portal"}
+        elsewhere = dict.fromkeys(served, child_url)
         base_urls = dict(elsewhere)
-    ports = _plan(split, host, port)
+    ports = _plan(split, host, port, agencies)
+    elsewhere = {**{a: str(spec.base_url) for a, spec in scenario.agencies.items()
+                    if spec.base_url and a not in agencies}, **elsewhere}
     try:
         servers = _servers(_apps(scenario, run_dir, host, ports, speed, agencies, base_urls),
                            host, ports)
@@ -187,15 +200,16 @@ async def _watch_parent(servers: list[uvicorn.Server]) -> None:
 
 
 def _agencies_child(scenario: Scenario, run_dir: Path, host: str, port: int,
-                    speed: float | None) -> tuple[subprocess.Popen[bytes], str]:
-    """Start the agencies (all but the portal) in a child process; (process, base URL)."""
+                    speed: float | None,
+                    served: tuple[str, ...]) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the agencies ``served`` (not the portal) in a child process; (process, base URL)."""
     run_dir = run_dir.resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / "scenario.toml"
     path.write_text(dump(scenario), encoding="utf-8")
     cmd = [sys.executable, "-m", "fakes.serve", "--scenario", str(path), "--run-dir",
            str(run_dir), "--host", host, "--port", str(port or free_port(host)),
-           "--agencies", ",".join(a for a in AGENCIES if a != "portal"), "--watch-parent"]
+           "--agencies", ",".join(served), "--watch-parent"]
     cmd += ["--speed", str(speed)] if speed else []
     proc, info = spawn_ready(cmd, run_dir / "agencies.log", 30.0)
     return proc, str(info["base_url"])
@@ -303,12 +317,13 @@ def start_subprocess(scenario: Scenario | str | Path = "hanoi-baseline",
                      run_dir: str | Path = "runs/fakes", *, port: int = 0,
                      speed: float | None = None, split: bool = False,
                      host: str = "127.0.0.1", timeout: float = 30.0,
-                     processes: int = 1) -> Handle:
+                     processes: int = 1, agencies: tuple[str, ...] | None = None) -> Handle:
     """Start ``python -m fakes.serve`` as a child process and wait until it listens.
 
     ``scenario`` is a Scenario (written to ``run_dir/scenario.toml``), a catalog name or a
     path. ``processes=2``: the child serves the portal and starts the agencies in a
     grandchild (``Handle.urls`` says where each agency is; ``kill()`` takes both down).
+    ``agencies``: the ones to serve (default: every agency the scenario gives no base URL).
     Raises RuntimeError with the child's output if it does not become ready. Every path handed
     to the child is absolute: it runs in this process's folder, whatever that is.
     """
@@ -325,6 +340,7 @@ def start_subprocess(scenario: Scenario | str | Path = "hanoi-baseline",
            "--host", host, "--port", str(port or free_port(host))]
     cmd += ["--speed", str(speed)] if speed else []
     cmd += ["--split"] if split else []
+    cmd += ["--agencies", ",".join(agencies)] if agencies else []
     if processes != 1:
         cmd += ["--processes", str(processes), "--agencies-port", str(free_port(host))]
     proc, info = spawn_ready(cmd, run_dir / "server.log", timeout)
@@ -354,7 +370,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--speed", type=float, default=None)
     p.add_argument("--split", action="store_true")
     p.add_argument("--processes", type=int, default=1, choices=(1, 2))
-    p.add_argument("--agencies", default=",".join(AGENCIES))
+    p.add_argument("--agencies", default=None,
+                   help="comma-separated agencies to serve (default: those without a base URL)")
     p.add_argument("--watch-parent", action="store_true")
     p.add_argument("--agencies-port", type=int, default=None)
     args = p.parse_args(argv)
@@ -362,10 +379,12 @@ def main(argv: list[str] | None = None) -> None:
     def ready(base: str, urls: dict[str, str]) -> None:
         print("READY " + json.dumps({"base_url": base, "urls": urls}), flush=True)
 
+    scenario = load(args.scenario)
+    agencies = tuple(args.agencies.split(",")) if args.agencies else local_agencies(scenario)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn turns SIGTERM/SIGINT into a stop
-        serve(load(args.scenario), args.host, args.port, args.run_dir, split=args.split,
+        serve(scenario, args.host, args.port, args.run_dir, split=args.split,
               speed=args.speed, ready=ready, processes=args.processes,
-              agencies=tuple(args.agencies.split(",")), watch_parent=args.watch_parent,
+              agencies=agencies, watch_parent=args.watch_parent,
               agencies_port=args.agencies_port)
 
 

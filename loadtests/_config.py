@@ -29,7 +29,8 @@ class LoadConfig:
     this run). ``mode`` is ``open`` (the arrival stream) or ``closed`` (users and stages).
     ``go_file``: when set and ``t0`` is 0, the load process prepares everything, prints
     ``{"ready": true}`` and waits for ``{"t0": …}`` in that file (so the clock starts only once
-    the generator is ready, however slow its start on a busy machine).
+    the generator is ready, however slow its start on a busy machine). ``health_url``: where
+    hospitals post their documents when health is not at ``target`` (a mixed ecosystem).
     """
 
     scenario: str = "hanoi-baseline"
@@ -55,6 +56,7 @@ class LoadConfig:
     stage_scale: float = 1.0
     progress: bool = False
     go_file: str = ""
+    health_url: str = ""
 
     def __post_init__(self) -> None:
         if self.mode not in ("open", "closed"):

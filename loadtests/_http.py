@@ -69,10 +69,15 @@ class Reply:
 
 
 class Caller:
-    """Calls as one actor (its API key) through ``session``; records every call in ``log``."""
+    """Calls as one actor (its API key) through ``session``; records every call in ``log``.
 
-    def __init__(self, session: Any, key: str, log: Table, timeout_s: float = 10.0) -> None:
+    ``origin`` (``http://host:port``) sends this actor's calls to another server than the
+    session's host (hospitals post to health, which may live apart from the portal).
+    """
+
+    def __init__(self, session: Any, key: str, log: Table, timeout_s: float = 10.0, origin: str = "") -> None:
         self.session, self.key, self.log, self.timeout_s = session, key, log, timeout_s
+        self.origin = origin.rstrip("/")
 
     def call(
         self,
@@ -97,9 +102,10 @@ class Caller:
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
         start = time.time()
+        url = self.origin + path
         if expect:
             with self.session.request(
-                method, path, json=body, headers=headers, name=name or path, catch_response=True
+                method, url, json=body, headers=headers, name=name or path, catch_response=True
             ) as resp:
                 status = int(resp.status_code or 0)
                 ok = 200 <= status < 300 or status in expect
@@ -108,7 +114,7 @@ class Caller:
                 else:
                     resp.failure(f"{status} {_code_of(resp.content)}")
         else:
-            resp = self.session.request(method, path, json=body, headers=headers, name=name or path)
+            resp = self.session.request(method, url, json=body, headers=headers, name=name or path)
             status = int(resp.status_code or 0)
             ok = 200 <= status < 300
         try:

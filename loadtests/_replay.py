@@ -53,7 +53,11 @@ class Prepared:
         share["submitted"] += cfg.shift_minutes
         self.share = share
         self.log = Table(REQUEST_DTYPE, 4096)
-        callers = {role: Caller(session, _key(cfg, role), self.log, cfg.request_timeout_s) for role in ROLES}
+        callers = {
+            role: Caller(session, _key(cfg, role), self.log, cfg.request_timeout_s,
+                         origin=cfg.health_url if role == "hospital" else "")
+            for role in ROLES
+        }
         t0 = cfg.t0 if cfg.t0 > 0 else await_go(cfg.go_file) if cfg.go_file else time.time() + 1.0
         self.clock = ScenarioClock(t0=t0, speed=cfg.speed)
         self.deadline = max(t0, time.time()) + cfg.max_seconds

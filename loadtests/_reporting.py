@@ -19,7 +19,7 @@ from loadtests.journeys import OUTCOMES, ScenarioClock, journey_metrics
 from loadtests.reconcile import Reconciliation
 from scenarios.model import Scenario
 
-__all__ = ["Twin", "build_report", "threshold_metrics"]
+__all__ = ["Twin", "build_report", "failed_report", "threshold_metrics"]
 
 # The twin's prediction for the run's scenario and stream: (scenario, stream, days) -> {"services": {…},
 # "hourly_wip": […]}. Supplied by the caller (lienthong), since loadtests may not import the twin.
@@ -39,6 +39,7 @@ def threshold_metrics(journeys: dict[str, Any], http: dict[str, Any], rec: Recon
     out["http.service_time"] = dict(http["service_ms"])
     out["http.errors"] = {"rate": http["error_rate"], "count": http["errors"]}
     out["reconcile.violations"] = {"count": len(rec.violations)}
+    out["reconcile.not_verifiable"] = {"count": sum(rec.unverified.values())}
     return out
 
 
@@ -51,15 +52,20 @@ def build_report(
     http: dict[str, Any],
     twin_fn: Twin | None = None,
     machine: dict[str, Any] | None = None,
+    *,
+    ecosystem: dict[str, Any] | None = None,
+    error: str = "",
 ) -> tuple[Any, dict[str, Any]]:
-    """``(Report, metrics)`` of the run; the plots are written into the run folder."""
+    """``(Report, metrics)`` of the run; the plots are written into the run folder.
+
+    ``ecosystem`` says where each agency was (real or fake); ``error`` is a stage that failed
+    (the report says so first and the run fails). A twin that fails is noted, not raised.
+    """
     from lienthong.report import Check, Figure, KeyFigure, Report, Section, Table, evaluate_thresholds
 
     clock = ScenarioClock(t0=cfg.t0, speed=cfg.speed)
     jm = journey_metrics(s, merged.journeys, merged.steps, clock)
-    from loadtests._replay import stream_of
-
-    twin = twin_fn(s, stream_of(s, cfg), cfg.days) if twin_fn else {"services": {}, "hourly_wip": None}
+    twin = _twin(s, cfg, twin_fn)
     tm = threshold_metrics(jm, http, rec)
     thresholds = evaluate_thresholds(s.thresholds, tm)
     plots = plot_all(s, merged.journeys, merged.requests, clock, run.path, twin.get("hourly_wip"))
@@ -69,7 +75,13 @@ def build_report(
     }
     d = merged.driver
     checks = [
-        Check("reconciliation", rec.passed, _rec_detail(rec), group="reconciliation"),
+        *_stage_checks(rec, error, Check),
+        *(
+            [Check("twin prediction", False, f"the twin could not run: {twin['error']}", group="twin",
+                   blocking=False)]
+            if twin.get("error")
+            else []
+        ),
         Check(
             "no dossier lost or stuck",
             outcomes["stuck"] == 0 and not rec.by_rule().get("lost"),
@@ -95,12 +107,16 @@ def build_report(
         "http": http,
         "journeys": jm,
         "reconciliation": rec.as_dict(),
-        "twin": {"services": twin["services"]},
+        "ecosystem": ecosystem or {},
+        "error": error,
+        "twin": {"services": twin["services"], "error": twin.get("error", "")},
         "thresholds_input": tm,
         "machine": machine or {},
         "incidents": incidents,
     }
     sections = [
+        *_error_sections(error, Section),
+        _ecosystem_section(ecosystem, rec, Section, Table),
         Section(
             "Journeys",
             text=[_journey_text(jm, outcomes)],
@@ -140,7 +156,7 @@ def build_report(
         Section("Reconciliation", text=[_rec_detail(rec)], tables=_rec_tables(rec, Table)),
     ]
     key = _key_figures(jm, http, rec, outcomes, KeyFigure)
-    verdict = _verdict(s, jm, thresholds, rec)
+    verdict = _verdict(s, jm, thresholds, rec, error)
     report = Report(
         title=f"lienthong run — {s.meta.name}",
         verdict=verdict,
@@ -157,9 +173,104 @@ def build_report(
             "speed": f"{cfg.speed:g}",
             "target": cfg.target,
         },
+        notes=_notes(cfg, machine) + [f"The twin could not run: {e}" for e in [twin.get("error")] if e],
+    )
+    return report, metrics
+
+
+def failed_report(
+    s: Scenario,
+    cfg: LoadConfig,
+    rec: Reconciliation,
+    run: Any,
+    machine: dict[str, Any] | None,
+    ecosystem: dict[str, Any] | None,
+    error: str,
+) -> tuple[Any, dict[str, Any]]:
+    """``(Report, metrics)`` of a run that produced no load records: what failed, where each
+    agency was, and whatever reconciliation could say."""
+    from lienthong.report import Check, Report, Section, Table
+
+    metrics = {
+        "scenario": s.meta.name,
+        "speed": cfg.speed,
+        "days": cfg.days,
+        "multiplier": s.demand.multiplier,
+        "error": error,
+        "ecosystem": ecosystem or {},
+        "reconciliation": rec.as_dict(),
+        "machine": machine or {},
+    }
+    report = Report(
+        title=f"lienthong run — {s.meta.name}",
+        verdict=f"No: the run failed — {error}. Nothing was measured.",
+        sections=[*_error_sections(error, Section), _ecosystem_section(ecosystem, rec, Section, Table)],
+        checks=_stage_checks(rec, error, Check),
+        metrics=metrics,
+        meta={"run": run.id, "scenario": s.meta.name, "seed": str(run.manifest.get("seed")),
+              "digest": run.manifest["scenario"]["digest"][:16], "speed": f"{cfg.speed:g}",
+              "target": cfg.target},
         notes=_notes(cfg, machine),
     )
     return report, metrics
+
+
+def _twin(s: Scenario, cfg: LoadConfig, twin_fn: Twin | None) -> dict[str, Any]:
+    """The twin's prediction on the run's stream; its failure is noted, not raised."""
+    if twin_fn is None:
+        return {"services": {}, "hourly_wip": None}
+    from loadtests._replay import stream_of
+
+    try:
+        return twin_fn(s, stream_of(s, cfg), cfg.days)
+    except Exception as exc:  # the measurement stands without the prediction
+        return {"services": {}, "hourly_wip": None, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def _stage_checks(rec: Reconciliation, error: str, Check: Any) -> list[Any]:
+    out = [
+        Check("reconciliation", rec.passed and not rec.error, _rec_detail(rec), group="reconciliation"),
+        Check(
+            "registers verified",
+            rec.complete,
+            f"{rec.verified_share():.0%} of register checks made"
+            + ("" if rec.complete else f"; not verifiable: {_reasons(rec)}"),
+            group="reconciliation",
+        ),
+    ]
+    if error:
+        out.insert(0, Check("every stage ran", False, error, group="run"))
+    return out
+
+
+def _reasons(rec: Reconciliation) -> str:
+    return "; ".join(f"{a}: {r}" for a, r in sorted(rec.reasons.items())) or rec.error or "unknown"
+
+
+def _error_sections(error: str, Section: Any) -> list[Any]:
+    if not error:
+        return []
+    return [Section("The run failed", text=[
+        f"{error}. The figures below are what was measured before the failure; the registers were "
+        "reconciled as far as they could be read."])]
+
+
+def _ecosystem_section(
+    ecosystem: dict[str, Any] | None, rec: Reconciliation, Section: Any, Table: Any
+) -> Any:
+    rows = [
+        [agency, "reference fakes" if where.get("fake") else "real system", where.get("url"),
+         rec.sources.get(agency, "–")]
+        for agency, where in (ecosystem or {}).items()
+    ]
+    real = [a for a, w in (ecosystem or {}).items() if not w.get("fake")]
+    text = (f"Real systems in the loop: {', '.join(real)}; the rest are the reference fakes."
+            if real and len(real) < len(ecosystem or {}) else
+            "Every agency is a real system (someone else's implementation of the contract)." if real else
+            "Every agency is the reference fakes started by this run.")
+    return Section("Ecosystem", text=[text], tables=[Table(
+        "Where each agency was and how its registers were read",
+        ["agency", "kind", "URL", "registers read through"], rows)])
 
 
 def _incidents(s: Scenario, cfg: LoadConfig, merged: Merged, clock: ScenarioClock) -> dict[str, Any]:
@@ -229,19 +340,21 @@ def _num(v: Any) -> Any:
 
 
 def _rec_detail(rec: Reconciliation) -> str:
-    if rec.passed:
-        n, checks = rec.checked.get("dossiers", 0), sum(rec.checked.values())
-        return f"Registers match all {n} accepted dossiers ({checks} checks)."
-    rules = ", ".join(f"{k}: {v}" for k, v in sorted(rec.by_rule().items()))
-    return f"{len(rec.violations)} violations ({rules})."
+    checks = sum(rec.checked.values())
+    return f"{rec.summary()} ({checks} checks made)."
 
 
 def _rec_tables(rec: Reconciliation, Table: Any) -> list[Any]:
-    if rec.passed:
-        return []
-    rows = [[v.dossier, v.rule, v.detail] for v in rec.violations[:50]]
-    more = f"{len(rec.violations) - 50} more in metrics.json" if len(rec.violations) > 50 else ""
-    return [Table("Violations (first 50)", ["dossier", "rule", "detail"], rows, note=more)]
+    out = []
+    if rec.unverified:
+        rows = [[what, n] for what, n in sorted(rec.unverified.items())]
+        why = "; ".join(f"{a}: {r}" for a, r in sorted(rec.reasons.items()))
+        out.append(Table("Checks not verifiable (not counted as passed)", ["check", "count"], rows, note=why))
+    if rec.violations:
+        rows = [[v.dossier, v.rule, v.detail] for v in rec.violations[:50]]
+        more = f"{len(rec.violations) - 50} more in metrics.json" if len(rec.violations) > 50 else ""
+        out.append(Table("Violations (first 50)", ["dossier", "rule", "detail"], rows, note=more))
+    return out
 
 
 def _journey_text(jm: dict[str, Any], outcomes: dict[str, int]) -> str:
@@ -358,6 +471,8 @@ def _key_figures(
     out.append(
         KeyFigure("reconciliation violations", len(rec.violations), status="pass" if rec.passed else "fail")
     )
+    if not rec.complete:
+        out.append(KeyFigure("register checks verified", rec.verified_share(), "%", status="fail"))
     return out
 
 
@@ -413,21 +528,28 @@ def group_sentence(jm: dict[str, Any], thresholds: list[Any]) -> tuple[bool, str
     return all_met, "; ".join(parts)
 
 
-def _verdict(s: Scenario, jm: dict[str, Any], thresholds: list[Any], rec: Reconciliation) -> str:
-    """First sentence: did each group meet its deadline; then thresholds and reconciliation."""
+def _verdict(
+    s: Scenario, jm: dict[str, Any], thresholds: list[Any], rec: Reconciliation, error: str = ""
+) -> str:
+    """The first words answer the question that failed: a stage that failed, a group that missed
+    its deadline, a threshold, the registers (broken or not verifiable) — then the rest."""
     groups_met, groups = group_sentence(jm, thresholds)
     failed = [t for t in thresholds if t.failed]
     measured = [t for t in thresholds if t.status != "not measured"]
-    ok = groups_met and not failed and rec.passed
-    head = f"{'Yes' if ok else 'No'}: {groups}."
     if failed:
         worst = "; ".join(f"{t.metric} {t.stat} {t.observed_text} vs {t.limit_text}" for t in failed[:3])
-        tail = f" {len(failed)} of {len(measured)} thresholds fail — {worst}."
+        limits = f"{len(failed)} of {len(measured)} thresholds fail — {worst}."
     else:
-        tail = f" All {len(measured)} measured thresholds of {s.meta.name} met."
-    if rec.passed:
-        tail += f" Registers reconcile with all {rec.checked.get('dossiers', 0)} accepted dossiers."
-    else:
-        rules = ", ".join(f"{v} {k}" for k, v in sorted(rec.by_rule().items()))
-        tail += f" Reconciliation: {len(rec.violations)} violations ({rules})."
-    return head + tail
+        limits = f"All {len(measured)} measured thresholds of {s.meta.name} met."
+    registers = rec.summary()
+    if error:
+        return f"No: the run failed — {error}. {groups}. {limits} {registers}"
+    if not groups_met:
+        return f"No: {groups}. {limits} {registers}"
+    if failed:
+        return f"No: {limits} {groups[0].upper()}{groups[1:]}. {registers}"
+    if rec.violations or rec.error:
+        return f"No: the registers do not reconcile. {registers} {groups[0].upper()}{groups[1:]}. {limits}"
+    if not rec.complete:
+        return f"Not verified: {registers} {groups[0].upper()}{groups[1:]}. {limits}"
+    return f"Yes: {groups}. {limits} {registers}"

@@ -32,17 +32,20 @@ personal identifiers in the details are masked (``001******123``).
 from __future__ import annotations
 
 import calendar as _cal
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
 from fakes.ids import mask
+from loadtests.registers import EXPORTED_AGENCIES, ExportRegisters, NotVerifiable, Registers, fetch_exports
 from scenarios.model import Scenario
 
 __all__ = [
     "EXPORTED_AGENCIES",
+    "NotVerifiable",
     "Reconciliation",
     "Submission",
     "Violation",
@@ -52,7 +55,6 @@ __all__ = [
     "reconcile",
 ]
 
-EXPORTED_AGENCIES = ("health", "justice", "police", "vss", "social", "portal")
 TERMINAL = ("completed", "rejected")
 _FUNERAL_TASKS = ("pay_funeral_allowance", "pay_funeral_support")
 
@@ -94,16 +96,43 @@ class Violation:
 
 @dataclass
 class Reconciliation:
-    """The outcome: ``violations`` (empty when the registers match) and what was checked."""
+    """The outcome: ``violations`` (empty when the registers match), what was checked, and what
+    could not be checked (``unverified``: check → count; ``reasons``: agency → why).
+
+    ``passed`` means no rule is broken among the checks made; ``complete`` that every check
+    could be made. Only both together say the registers reconcile.
+    """
 
     violations: list[Violation] = field(default_factory=list)
     checked: Counter[str] = field(default_factory=Counter)
     unanswered: list[str] = field(default_factory=list)
+    unverified: Counter[str] = field(default_factory=Counter)
+    reasons: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    error: str = ""
 
     @property
     def passed(self) -> bool:
-        """True when no rule is broken."""
+        """True when no rule is broken among the checks that could be made."""
         return not self.violations
+
+    @property
+    def complete(self) -> bool:
+        """True when every check could be made (nothing not verifiable, no error)."""
+        return not self.unverified and not self.error
+
+    @property
+    def status(self) -> str:
+        """``passed`` | ``failed`` (a rule broken) | ``not verified`` (nothing broken, but not
+        everything could be checked)."""
+        if self.violations:
+            return "failed"
+        return "passed" if self.complete else "not verified"
+
+    def verified_share(self) -> float:
+        """Checks made / checks wanted (1.0 when nothing was wanted)."""
+        made, missed = sum(self.checked.values()), sum(self.unverified.values())
+        return made / (made + missed) if made + missed else 1.0
 
     def by_rule(self) -> dict[str, int]:
         """How many violations per rule."""
@@ -113,9 +142,16 @@ class Reconciliation:
         """Plain JSON data: counts, rules and the first ``limit`` violations."""
         return {
             "passed": self.passed,
+            "complete": self.complete,
+            "status": self.status,
             "violations": len(self.violations),
             "by_rule": self.by_rule(),
             "checked": dict(self.checked),
+            "not_verifiable": dict(self.unverified),
+            "not_verifiable_reasons": dict(self.reasons),
+            "verified_share": round(self.verified_share(), 4),
+            "sources": dict(self.sources),
+            "error": self.error,
             "accepted_without_answer": list(self.unanswered[:limit]),
             "first": [asdict(v) for v in self.violations[:limit]],
         }
@@ -124,27 +160,42 @@ class Reconciliation:
         """Records a violation (masking any identifier-looking tokens in ``detail``)."""
         self.violations.append(Violation(dossier, rule, _mask_text(detail)))
 
+    def cannot(self, what: str, agency: str, reason: str) -> None:
+        """Records that check ``what`` could not be made at ``agency`` (the first reason kept)."""
+        self.unverified[what] += 1
+        self.reasons.setdefault(agency, reason)
+
+    def merge(self, other: Reconciliation) -> None:
+        """Adds ``other``'s findings to this one."""
+        self.violations += other.violations
+        self.checked.update(other.checked)
+        self.unanswered += other.unanswered
+        self.unverified.update(other.unverified)
+        for agency, reason in other.reasons.items():
+            self.reasons.setdefault(agency, reason)
+
+    def summary(self) -> str:
+        """One sentence: what reconciled, what broke, what could not be verified and why."""
+        n = self.checked.get("dossiers", 0)
+        if self.error:
+            return f"Reconciliation could not run: {self.error}."
+        if self.violations:
+            rules = ", ".join(f"{v} {k}" for k, v in sorted(self.by_rule().items()))
+            text = f"Reconciliation: {len(self.violations)} violations ({rules})."
+        elif self.complete:
+            return f"Registers reconcile with all {n} accepted dossiers."
+        else:
+            text = f"No violation among the checks made on {n} accepted dossiers."
+        if not self.complete:
+            missed = sum(self.unverified.values())
+            why = "; ".join(f"{a}: {r}" for a, r in sorted(self.reasons.items()))
+            text += (f" {missed} checks not verifiable ({self.verified_share():.0%} of checks "
+                     f"verified) — {why}.")
+        return text
+
 
 def _mask_text(text: str) -> str:
     return " ".join(mask(w) if w.isdigit() and len(w) >= 9 else w for w in text.split(" "))
-
-
-def fetch_exports(
-    base_url: str, admin_key: str, timeout_s: float = 60.0
-) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """``{agency: {table: rows}}`` from ``GET /admin/export/{agency}`` of every agency (httpx).
-
-    Raises ``httpx.HTTPError`` when an export cannot be read.
-    """
-    import httpx
-
-    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    with httpx.Client(base_url=base_url, timeout=timeout_s, headers={"X-API-Key": admin_key}) as client:
-        for agency in EXPORTED_AGENCIES:
-            reply = client.get(f"/admin/export/{agency}")
-            reply.raise_for_status()
-            out[agency] = reply.json()["registers"]
-    return out
 
 
 def card_valid_to(birth: date) -> date:
@@ -167,94 +218,241 @@ def expected_steps(scenario: Scenario, service: str, variant: str, status: str) 
     return out
 
 
-# -- the check ------------------------------------------------------------------------------------
-
-
-class _Index:
-    """The exported registers, indexed by the keys reconciliation looks up."""
-
-    def __init__(self, exports: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]]) -> None:
-        def rows(agency: str, table: str) -> list[Mapping[str, Any]]:
-            return list(exports.get(agency, {}).get(table, []))
-
-        self.births = _group(rows("justice", "births"), "birth_certificate_id")
-        self.births_by_no = _group(rows("justice", "births"), "register_no")
-        self.deaths = _group(rows("justice", "deaths"), "death_notice_id")
-        self.people = _group(rows("police", "people"), "pid")
-        issued = [r for r in rows("police", "pid_requests") if r.get("status") == "issued" and r.get("pid")]
-        self.pids_by_birth = _group(issued, "birth_register_no")
-        self.residences = _group([r for r in rows("police", "residences") if _active(r)], "pid")
-        self.removals = _group(rows("police", "removals"), "pid")
-        self.cards = _group(rows("vss", "cards"), "pid")
-        self.vss_pay = _group(rows("vss", "funeral_allowances"), "death_register_no")
-        self.survivor = _group(rows("vss", "survivor_benefits"), "death_register_no")
-        self.social_pay = _group(rows("social", "funeral_supports"), "death_register_no")
-        portal = rows("portal", "dossiers")
-        self.dossiers = {str(d.get("id")): d for d in portal}
-        self.by_document: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-        for d in portal:
-            doc = _document_of(d)
-            if doc:
-                self.by_document[doc].append(d)
-
-
-def _active(row: Mapping[str, Any]) -> bool:
-    return str(row.get("status", "active")) in ("active", "registered") and not row.get("removed_on")
-
-
-def _group(rows: Iterable[Mapping[str, Any]], key: str) -> dict[str, list[Mapping[str, Any]]]:
-    out: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    for r in rows:
-        if r.get(key) is not None:
-            out[str(r[key])].append(r)
-    return out
-
-
-def _document_of(d: Mapping[str, Any]) -> str:
-    for section, key in (("birth", "birth_certificate_id"), ("death", "death_notice_id")):
-        part = d.get(section) or (d.get("input") or {}).get(section)
-        if isinstance(part, Mapping) and part.get(key):
-            return str(part[key])
-    return ""
-
-
 def reconcile(
     scenario: Scenario,
     submissions: Sequence[Submission],
-    exports: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
+    registers: Registers | Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
+    *,
+    days: Sequence[date] | None = None,
 ) -> Reconciliation:
-    """Checks the registers in ``exports`` against ``submissions`` (see the module docstring)."""
-    idx, out = _Index(exports), Reconciliation()
+    """Checks the registers against ``submissions`` (see the module docstring).
+
+    ``registers`` is a :class:`~loadtests.registers.Registers` (contract reads, exports or a mix)
+    or plain ``/admin/export`` documents ``{agency: {table: rows}}``. ``days`` are the scenario
+    dates the run covered: where a register is read through the contract, cards and payments
+    made on those days are listed to find any made for someone no dossier asked for.
+    A check whose register cannot be read is counted as not verifiable, with the reason.
+    """
+    regs = registers if isinstance(registers, Registers) else ExportRegisters(registers)
+    checker = _Checker(scenario, regs)
+    out = Reconciliation(sources={a: regs.source(a) for a in EXPORTED_AGENCIES})
     wanted_cards: set[str] = set()
     wanted_pay: set[str] = set()
-    for sub in submissions:
+    workers = max(1, min(regs.concurrency, len(submissions)))
+    with ThreadPoolExecutor(workers) as pool:  # reads over HTTP: a few dossiers at a time
+        for part, cards, pay in pool.map(checker.dossier, submissions):
+            out.merge(part)
+            wanted_cards |= cards
+            wanted_pay |= pay
+    checker.strays(wanted_cards, wanted_pay, list(days) if days is not None else None, out)
+    return out
+
+
+class _Checker:
+    """The rules for one dossier at a time, reading through ``regs``."""
+
+    def __init__(self, scenario: Scenario, regs: Registers) -> None:
+        self.s, self.regs = scenario, regs
+
+    def dossier(self, sub: Submission) -> tuple[Reconciliation, set[str], set[str]]:
+        """``(findings, cards wanted, payments wanted)`` of one submission."""
+        out = Reconciliation()
+        try:
+            return out, *self._dossier(sub, out)
+        except NotVerifiable as exc:
+            out.cannot("dossier", exc.agency, exc.reason)
+            return out, set(), set()
+
+    def _dossier(self, sub: Submission, out: Reconciliation) -> tuple[set[str], set[str]]:
         if not sub.answered:
-            stored = _unanswered(idx, sub, out)
+            stored = self._unanswered(sub, out)
             if stored is None:
-                continue
+                return set(), set()
             sub = replace(sub, code=str(stored.get("id")))
         else:
-            stored = _stored(idx, sub, out)
+            stored = self._stored(sub, out)
         out.checked["dossiers"] += 1
         if sub.returned:
             out.add(sub.code, "lost_attachment", _returned(sub))
         if stored is None:
-            continue
+            return set(), set()
         status = str(stored.get("status"))
         if status not in TERMINAL:
             out.add(sub.code, "stuck", f"status {status!r} at the end of the run")
-            continue
-        done = _done_steps(scenario, sub, stored)
+            return set(), set()
+        done = _done_steps(self.s, sub, stored)
         if status == "rejected":
             code, text = _rejection(stored)
             rule = "lost_attachment" if code == "missing_attachment" else "refused_valid_dossier"
             out.add(sub.code, rule, text)
         if sub.service == "birth":
-            wanted_cards |= _check_birth(scenario, idx, sub, done, out)
-        else:
-            wanted_pay |= _check_death(scenario, idx, sub, done, out)
-    _check_strays(idx, wanted_cards, wanted_pay, out)
-    return out
+            return self._birth(sub, done, out), set()
+        return set(), self._death(sub, done, out)
+
+    def _find(self, out: Reconciliation, what: str, agency: str, table: str, field: str,
+              value: str) -> list[Mapping[str, Any]] | None:
+        try:
+            return self.regs.find(agency, table, field, value)
+        except NotVerifiable as exc:
+            out.cannot(what, exc.agency, exc.reason)
+            return None
+
+    def _by_document(self, sub: Submission) -> list[Mapping[str, Any]]:
+        rows = self.regs.find("portal", "dossiers", "document", sub.document)
+        return [d for d in rows if d.get("service", sub.service) == sub.service]
+
+    def _unanswered(self, sub: Submission, out: Reconciliation) -> Mapping[str, Any] | None:
+        """The register's dossier for a submission that got no 202, if the portal accepted it."""
+        same_doc = self._by_document(sub)
+        if len(same_doc) == 1:
+            out.unanswered.append(str(same_doc[0].get("id")))
+            out.checked["accepted_without_answer"] += 1
+            return same_doc[0]
+        if len(same_doc) > 1:
+            out.add("-", "duplicate_dossier", f"{len(same_doc)} dossiers for {_what(sub)} {sub.document}")
+            return None
+        if sub.refusal == "missing_attachment":
+            out.checked["dossiers"] += 1
+            out.add(
+                f"#{sub.index}",
+                "lost_attachment",
+                f"submitted with its {_what(sub)} {sub.document} but returned twice (missing_attachment)",
+            )
+        return None
+
+    def _stored(self, sub: Submission, out: Reconciliation) -> Mapping[str, Any] | None:
+        stored = self.regs.find("portal", "dossiers", "id", sub.code)
+        if len(stored) == 1:
+            return stored[0]
+        same_doc = self._by_document(sub)
+        if len(same_doc) == 1:
+            out.add(
+                sub.code,
+                "code_mismatch",
+                f"the submitter was given {sub.code}; the register holds it as {same_doc[0].get('id')}",
+            )
+            return same_doc[0]
+        out.add(sub.code, "lost", "accepted (202) but not in the portal's register")
+        return None
+
+    def _one(self, out: Reconciliation, sub: Submission, what: str, wanted: bool, agency: str,
+             table: str, field: str, value: str) -> Mapping[str, Any] | None:
+        """The one record ``wanted`` (None otherwise, or when it is missing or doubled: a
+        violation) or when the register cannot be read (not verifiable)."""
+        rows = self._find(out, what, agency, table, field, value)
+        if rows is None:
+            return None
+        if table == "residences":  # only active entries count; removed ones are history
+            rows = [r for r in rows if _active(r)]
+        elif table == "pid_requests":  # a PID is issued once its request is
+            rows = [r for r in rows if r.get("status") == "issued" and r.get("pid")]
+        out.checked[what] += 1
+        if wanted and len(rows) == 1:
+            return rows[0]
+        if wanted:
+            out.add(sub.code, f"{what}_count", f"{len(rows)} {what} records, expected 1")
+        elif rows:
+            text = f"{len(rows)} {what} records for a step the dossier did not do"
+            out.add(sub.code, f"unexpected_{what}", text)
+        return None
+
+    @staticmethod
+    def _after(out: Reconciliation, *whats: str) -> None:
+        """Checks ``whats`` could not be made: the record they start from could not be read
+        (its reason is already recorded)."""
+        for what in whats:
+            out.unverified[what] += 1
+
+    def _birth(self, sub: Submission, done: set[str], out: Reconciliation) -> set[str]:
+        unread = len(out.unverified)
+        ks = self._one(out, sub, "birth_record", "ks" in done, "justice", "births",
+                       "birth_certificate_id", sub.document)
+        if ks is None:
+            if len(out.unverified) > unread:
+                self._after(out, "residence", "card")
+            return set()
+        person = self._one(out, sub, "personal_id", "pid" in done, "police", "pid_requests",
+                           "birth_register_no", str(ks.get("register_no")))
+        if person is None:
+            if len(out.unverified) > unread:
+                self._after(out, "residence", "card")
+            return set()
+        pid = str(person.get("pid"))
+        _check_code(sub, person, "PID request", out)
+        residence = self._one(out, sub, "residence", "tt" in done, "police", "residences", "pid", pid)
+        if residence is not None:
+            _check_code(sub, residence, "residence", out)
+            if sub.household and str(residence.get("household_id")) != sub.household:
+                out.add(
+                    sub.code,
+                    "wrong_household",
+                    f"child {pid} registered in {residence.get('household_id')}, not {sub.household}",
+                )
+        card = self._one(out, sub, "card", "bhyt" in done, "vss", "cards", "pid", pid)
+        if card is not None:
+            _check_card(sub, card, ks, out)
+        return {pid} if "bhyt" in done else set()
+
+    def _death(self, sub: Submission, done: set[str], out: Reconciliation) -> set[str]:
+        unread = len(out.unverified)
+        kt = self._one(out, sub, "death_record", "kt" in done, "justice", "deaths", "death_notice_id",
+                       sub.document)
+        if kt is None:
+            if len(out.unverified) > unread:
+                self._after(out, "residence_removal", "vss_funeral_payment",
+                            "social_funeral_payment", "survivor_settlement")
+            return set()
+        reg, pid = str(kt.get("register_no")), str(kt.get("deceased_pid"))
+        if "xtt" in done:
+            people = self._find(out, "marked_deceased", "police", "people", "pid", pid)
+            if people is not None:
+                out.checked["marked_deceased"] += 1
+                if len(people) != 1 or people[0].get("alive") not in (False, 0):
+                    out.add(sub.code, "not_marked_deceased", f"person {pid} not recorded as deceased once")
+        removal = self._one(out, sub, "residence_removal", "xtt" in done, "police", "removals", "pid", pid)
+        if removal is not None:
+            _check_code(sub, removal, "residence removal", out)
+        death_day = date.fromisoformat(str(kt.get("death_date")))
+        pay = (("vss", "funeral_allowances", "vss_funeral_payment", "funeral_vss"),
+               ("social", "funeral_supports", "social_funeral_payment", "funeral_social"),
+               ("vss", "survivor_benefits", "survivor_settlement", "survivor"))
+        for agency, table, what, step in pay:
+            payment = self._one(out, sub, what, step in done, agency, table, "death_register_no", reg)
+            if payment is not None and what != "survivor_settlement":
+                _check_amount(self.s, sub, payment, death_day, agency, out)
+        return {reg} if done & {"funeral_vss", "funeral_social", "survivor"} else set()
+
+    def strays(self, cards: set[str], payments: set[str], days: list[date] | None,
+               out: Reconciliation) -> None:
+        """No card or payment for anyone no dossier asked for, on the days the run covered."""
+        tables = (("vss", "cards", "pid", "card_for_someone_else", "card(s) for person"),
+                  ("vss", "funeral_allowances", "death_register_no", "payment_for_someone_else",
+                   "vss payment(s) for death record"),
+                  ("social", "funeral_supports", "death_register_no", "payment_for_someone_else",
+                   "social payment(s) for death record"),
+                  ("vss", "survivor_benefits", "death_register_no", "payment_for_someone_else",
+                   "survivor payment(s) for death record"))
+        for agency, table, key, rule, text in tables:
+            what = f"nothing_else.{agency}.{table}"
+            try:
+                if days is None and not self.regs.whole(agency):
+                    raise NotVerifiable(agency, "the dates the run covered are not known")
+                rows = self.regs.made_on(agency, table, days or [])
+            except NotVerifiable as exc:
+                out.cannot(what, exc.agency, exc.reason)
+                continue
+            out.checked[what] += 1
+            wanted = cards if table == "cards" else payments
+            counts = Counter(str(r.get(key)) for r in rows if r.get(key) is not None)
+            for ident, n in sorted(counts.items()):
+                if ident not in wanted:
+                    out.add("-", rule, f"{n} {text} {ident} no dossier asked for")
+
+
+def _active(row: Mapping[str, Any]) -> bool:
+    if row.get("active") in (False, 0):
+        return False
+    return str(row.get("status", "active")) in ("active", "registered") and not row.get("removed_on")
 
 
 def _what(sub: Submission) -> str:
@@ -268,42 +466,8 @@ def _returned(sub: Submission) -> str:
     )
 
 
-def _unanswered(idx: _Index, sub: Submission, out: Reconciliation) -> Mapping[str, Any] | None:
-    """The register's dossier for a submission that got no 202, if the portal accepted it."""
-    same_doc = [
-        d for d in idx.by_document.get(sub.document, []) if d.get("service", sub.service) == sub.service
-    ]
-    if len(same_doc) == 1:
-        out.unanswered.append(str(same_doc[0].get("id")))
-        out.checked["accepted_without_answer"] += 1
-        return same_doc[0]
-    if len(same_doc) > 1:
-        out.add("-", "duplicate_dossier", f"{len(same_doc)} dossiers for {_what(sub)} {sub.document}")
-        return None
-    if sub.refusal == "missing_attachment":
-        out.checked["dossiers"] += 1
-        out.add(
-            f"#{sub.index}",
-            "lost_attachment",
-            f"submitted with its {_what(sub)} {sub.document} but returned twice (missing_attachment)",
-        )
-    return None
 
 
-def _stored(idx: _Index, sub: Submission, out: Reconciliation) -> Mapping[str, Any] | None:
-    stored = idx.dossiers.get(sub.code)
-    if stored is not None:
-        return stored
-    same_doc = idx.by_document.get(sub.document, [])
-    if len(same_doc) == 1:
-        out.add(
-            sub.code,
-            "code_mismatch",
-            f"the submitter was given {sub.code}; the register holds it as {same_doc[0].get('id')}",
-        )
-        return same_doc[0]
-    out.add(sub.code, "lost", "accepted (202) but not in the portal's register")
-    return None
 
 
 def _rejection(stored: Mapping[str, Any]) -> tuple[str, str]:
@@ -322,47 +486,8 @@ def _done_steps(scenario: Scenario, sub: Submission, stored: Mapping[str, Any]) 
     return {str(s.get("step")) for s in stored.get("steps") or () if s.get("status") == "done"}
 
 
-def _one(
-    out: Reconciliation, sub: Submission, rows: Sequence[Mapping[str, Any]], wanted: bool, what: str
-) -> Mapping[str, Any] | None:
-    out.checked[what] += 1
-    if wanted and len(rows) == 1:
-        return rows[0]
-    if wanted:
-        out.add(sub.code, f"{what}_count", f"{len(rows)} {what} records, expected 1")
-    elif rows:
-        out.add(
-            sub.code, f"unexpected_{what}", f"{len(rows)} {what} records for a step the dossier did not do"
-        )
-    return None
 
 
-def _check_birth(
-    scenario: Scenario, idx: _Index, sub: Submission, done: set[str], out: Reconciliation
-) -> set[str]:
-    ks = _one(out, sub, idx.births.get(sub.document, []), "ks" in done, "birth_record")
-    if ks is None:
-        return set()
-    person = _one(
-        out, sub, idx.pids_by_birth.get(str(ks.get("register_no")), []), "pid" in done, "personal_id"
-    )
-    if person is None:
-        return set()
-    pid = str(person.get("pid"))
-    _check_code(sub, person, "PID request", out)
-    residence = _one(out, sub, idx.residences.get(pid, []), "tt" in done, "residence")
-    if residence is not None:
-        _check_code(sub, residence, "residence", out)
-    if residence is not None and sub.household and str(residence.get("household_id")) != sub.household:
-        out.add(
-            sub.code,
-            "wrong_household",
-            f"child {pid} registered in {residence.get('household_id')}, not {sub.household}",
-        )
-    card = _one(out, sub, idx.cards.get(pid, []), "bhyt" in done, "card")
-    if card is not None:
-        _check_card(sub, card, ks, out)
-    return {pid} if "bhyt" in done else set()
 
 
 def _check_code(sub: Submission, row: Mapping[str, Any], what: str, out: Reconciliation) -> None:
@@ -390,28 +515,6 @@ def _check_card(sub: Submission, card: Mapping[str, Any], ks: Mapping[str, Any],
         out.add(sub.code, "card_code", f"card code {code} is not a child (TE1) card")
 
 
-def _check_death(
-    scenario: Scenario, idx: _Index, sub: Submission, done: set[str], out: Reconciliation
-) -> set[str]:
-    kt = _one(out, sub, idx.deaths.get(sub.document, []), "kt" in done, "death_record")
-    if kt is None:
-        return set()
-    reg, pid = str(kt.get("register_no")), str(kt.get("deceased_pid"))
-    if "xtt" in done:
-        people = idx.people.get(pid, [])
-        if len(people) != 1 or people[0].get("alive") not in (False, 0):
-            out.add(sub.code, "not_marked_deceased", f"person {pid} not recorded as deceased once")
-    removal = _one(out, sub, idx.removals.get(pid, []), "xtt" in done, "residence_removal")
-    if removal is not None:
-        _check_code(sub, removal, "residence removal", out)
-    death_day = date.fromisoformat(str(kt.get("death_date")))
-    vss = _one(out, sub, idx.vss_pay.get(reg, []), "funeral_vss" in done, "vss_funeral_payment")
-    social = _one(out, sub, idx.social_pay.get(reg, []), "funeral_social" in done, "social_funeral_payment")
-    _one(out, sub, idx.survivor.get(reg, []), "survivor" in done, "survivor_settlement")
-    for payment, payer in ((vss, "vss"), (social, "social")):
-        if payment is not None:
-            _check_amount(scenario, sub, payment, death_day, payer, out)
-    return {reg} if done & {"funeral_vss", "funeral_social", "survivor"} else set()
 
 
 def _check_amount(
@@ -435,18 +538,3 @@ def _check_amount(
             f"{payer} paid {got} VND, expected {want} for a death on {day.isoformat()}",
         )
 
-
-def _check_strays(idx: _Index, cards: set[str], payments: set[str], out: Reconciliation) -> None:
-    for pid, rows in idx.cards.items():
-        if pid not in cards:
-            out.add(
-                "-", "card_for_someone_else", f"{len(rows)} card(s) for person {pid} no dossier asked for"
-            )
-    for table, name in ((idx.vss_pay, "vss"), (idx.social_pay, "social"), (idx.survivor, "survivor")):
-        for reg, rows in table.items():
-            if reg not in payments:
-                out.add(
-                    "-",
-                    "payment_for_someone_else",
-                    f"{len(rows)} {name} payment(s) for death record {reg} no dossier asked for",
-                )

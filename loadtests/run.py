@@ -27,8 +27,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,18 @@ import scenarios
 from loadtests._config import LoadConfig
 from loadtests._merge import Merged, http_metrics, merge
 from loadtests.journeys import ScenarioClock, journey_metrics
-from loadtests.reconcile import Reconciliation, Submission, fetch_exports, reconcile
+from loadtests.reconcile import Reconciliation, Submission, reconcile
+from loadtests.registers import (
+    ContractRegisters,
+    ExportRegisters,
+    MixedRegisters,
+    Registers,
+    fetch_exports,
+)
 from scenarios import Scenario
+from scenarios.model import AGENCY_IDS
 
-__all__ = ["RunOutcome", "RunSettings", "run_scenario"]
+__all__ = ["Placement", "RunOutcome", "RunSettings", "place", "run_scenario"]
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -51,6 +60,9 @@ class RunSettings:
     ``crash_after_s`` kills the fakes with SIGKILL that many wall seconds after minute 0 and
     restarts them on the same folder and port (the crash run). ``poll_interval_s`` and
     ``drain_s`` bound how often and how long dossiers are followed after the last arrival.
+    ``agencies`` swaps agencies (or the portal) for other systems: ``{"vss": "http://…"}``, on
+    top of the scenario's ``agencies.<id>.base_url``; the embedded fakes serve the rest, on
+    ``fakes_port`` when given (so a real system can be told where to call them beforehand).
     ``twin`` (``(scenario, stream, days) -> dict``) adds the twin's prediction to the report.
     ``nice`` is the scheduling priority given to the fakes' and the load process (when this
     process may raise priorities, i.e. as root; ``None`` leaves them alone): on a machine shared
@@ -74,6 +86,8 @@ class RunSettings:
     lead_s: float = 2.5
     twin: Any = None
     nice: int | None = -5
+    agencies: Mapping[str, str] = field(default_factory=dict)
+    fakes_port: int | None = None
 
 
 @dataclass
@@ -93,6 +107,63 @@ def _with_multiplier(s: Scenario, k: float | None) -> Scenario:
     return s.model_copy(update={"demand": s.demand.model_copy(update={"multiplier": float(k)})})
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where each agency (and the portal) of a run lives: ``urls`` (agency → origin) and which
+    of them the run's own reference fakes serve (``embedded``); the others are real systems,
+    someone else's implementation of the contract."""
+
+    urls: dict[str, str]
+    embedded: tuple[str, ...]
+
+    @property
+    def portal(self) -> str:
+        """Where dossiers are submitted."""
+        return self.urls["portal"]
+
+    def lines(self) -> list[str]:
+        """One line per agency: real or fake, and where."""
+        return [
+            f"{a:8} {'reference fakes (started by this run)' if a in self.embedded else 'real system':38} "
+            f"{self.urls[a]}"
+            for a in AGENCY_IDS
+        ]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {a: {"url": self.urls[a], "fake": a in self.embedded} for a in AGENCY_IDS}
+
+
+def place(s: Scenario, target: str | None, fakes_url: str | None) -> Placement:
+    """The placement of scenario ``s`` (its ``agencies.<id>.base_url`` already applied): an agency
+    with a base URL is a real system there; the others are at ``target`` when given (someone
+    else's whole ecosystem), else served by the run's fakes at ``fakes_url``."""
+    urls: dict[str, str] = {}
+    for a in AGENCY_IDS:
+        spec = s.agencies.get(a)  # type: ignore[call-overload]
+        urls[a] = ((spec.base_url if spec is not None else None) or target or str(fakes_url)).rstrip("/")
+    embedded = () if target or not fakes_url else tuple(a for a in AGENCY_IDS if urls[a] == fakes_url)
+    return Placement(urls, embedded)
+
+
+def _with_agencies(s: Scenario, urls: Mapping[str, str]) -> Scenario:
+    """``s`` with ``agencies.<id>.base_url`` set from ``urls`` (``--agency id=URL``).
+
+    Raises ScenarioError naming an unknown agency or a URL that is not http(s).
+    """
+    if not urls:
+        return s
+    agencies = dict(s.agencies)
+    for a, url in urls.items():
+        if a not in AGENCY_IDS:
+            raise scenarios.ScenarioError(
+                [(f"agencies.{a}", f"unknown agency {a!r}; expected one of {', '.join(AGENCY_IDS)}")]
+            )
+        if not url.startswith(("http://", "https://")):
+            raise scenarios.ScenarioError([(f"agencies.{a}.base_url", f"{url!r} is not an http(s) URL")])
+        agencies[a] = agencies[a].model_copy(update={"base_url": url.rstrip("/")})  # type: ignore[index]
+    return s.model_copy(update={"agencies": agencies})
+
+
 def run_scenario(
     scenario: str | Path | Scenario = "hanoi-baseline",
     settings: RunSettings | None = None,
@@ -102,19 +173,24 @@ def run_scenario(
 ) -> RunOutcome:
     """Runs ``scenario`` end to end and writes its run folder (see the module docstring).
 
-    Raises ``scenarios.ScenarioError`` for a bad scenario, ValueError for bad settings and
-    RuntimeError when the fakes or the load process cannot start.
+    Raises ``scenarios.ScenarioError`` for a bad scenario, ValueError for bad settings. Once the
+    run folder exists, a failure at any stage (fakes, load, reconciliation, twin) still ends in
+    a report with what was measured and the error (exit code 1).
     """
     from lienthong.runs import start_run
 
     st = settings or RunSettings()
     base = scenario if isinstance(scenario, Scenario) else scenarios.load(scenario)
-    s = _with_multiplier(base, st.multiplier)
+    s = _with_agencies(_with_multiplier(base, st.multiplier), st.agencies)
     speed = float(st.speed or s.load.speed)
     days = int(st.days or s.load.days)
     if not speed > 0 or days < 1:
         raise ValueError(f"speed must be positive and days at least 1, got speed={speed}, days={days}")
+    if st.fakes_port is not None and not 0 < st.fakes_port < 65536:
+        raise ValueError(f"fakes port must be 1-65535, got {st.fakes_port}")
     max_seconds = float(st.max_seconds or s.load.max_seconds)
+    fakes_port = st.fakes_port or (None if st.target else _free_port())
+    placement = place(s, st.target, f"http://127.0.0.1:{fakes_port}" if fakes_port else None)
     run = start_run(
         s,
         kind="run",
@@ -126,30 +202,34 @@ def run_scenario(
             "speed": speed,
             "days": days,
             "multiplier": s.demand.multiplier,
-            "target": st.target or "embedded fakes",
+            "target": placement.portal,
+            "agencies": placement.as_dict(),
             "crash_after_s": st.crash_after_s,
         },
     )
     emit = progress or (lambda _doc: None)
+    emit({"phase": "ecosystem", "lines": placement.lines()})
     machine = Machine(st.nice)
-    embedded = _Embedded(s, run.path, speed, st.lead_s, machine) if st.target is None else None
+    embedded = (
+        _Embedded(s, run.path, speed, st.lead_s, machine, fakes_port, placement.embedded)
+        if placement.embedded and fakes_port
+        else None
+    )
+    stages = _Stages(emit)
     try:
-        cfg = _config(s, st, run.path, speed, days, max_seconds, embedded)
+        cfg = _config(s, st, run.path, speed, days, max_seconds, embedded, placement)
         emit({"phase": "preparing", "target": cfg.target})
-        _drive(cfg, run.path, emit, embedded, st.crash_after_s, machine)
+        stages.run("driving the load", _drive, cfg, run.path, emit, embedded, st.crash_after_s, machine)
         if embedded is not None and embedded.handle is not None:
             machine.cpu_of(embedded.handle.process.pid, "fakes")
         machine.done()
         emit({"phase": "reconciling"})
-        merged = merge(Path(cfg.out))
-        admin = st.admin_key or cfg.keys.get("admin")
-        rec = _reconcile(s, merged, cfg.target, admin)
+        merged = stages.run("merging the load records", merge, Path(cfg.out))
+        rec = stages.run("reconciling", reconcile_run, s, merged, placement, cfg) if merged else None
+        if rec is None:
+            rec = Reconciliation(error=stages.error or "no load records to reconcile")
         emit({"phase": "reporting"})
-        from loadtests._reporting import build_report
-
-        report, metrics = build_report(
-            s, cfg, merged, rec, run, http_metrics(merged.requests), st.twin, machine.as_dict()
-        )
+        report, metrics = _report(s, cfg, merged, rec, run, st.twin, machine, placement, stages)
         report.write(run.path)
         run.finish(exit_code=report.exit_code, passed=report.passed)
         return RunOutcome(run.path, report.exit_code, report, rec, metrics)
@@ -158,15 +238,72 @@ def run_scenario(
             _stop(embedded.handle)
 
 
+class _Stages:
+    """Runs the stages of a run, keeping the first failure (``stage: error``) instead of raising,
+    so the report is still written with what was measured."""
+
+    def __init__(self, emit: Progress) -> None:
+        self.emit, self.error = emit, ""
+
+    def run(self, stage: str, fn: Callable[..., Any], *args: Any) -> Any:
+        if self.error:
+            return None
+        try:
+            return fn(*args)
+        except Exception as exc:  # reported, not raised: the report must still be written
+            self.error = f"{stage} failed: {type(exc).__name__}: {_first_lines(str(exc))}"
+            self.emit({"phase": "error", "error": self.error})
+            return None
+
+
+def _first_lines(text: str, n: int = 12) -> str:
+    lines = text.strip().splitlines()
+    return "\n".join(lines[:2] + (["…"] if len(lines) > n else []) + lines[2:][-(n - 2):])
+
+
+def _report(
+    s: Scenario,
+    cfg: LoadConfig,
+    merged: Merged | None,
+    rec: Reconciliation,
+    run: Any,
+    twin: Any,
+    machine: Machine,
+    placement: Placement,
+    stages: _Stages,
+) -> tuple[Any, dict[str, Any]]:
+    from loadtests._reporting import build_report, failed_report
+
+    if merged is None:
+        return failed_report(s, cfg, rec, run, machine.as_dict(), placement.as_dict(), stages.error)
+    return build_report(
+        s,
+        cfg,
+        merged,
+        rec,
+        run,
+        http_metrics(merged.requests),
+        twin,
+        machine.as_dict(),
+        ecosystem=placement.as_dict(),
+        error=stages.error,
+    )
+
+
+def _free_port() -> int:
+    from fakes.serve import free_port
+
+    return free_port()
+
+
 class _Embedded:
-    """The reference fakes of this run on a port chosen up front, started by :meth:`start` once
-    the load process is ready."""
+    """The reference fakes of this run (the agencies in ``agencies``) on ``port``, started by
+    :meth:`start` once the load process is ready."""
 
-    def __init__(self, s: Scenario, folder: Path, speed: float, lead_s: float, machine: Machine) -> None:
-        from fakes.serve import free_port
-
+    def __init__(self, s: Scenario, folder: Path, speed: float, lead_s: float, machine: Machine,
+                 port: int, agencies: tuple[str, ...]) -> None:
         self.s, self.dir, self.speed, self.lead_s, self.machine = s, folder / "fakes", speed, lead_s, machine
-        self.port = free_port()
+        self.port, self.agencies = port, agencies
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.handle: Any = None
 
@@ -177,7 +314,9 @@ class _Embedded:
         self.dir.mkdir(parents=True, exist_ok=True)
         t0 = time.time() + self.lead_s
         (self.dir / "clock.json").write_text(json.dumps({"t0": t0, "speed": self.speed}))
-        self.handle = start_subprocess(self.s, self.dir, port=self.port, speed=self.speed)
+        self.handle = start_subprocess(
+            self.s, self.dir, port=self.port, speed=self.speed, agencies=self.agencies
+        )
         self.machine.boost(self.handle.process.pid, "fakes")
         tmp = go_file.with_suffix(".tmp")
         tmp.write_text(json.dumps({"t0": t0}), encoding="utf-8")
@@ -207,8 +346,10 @@ def _config(
     days: int,
     max_seconds: float,
     embedded: _Embedded | None,
+    placement: Placement,
 ) -> LoadConfig:
     common: dict[str, Any] = dict(
+        health_url="" if placement.urls["health"] == placement.portal else placement.urls["health"],
         scenario=str(_scenario_file(s, folder)),
         out=str(folder / "load"),
         speed=speed,
@@ -227,12 +368,13 @@ def _config(
     if embedded is not None:
         go = folder / "load" / "go.json"
         return LoadConfig(
-            target=embedded.base_url, t0=0.0, aligned=True, keys=keys, go_file=str(go), **common
+            target=placement.portal, t0=0.0, aligned=True, keys=keys, go_file=str(go), **common
         )
-    assert st.target is not None
-    t0, shift, aligned, speed = _align(st.target, speed, st.lead_s + _prep_seconds(s, days))
+    t0, shift, aligned, speed = _align(placement.portal, speed, st.lead_s + _prep_seconds(s, days))
     common["speed"] = speed
-    return LoadConfig(target=st.target, t0=t0, shift_minutes=shift, aligned=aligned, keys=keys, **common)
+    return LoadConfig(
+        target=placement.portal, t0=t0, shift_minutes=shift, aligned=aligned, keys=keys, **common
+    )
 
 
 def _tag(folder_name: str) -> str:
@@ -409,7 +551,8 @@ def _crash(fakes: Any, at: float, emit: Progress, machine: Machine | None = None
     scenario_path = fakes.run_dir.parent / "scenario.toml"
     for _ in range(50):
         try:
-            fresh = start_subprocess(str(scenario_path), fakes.run_dir, port=port or 0)
+            fresh = start_subprocess(str(scenario_path), fakes.run_dir, port=port or 0,
+                                     agencies=tuple(fakes.agencies))
             break
         except RuntimeError:
             time.sleep(0.2)
@@ -421,13 +564,47 @@ def _crash(fakes: Any, at: float, emit: Progress, machine: Machine | None = None
     emit({"phase": "restarted", "at": time.time()})
 
 
-def _reconcile(s: Scenario, merged: Merged, target: str, admin_key: str | None) -> Reconciliation:
-    if not admin_key:
-        rec = Reconciliation()
-        rec.add("-", "not_reconciled", "no admin key for the target: registers could not be exported")
-        return rec
-    exports = fetch_exports(target, admin_key)
-    return reconcile(s, [Submission(**d) for d in merged.submissions], exports)
+def reconcile_run(s: Scenario, merged: Merged, placement: Placement, cfg: LoadConfig) -> Reconciliation:
+    """Reconciles a run's submissions with the registers, each read through the agency that owns
+    it (the contract's register reads at its URL, with the scenario's ``auditor`` key), or from
+    ``/admin/export`` for the agencies the run's own fakes serve (the fast path)."""
+    auditor = s.callers.get("auditor")
+    contract = ContractRegisters(placement.urls, auditor.key if auditor else None)
+    try:
+        sources: dict[str, Registers] = dict.fromkeys(AGENCY_IDS, contract)
+        admin = s.callers.get("admin")
+        if placement.embedded and admin is not None:
+            try:
+                exports = fetch_exports(placement.urls[placement.embedded[0]], admin.key, placement.embedded)
+            except Exception:  # the fakes cannot export (e.g. gone): read them like anyone else
+                exports = None
+            if exports is not None:
+                fast = ExportRegisters(exports, "admin export of the reference fakes")
+                sources.update(dict.fromkeys(placement.embedded, fast))
+        submissions = [Submission(**d) for d in merged.submissions]
+        return reconcile(s, submissions, MixedRegisters(sources), days=run_days(s, cfg))
+    finally:
+        contract.close()
+
+
+def run_days(s: Scenario, cfg: LoadConfig, until: float | None = None) -> list[date]:
+    """The scenario dates a run covered on its clock: from its first arrival to ``until`` (wall,
+    default now), at most 400."""
+    clock = _clock_of(cfg)
+    first = cfg.shift_minutes / 1440.0
+    last = max(first, float(clock.minute(time.time() if until is None else until)) / 1440.0)
+    n = min(400, int(last) - int(first) + 1)
+    return [s.calendar.start + timedelta(days=int(first) + d) for d in range(n)]
+
+
+def _reconcile(s: Scenario, merged: Merged, target: str, admin_key: str | None = None,
+               cfg: LoadConfig | None = None) -> Reconciliation:
+    """Reconciliation of a run whose whole ecosystem is at ``target`` (someone else's: read
+    through the contract). ``admin_key`` is not used: nothing outside our own fakes has it."""
+    placement = Placement(dict.fromkeys(AGENCY_IDS, target.rstrip("/")), ())
+    if cfg is None:
+        cfg = LoadConfig(target=target)
+    return reconcile_run(s, merged, placement, cfg)
 
 
 def _clock_of(cfg: LoadConfig) -> ScenarioClock:

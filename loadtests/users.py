@@ -81,8 +81,14 @@ class ArrivalUser(_Configured):
     def replay_stream(self) -> None:
         cfg = _config(self.environment)
         index = _worker_index(self.environment)
-        summary = replay(prepare(cfg, self.client, index))
         runner = self.environment.runner
+        try:
+            summary = replay(prepare(cfg, self.client, index))
+        except Exception as exc:  # a share that cannot be replayed ends the local run, not loops
+            if isinstance(runner, WorkerRunner) or local_done.ready():
+                raise
+            local_done.set_exception(exc)
+            raise StopUser() from exc
         if isinstance(runner, WorkerRunner):
             runner.send_message(DONE_MESSAGE, summary)
         elif not local_done.ready():

@@ -32,7 +32,19 @@ def twin_prediction(scenario: Any, stream: Any, days: int) -> dict[str, Any]:
 def run_command(
     scenario: str = typer.Argument("hanoi-baseline", help="Catalog name or path to a .toml file."),
     target: str = typer.Option(
-        None, "--target", help="Base URL of real endpoints (default: start the fakes)."
+        None,
+        "--target",
+        help="Origin of a whole ecosystem to test (portal and every agency not named by --agency); "
+        "default: start the reference fakes.",
+    ),
+    agency: list[str] = typer.Option(
+        None,
+        "--agency",
+        help="Swap one agency or the portal for a real system: ID=URL (repeatable), e.g. "
+        "vss=http://127.0.0.1:9517. The reference fakes serve the rest.",
+    ),
+    fakes_port: int = typer.Option(
+        None, "--fakes-port", help="Serve the reference fakes on this port (so a real system can call them)."
     ),
     speed: float = typer.Option(None, "--speed", help="Time compression (scenario minutes per wall minute)."),
     days: int = typer.Option(None, "--days", help="Scenario days to drive."),
@@ -54,8 +66,13 @@ def run_command(
     if multiplier is not None and multiplier <= 0:
         errors.print(f"[red]bad input:[/] --multiplier must be > 0 (got {multiplier})")
         raise typer.Exit(2)
+    if fakes_port is not None and not 0 < fakes_port < 65536:
+        errors.print(f"[red]bad input:[/] --fakes-port must be 1-65535 (got {fakes_port})")
+        raise typer.Exit(2)
     settings = RunSettings(
         target=target,
+        agencies=agency_urls(agency or []),
+        fakes_port=fakes_port,
         speed=speed,
         days=days,
         multiplier=multiplier,
@@ -65,6 +82,24 @@ def run_command(
         twin=twin_prediction,
     )
     finish(lambda: _with_progress(lambda cb: run_scenario(scenario, settings, progress=cb)))
+
+
+def agency_urls(pairs: list[str]) -> dict[str, str]:
+    """``{"vss": "http://…"}`` from ``--agency vss=http://…`` options; exits 2 naming a bad one."""
+    from scenarios.model import AGENCY_IDS
+
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, _, url = pair.partition("=")
+        name = name.strip()
+        if name not in AGENCY_IDS or not url.startswith(("http://", "https://")):
+            errors.print(
+                f"[red]bad input:[/] --agency {pair!r}: expected ID=URL with ID one of "
+                f"{', '.join(AGENCY_IDS)} and an http(s) URL"
+            )
+            raise typer.Exit(2)
+        out[name] = url.rstrip("/")
+    return out
 
 
 def finish(work: Any) -> None:
@@ -102,6 +137,13 @@ def _with_progress(work: Any) -> Any:
                     completed=doc["started"],
                 )
                 bar.update(done, visible=True, total=max(1, doc["accepted"]), completed=doc["finished"])
+            elif doc.get("phase") == "ecosystem":
+                bar.console.print("[bold]ecosystem[/] (agency, what, where):")
+                for line in doc["lines"]:
+                    style = "cyan" if "real system" in line else "dim"
+                    bar.console.print(f"  [{style}]{line}[/]", highlight=False)
+            elif doc.get("phase") == "error":
+                bar.console.print(f"[red]{doc['error']}[/]", highlight=False)
             elif "phase" in doc:
                 bar.console.print(f"[dim]{doc['phase']}[/]")
 

@@ -470,12 +470,14 @@ class Vss:
             raise Problem(404, "not_found", "Not found", f"no record {mask(ident)}")
         return JSONResponse(record)
 
-    def get_items(self, request: Request, sql: str, param: str) -> Response:
+    def get_items(self, request: Request, by: dict[str, str]) -> Response:
+        """§10 register read: exactly one of the parameters in ``by`` (param → SQL)."""
         self.caller(request, "vss:read")
-        value = request.query_params.get(param, "").strip()
-        if not value:
-            raise invalid([{"field": param, "message": "query parameter required"}])
-        return JSONResponse({"items": self.store.all(sql, value)})
+        given = {k: request.query_params.get(k, "").strip() for k in by if k in request.query_params}
+        if len(given) != 1 or not next(iter(given.values())):
+            raise invalid([{"field": " | ".join(by), "message": "exactly one query parameter required"}])
+        (param, value), = given.items()
+        return JSONResponse({"items": self.store.all(by[param], value)})
 
     async def healthz(self, request: Request) -> Response:
         body: dict[str, Any] = {"status": "ok", "scenario": self.cfg.scenario, "agencies": ["vss"]}
@@ -520,7 +522,9 @@ def create_app(cfg: Config, db_path: str | Path) -> Starlette:
         return await vss.write(r, CARD, vss.card_rules)
 
     async def list_cards(r: Request) -> Response:
-        return vss.get_items(r, "SELECT body FROM cards WHERE pid=? ORDER BY rowid", "pid")
+        return vss.get_items(r, {
+            "pid": "SELECT body FROM cards WHERE pid=? ORDER BY rowid",
+            "issued_on": "SELECT body FROM cards WHERE json_extract(body, '$.issued_on')=? ORDER BY rowid"})
 
     async def get_card(r: Request) -> Response:
         return vss.get_one(r, "SELECT body FROM cards WHERE card_code=?", "card_code")
@@ -553,7 +557,9 @@ def payment_routes(vss: Vss, kind: str, path: str) -> list[Route]:
         return await vss.write(r, PAYMENT, rules)
 
     async def items(r: Request) -> Response:
-        return vss.get_items(r, f"{select} death_register_no=? ORDER BY rowid", "death_register_no")
+        return vss.get_items(r, {
+            "death_register_no": f"{select} death_register_no=? ORDER BY rowid",
+            "paid_on": f"{select} json_extract(body, '$.paid_on')=? ORDER BY rowid"})
 
     async def one(r: Request) -> Response:
         return vss.get_one(r, f"{select} payment_id=?", "payment_id")

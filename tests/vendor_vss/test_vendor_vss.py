@@ -197,6 +197,9 @@ def test_birth_dossier_gets_one_card(run: Run, caller: str, variant: str, born: 
     assert card["card_code"] == code and card["bhxh"] == code[5:] and card["pid"] == pid
     assert (card["valid_from"], card["valid_to"], card["birth_date"]) == (born, expected_to, born)
     assert card["issued_on"] == "2026-03-09"  # the scenario clock, not the wall clock
+    that_day = run.get(f"{run.vss}/vss/child-cards?issued_on=2026-03-09").json()["items"]
+    assert card in that_day  # the day listing that finds cards no dossier asked for
+    assert run.get(f"{run.vss}/vss/child-cards?issued_on=2026-03-09&pid={pid}").status_code == 422
 
     again = run.post(f"{run.vss}/vss/child-cards", "portal", {"pid": pid})  # new key, same child
     problem = _problem(again, 409, "already_issued")
@@ -220,6 +223,7 @@ def test_death_dossier_pays_once(run: Run, variant: str, status: str, died: str,
     assert paid["payment_id"] == payment_id and paid["amount_vnd"] == amount
     assert (paid["unit_vnd"], paid["multiple"], paid["regime"]) == (amount // 10, 10, "bhxh_funeral")
     assert (paid["status"], paid["death_date"], paid["death_register_no"]) == (status, died, no)
+    assert paid in run.get(f"{run.vss}/vss/funeral-allowances?paid_on={paid['paid_on']}").json()["items"]
     settled = run.get(f"{run.vss}/vss/survivor-benefits?death_register_no={no}").json()["items"]
     assert len(settled) == (1 if variant.endswith("survivor") else 0)
     if settled:
