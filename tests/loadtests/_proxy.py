@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 Hide = Callable[[str, str], bool]
+_HOP = ("content-length", "connection", "transfer-encoding", "date", "server")
 
 
 class Proxy:
@@ -45,7 +46,7 @@ class Proxy:
                 data = reply.read()
                 self.send_response(reply.status)
                 for k, v in reply.getheaders():
-                    if k.lower() not in ("content-length", "connection", "transfer-encoding", "date", "server"):
+                    if k.lower() not in _HOP:
                         self.send_header(k, v)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

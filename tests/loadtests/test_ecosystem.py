@@ -108,7 +108,8 @@ def test_a_twin_that_fails_is_reported_beside_the_measurement(tmp_path: Path) ->
     def broken_twin(*_: object) -> dict[str, object]:
         raise RuntimeError("the twin exploded")
 
-    out = run_scenario(S, RunSettings(speed=FAST, multiplier=0.05, out=tmp_path, drain_s=10, twin=broken_twin))
+    settings = RunSettings(speed=FAST, multiplier=0.05, out=tmp_path, drain_s=10, twin=broken_twin)
+    out = run_scenario(S, settings)
     assert out.exit_code == 0 and out.report.verdict.startswith("Yes:"), out.report.verdict
     md = (out.path / "report.md").read_text()
     assert "The twin could not run: RuntimeError: the twin exploded" in md
