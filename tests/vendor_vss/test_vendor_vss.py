@@ -382,3 +382,40 @@ def test_upstream_down_is_502_and_leaves_nothing(tmp_path: Path, run: Run) -> No
 ])
 def test_card_validity(born: str, d72: str, valid_to: str) -> None:
     assert card_validity(date.fromisoformat(born)) == (date.fromisoformat(d72), date.fromisoformat(valid_to))
+
+
+# ---------------------------------------------------------------- the whole run, mixed
+
+
+@pytest.mark.slow
+def test_a_mixed_run_with_this_vss_passes_and_reconciles_through_its_own_reads(tmp_path: Path) -> None:
+    """``lienthong run --agency vss=<this VSS> --fakes-port P``: the reference fakes serve every
+    other agency and the portal; every dossier completes and reconciles, VSS's registers read
+    through VSS's own endpoints (no admin export: it has none)."""
+    from loadtests.run import RunSettings, run_scenario
+
+    fakes_port = _free_port()
+    base = scenarios.load("hanoi-baseline")
+    toml = tmp_path / "scenario.toml"
+    toml.write_text(scenarios.dump(base), encoding="utf-8")
+    process, vss = _start_vss(tmp_path, toml, f"http://127.0.0.1:{fakes_port}")
+    try:
+        out = run_scenario(base, RunSettings(
+            agencies={"vss": vss}, fakes_port=fakes_port, speed=base.load.days * 1440 * 60 / 8.0,
+            multiplier=0.1, out=tmp_path / "runs", drain_s=20))
+        with httpx.Client(timeout=10) as client:  # the cards are in this VSS
+            issued = client.get(f"{vss}/vss/child-cards", params={"issued_on": "2026-03-09"},
+                                headers={"X-API-Key": KEYS["auditor"]}).json()["items"]
+    finally:
+        _stop_vss(process)
+    assert out.exit_code == 0 and out.report.verdict.startswith("Yes:"), out.report.verdict
+    rec = out.reconciliation
+    assert rec.complete and rec.passed, (rec.reasons, rec.violations[:5])
+    assert rec.sources["vss"] == f"contract reads at {vss}"
+    assert rec.sources["police"].startswith("admin export")
+    births = out.metrics["journeys"]["birth"]["completed"]
+    assert births > 0 and rec.checked["card"] == births  # one card looked up per completed birth
+    assert rec.checked["nothing_else.vss.cards"] == 1 and rec.checked["vss_funeral_payment"] > 0
+    assert 0 < len(issued) <= births and len({c["pid"] for c in issued}) == len(issued)
+    ecosystem = (out.path / "report.md").read_text()
+    assert "Real systems in the loop: vss" in ecosystem
