@@ -16,6 +16,7 @@ from fakes.agencies._common import (
     PROBLEMS,
     Body,
     Code5,
+    Items,
     Name,
     Out,
     Pid,
@@ -25,6 +26,7 @@ from fakes.agencies._common import (
     env_of,
     fault,
     json_response,
+    search_key,
 )
 from fakes.auth import Who, require
 from fakes.idempotency import commit, idem_key, replay
@@ -38,8 +40,16 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS dossiers (id TEXT PRIMARY KEY, status TEXT NOT NULL,
                                      caller TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS dossiers_status ON dossiers(status);
+CREATE INDEX IF NOT EXISTS dossiers_birth_document
+  ON dossiers(json_extract(doc, '$.input.birth.birth_certificate_id'));
+CREATE INDEX IF NOT EXISTS dossiers_death_document
+  ON dossiers(json_extract(doc, '$.input.death.death_notice_id'));
 """
 EXPORT = {"dossiers": "SELECT doc FROM dossiers ORDER BY id"}
+# the dossiers whose attachment is a document (expressions as in the indexes above)
+_BY_DOCUMENT = ("SELECT doc FROM dossiers "
+                "WHERE json_extract(doc, '$.input.birth.birth_certificate_id') = ?1 "
+                "OR json_extract(doc, '$.input.death.death_notice_id') = ?1 ORDER BY id")
 router = APIRouter(prefix="/portal", tags=["portal"], responses=PROBLEMS)
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -166,6 +176,22 @@ async def submit_dossier(body: DossierIn, request: Request,
     return response
 
 
+def _visible(who: Who, doc: dict[str, Any]) -> bool:
+    """Whether ``who`` may read the dossier: a citizen reads only the dossiers it submitted."""
+    return who.role != "citizen" or doc["caller"] == who.name
+
+
+@router.get("/dossiers", response_model=Items[DossierView])
+async def find_dossiers(request: Request, who: Who = Depends(require("portal:read")),
+                        document: str = Depends(search_key("document",
+                                                           "GCS-01001-2026-000001"))) -> Response:
+    """The dossiers whose birth certificate or death notice is ``document`` (CONTRACT.md §10)."""
+    store = env_of(request).stores["portal"]
+    await store.settled()
+    return json_response({"items": [public(doc) for doc in store.docs(_BY_DOCUMENT, document)
+                                    if _visible(who, doc)]})
+
+
 @router.get("/dossiers/{dossier_id}", response_model=DossierView)
 async def get_dossier(dossier_id: str, request: Request,
                       who: Who = Depends(require("portal:read"))) -> Response:
@@ -173,7 +199,7 @@ async def get_dossier(dossier_id: str, request: Request,
     env = env_of(request)
     await env.stores["portal"].settled()
     doc = env.stores["portal"].doc("SELECT doc FROM dossiers WHERE id = ?", dossier_id)
-    if doc is None or (who.role == "citizen" and doc["caller"] != who.name):
+    if doc is None or not _visible(who, doc):
         raise Problem(404, "unknown_dossier", "no such dossier")
     return json_response(public(doc))
 

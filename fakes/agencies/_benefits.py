@@ -13,7 +13,7 @@ from pydantic import Field
 from starlette.responses import Response
 
 from fakes._env import Env
-from fakes.agencies._common import Body, Name, Out, RegisterNo, Relation, env_of
+from fakes.agencies._common import Body, Name, Out, RegisterNo, Relation, env_of, list_docs
 from fakes.auth import Who
 from fakes.idempotency import commit, replay
 from fakes.ids import mask
@@ -23,7 +23,7 @@ from scenarios import Scenario
 
 __all__ = [
     "ClaimIn", "Payment", "Regime", "add_months", "card_validity", "claim", "funeral_amount",
-    "payment_schema",
+    "payment_schema", "payments_of",
 ]
 
 
@@ -137,3 +137,9 @@ def payment_schema(table: str) -> str:
     return (f"CREATE TABLE IF NOT EXISTS {table} (payment_id TEXT PRIMARY KEY, "
             "death_register_no TEXT UNIQUE NOT NULL, doc TEXT NOT NULL);\n")
 
+
+
+async def payments_of(request: Request, agency: str, table: str, death_register_no: str) -> Response:
+    """``{"items": [...]}``: the payments of ``table`` for a death record (CONTRACT.md §10)."""
+    return await list_docs(request, agency, f"SELECT doc FROM {table} WHERE death_register_no = ? "
+                           "ORDER BY payment_id", death_register_no)

@@ -6,10 +6,10 @@ import datetime as dt
 import json
 import re
 import unicodedata
-from collections.abc import Hashable
-from typing import Annotated, Any, Literal
+from collections.abc import Callable, Coroutine, Hashable, Iterable
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from fastapi import Request
+from fastapi import Depends, Query, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
@@ -22,6 +22,7 @@ __all__ = [
     "Blocks",
     "Body",
     "Code5",
+    "Items",
     "Name",
     "Out",
     "Pid",
@@ -33,9 +34,13 @@ __all__ = [
     "check_past",
     "env_of",
     "fault",
+    "items_response",
     "json_response",
+    "list_docs",
     "not_found",
+    "one_doc",
     "raw_response",
+    "search_key",
 ]
 
 _NAME = re.compile(r"[^\W\d_]+(?:[ '.-]+[^\W\d_]+)*\.?")
@@ -69,6 +74,7 @@ Sex = Literal["M", "F"]
 
 PROBLEMS = PROBLEM_RESPONSES
 Out = tuple[int, dict[str, Any], dict[str, str]]  # what a write returns: status, body, headers
+T = TypeVar("T")
 
 
 class Blocks:
@@ -100,6 +106,12 @@ class Body(BaseModel):
     """Base of request bodies: unknown fields are refused."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Items(BaseModel, Generic[T]):
+    """The answer of a register read (CONTRACT.md §10): every matching record."""
+
+    items: list[T]
 
 
 def env_of(request: Request) -> Env:
@@ -137,6 +149,40 @@ async def one_doc(request: Request, agency: str, sql: str, ident: str, what: str
     if doc is None:
         raise not_found(what, ident, code)
     return raw_response(doc)
+
+
+def items_response(docs: Iterable[str]) -> Response:
+    """200 ``{"items": [...]}`` from documents stored as JSON text (no parse and re-encode)."""
+    return raw_response('{"items":[' + ",".join(docs) + "]}")
+
+
+async def list_docs(request: Request, agency: str, sql: str, key: str) -> Response:
+    """``{"items": [...]}``: the stored JSON of every register entry of ``agency`` that ``sql``
+    finds for ``key`` (after pending writes settle); an empty list when there is none."""
+    store = env_of(request).stores[agency]
+    await store.settled()
+    return items_response(str(row[0]) for row in store.db.execute(sql, (key,)))
+
+
+def search_key(name: str, example: str) -> Callable[..., Coroutine[Any, Any, str]]:
+    """A dependency giving the required query parameter ``name`` of a register read.
+
+    Missing or empty → 422 ``validation_error``. That is checked before FastAPI validates the
+    declared parameter (which only documents it in the OpenAPI), since FastAPI's handler would
+    call a missing ``birth_certificate_id`` a missing attachment.
+    """
+
+    def present(request: Request) -> None:
+        if not request.query_params.get(name):
+            raise Problem(422, "validation_error", f"the query parameter {name} is required",
+                          errors=[{"field": name, "message": "missing or empty"}])
+
+    async def dependency(_: None = Depends(present),
+                         value: str = Query(alias=name, min_length=1, examples=[example])) -> str:
+        return value
+
+    dependency.__name__ = f"search_{name}"
+    return dependency
 
 
 def check_past(env: Env, field: str, day: dt.date) -> None:

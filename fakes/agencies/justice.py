@@ -13,6 +13,7 @@ from fakes.agencies._common import (
     PROBLEMS,
     Body,
     Code5,
+    Items,
     Name,
     Out,
     Pid,
@@ -21,7 +22,9 @@ from fakes.agencies._common import (
     Sex,
     check_past,
     env_of,
+    list_docs,
     one_doc,
+    search_key,
 )
 from fakes.auth import Who, require
 from fakes.idempotency import commit, idem_key, replay
@@ -149,6 +152,15 @@ async def register_birth(body: BirthIn, request: Request,
     return await commit(idem, write)
 
 
+@router.get("/births", response_model=Items[Birth])
+async def find_births(request: Request, who: Who = Depends(require("justice:read")),
+                      cert_id: str = Depends(search_key("birth_certificate_id",
+                                                        "GCS-01001-2026-000001"))) -> Response:
+    """The birth records made from a birth certificate (CONTRACT.md §10)."""
+    return await list_docs(request, "justice",
+                           "SELECT doc FROM births WHERE cert_id = ? ORDER BY register_no", cert_id)
+
+
 @router.get("/births/{register_no}", response_model=Birth)
 async def get_birth(register_no: str, request: Request,
                     who: Who = Depends(require("justice:read"))) -> Response:
@@ -196,6 +208,16 @@ async def register_death(body: DeathIn, request: Request,
         return 201, doc, {"Location": f"/justice/deaths/{number}"}
 
     return await commit(idem, write)
+
+
+@router.get("/deaths", response_model=Items[Death])
+async def find_deaths(request: Request, who: Who = Depends(require("justice:read")),
+                      notice_id: str = Depends(search_key("death_notice_id",
+                                                          "GBT-01001-2026-000001"))) -> Response:
+    """The death records made from a death notice (CONTRACT.md §10)."""
+    return await list_docs(request, "justice",
+                           "SELECT doc FROM deaths WHERE notice_id = ? ORDER BY register_no",
+                           notice_id)
 
 
 @router.get("/deaths/{register_no}", response_model=Death)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from sqlite3 import Connection
+from collections.abc import Iterable
+from sqlite3 import Connection, Row
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -17,6 +18,7 @@ from fakes.agencies._common import (
     Blocks,
     Body,
     Code5,
+    Items,
     Out,
     Pid,
     RegisterNo,
@@ -25,8 +27,10 @@ from fakes.agencies._common import (
     env_of,
     fault,
     json_response,
+    list_docs,
     not_found,
     one_doc,
+    search_key,
 )
 from fakes.auth import Who, require
 from fakes.idempotency import commit, idem_key, replay
@@ -228,6 +232,39 @@ async def issue_pid(body: PidIn, request: Request, who: Who = Depends(require("p
     return await commit(idem, write)
 
 
+async def _current(env: Env, rows: Iterable[Row]) -> list[dict[str, Any]]:
+    """The public docs of the PID requests in ``rows`` (doc, available_at, read after pending
+    writes settled); a pending one is issued once its time has come."""
+    store = env.stores["police"]
+    reqs = [(json.loads(doc), at) for doc, at in rows]
+    minute = env.clock.minute()
+    due = [req["request_id"] for req, at in reqs if req["status"] == "pending" and minute >= at]
+    if not due:
+        return [_public(req) for req, _ in reqs]
+    issued: dict[str, dict[str, Any]] = {}
+    with store.tx() as db:
+        for rid in due:
+            fresh = json.loads(db.execute("SELECT doc FROM pid_requests WHERE request_id = ?",
+                                          (rid,)).fetchone()[0])
+            issued[rid] = _issue(env, db, fresh) if fresh["status"] == "pending" else fresh
+    await store.durable()
+    return [_public(issued.get(req["request_id"], req)) for req, _ in reqs]
+
+
+@router.get("/pid-requests", response_model=Items[PidRequest])
+async def find_pid_requests(request: Request, who: Who = Depends(require("police:read")),
+                            birth_register_no: str = Depends(search_key(
+                                "birth_register_no", "KS-00070-2026-Q01-000012"))) -> Response:
+    """The PID requests for a birth record (CONTRACT.md §10), issued as the single GET does."""
+    env = env_of(request)
+    store = env.stores["police"]
+    await store.settled()
+    rows = store.db.execute("SELECT doc, available_at FROM pid_requests "
+                            "WHERE birth_register_no = ? ORDER BY request_id",
+                            (birth_register_no,)).fetchall()
+    return json_response({"items": await _current(env, rows)})
+
+
 @router.get("/pid-requests/{request_id}", response_model=PidRequest)
 async def get_pid_request(request_id: str, request: Request,
                           who: Who = Depends(require("police:read"))) -> Response:
@@ -238,14 +275,8 @@ async def get_pid_request(request_id: str, request: Request,
     row = store.one("SELECT doc, available_at FROM pid_requests WHERE request_id = ?", request_id)
     if row is None:
         raise not_found("PID request", request_id)
-    req = json.loads(row[0])
-    if req["status"] == "pending" and env.clock.minute() >= row[1]:
-        with store.tx() as db:
-            fresh = json.loads(db.execute(
-                "SELECT doc FROM pid_requests WHERE request_id = ?", (request_id,)).fetchone()[0])
-            req = _issue(env, db, fresh) if fresh["status"] == "pending" else fresh
-        await store.durable()
-    return json_response(_public(req))
+    [req] = await _current(env, [row])
+    return json_response(req)
 
 
 @router.get("/people/{pid}", response_model=Person)
@@ -254,6 +285,14 @@ async def get_person(pid: str, request: Request,
     """One person of the population database."""
     return await one_doc(request, "police", "SELECT doc FROM people WHERE pid = ?",
                          pid, "person", "unknown_person")
+
+
+@router.get("/residences", response_model=Items[Residence])
+async def find_residences(request: Request, who: Who = Depends(require("police:read")),
+                          pid: str = Depends(search_key("pid", "001226000042"))) -> Response:
+    """A person's residences, active and removed (CONTRACT.md §10)."""
+    return await list_docs(request, "police",
+                           "SELECT doc FROM residences WHERE pid = ? ORDER BY residence_id", pid)
 
 
 @router.post("/residences", status_code=201, response_model=Residence)
@@ -322,6 +361,14 @@ async def record_death(body: DeathIn, request: Request,
         return 201, person, {}
 
     return await commit(idem, write)
+
+
+@router.get("/residence-removals", response_model=Items[Removal])
+async def find_removals(request: Request, who: Who = Depends(require("police:read")),
+                        pid: str = Depends(search_key("pid", "001052012345"))) -> Response:
+    """A person's residence removals (CONTRACT.md §10)."""
+    return await list_docs(request, "police",
+                           "SELECT doc FROM removals WHERE pid = ? ORDER BY removal_id", pid)
 
 
 @router.post("/residence-removals", status_code=201, response_model=Removal)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from fakes.agencies._benefits import ClaimIn, Payment, Regime, claim, payment_schema
-from fakes.agencies._common import PROBLEMS, one_doc
+from fakes.agencies._benefits import ClaimIn, Payment, Regime, claim, payment_schema, payments_of
+from fakes.agencies._common import PROBLEMS, Items, one_doc, search_key
 from fakes.auth import Who, require
 from fakes.idempotency import idem_key
 
@@ -26,6 +26,14 @@ async def pay_funeral_support(body: ClaimIn, request: Request,
     """Pay funeral support for a registered death of an eligible person."""
     return await claim(request, who, key, body, agency="social", table="funeral_supports",
                        prefix="MT", regime_of=_REGIMES.get)
+
+
+@router.get("/funeral-supports", response_model=Items[Payment])
+async def find_funeral_supports(request: Request, who: Who = Depends(require("social:read")),
+                                death_register_no: str = Depends(search_key(
+                                    "death_register_no", "KT-00070-2026-Q01-000003"))) -> Response:
+    """The funeral-support payments for a death record (CONTRACT.md §10)."""
+    return await payments_of(request, "social", "funeral_supports", death_register_no)
 
 
 @router.get("/funeral-supports/{payment_id}", response_model=Payment)

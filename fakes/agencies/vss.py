@@ -19,18 +19,22 @@ from fakes.agencies._benefits import (
     card_validity,
     claim,
     payment_schema,
+    payments_of,
 )
 from fakes.agencies._common import (
     PROBLEMS,
     Blocks,
     Body,
     Code5,
+    Items,
     Out,
     env_of,
     fault,
+    list_docs,
     not_found,
     one_doc,
     raw_response,
+    search_key,
 )
 from fakes.auth import Who, require
 from fakes.idempotency import commit, idem_key, replay
@@ -140,6 +144,14 @@ async def issue_child_card(body: CardIn, request: Request,
     return await commit(idem, write)
 
 
+@router.get("/child-cards", response_model=Items[Card])
+async def find_child_cards(request: Request, who: Who = Depends(require("vss:read")),
+                           pid: str = Depends(search_key("pid", "001226000042"))) -> Response:
+    """A child's BHYT cards (CONTRACT.md §10)."""
+    return await list_docs(request, "vss", "SELECT doc FROM cards WHERE pid = ? ORDER BY card_code",
+                           pid)
+
+
 @router.get("/child-cards/{card_code}", response_model=Card)
 async def get_child_card(card_code: str, request: Request,
                          who: Who = Depends(require("vss:read"))) -> Response:
@@ -164,6 +176,23 @@ async def settle_survivor_benefit(body: ClaimIn, request: Request,
     return await claim(request, who, key, body, agency="vss", table="survivor_benefits",
                        prefix="TT", regime_of=_SURVIVOR.get, priced=False,
                        dup_code="already_settled")
+
+
+_DEATH = search_key("death_register_no", "KT-00070-2026-Q01-000003")
+
+
+@router.get("/funeral-allowances", response_model=Items[Payment])
+async def find_funeral_allowances(request: Request, who: Who = Depends(require("vss:read")),
+                                  death_register_no: str = Depends(_DEATH)) -> Response:
+    """The funeral-allowance payments for a death record (CONTRACT.md §10)."""
+    return await payments_of(request, "vss", "funeral_allowances", death_register_no)
+
+
+@router.get("/survivor-benefits", response_model=Items[Payment])
+async def find_survivor_benefits(request: Request, who: Who = Depends(require("vss:read")),
+                                 death_register_no: str = Depends(_DEATH)) -> Response:
+    """The survivor-benefit settlements for a death record (CONTRACT.md §10)."""
+    return await payments_of(request, "vss", "survivor_benefits", death_register_no)
 
 
 @router.get("/funeral-allowances/{payment_id}", response_model=Payment)
