@@ -2,7 +2,10 @@
 
 ``certify`` may not import ``fakes.serve`` (rooms: certify imports scenarios, fakes.ids and
 loadtests), so the fakes are run as a program, ``python -m fakes.serve``, exactly as
-``lienthong fakes serve`` would, and found by the ``READY <json>`` line it prints.
+``lienthong fakes serve`` would, and found by the ``READY <json>`` line it prints. The child
+runs in the caller's folder, whatever it is, and every path handed to it is absolute; ``-P``
+keeps that folder off its ``sys.path`` (a user's own ``loadtests/`` or ``fakes/`` package there
+must not shadow the installed one).
 """
 
 from __future__ import annotations
@@ -16,11 +19,10 @@ import sys
 import time
 from pathlib import Path
 
+from certify.requirements import AGENCIES
 from scenarios import Scenario, dump
 
 __all__ = ["Ecosystem", "free_port", "start_ecosystem"]
-
-_ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -54,13 +56,18 @@ def start_ecosystem(scenario: Scenario, run_dir: Path, *, speed: float = 1.0,
 
     Raises RuntimeError with the tail of the server log if it does not become ready.
     """
+    run_dir = run_dir.resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / "scenario.toml"
     path.write_text(dump(scenario), encoding="utf-8")
-    cmd = [sys.executable, "-m", "fakes.serve", "--scenario", str(path), "--run-dir",
-           str(run_dir), "--port", str(free_port()), "--speed", str(speed)]
+    # every agency is mounted, the vendor's too: /openapi.json is then the whole contract (the
+    # reference document the suite checks the vendor against), while the scenario's base_url
+    # sends the ecosystem's own calls to that agency to the vendor
+    cmd = [sys.executable, "-P", "-m", "fakes.serve", "--scenario", str(path), "--run-dir",
+           str(run_dir), "--port", str(free_port()), "--speed", str(speed),
+           "--agencies", ",".join(AGENCIES)]
     log = open(run_dir / "server.log", "ab")  # noqa: SIM115 - the child keeps writing to it
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, cwd=_ROOT,
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log,
                             env=dict(os.environ, PYTHONUNBUFFERED="1"))
     log.close()  # the child holds its own descriptor
     assert proc.stdout is not None
@@ -73,6 +80,7 @@ def start_ecosystem(scenario: Scenario, run_dir: Path, *, speed: float = 1.0,
     if not line.startswith(b"READY "):
         proc.kill()
         proc.wait()
+        proc.stdout.close()
         tail = (run_dir / "server.log").read_text(errors="replace")[-2000:]
         raise RuntimeError(f"the reference fakes did not start: {tail}")
     return Ecosystem(proc, json.loads(line[6:])["base_url"], run_dir)

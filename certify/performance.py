@@ -31,7 +31,6 @@ from scenarios import Scenario
 
 __all__ = ["CHECKS", "declared_rate", "peak_hour_rate"]
 
-_ROOT = Path(__file__).resolve().parent.parent
 _TIMEOUT_S = 10.0
 _MAX_LAG_S = 0.25  # a generator starting requests later than this could not hold the rate
 _CALLS = {"remove_residence": 2}  # police: mark deceased, then remove the residence
@@ -108,16 +107,9 @@ def _measure(ctx: Ctx) -> dict[str, Any]:
                      "headers": {"X-API-Key": ctx.scenario.callers[w.caller].key,
                                  "Idempotency-Key": ctx.key(f"perf/{i}", body),
                                  "Content-Type": "application/json"}})
-    work = Path(tempfile.mkdtemp(prefix="certify-perf-"))
     cfg = {"target": ctx.vendor_url, "requests": reqs, "due_s": due.tolist(), "timeout": _TIMEOUT_S,
            "max_seconds": float(due[-1]) + _TIMEOUT_S + 5, "drain_s": _TIMEOUT_S + 5}
-    (work / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "certify._perf_child", str(work / "config.json"),
-                           str(work / "out.json")], cwd=_ROOT, capture_output=True, text=True,
-                          timeout=cfg["max_seconds"] + 60, env=dict(os.environ))
-    if proc.returncode != 0:
-        raise RuntimeError(f"load process failed: {proc.stderr[-1500:]}")
-    out = json.loads((work / "out.json").read_text(encoding="utf-8"))
+    out = _load(cfg)
     rows = np.array([[np.nan if x is None else x for x in r] for r in out["rows"]], dtype=float)
     done = np.isfinite(rows[:, 2])
     latency = (rows[done, 2] - rows[done, 0]) * 1000.0   # from the intended start
@@ -137,6 +129,22 @@ def _measure(ctx: Ctx) -> dict[str, Any]:
     }
     ctx.notes["performance"] = result
     return result
+
+
+def _load(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Run ``cfg`` in ``python -m certify._perf_child`` (this process's folder, absolute paths,
+    ``-P``: that folder is not on the child's ``sys.path``); its output. The temporary folder
+    holding the config and output is removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="certify-perf-") as tmp:
+        work = Path(tmp).resolve()
+        (work / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
+        proc = subprocess.run([sys.executable, "-P", "-m", "certify._perf_child", str(work / "config.json"),
+                               str(work / "out.json")], capture_output=True, text=True,
+                              timeout=cfg["max_seconds"] + 60, env=dict(os.environ))
+        if proc.returncode != 0:
+            raise RuntimeError(f"load process failed: {proc.stderr[-1500:]}")
+        out: dict[str, Any] = json.loads((work / "out.json").read_text(encoding="utf-8"))
+    return out
 
 
 def _stats(x: np.ndarray) -> dict[str, float | None]:

@@ -12,9 +12,11 @@ arrival times.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import re
+import shutil
 import tempfile
 import time
 import traceback
@@ -142,10 +144,13 @@ def certify(agency: str, base_url: str, *, scenario: str | Scenario = "hanoi-bas
         raise CertifyError(f"--rate must be positive, got {options.rate}")
     cs = certification_scenario(base, agency, base_url.rstrip("/"), seed=seed, api_key=api_key)
     _reachable(base_url)
-    work = Path(tempfile.mkdtemp(prefix=f"certify-{agency}-"))
-    eco = start_ecosystem(cs, work / "ecosystem")
-    proxy = Proxy(eco.base_url, ecosystem_port or free_port())
-    try:
+    with contextlib.ExitStack() as stack:  # stops the proxy, then the fakes, then removes `work`
+        work = Path(tempfile.mkdtemp(prefix=f"certify-{agency}-")).resolve()
+        stack.callback(shutil.rmtree, work, ignore_errors=True)
+        eco = start_ecosystem(cs, work / "ecosystem")
+        stack.callback(eco.stop)
+        proxy = Proxy(eco.base_url, ecosystem_port or free_port())
+        stack.callback(proxy.stop)
         proxy.start()
         ctx = _context(agency, base_url, cs, seed, options, eco.base_url, proxy)
         results = []
@@ -158,9 +163,6 @@ def certify(agency: str, base_url: str, *, scenario: str | Scenario = "hanoi-bas
                 progress("done", req, result)
         ctx.vendor.close()
         ctx.eco.close()
-    finally:
-        proxy.stop()
-        eco.stop()
     stamp = {"suite": "lienthong certify", "suite_version": f"{SUITE_VERSION}+{table_digest()[:12]}",
              "agency": agency, "target": base_url, "ecosystem": proxy.url,
              "scenario": base.meta.name,

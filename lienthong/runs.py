@@ -126,12 +126,14 @@ def start_run(
     masked); ``source`` is where the scenario came from (a catalog name or a path);
     ``settings`` are the run's parameters (days, replications, …). A second run with the same id
     in the same second gets a ``-2``, ``-3``… suffix rather than overwriting the first.
+    ``root`` is resolved against the current folder: ``Run.path`` is absolute, so paths under it
+    can be handed to child processes as they are.
     """
     started = (now or datetime.now(UTC)).astimezone(UTC)
     digest = scenario_digest(scenario)
     seed = scenario.meta.seed if seed is None else seed
     rid = run_id(scenario.meta.name, kind, digest, seed, started)
-    path = _fresh_folder(Path(root), rid)
+    path = _fresh_folder(Path(root).resolve(), rid)
     command = [scrub(a) for a in (sys.argv if argv is None else argv)]
     manifest: dict[str, Any] = {
         "id": path.name,
@@ -164,12 +166,20 @@ def _fresh_folder(root: Path, rid: str) -> Path:
 
 
 def _git_commit() -> str | None:
-    """The commit of the source tree, or None outside a git checkout."""
+    """The commit of the source tree when lienthong runs from a git checkout of itself, else None
+    (an installed copy inside some other repository — a venv in a user's project — is not that
+    repository's commit)."""
     here = Path(__file__).resolve().parent.parent
     try:
         head = subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+            ["git", "-C", str(here), "rev-parse", "--show-toplevel", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return (head.stdout.strip() or None) if head.returncode == 0 else None
+    lines = head.stdout.splitlines()
+    if head.returncode != 0 or len(lines) != 2 or Path(lines[0]).resolve() != here:
+        return None
+    return lines[1]

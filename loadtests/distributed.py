@@ -6,7 +6,8 @@ which replays its share of the arrival stream (``split_by_index`` by the worker 
 assigns). Every worker tells the master when its share is done; the master then quits. The
 parent merges the workers' records, reconciles (when the target exports its registers) and
 writes the same report as ``lienthong run``. ``mode="closed"`` runs the stress users with the
-scenario's stages instead.
+scenario's stages instead. The Locust processes run in the caller's folder, whatever it is: every
+path handed to them is absolute, and ``-P`` keeps that folder off their ``sys.path``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from loadtests.run import RunOutcome, _align, _prep_seconds, _reconcile, _scenar
 
 __all__ = ["LOCUSTFILE", "run_load"]
 
-LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+LOCUSTFILE = Path(__file__).resolve().with_name("locustfile.py")
 
 
 def _free_port() -> int:
@@ -70,7 +71,7 @@ def run_load(
     run = start_run(
         s,
         kind="load",
-        root=out,
+        root=Path(out).resolve(),
         source=str(scenario),
         settings={"target": target, "workers": workers, "speed": speed, "days": days, "mode": mode},
     )
@@ -108,9 +109,9 @@ def run_load(
 
 
 def _locust(config: Path, cfg: LoadConfig, workers: int, ui: bool, folder: Path, web_port: int) -> None:
-    env = dict(os.environ, **{ENV_VAR: str(config)}, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, **{ENV_VAR: str(config.resolve())}, PYTHONUNBUFFERED="1")
     port = _free_port()
-    base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", cfg.target]
+    base = [sys.executable, "-P", "-m", "locust", "-f", str(LOCUSTFILE), "--host", cfg.target]
     master_cmd = [
         *base,
         "--master",
@@ -121,7 +122,7 @@ def _locust(config: Path, cfg: LoadConfig, workers: int, ui: bool, folder: Path,
         "--expect-workers",
         str(workers),
         "--csv",
-        str(folder / "load" / "locust"),
+        str(folder.resolve() / "load" / "locust"),
     ]
     if ui:
         master_cmd += ["--web-host", "127.0.0.1", "--web-port", str(web_port)]

@@ -62,7 +62,7 @@ def certify_command(
     if perf_seconds <= 0 or examples < 1:
         console.print("[red]bad input:[/red] --perf-seconds must be > 0 and --contract-examples ≥ 1")
         raise typer.Exit(2)
-    folder = out or Path("runs") / f"certify-{agency}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    folder = (out or Path("runs") / f"certify-{agency}-{datetime.now(UTC):%Y%m%d-%H%M%S}").resolve()
     code = _run(console, agency, base_url, api_key, rate, seed, folder, wanted, scenario,
                 ecosystem_port, perf_seconds, examples, len(reqs))
     raise typer.Exit(code)

@@ -47,6 +47,8 @@ def serve_command(
                       "with --split)")
         raise typer.Exit(2)
 
+    run_dir = run_dir.resolve()  # absolute: handed to the agencies' process with --processes 2
+
     def ready(base: str, urls: dict[str, str]) -> None:
         table = Table(title=f"lienthong fakes — {loaded.meta.name} (run dir {run_dir})")
         table.add_column("agency")

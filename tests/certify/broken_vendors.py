@@ -5,8 +5,9 @@ Each variant wraps the reference app (ASGI middleware) or overrides one name ins
 own process — never an edit of ``fakes/``. ``EXPECTED`` lists, per variant, the agency it breaks
 and the exact requirement ids a certification must fail.
 
-``python -m tests.certify.broken_vendors --agency vss --variant slow --upstream URL`` serves on
-a free loopback port and prints ``READY <base_url>``.
+``python tests/certify/broken_vendors.py --agency vss --variant slow --upstream URL --run-dir D``
+(or ``python -m tests.certify.broken_vendors …`` from the checkout) serves on a free loopback
+port and prints ``READY <base_url>``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -146,24 +148,34 @@ def build(agency: str, variant: str, upstream: str, run_dir: Path) -> Any:
 
 @dataclass
 class Vendor:
-    """A running vendor process."""
+    """A running vendor process and its temporary folder (removed by :meth:`stop`)."""
 
     process: subprocess.Popen[bytes]
     base_url: str
+    run_dir: Path
 
     def stop(self) -> None:
         if self.process.stdout is not None:
             self.process.stdout.close()
         stop_process(self.process, grace=10.0)
+        shutil.rmtree(self.run_dir, ignore_errors=True)
 
 
 def start_vendor(agency: str, variant: str, upstream: str) -> Vendor:
-    """Serve the vendor in a child process; raises RuntimeError if it does not start."""
-    run_dir = tempfile.mkdtemp(prefix=f"vendor-{agency}-{variant}-")
-    cmd = [sys.executable, "-m", "tests.certify.broken_vendors", "--agency", agency,
-           "--variant", variant, "--upstream", upstream, "--run-dir", run_dir]
-    proc, info = spawn_ready(cmd, Path(run_dir) / "vendor.log", 30.0)
-    return Vendor(proc, info["base_url"])
+    """Serve the vendor in a child process; raises RuntimeError if it does not start.
+
+    The child runs this file by its absolute path (``-P``: nothing from the current folder on
+    its ``sys.path``), so the tests need not run from the checkout's root.
+    """
+    run_dir = Path(tempfile.mkdtemp(prefix=f"vendor-{agency}-{variant}-")).resolve()
+    cmd = [sys.executable, "-P", str(Path(__file__).resolve()), "--agency", agency,
+           "--variant", variant, "--upstream", upstream, "--run-dir", str(run_dir)]
+    try:
+        proc, info = spawn_ready(cmd, run_dir / "vendor.log", 30.0)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    return Vendor(proc, info["base_url"], run_dir)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -171,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import uvicorn
 
-    p = argparse.ArgumentParser(prog="python -m tests.certify.broken_vendors")
+    p = argparse.ArgumentParser(prog="python tests/certify/broken_vendors.py")
     p.add_argument("--agency", required=True)
     p.add_argument("--variant", default="reference", choices=VARIANTS)
     p.add_argument("--upstream", required=True)

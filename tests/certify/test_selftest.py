@@ -22,7 +22,6 @@ from certify._eco import free_port
 from certify.requirements import AGENCIES
 from tests.certify.broken_vendors import EXPECTED, start_vendor
 
-_ROOT = Path(__file__).resolve().parents[2]
 RUNS = [(a, "reference") for a in AGENCIES] + [(agency, v) for v, (agency, _) in EXPECTED.items()]
 # the slow vendor takes ~4 cards/s: the declared rate is twice that
 _ARGS = ["--rate", "8", "--perf-seconds", "2", "--contract-examples", "6", "--seed", "20250701"]
@@ -35,7 +34,7 @@ def _certify(agency: str, variant: str, out: Path) -> dict[str, Any]:
         proc = subprocess.run(
             [sys.executable, "-m", "lienthong", "certify", agency, "--base-url", vendor.base_url,
              "--ecosystem-port", str(port), "--out", str(out), *_ARGS],
-            cwd=_ROOT, capture_output=True, text=True, timeout=240)
+            cwd=out.parent, capture_output=True, text=True, timeout=240)  # any folder will do
     finally:
         vendor.stop()
     doc: dict[str, Any] = {}
@@ -83,7 +82,7 @@ def test_broken_variant_fails_exactly(runs: dict[tuple[str, str], dict[str, Any]
             assert r["detail"] and (r["evidence"] or r["phase"] in ("performance", "security"))
 
 
-def test_bad_input_exits_2() -> None:
+def test_bad_input_exits_2(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "lienthong", "certify", "vss", "--base-url",
-                           "ftp://nowhere"], cwd=_ROOT, capture_output=True, text=True, timeout=60)
+                           "ftp://nowhere"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "--base-url must be an origin" in proc.stdout
