@@ -207,7 +207,7 @@ def _agencies_child(scenario: Scenario, run_dir: Path, host: str, port: int,
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / "scenario.toml"
     path.write_text(dump(scenario), encoding="utf-8")
-    cmd = [sys.executable, "-m", "fakes.serve", "--scenario", str(path), "--run-dir",
+    cmd = [sys.executable, "-P", "-m", "fakes.serve", "--scenario", str(path), "--run-dir",
            str(run_dir), "--host", host, "--port", str(port or free_port(host)),
            "--agencies", ",".join(served), "--watch-parent"]
     cmd += ["--speed", str(speed)] if speed else []
@@ -247,7 +247,8 @@ def spawn_ready(cmd: list[str], log_path: Path,
         proc.kill()
         proc.wait()
         proc.stdout.close()
-        raise RuntimeError(f"{cmd[2]} did not start: {log_path.read_text()[-2000:]}")
+        name = cmd[cmd.index("-m") + 1] if "-m" in cmd else cmd[0]
+        raise RuntimeError(f"{name} did not start: {log_path.read_text()[-2000:]}")
     info: dict[str, Any] = json.loads(line[6:])
     return proc, info
 
@@ -336,7 +337,7 @@ def start_subprocess(scenario: Scenario | str | Path = "hanoi-baseline",
     else:
         scenario_obj = load(scenario)
         arg = str(Path(scenario).resolve()) if Path(scenario).is_file() else str(scenario)
-    cmd = [sys.executable, "-m", "fakes.serve", "--scenario", arg, "--run-dir", str(run_dir),
+    cmd = [sys.executable, "-P", "-m", "fakes.serve", "--scenario", arg, "--run-dir", str(run_dir),
            "--host", host, "--port", str(port or free_port(host))]
     cmd += ["--speed", str(speed)] if speed else []
     cmd += ["--split"] if split else []

@@ -489,7 +489,7 @@ def _drive(
     path = cfg.write(folder / "load" / "config.json")
     log = open(folder / "load" / "load.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "loadtests._child", str(path)],
+        [sys.executable, "-P", "-m", "loadtests._child", str(path)],
         stdout=subprocess.PIPE,
         stderr=log,
         env=dict(os.environ, PYTHONUNBUFFERED="1"),

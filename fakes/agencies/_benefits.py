@@ -135,11 +135,14 @@ def _price(env: Env, regime: Regime, death_date: dt.date) -> tuple[int, float]:
 def payment_schema(table: str) -> str:
     """The SQL of a payments table with one row per death."""
     return (f"CREATE TABLE IF NOT EXISTS {table} (payment_id TEXT PRIMARY KEY, "
-            "death_register_no TEXT UNIQUE NOT NULL, doc TEXT NOT NULL);\n")
+            "death_register_no TEXT UNIQUE NOT NULL, doc TEXT NOT NULL);\n"
+            f"CREATE INDEX IF NOT EXISTS {table}_paid_on ON {table}(json_extract(doc, '$.paid_on'));\n")
 
 
 
-async def payments_of(request: Request, agency: str, table: str, death_register_no: str) -> Response:
-    """``{"items": [...]}``: the payments of ``table`` for a death record (CONTRACT.md §10)."""
-    return await list_docs(request, agency, f"SELECT doc FROM {table} WHERE death_register_no = ? "
-                           "ORDER BY payment_id", death_register_no)
+async def payments_of(request: Request, agency: str, table: str, by: tuple[str, str]) -> Response:
+    """``{"items": [...]}``: the payments of ``table`` for a death record or made on a day,
+    ``by`` = ``("death_register_no" | "paid_on", value)`` (CONTRACT.md §10)."""
+    column = "death_register_no" if by[0] == "death_register_no" else "json_extract(doc, '$.paid_on')"
+    return await list_docs(request, agency, f"SELECT doc FROM {table} WHERE {column} = ? "
+                           "ORDER BY payment_id", by[1])

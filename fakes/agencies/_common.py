@@ -40,6 +40,7 @@ __all__ = [
     "not_found",
     "one_doc",
     "raw_response",
+    "search_by",
     "search_key",
 ]
 
@@ -182,6 +183,37 @@ def search_key(name: str, example: str) -> Callable[..., Coroutine[Any, Any, str
         return value
 
     dependency.__name__ = f"search_{name}"
+    return dependency
+
+
+def search_by(key: tuple[str, str], day: str) -> Callable[..., Coroutine[Any, Any, tuple[str, str]]]:
+    """A dependency giving ``(parameter, value)`` of a register read that takes exactly one of
+    a key parameter (``key``: name and example) or a day ``day`` (ISO date).
+
+    Neither, both, an empty value or a day that is not a date → 422 ``validation_error``.
+    """
+    name, example = key
+
+    def exactly_one(request: Request) -> None:
+        q = request.query_params
+        given = [k for k in (name, day) if k in q]
+        if len(given) != 1 or not q.get(given[0]):
+            field = given[0] if len(given) == 1 else f"{name}|{day}" if given else name
+            raise Problem(422, "validation_error", f"give exactly one of the query parameters {name} "
+                          f"and {day}", errors=[{"field": field, "message": "missing, empty or both"}])
+        if given[0] == day:
+            try:
+                dt.date.fromisoformat(q[day])
+            except ValueError:
+                raise Problem(422, "validation_error", f"{day} must be a date (YYYY-MM-DD)",
+                              errors=[{"field": day, "message": "not a date"}]) from None
+
+    async def dependency(_: None = Depends(exactly_one),
+                         by_key: str | None = Query(None, alias=name, min_length=1, examples=[example]),
+                         by_day: dt.date | None = Query(None, alias=day)) -> tuple[str, str]:
+        return (name, str(by_key)) if by_key else (day, str(by_day))
+
+    dependency.__name__ = f"search_{name}_or_{day}"
     return dependency
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from fakes.agencies._benefits import ClaimIn, Payment, Regime, claim, payment_schema, payments_of
-from fakes.agencies._common import PROBLEMS, Items, one_doc, search_key
+from fakes.agencies._common import PROBLEMS, Items, one_doc, search_by
 from fakes.auth import Who, require
 from fakes.idempotency import idem_key
 
@@ -28,12 +28,14 @@ async def pay_funeral_support(body: ClaimIn, request: Request,
                        prefix="MT", regime_of=_REGIMES.get)
 
 
+_BY = search_by(("death_register_no", "KT-00070-2026-Q01-000003"), "paid_on")
+
+
 @router.get("/funeral-supports", response_model=Items[Payment])
 async def find_funeral_supports(request: Request, who: Who = Depends(require("social:read")),
-                                death_register_no: str = Depends(search_key(
-                                    "death_register_no", "KT-00070-2026-Q01-000003"))) -> Response:
-    """The funeral-support payments for a death record (CONTRACT.md §10)."""
-    return await payments_of(request, "social", "funeral_supports", death_register_no)
+                                by: tuple[str, str] = Depends(_BY)) -> Response:
+    """The funeral-support payments for a death record, or made on a day (CONTRACT.md §10)."""
+    return await payments_of(request, "social", "funeral_supports", by)
 
 
 @router.get("/funeral-supports/{payment_id}", response_model=Payment)

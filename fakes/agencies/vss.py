@@ -34,7 +34,7 @@ from fakes.agencies._common import (
     not_found,
     one_doc,
     raw_response,
-    search_key,
+    search_by,
 )
 from fakes.auth import Who, require
 from fakes.idempotency import commit, idem_key, replay
@@ -55,6 +55,7 @@ __all__ = ["EXPORT", "SCHEMA", "router", "startup"]
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS cards (card_code TEXT PRIMARY KEY, pid TEXT UNIQUE NOT NULL,"
     " doc TEXT NOT NULL);\n"
+    "CREATE INDEX IF NOT EXISTS cards_issued_on ON cards(json_extract(doc, '$.issued_on'));\n"
     + payment_schema("funeral_allowances") + payment_schema("survivor_benefits")
 )
 EXPORT = {"cards": "SELECT doc FROM cards ORDER BY card_code",
@@ -144,12 +145,17 @@ async def issue_child_card(body: CardIn, request: Request,
     return await commit(idem, write)
 
 
+_CARDS_BY = {"pid": "SELECT doc FROM cards WHERE pid = ? ORDER BY card_code",
+             "issued_on": "SELECT doc FROM cards WHERE json_extract(doc, '$.issued_on') = ? "
+                          "ORDER BY card_code"}
+
+
 @router.get("/child-cards", response_model=Items[Card])
 async def find_child_cards(request: Request, who: Who = Depends(require("vss:read")),
-                           pid: str = Depends(search_key("pid", "001226000042"))) -> Response:
-    """A child's BHYT cards (CONTRACT.md §10)."""
-    return await list_docs(request, "vss", "SELECT doc FROM cards WHERE pid = ? ORDER BY card_code",
-                           pid)
+                           by: tuple[str, str] = Depends(search_by(("pid", "001226000042"),
+                                                                    "issued_on"))) -> Response:
+    """A child's BHYT cards, or the cards issued on a day (CONTRACT.md §10)."""
+    return await list_docs(request, "vss", _CARDS_BY[by[0]], by[1])
 
 
 @router.get("/child-cards/{card_code}", response_model=Card)
@@ -178,21 +184,21 @@ async def settle_survivor_benefit(body: ClaimIn, request: Request,
                        dup_code="already_settled")
 
 
-_DEATH = search_key("death_register_no", "KT-00070-2026-Q01-000003")
+_DEATH = search_by(("death_register_no", "KT-00070-2026-Q01-000003"), "paid_on")
 
 
 @router.get("/funeral-allowances", response_model=Items[Payment])
 async def find_funeral_allowances(request: Request, who: Who = Depends(require("vss:read")),
-                                  death_register_no: str = Depends(_DEATH)) -> Response:
-    """The funeral-allowance payments for a death record (CONTRACT.md §10)."""
-    return await payments_of(request, "vss", "funeral_allowances", death_register_no)
+                                  by: tuple[str, str] = Depends(_DEATH)) -> Response:
+    """The funeral-allowance payments for a death record, or made on a day (CONTRACT.md §10)."""
+    return await payments_of(request, "vss", "funeral_allowances", by)
 
 
 @router.get("/survivor-benefits", response_model=Items[Payment])
 async def find_survivor_benefits(request: Request, who: Who = Depends(require("vss:read")),
-                                 death_register_no: str = Depends(_DEATH)) -> Response:
-    """The survivor-benefit settlements for a death record (CONTRACT.md §10)."""
-    return await payments_of(request, "vss", "survivor_benefits", death_register_no)
+                                 by: tuple[str, str] = Depends(_DEATH)) -> Response:
+    """The survivor-benefit settlements for a death record, or made on a day (CONTRACT.md §10)."""
+    return await payments_of(request, "vss", "survivor_benefits", by)
 
 
 @router.get("/funeral-allowances/{payment_id}", response_model=Payment)

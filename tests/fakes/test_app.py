@@ -142,4 +142,4 @@ def test_openapi_lists_every_endpoint_with_problem_responses(server: Handle) -> 
     assert {"201", "401", "403", "409", "422"} <= set(post["responses"])
     assert "application/problem+json" in post["responses"]["422"]["content"]
     assert any(p["name"] == "Idempotency-Key" for p in post["parameters"])
-    assert len(spec["paths"]) == 27
+    assert len(spec["paths"]) == 28

@@ -122,6 +122,32 @@ def test_an_unknown_key_finds_nothing(api: Api, path: str) -> None:
         assert (r.status_code, r.json()) == (200, {"items": []})
 
 
+# the reads that also list a whole day (nothing made for anyone no dossier asked for)
+DAYS = {"/vss/child-cards": ("issued_on", "vss", "cards"),
+        "/vss/funeral-allowances": ("paid_on", "vss", "funeral_allowances"),
+        "/vss/survivor-benefits": ("paid_on", "vss", "survivor_benefits"),
+        "/social/funeral-supports": ("paid_on", "social", "funeral_supports")}
+
+
+@pytest.mark.parametrize("path", list(DAYS))
+def test_a_day_listing_answers_every_record_made_that_day(api: Api, keys: dict[str, list[str]],
+                                                           path: str) -> None:
+    param, agency, table = DAYS[path]
+    rows = api.exports()[agency][table]
+    days = {r[param] for r in rows}
+    assert days, "the fixture made records of every kind"
+    for day in days:
+        r = api.http.get(path, params={param: day}, headers=api.headers("auditor"))
+        assert r.status_code == 200, r.text
+        assert r.json()["items"] == [x for x in rows if x[param] == day]
+    r = api.http.get(path, params={param: "1999-01-01"}, headers=api.headers("auditor"))
+    assert r.json() == {"items": []}
+    both = {param: sorted(days)[0], READS[path][0]: keys[path][0]}
+    for bad in (both, {param: "not-a-date"}, {param: "2026-02-30"}):
+        r = api.http.get(path, params=bad, headers=api.headers("auditor"))
+        assert r.status_code == 422 and r.json()["code"] == "validation_error", (bad, r.text)
+
+
 @pytest.mark.parametrize("path", list(READS))
 @pytest.mark.parametrize("query", ["", "?{}=", "?{}", "?other=1"])
 def test_a_missing_or_empty_parameter_is_a_validation_error(api: Api, path: str,
