@@ -51,12 +51,13 @@ def run_load(
     drain_s: float = 60.0,
     max_seconds: float | None = None,
     stage_scale: float = 1.0,
-    admin_key: str | None = None,
+    auditor_key: str | None = None,
     web_port: int = 8089,
     twin: Any = None,
 ) -> RunOutcome:
     """Runs a distributed load test (see the module docstring).
 
+    ``auditor_key`` reads the registers for reconciliation (default: the scenario's ``auditor``).
     Raises ``scenarios.ScenarioError`` for a bad scenario, ValueError for bad settings and
     RuntimeError when Locust does not finish.
     """
@@ -99,7 +100,7 @@ def run_load(
     path = cfg.write(run.path / "load" / "config.json")
     _locust(path, cfg, workers, ui, run.path, web_port)
     merged = merge(run.path / "load")
-    rec = _reconcile(s, merged, target, admin_key or cfg.keys.get("admin"))
+    rec = _reconcile(s, merged, target, cfg=cfg, auditor_key=auditor_key)
     from loadtests._reporting import build_report
 
     report, metrics = build_report(s, cfg, merged, rec, run, http_metrics(merged.requests), twin)

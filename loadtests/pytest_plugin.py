@@ -7,8 +7,9 @@ configured), ``lienthong_client`` (an ``httpx.Client`` per actor: ``lienthong_cl
 ``lienthong_reconcile`` (checks the registers against the dossiers you submitted).
 
 Options (or environment variables): ``--lienthong-base-url`` / ``LIENTHONG_BASE_URL`` to test real
-endpoints, ``--lienthong-scenario`` / ``LIENTHONG_SCENARIO``, ``--lienthong-admin-key`` /
-``LIENTHONG_ADMIN_KEY`` (for reconciliation against real endpoints). Enable it with
+endpoints, ``--lienthong-scenario`` / ``LIENTHONG_SCENARIO``, ``--lienthong-auditor-key`` /
+``LIENTHONG_AUDITOR_KEY`` (for reconciliation against real endpoints: a key with every ``:read``
+scope, default the scenario's ``auditor`` caller). Enable it with
 ``pytest_plugins = ["loadtests.pytest_plugin"]`` (or the ``pytest11`` entry point). A test::
 
     def test_a_birth_dossier_completes(lienthong_client, lienthong_citizens, lienthong_reconcile):
@@ -37,7 +38,8 @@ import pytest
 
 import scenarios
 from loadtests._payloads import CitizenPayloads
-from loadtests.reconcile import Reconciliation, Submission, fetch_exports, reconcile
+from loadtests.reconcile import Reconciliation, Submission, reconcile
+from loadtests.registers import EXPORTED_AGENCIES, ContractRegisters, fetch_exports
 from scenarios.model import DEATH_STATUSES, Scenario
 
 __all__ = ["Citizens", "Ecosystem"]
@@ -49,7 +51,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--lienthong-scenario", default=None, help="scenario name or path (default hanoi-baseline)"
     )
-    group.addoption("--lienthong-admin-key", default=None, help="admin key for register exports")
+    group.addoption("--lienthong-auditor-key", default=None,
+                    help="key with every :read scope, for reconciliation against real endpoints")
 
 
 def _option(config: pytest.Config, name: str, env: str) -> str | None:
@@ -99,9 +102,9 @@ def lienthong_ecosystem(
     keys = {name: c.key for name, c in lienthong_scenario.callers.items()}
     base = _option(pytestconfig, "--lienthong-base-url", "LIENTHONG_BASE_URL")
     if base:
-        admin = _option(pytestconfig, "--lienthong-admin-key", "LIENTHONG_ADMIN_KEY")
-        if admin:
-            keys["admin"] = admin
+        auditor = _option(pytestconfig, "--lienthong-auditor-key", "LIENTHONG_AUDITOR_KEY")
+        if auditor:
+            keys["auditor"] = auditor
         yield Ecosystem(base.rstrip("/"), keys)
         return
     from fakes.serve import start_subprocess
@@ -189,12 +192,17 @@ def lienthong_citizens(lienthong_scenario: Scenario) -> Citizens:
 def lienthong_reconcile(
     lienthong_scenario: Scenario, lienthong_ecosystem: Ecosystem
 ) -> Callable[[Sequence[Submission]], Reconciliation]:
-    """``lienthong_reconcile(submissions)``: the registers (admin export) against your dossiers."""
+    """``lienthong_reconcile(submissions)``: the registers against your dossiers — the reference
+    fakes' export, or, against real endpoints (``--lienthong-base-url``), each agency's own register
+    reads (CONTRACT.md §10) with the ``auditor`` key. ``.passed``: no rule broken among the checks
+    made; ``.complete``: every check could be made (``.reasons`` says why not)."""
 
     def check(submissions: Sequence[Submission]) -> Reconciliation:
-        admin = lienthong_ecosystem.keys.get("admin")
-        if not admin:
-            raise RuntimeError("no admin key: pass --lienthong-admin-key to reconcile real endpoints")
-        return reconcile(lienthong_scenario, submissions, fetch_exports(lienthong_ecosystem.base_url, admin))
+        if lienthong_ecosystem.handle is not None:
+            exports = fetch_exports(lienthong_ecosystem.base_url, lienthong_ecosystem.keys["admin"])
+            return reconcile(lienthong_scenario, submissions, exports)
+        urls = dict.fromkeys(EXPORTED_AGENCIES, lienthong_ecosystem.base_url)
+        with ContractRegisters(urls, lienthong_ecosystem.keys.get("auditor")) as registers:
+            return reconcile(lienthong_scenario, submissions, registers)
 
     return check

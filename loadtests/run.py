@@ -82,7 +82,6 @@ class RunSettings:
     poll_interval_s: float | None = None
     drain_s: float = 60.0
     crash_after_s: float | None = None
-    admin_key: str | None = None
     lead_s: float = 2.5
     twin: Any = None
     nice: int | None = -5
@@ -564,12 +563,14 @@ def _crash(fakes: Any, at: float, emit: Progress, machine: Machine | None = None
     emit({"phase": "restarted", "at": time.time()})
 
 
-def reconcile_run(s: Scenario, merged: Merged, placement: Placement, cfg: LoadConfig) -> Reconciliation:
+def reconcile_run(s: Scenario, merged: Merged, placement: Placement, cfg: LoadConfig,
+                  auditor_key: str | None = None) -> Reconciliation:
     """Reconciles a run's submissions with the registers, each read through the agency that owns
-    it (the contract's register reads at its URL, with the scenario's ``auditor`` key), or from
-    ``/admin/export`` for the agencies the run's own fakes serve (the fast path)."""
+    it (the contract's register reads at its URL, with ``auditor_key``, default the scenario's
+    ``auditor`` caller), or from ``/admin/export`` for the agencies the run's own fakes serve
+    (the fast path)."""
     auditor = s.callers.get("auditor")
-    contract = ContractRegisters(placement.urls, auditor.key if auditor else None)
+    contract = ContractRegisters(placement.urls, auditor_key or (auditor.key if auditor else None))
     try:
         sources: dict[str, Registers] = dict.fromkeys(AGENCY_IDS, contract)
         admin = s.callers.get("admin")
@@ -597,14 +598,12 @@ def run_days(s: Scenario, cfg: LoadConfig, until: float | None = None) -> list[d
     return [s.calendar.start + timedelta(days=int(first) + d) for d in range(n)]
 
 
-def _reconcile(s: Scenario, merged: Merged, target: str, admin_key: str | None = None,
-               cfg: LoadConfig | None = None) -> Reconciliation:
-    """Reconciliation of a run whose whole ecosystem is at ``target`` (someone else's: read
-    through the contract). ``admin_key`` is not used: nothing outside our own fakes has it."""
+def _reconcile(s: Scenario, merged: Merged, target: str, *, cfg: LoadConfig,
+               auditor_key: str | None = None) -> Reconciliation:
+    """Reconciliation of a run whose whole ecosystem is at ``target`` (someone else's, read
+    through the contract: no admin back door)."""
     placement = Placement(dict.fromkeys(AGENCY_IDS, target.rstrip("/")), ())
-    if cfg is None:
-        cfg = LoadConfig(target=target)
-    return reconcile_run(s, merged, placement, cfg)
+    return reconcile_run(s, merged, placement, cfg, auditor_key)
 
 
 def _clock_of(cfg: LoadConfig) -> ScenarioClock:

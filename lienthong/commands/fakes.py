@@ -30,7 +30,7 @@ def serve_command(
     from rich.console import Console
     from rich.table import Table
 
-    from fakes.serve import serve
+    from fakes.serve import local_agencies, serve
     from scenarios import ScenarioError, load
 
     console = Console()
@@ -67,7 +67,7 @@ def serve_command(
 
     try:
         serve(loaded, host, port, run_dir, split=split, speed=speed, ready=ready,
-              processes=processes)
+              processes=processes, agencies=local_agencies(loaded))
     except KeyboardInterrupt:
         pass
     except OSError as exc:

@@ -33,7 +33,10 @@ def load_command(
         False, "--closed", help="Closed-model stress users with the scenario's stages."
     ),
     out: Path = typer.Option(Path("runs"), "--out", help="Folder for the run folders."),
-    admin_key: str = typer.Option(None, "--admin-key", help="Key for /admin/export (reconciliation)."),
+    auditor_key: str = typer.Option(
+        None, "--auditor-key", help="Key with every :read scope, for reconciliation (default: the scenario's "
+        "auditor caller)."
+    ),
 ) -> None:
     """Load-test TARGET with the scenario's arrival stream (or stages), distributed over workers."""
     from lienthong.commands.run import finish, twin_prediction
@@ -60,7 +63,7 @@ def load_command(
                 out=out,
                 ui=ui or not headless,
                 mode="closed" if closed else "open",
-                admin_key=admin_key,
+                auditor_key=auditor_key,
                 twin=twin_prediction,
             )
 
