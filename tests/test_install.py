@@ -31,6 +31,8 @@ from pathlib import Path
 
 import pytest
 
+from fakes.serve import stop_process
+
 pytestmark = pytest.mark.slow
 
 CHECKOUT = Path(__file__).resolve().parents[1]
@@ -95,13 +97,7 @@ class Venv:
         try:
             yield proc
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop_process(proc)
 
 
 @pytest.fixture(scope="module")
