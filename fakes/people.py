@@ -553,6 +553,8 @@ def _match(
     ``gap`` is (mean, sd, lo, hi) of the signed age difference pool - who; a match outside
     [lo, hi] is refused. Returns rows of ``pool`` members, -1 where none was found.
     """
+    if pool.size == 0:  # nobody to match (a one-person population): every one unmatched
+        return np.full(who.size, -1, dtype=np.int64)
     order = pool[float_order(age[pool])]
     at = _match_sorted(rng, age[who], age[order], gap)
     return np.where(at >= 0, order[at], -1)
