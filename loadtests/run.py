@@ -512,7 +512,7 @@ def _drive(
                 if crash_after_s is not None:
                     crasher = threading.Thread(
                         target=_crash,
-                        args=(embedded.handle, cfg.t0 + crash_after_s, emit, machine),
+                        args=(embedded.handle, cfg.t0 + crash_after_s, emit, machine, embedded.agencies),
                         daemon=True,
                     )
                     crasher.start()
@@ -535,7 +535,8 @@ def _drive(
         raise RuntimeError(f"the load process failed (exit {code}):\n{tail}")
 
 
-def _crash(fakes: Any, at: float, emit: Progress, machine: Machine | None = None) -> None:
+def _crash(fakes: Any, at: float, emit: Progress, machine: Machine | None = None,
+           agencies: tuple[str, ...] | None = None) -> None:
     """SIGKILL the fakes at wall time ``at`` and restart them on the same folder and port."""
     from urllib.parse import urlparse
 
@@ -550,8 +551,7 @@ def _crash(fakes: Any, at: float, emit: Progress, machine: Machine | None = None
     scenario_path = fakes.run_dir.parent / "scenario.toml"
     for _ in range(50):
         try:
-            fresh = start_subprocess(str(scenario_path), fakes.run_dir, port=port or 0,
-                                     agencies=tuple(fakes.agencies))
+            fresh = start_subprocess(str(scenario_path), fakes.run_dir, port=port or 0, agencies=agencies)
             break
         except RuntimeError:
             time.sleep(0.2)
