@@ -532,7 +532,7 @@ def _verdict(
     s: Scenario, jm: dict[str, Any], thresholds: list[Any], rec: Reconciliation, error: str = ""
 ) -> str:
     """The first words answer the question that failed: a stage that failed, a group that missed
-    its deadline, a threshold, the registers (broken or not verifiable) — then the rest."""
+    its deadline, the registers (broken or not verifiable), another threshold — then the rest."""
     groups_met, groups = group_sentence(jm, thresholds)
     failed = [t for t in thresholds if t.failed]
     measured = [t for t in thresholds if t.status != "not measured"]
@@ -541,15 +541,15 @@ def _verdict(
         limits = f"{len(failed)} of {len(measured)} thresholds fail — {worst}."
     else:
         limits = f"All {len(measured)} measured thresholds of {s.meta.name} met."
-    registers = rec.summary()
+    registers, groups_cap = rec.summary(), f"{groups[0].upper()}{groups[1:]}." if groups else ""
     if error:
-        return f"No: the run failed — {error}. {groups}. {limits} {registers}"
+        return f"No: the run failed — {error}. {groups_cap} {limits} {registers}"
     if not groups_met:
         return f"No: {groups}. {limits} {registers}"
-    if failed:
-        return f"No: {limits} {groups[0].upper()}{groups[1:]}. {registers}"
     if rec.violations or rec.error:
-        return f"No: the registers do not reconcile. {registers} {groups[0].upper()}{groups[1:]}. {limits}"
-    if not rec.complete:
-        return f"Not verified: {registers} {groups[0].upper()}{groups[1:]}. {limits}"
+        return f"No: the registers do not reconcile. {registers} {groups_cap} {limits}"
+    if any(not t.metric.startswith("reconcile.") for t in failed):
+        return f"No: {limits} {groups_cap} {registers}"
+    if not rec.complete or failed:
+        return f"Not verified: {registers} {groups_cap} {limits}"
     return f"Yes: {groups}. {limits} {registers}"
