@@ -130,7 +130,7 @@ def driver_benchmark(seconds: float) -> None:
 
 
 def fakes_benchmark(speed: float, multipliers: list[float]) -> None:
-    from loadtests.run import RunSettings, run_scenario
+    from lienthong.live import RunSettings, run_scenario
 
     best = 0.0
     for k in multipliers:

@@ -18,7 +18,6 @@ from typing import Any
 
 import gevent
 import numpy as np
-import numpy.typing as npt
 
 import scenarios
 from loadtests._config import LoadConfig
@@ -27,18 +26,13 @@ from loadtests._payloads import CitizenPayloads
 from loadtests._records import REQUEST_DTYPE, Table
 from loadtests.driver import OpenModelDriver, wall_offsets
 from loadtests.journeys import INCOMPLETE, JourneyRunner, ScenarioClock
-from scenarios.model import DEATH_STATUSES, Scenario
-from sim.arrivals import arrivals, split_by_index
+from loadtests.results import stream_of
+from scenarios.model import DEATH_STATUSES
+from sim.arrivals import split_by_index
 
 __all__ = ["Prepared", "prepare", "replay", "stream_of"]
 
 ROLES = ("hospital", "desk", "citizen")
-
-
-def stream_of(scenario: Scenario, cfg: LoadConfig) -> npt.NDArray[np.void]:
-    """The whole arrival stream of the run (bounded by ``max_dossiers``)."""
-    full = arrivals(scenario, days=cfg.days, multiplier=cfg.multiplier)
-    return full[: cfg.max_dossiers]
 
 
 class Prepared:

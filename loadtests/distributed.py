@@ -1,11 +1,12 @@
 """``lienthong load``: Locust's own master and worker processes on 127.0.0.1.
 
-:func:`run_load` writes the run's :class:`~loadtests._config.LoadConfig`, starts one Locust
+:func:`drive_load` writes the run's :class:`~loadtests._config.LoadConfig`, starts one Locust
 master (headless, or with the web UI on 127.0.0.1) and ``workers`` worker processes, each of
 which replays its share of the arrival stream (``split_by_index`` by the worker index Locust
 assigns). Every worker tells the master when its share is done; the master then quits. The
-parent merges the workers' records, reconciles (when the target exports its registers) and
-writes the same report as ``lienthong run``. ``mode="closed"`` runs the stress users with the
+parent merges the workers' records, reconciles them through the target's register reads and
+returns a :class:`~loadtests.results.LiveRun`; the front door writes the same report as for
+``lienthong run``. ``mode="closed"`` runs the stress users with the
 scenario's stages instead. The Locust processes run in the caller's folder, whatever it is: every
 path handed to them is absolute, and ``-P`` keeps that folder off their ``sys.path``.
 """
@@ -17,14 +18,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-import scenarios
 from loadtests._config import ENV_VAR, LoadConfig
-from loadtests._merge import http_metrics, merge
-from loadtests.run import RunOutcome, _align, _prep_seconds, _reconcile, _scenario_file, _with_multiplier
+from loadtests._merge import merge
+from loadtests.results import LiveRun
+from loadtests.run import _align, _prep_seconds, _reconcile, _scenario_file
+from scenarios.model import AGENCY_IDS, Scenario
 
-__all__ = ["LOCUSTFILE", "run_load"]
+__all__ = ["LOCUSTFILE", "drive_load"]
 
 LOCUSTFILE = Path(__file__).resolve().with_name("locustfile.py")
 
@@ -37,15 +38,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_load(
-    scenario: str | Path,
+def drive_load(
+    s: Scenario,
     target: str,
+    folder: Path,
     *,
     workers: int = 1,
-    multiplier: float | None = None,
     speed: float | None = None,
     days: int | None = None,
-    out: str | Path = "runs",
     ui: bool = False,
     mode: str = "open",
     drain_s: float = 60.0,
@@ -53,34 +53,22 @@ def run_load(
     stage_scale: float = 1.0,
     auditor_key: str | None = None,
     web_port: int = 8089,
-    twin: Any = None,
-) -> RunOutcome:
-    """Runs a distributed load test (see the module docstring).
+) -> LiveRun:
+    """Runs a distributed load test of scenario ``s`` (multiplier applied) against ``target``
+    with ``folder`` as its run folder, and returns what was measured (see the module docstring).
 
     ``auditor_key`` reads the registers for reconciliation (default: the scenario's ``auditor``).
-    Raises ``scenarios.ScenarioError`` for a bad scenario, ValueError for bad settings and
-    RuntimeError when Locust does not finish.
+    Raises ValueError for bad settings and RuntimeError when Locust does not finish.
     """
-    from lienthong.runs import start_run
-
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    s = _with_multiplier(scenarios.load(scenario), multiplier)
     speed = float(speed or s.load.speed)
     days = int(days or s.load.days)
-    bound = float(max_seconds or s.load.max_seconds)
-    run = start_run(
-        s,
-        kind="load",
-        root=Path(out).resolve(),
-        source=str(scenario),
-        settings={"target": target, "workers": workers, "speed": speed, "days": days, "mode": mode},
-    )
     t0, shift, aligned, speed = _align(target, speed, 6.0 + _prep_seconds(s, days))
     cfg = LoadConfig(
-        scenario=str(_scenario_file(s, run.path)),
+        scenario=str(_scenario_file(s, folder)),
         target=target,
-        out=str(run.path / "load"),
+        out=str(folder / "load"),
         speed=speed,
         days=days,
         t0=t0,
@@ -89,24 +77,20 @@ def run_load(
         workers=workers,
         mode=mode,
         keys={name: c.key for name, c in s.callers.items()},
-        max_seconds=bound,
+        max_seconds=float(max_seconds or s.load.max_seconds),
         max_dossiers=s.load.max_dossiers,
         poll_interval_s=s.load.poll_interval_s,
         request_timeout_s=s.load.request_timeout_s,
         drain_s=drain_s,
-        run_tag=run.id[-24:],
+        run_tag=folder.name[-24:],
         stage_scale=stage_scale,
     )
-    path = cfg.write(run.path / "load" / "config.json")
-    _locust(path, cfg, workers, ui, run.path, web_port)
-    merged = merge(run.path / "load")
+    path = cfg.write(folder / "load" / "config.json")
+    _locust(path, cfg, workers, ui, folder, web_port)
+    merged = merge(folder / "load")
     rec = _reconcile(s, merged, target, cfg=cfg, auditor_key=auditor_key)
-    from loadtests._reporting import build_report
-
-    report, metrics = build_report(s, cfg, merged, rec, run, http_metrics(merged.requests), twin)
-    report.write(run.path)
-    run.finish(exit_code=report.exit_code, passed=report.passed)
-    return RunOutcome(run.path, report.exit_code, report, rec, metrics)
+    everywhere = {a: {"url": target, "fake": False} for a in AGENCY_IDS}
+    return LiveRun(folder, s, cfg, merged, rec, everywhere)
 
 
 def _locust(config: Path, cfg: LoadConfig, workers: int, ui: bool, folder: Path, web_port: int) -> None:

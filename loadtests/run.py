@@ -1,25 +1,23 @@
-"""``lienthong run``: one scenario driven end to end, reconciled, reported.
+"""A live run: one scenario driven end to end and reconciled (the engine behind ``lienthong run``).
 
-:func:`run_scenario` starts the reference fakes in a child process on a free loopback port (or
-uses ``target``), starts the load process (Locust in library mode, another child, so gevent's
+:func:`plan_live` resolves the scenario and settings (where each agency is: :class:`Placement`);
+:func:`drive_live` starts the reference fakes in a child process for the agencies no one else
+serves, starts the load process (Locust in library mode, another child, so gevent's
 monkey-patching never reaches this process), replays the scenario's arrival stream compressed by
-``speed``, follows every dossier to completion, reconciles the registers, runs the twin on the
-same stream, and writes ``runs/<id>/``: ``manifest.json``, ``metrics.json``, ``report.html``,
-``report.md``, ``junit.xml``, PNG plots, the raw records (``load/worker-*.npz``) and the fakes'
-SQLite stores. The scenario's thresholds decide the exit code, like k6.
+``speed``, follows every dossier to completion, reconciles the registers and returns a
+:class:`~loadtests.results.LiveRun`. The raw records (``load/worker-*.npz``) and the fakes' SQLite
+stores go into the run folder it is given; the front door (:mod:`lienthong.live`) owns that
+folder and writes the report.
 
 Clock: the load process starts first and prepares its stream and citizens; once it says it is
 ready the run plans minute 0 (``t0``) ``lead_s`` ahead, writes it to the fakes' run folder
 (``clock.json``), starts the fakes and hands ``t0`` to the load process (``go.json``). So the
 fakes and the load process share one scenario clock (across a crash and restart too), and a slow
 start of the generator on a busy machine never makes the first arrivals late.
-
-``python -m loadtests.run [SCENARIO] [--speed X] ...`` runs it without the CLI.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -27,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -35,8 +33,8 @@ from typing import Any
 
 import scenarios
 from loadtests._config import LoadConfig
-from loadtests._merge import Merged, http_metrics, merge
-from loadtests.journeys import ScenarioClock, journey_metrics
+from loadtests._merge import Merged, merge
+from loadtests.journeys import ScenarioClock
 from loadtests.reconcile import Reconciliation, Submission, reconcile
 from loadtests.registers import (
     ContractRegisters,
@@ -45,10 +43,11 @@ from loadtests.registers import (
     Registers,
     fetch_exports,
 )
+from loadtests.results import LiveRun
 from scenarios import Scenario
 from scenarios.model import AGENCY_IDS
 
-__all__ = ["Placement", "RunOutcome", "RunSettings", "place", "run_scenario"]
+__all__ = ["LivePlan", "Placement", "RunSettings", "drive_live", "place", "plan_live", "with_multiplier"]
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -63,7 +62,6 @@ class RunSettings:
     ``agencies`` swaps agencies (or the portal) for other systems: ``{"vss": "http://…"}``, on
     top of the scenario's ``agencies.<id>.base_url``; the embedded fakes serve the rest, on
     ``fakes_port`` when given (so a real system can be told where to call them beforehand).
-    ``twin`` (``(scenario, stream, days) -> dict``) adds the twin's prediction to the report.
     ``nice`` is the scheduling priority given to the fakes' and the load process (when this
     process may raise priorities, i.e. as root; ``None`` leaves them alone): on a machine shared
     with other work, the system under test and the generator measuring it must not be starved,
@@ -83,24 +81,13 @@ class RunSettings:
     drain_s: float = 60.0
     crash_after_s: float | None = None
     lead_s: float = 2.5
-    twin: Any = None
     nice: int | None = -5
     agencies: Mapping[str, str] = field(default_factory=dict)
     fakes_port: int | None = None
 
 
-@dataclass
-class RunOutcome:
-    """What a run produced: its folder, report, exit code, reconciliation and metrics."""
-
-    path: Path
-    exit_code: int
-    report: Any
-    reconciliation: Reconciliation
-    metrics: dict[str, Any]
-
-
-def _with_multiplier(s: Scenario, k: float | None) -> Scenario:
+def with_multiplier(s: Scenario, k: float | None) -> Scenario:
+    """``s`` at ``k`` times its volumes (``None``: as it is)."""
     if k is None:
         return s
     return s.model_copy(update={"demand": s.demand.model_copy(update={"multiplier": float(k)})})
@@ -163,75 +150,78 @@ def _with_agencies(s: Scenario, urls: Mapping[str, str]) -> Scenario:
     return s.model_copy(update={"agencies": agencies})
 
 
-def run_scenario(
-    scenario: str | Path | Scenario = "hanoi-baseline",
-    settings: RunSettings | None = None,
-    *,
-    progress: Progress | None = None,
-    argv: Sequence[str] | None = None,
-) -> RunOutcome:
-    """Runs ``scenario`` end to end and writes its run folder (see the module docstring).
+@dataclass(frozen=True)
+class LivePlan:
+    """A live run resolved from a scenario and its settings, before anything starts: the
+    scenario as run (multiplier and agency URLs applied), its pace and where each agency is."""
 
-    Raises ``scenarios.ScenarioError`` for a bad scenario, ValueError for bad settings. Once the
-    run folder exists, a failure at any stage (fakes, load, reconciliation, twin) still ends in
-    a report with what was measured and the error (exit code 1).
-    """
-    from lienthong.runs import start_run
+    scenario: Scenario
+    settings: RunSettings
+    speed: float
+    days: int
+    max_seconds: float
+    placement: Placement
+    fakes_port: int | None
 
+    def manifest_settings(self) -> dict[str, Any]:
+        """The run's parameters as recorded in its manifest."""
+        return {
+            "speed": self.speed,
+            "days": self.days,
+            "multiplier": self.scenario.demand.multiplier,
+            "target": self.placement.portal,
+            "agencies": self.placement.as_dict(),
+            "crash_after_s": self.settings.crash_after_s,
+        }
+
+
+def plan_live(
+    scenario: str | Path | Scenario = "hanoi-baseline", settings: RunSettings | None = None
+) -> LivePlan:
+    """Resolves a live run. Raises ``scenarios.ScenarioError`` for a bad scenario (or agency
+    URL) and ValueError for bad settings."""
     st = settings or RunSettings()
     base = scenario if isinstance(scenario, Scenario) else scenarios.load(scenario)
-    s = _with_agencies(_with_multiplier(base, st.multiplier), st.agencies)
+    s = _with_agencies(with_multiplier(base, st.multiplier), st.agencies)
     speed = float(st.speed or s.load.speed)
     days = int(st.days or s.load.days)
     if not speed > 0 or days < 1:
         raise ValueError(f"speed must be positive and days at least 1, got speed={speed}, days={days}")
     if st.fakes_port is not None and not 0 < st.fakes_port < 65536:
         raise ValueError(f"fakes port must be 1-65535, got {st.fakes_port}")
-    max_seconds = float(st.max_seconds or s.load.max_seconds)
     fakes_port = st.fakes_port or (None if st.target else _free_port())
     placement = place(s, st.target, f"http://127.0.0.1:{fakes_port}" if fakes_port else None)
-    run = start_run(
-        s,
-        kind="run",
-        root=st.out,
-        seed=st.seed,
-        argv=argv,
-        source=None if isinstance(scenario, Scenario) else str(scenario),
-        settings={
-            "speed": speed,
-            "days": days,
-            "multiplier": s.demand.multiplier,
-            "target": placement.portal,
-            "agencies": placement.as_dict(),
-            "crash_after_s": st.crash_after_s,
-        },
-    )
+    return LivePlan(s, st, speed, days, float(st.max_seconds or s.load.max_seconds), placement, fakes_port)
+
+
+def drive_live(plan: LivePlan, folder: Path, *, progress: Progress | None = None) -> LiveRun:
+    """Runs ``plan`` end to end with ``folder`` as the run folder (the fakes' stores and the load
+    records go under it) and returns what was measured. A failure at any stage (fakes, load,
+    reconciliation) is kept in ``LiveRun.error`` rather than raised, with whatever was measured
+    before it."""
+    s, st = plan.scenario, plan.settings
     emit = progress or (lambda _doc: None)
-    emit({"phase": "ecosystem", "lines": placement.lines()})
+    emit({"phase": "ecosystem", "lines": plan.placement.lines()})
     machine = Machine(st.nice)
     embedded = (
-        _Embedded(s, run.path, speed, st.lead_s, machine, fakes_port, placement.embedded)
-        if placement.embedded and fakes_port
+        _Embedded(s, folder, plan.speed, st.lead_s, machine, plan.fakes_port, plan.placement.embedded)
+        if plan.placement.embedded and plan.fakes_port
         else None
     )
     stages = _Stages(emit)
     try:
-        cfg = _config(s, st, run.path, speed, days, max_seconds, embedded, placement)
+        cfg = _config(s, st, folder, plan.speed, plan.days, plan.max_seconds, embedded, plan.placement)
         emit({"phase": "preparing", "target": cfg.target})
-        stages.run("driving the load", _drive, cfg, run.path, emit, embedded, st.crash_after_s, machine)
+        stages.run("driving the load", _drive, cfg, folder, emit, embedded, st.crash_after_s, machine)
         if embedded is not None and embedded.handle is not None:
             machine.cpu_of(embedded.handle.process.pid, "fakes")
         machine.done()
         emit({"phase": "reconciling"})
         merged = stages.run("merging the load records", merge, Path(cfg.out))
-        rec = stages.run("reconciling", reconcile_run, s, merged, placement, cfg) if merged else None
+        rec = stages.run("reconciling", reconcile_run, s, merged, plan.placement, cfg) if merged else None
         if rec is None:
             rec = Reconciliation(error=stages.error or "no load records to reconcile")
-        emit({"phase": "reporting"})
-        report, metrics = _report(s, cfg, merged, rec, run, st.twin, machine, placement, stages)
-        report.write(run.path)
-        run.finish(exit_code=report.exit_code, passed=report.passed)
-        return RunOutcome(run.path, report.exit_code, report, rec, metrics)
+        return LiveRun(folder, s, cfg, merged, rec, plan.placement.as_dict(), machine.as_dict(), stages.error)
     finally:
         if embedded is not None and embedded.handle is not None:
             _stop(embedded.handle)
@@ -258,35 +248,6 @@ class _Stages:
 def _first_lines(text: str, n: int = 12) -> str:
     lines = text.strip().splitlines()
     return "\n".join(lines[:2] + (["…"] if len(lines) > n else []) + lines[2:][-(n - 2):])
-
-
-def _report(
-    s: Scenario,
-    cfg: LoadConfig,
-    merged: Merged | None,
-    rec: Reconciliation,
-    run: Any,
-    twin: Any,
-    machine: Machine,
-    placement: Placement,
-    stages: _Stages,
-) -> tuple[Any, dict[str, Any]]:
-    from loadtests._reporting import build_report, failed_report
-
-    if merged is None:
-        return failed_report(s, cfg, rec, run, machine.as_dict(), placement.as_dict(), stages.error)
-    return build_report(
-        s,
-        cfg,
-        merged,
-        rec,
-        run,
-        http_metrics(merged.requests),
-        twin,
-        machine.as_dict(),
-        ecosystem=placement.as_dict(),
-        error=stages.error,
-    )
 
 
 def _free_port() -> int:
@@ -608,41 +569,3 @@ def _reconcile(s: Scenario, merged: Merged, target: str, *, cfg: LoadConfig,
 
 def _clock_of(cfg: LoadConfig) -> ScenarioClock:
     return ScenarioClock(t0=cfg.t0, speed=cfg.speed)
-
-
-def journeys_summary(s: Scenario, cfg: LoadConfig, merged: Merged) -> dict[str, Any]:
-    """Journey metrics of a merged run on its clock."""
-    return journey_metrics(s, merged.journeys, merged.steps, _clock_of(cfg))
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m loadtests.run")
-    p.add_argument("scenario", nargs="?", default="hanoi-baseline")
-    p.add_argument("--target")
-    p.add_argument("--speed", type=float)
-    p.add_argument("--days", type=int)
-    p.add_argument("--multiplier", type=float)
-    p.add_argument("--out", default="runs")
-    p.add_argument("--crash-after", type=float)
-    p.add_argument("--drain", type=float, default=60.0)
-    a = p.parse_args(argv)
-    outcome = run_scenario(
-        a.scenario,
-        RunSettings(
-            target=a.target,
-            speed=a.speed,
-            days=a.days,
-            multiplier=a.multiplier,
-            out=a.out,
-            crash_after_s=a.crash_after,
-            drain_s=a.drain,
-        ),
-        progress=lambda d: print(json.dumps(d), flush=True) if not d.get("progress") else None,
-    )
-    print(outcome.report.verdict)
-    print(outcome.path)
-    return outcome.exit_code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -40,7 +40,7 @@ def load_command(
 ) -> None:
     """Load-test TARGET with the scenario's arrival stream (or stages), distributed over workers."""
     from lienthong.commands.run import finish, twin_prediction
-    from loadtests.distributed import run_load
+    from lienthong.live import run_load
 
     if workers < 1 or (multiplier is not None and multiplier <= 0) or (speed is not None and speed <= 0):
         errors.print(

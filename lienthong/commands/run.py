@@ -58,7 +58,7 @@ def run_command(
     ),
 ) -> None:
     """Drive a time-compressed scenario end to end, reconcile, and write a report (exit 1 on a breach)."""
-    from loadtests.run import RunSettings, run_scenario
+    from lienthong.live import RunSettings, run_scenario
 
     if (speed is not None and speed <= 0) or (days is not None and days < 1):
         errors.print(f"[red]bad input:[/] --speed must be > 0 and --days >= 1 (got {speed}, {days})")
@@ -79,9 +79,10 @@ def run_command(
         out=out,
         crash_after_s=crash_after,
         drain_s=drain,
-        twin=twin_prediction,
     )
-    finish(lambda: _with_progress(lambda cb: run_scenario(scenario, settings, progress=cb)))
+    finish(
+        lambda: _with_progress(lambda cb: run_scenario(scenario, settings, progress=cb, twin=twin_prediction))
+    )
 
 
 def agency_urls(pairs: list[str]) -> dict[str, str]:

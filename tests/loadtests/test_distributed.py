@@ -9,10 +9,10 @@ import numpy as np
 
 import scenarios
 from fakes.serve import start_subprocess
+from lienthong.live import run_load
 from loadtests._config import LoadConfig
 from loadtests._merge import merge
 from loadtests._replay import stream_of
-from loadtests.distributed import run_load
 
 
 def test_two_workers_split_the_stream_by_index_and_reconcile(tmp_path: Path) -> None:

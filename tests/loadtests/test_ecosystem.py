@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 import scenarios
 from fakes.serve import start_subprocess
 from lienthong.cli import app
+from lienthong.live import RunSettings, run_scenario
 from loadtests.registers import ContractRegisters, NotVerifiable
-from loadtests.run import RunSettings, place, run_scenario
+from loadtests.run import place
 from tests.loadtests._proxy import Proxy
 
 S = scenarios.load("hanoi-baseline")
@@ -108,8 +109,8 @@ def test_a_twin_that_fails_is_reported_beside_the_measurement(tmp_path: Path) ->
     def broken_twin(*_: object) -> dict[str, object]:
         raise RuntimeError("the twin exploded")
 
-    settings = RunSettings(speed=FAST, multiplier=0.05, out=tmp_path, drain_s=10, twin=broken_twin)
-    out = run_scenario(S, settings)
+    settings = RunSettings(speed=FAST, multiplier=0.05, out=tmp_path, drain_s=10)
+    out = run_scenario(S, settings, twin=broken_twin)
     assert out.exit_code == 0 and out.report.verdict.startswith("Yes:"), out.report.verdict
     md = (out.path / "report.md").read_text()
     assert "The twin could not run: RuntimeError: the twin exploded" in md

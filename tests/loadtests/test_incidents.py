@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import scenarios
-from loadtests.run import RunOutcome, RunSettings, run_scenario
+from lienthong.live import RunOutcome, RunSettings, run_scenario
 from sim.arrivals import arrivals
 
 NAMES = [n for n in scenarios.catalog() if n.startswith("incident-f")]

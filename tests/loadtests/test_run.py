@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 import scenarios
 from lienthong.cli import app
 from lienthong.commands.run import twin_prediction
+from lienthong.live import RunSettings, run_scenario
 from loadtests._merge import merge
-from loadtests.run import RunSettings, run_scenario
 
 
 def _short(s: scenarios.Scenario, wall_s: float = 5.0) -> float:
@@ -27,7 +27,7 @@ def _short(s: scenarios.Scenario, wall_s: float = 5.0) -> float:
 def test_a_compressed_day_runs_end_to_end_and_reconciles(tmp_path: Path) -> None:
     s = scenarios.load("hanoi-baseline")
     out = run_scenario(
-        s, RunSettings(speed=_short(s), multiplier=0.2, out=tmp_path, drain_s=20, twin=twin_prediction)
+        s, RunSettings(speed=_short(s), multiplier=0.2, out=tmp_path, drain_s=20), twin=twin_prediction
     )
     files = {p.name for p in out.path.iterdir()}
     assert {"manifest.json", "metrics.json", "report.html", "report.md", "junit.xml"} <= files

@@ -392,7 +392,7 @@ def test_a_mixed_run_with_this_vss_passes_and_reconciles_through_its_own_reads(t
     """``lienthong run --agency vss=<this VSS> --fakes-port P``: the reference fakes serve every
     other agency and the portal; every dossier completes and reconciles, VSS's registers read
     through VSS's own endpoints (no admin export: it has none)."""
-    from loadtests.run import RunSettings, run_scenario
+    from lienthong.live import RunSettings, run_scenario
 
     fakes_port = _free_port()
     base = scenarios.load("hanoi-baseline")

@@ -1,8 +1,5 @@
-"""The report of a live run, built with the shared writer in :mod:`lienthong.report` (private).
-
-Lives in ``loadtests`` because it reads the run's records; it only *calls* ``lienthong.report``
-and ``lienthong.runs`` (imported lazily by ``loadtests.run``, the one place that needs them).
-"""
+"""The report of a live run or load test (a :class:`~loadtests.results.LiveRun`), rendered by the
+shared writer in :mod:`lienthong.report` (private)."""
 
 from __future__ import annotations
 
@@ -11,19 +8,28 @@ from typing import Any
 
 import numpy as np
 
-from loadtests._config import LoadConfig
-from loadtests._merge import Merged
-from loadtests._plots import plot_all
-from loadtests._windows import incident_windows
+from lienthong._plots_live import plot_all
+from lienthong.report import Check, Figure, KeyFigure, Report, Section, Table, evaluate_thresholds
 from loadtests.journeys import OUTCOMES, ScenarioClock, journey_metrics
 from loadtests.reconcile import Reconciliation
+from loadtests.results import LiveRun, LoadConfig, Merged, http_metrics, incident_windows, stream_of
 from scenarios.model import Scenario
 
-__all__ = ["Twin", "build_report", "failed_report", "threshold_metrics"]
+__all__ = ["Twin", "live_report", "threshold_metrics"]
 
 # The twin's prediction for the run's scenario and stream: (scenario, stream, days) -> {"services": {…},
-# "hourly_wip": […]}. Supplied by the caller (lienthong), since loadtests may not import the twin.
+# "hourly_wip": […]}.
 Twin = Callable[[Scenario, Any, int], dict[str, Any]]
+
+
+def live_report(live: LiveRun, run: Any, twin: Twin | None = None) -> tuple[Report, dict[str, Any]]:
+    """``(Report, metrics)`` of a live run in run folder ``run``; plots are written into it."""
+    if live.merged is None:
+        return failed_report(live.scenario, live.config, live.reconciliation, run, live.machine,
+                             live.ecosystem, live.error)
+    return build_report(live.scenario, live.config, live.merged, live.reconciliation, run,
+                        http_metrics(live.merged.requests), twin, live.machine,
+                        ecosystem=live.ecosystem, error=live.error)
 
 
 def threshold_metrics(journeys: dict[str, Any], http: dict[str, Any], rec: Reconciliation) -> dict[str, Any]:
@@ -61,8 +67,6 @@ def build_report(
     ``ecosystem`` says where each agency was (real or fake); ``error`` is a stage that failed
     (the report says so first and the run fails). A twin that fails is noted, not raised.
     """
-    from lienthong.report import Check, Figure, KeyFigure, Report, Section, Table, evaluate_thresholds
-
     clock = ScenarioClock(t0=cfg.t0, speed=cfg.speed)
     jm = journey_metrics(s, merged.journeys, merged.steps, clock)
     twin = _twin(s, cfg, twin_fn)
@@ -189,7 +193,6 @@ def failed_report(
 ) -> tuple[Any, dict[str, Any]]:
     """``(Report, metrics)`` of a run that produced no load records: what failed, where each
     agency was, and whatever reconciliation could say."""
-    from lienthong.report import Check, Report, Section, Table
 
     metrics = {
         "scenario": s.meta.name,
@@ -219,8 +222,6 @@ def _twin(s: Scenario, cfg: LoadConfig, twin_fn: Twin | None) -> dict[str, Any]:
     """The twin's prediction on the run's stream; its failure is noted, not raised."""
     if twin_fn is None:
         return {"services": {}, "hourly_wip": None}
-    from loadtests._replay import stream_of
-
     try:
         return twin_fn(s, stream_of(s, cfg), cfg.days)
     except Exception as exc:  # the measurement stands without the prediction

@@ -13,9 +13,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import numpy.typing as npt
 
-from loadtests._records import REQUEST_KINDS
-from loadtests._windows import backlog_curve
 from loadtests.journeys import ScenarioClock
+from loadtests.results import REQUEST_KINDS, backlog_curve
 from scenarios.model import Scenario
 
 __all__ = ["plot_all"]
