@@ -13,6 +13,7 @@ from lienthong.report import Check, Figure, KeyFigure, Report, Section, Table, e
 from loadtests.journeys import OUTCOMES, ScenarioClock, journey_metrics
 from loadtests.reconcile import Reconciliation
 from loadtests.results import LiveRun, LoadConfig, Merged, http_metrics, incident_windows, stream_of
+from scenarios import metrics
 from scenarios.model import Scenario
 
 __all__ = ["Twin", "live_report", "threshold_metrics"]
@@ -33,19 +34,21 @@ def live_report(live: LiveRun, run: Any, twin: Twin | None = None) -> tuple[Repo
 
 
 def threshold_metrics(journeys: dict[str, Any], http: dict[str, Any], rec: Reconciliation) -> dict[str, Any]:
-    """The metrics thresholds are checked against (``birth.e2e``, ``http.latency``, …)."""
+    """The metrics thresholds are checked against, by their names in :mod:`scenarios.metrics`."""
     out: dict[str, Any] = {}
     for service in ("birth", "death"):
         if service in journeys:
             j = journeys[service]
-            out[f"{service}.e2e"] = {**j["e2e_wd"], "attainment": j["attainment"]}
-    for sid, step in journeys.get("steps", {}).items():
-        out[f"step.{sid}"] = {**step["elapsed_wd"], "attainment": step["attainment"]}
-    out["http.latency"] = dict(http["latency_ms"])
-    out["http.service_time"] = dict(http["service_ms"])
-    out["http.errors"] = {"rate": http["error_rate"], "count": http["errors"]}
-    out["reconcile.violations"] = {"count": len(rec.violations)}
-    out["reconcile.not_verifiable"] = {"count": sum(rec.unverified.values())}
+            out[metrics.e2e(service)] = {**j["e2e_wd"], "attainment": j["attainment"]}
+    for sid, st in journeys.get("steps", {}).items():
+        out[metrics.step(sid)] = {**st["elapsed_wd"], "attainment": st["attainment"]}
+    latency, service_time, errors = metrics.HTTP
+    out[latency] = dict(http["latency_ms"])
+    out[service_time] = dict(http["service_ms"])
+    out[errors] = {"rate": http["error_rate"], "count": http["errors"]}
+    violations, not_verifiable = metrics.RECONCILE
+    out[violations] = {"count": len(rec.violations)}
+    out[not_verifiable] = {"count": sum(rec.unverified.values())}
     return out
 
 

@@ -16,6 +16,7 @@ from typing import Any, Union, get_args, get_origin
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
+from scenarios import metrics
 from scenarios.errors import ScenarioError, closest
 from scenarios.model import DIST_PARAMS, FAULT_PARAMS, LUNAR_ANIMALS, Dist, Scenario
 
@@ -402,20 +403,18 @@ def _check_callers(s: Scenario) -> list[tuple[str, str]]:
     return problems
 
 
-_METRIC_HEADS = ("birth", "death", "http", "step", "dossiers", "reconcile")
-
-
 def _check_thresholds(s: Scenario) -> list[tuple[str, str]]:
+    known = metrics.names(s.services, s.steps)
     problems = []
     for i, th in enumerate(s.thresholds):
-        head = th.metric.split(".", 1)[0]
-        if head not in _METRIC_HEADS:
-            hint = closest(head, _METRIC_HEADS)
+        if th.metric not in known:
+            hint = closest(th.metric, known)
             tip = f"; did you mean {hint!r}?" if hint else ""
             problems.append(
                 (
                     f"thresholds[{i}].metric",
-                    f"{th.metric!r} does not start with one of {', '.join(_METRIC_HEADS)}{tip}",
+                    f"{th.metric!r} is not a metric of this scenario{tip} "
+                    f"(metrics: <group>.e2e, step.<step>, {', '.join(metrics.LIVE_ONLY)})",
                 )
             )
     return problems

@@ -14,7 +14,7 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scenarios import Scenario, ScenarioError, dump, load, loads, validate
+from scenarios import Scenario, ScenarioError, dump, load, loads, metrics, validate
 from scenarios.loader import CATALOG_DIR
 from scenarios.model import AGENCY_IDS
 
@@ -89,7 +89,14 @@ MISTAKES: list[tuple[str, str, tuple[str, ...]]] = [
     ('[calendar]\ncutoff = "25:00"\n', "calendar.cutoff", ("'25:00'",)),
     # thresholds
     ('[[thresholds]]\nmetric = "brith.e2e"\nexpr = "p95 <= 3wd"\n', "thresholds[0].metric",
-     ("'brith.e2e'", "did you mean 'birth'?")),
+     ("'brith.e2e'", "did you mean 'birth.e2e'?")),
+    # a metric nothing measures is refused, not silently "not measured"
+    ('[[thresholds]]\nmetric = "step.bhty"\nexpr = "p95 <= 2wd"\n', "thresholds[0].metric",
+     ("'step.bhty'", "did you mean 'step.bhyt'?")),
+    ('[[thresholds]]\nmetric = "http.latancy"\nexpr = "p95 < 1s"\n', "thresholds[0].metric",
+     ("did you mean 'http.latency'?",)),
+    ('[[thresholds]]\nmetric = "dossiers.count"\nexpr = "count >= 1"\n', "thresholds[0].metric",
+     ("'dossiers.count' is not a metric of this scenario",)),
     ('[[thresholds]]\nmetric = "birth.e2e"\nexpr = "p96 <= 3wd"\n', "thresholds[0].expr", ("'p96'",)),
     ('[[thresholds]]\nmetric = "birth.e2e"\nexpr = "fast"\n', "thresholds[0].expr", ("'fast'",)),
     # callers must have distinct keys
@@ -262,10 +269,8 @@ def faults(draw: st.DrawFn) -> dict[str, Any]:
 
 
 thresholds = st.builds(
-    lambda head, tail, stat, op, value, unit: {"metric": f"{head}.{tail}",
-                                               "expr": f"{stat} {op} {value}{unit}"},
-    st.sampled_from(["birth", "death", "http", "step", "dossiers", "reconcile"]),
-    st.sampled_from(["e2e", "latency", "errors", "ks", "violations"]),
+    lambda metric, stat, op, value, unit: {"metric": metric, "expr": f"{stat} {op} {value}{unit}"},
+    st.sampled_from(["birth.e2e", "death.e2e", "step.ks", "step.bhyt", *metrics.LIVE_ONLY]),
     st.sampled_from(["p50", "p95", "p99", "max", "mean", "rate", "attainment", "count"]),
     st.sampled_from(["<=", ">=", "<", ">", "=="]),
     st.integers(0, 10_000),
