@@ -1,21 +1,22 @@
 """The ``lienthong`` command line.
 
 Each command group lives in its own module under :mod:`lienthong.commands` and exposes
-``register(app)``; this module only discovers and mounts them, so commands stay thin and each is
-a plain function callable from Python. Heavy imports happen inside the commands.
+``register(app)``; :data:`COMMANDS` below is the one list of what is mounted, in the order
+``--help`` shows it. Commands stay thin and each is a plain function callable from Python; heavy
+imports happen inside the commands.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 import typer
 
 import lienthong
-from lienthong import commands
+from lienthong.commands import certify, fakes, load, people, run, scenarios, sim
 
-__all__ = ["app", "main"]
+__all__ = ["COMMANDS", "app", "main"]
+
+# the main job first, then each user's commands
+COMMANDS = (run, load, sim, certify, fakes, people, scenarios)
 
 app = typer.Typer(
     name="lienthong",
@@ -42,13 +43,8 @@ def _root(
     """Synthetic citizens, fake ministries, a SimPy twin and Locust load tests for Đề án 06."""
 
 
-def _mount_commands() -> None:
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{commands.__name__}.{info.name}").register(app)
-
-
-_mount_commands()
+for _command in COMMANDS:
+    _command.register(app)
 
 
 def main() -> None:
