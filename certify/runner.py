@@ -28,11 +28,12 @@ import httpx
 
 from certify import contract, performance, resilience, rules, security
 from certify._context import Blocked, Check, Ctx, Failed, Options, Outcome
-from certify._eco import free_port, start_ecosystem
 from certify._http import Client, scrub
 from certify._proxy import Proxy
+from certify._reference_fakes import start_reference_fakes
 from certify.certificate import Certificate, Result
 from certify.requirements import AGENCIES, PHASES, Requirement, requirements_for, table_digest
+from fakes.serve import free_port
 from scenarios import Scenario, dump, load
 
 __all__ = ["MAIN_CALLER", "SUITE_VERSION", "CertifyError", "certification_scenario", "certify"]
@@ -147,7 +148,7 @@ def certify(agency: str, base_url: str, *, scenario: str | Scenario = "hanoi-bas
     with contextlib.ExitStack() as stack:  # stops the proxy, then the fakes, then removes `work`
         work = Path(tempfile.mkdtemp(prefix=f"certify-{agency}-")).resolve()
         stack.callback(shutil.rmtree, work, ignore_errors=True)
-        eco = start_ecosystem(cs, work / "ecosystem")
+        eco = start_reference_fakes(cs, work / "ecosystem")
         stack.callback(eco.stop)
         proxy = Proxy(eco.base_url, ecosystem_port or free_port())
         stack.callback(proxy.stop)

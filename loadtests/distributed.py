@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from fakes.serve import free_port
 from loadtests._config import ENV_VAR, LoadConfig
 from loadtests._merge import merge
 from loadtests.results import LiveRun
@@ -28,14 +29,6 @@ from scenarios.model import AGENCY_IDS, Scenario
 __all__ = ["LOCUSTFILE", "drive_load"]
 
 LOCUSTFILE = Path(__file__).resolve().with_name("locustfile.py")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def drive_load(
@@ -95,7 +88,7 @@ def drive_load(
 
 def _locust(config: Path, cfg: LoadConfig, workers: int, ui: bool, folder: Path, web_port: int) -> None:
     env = dict(os.environ, **{ENV_VAR: str(config.resolve())}, PYTHONUNBUFFERED="1")
-    port = _free_port()
+    port = free_port()
     base = [sys.executable, "-P", "-m", "locust", "-f", str(LOCUSTFILE), "--host", cfg.target]
     master_cmd = [
         *base,

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from certify._eco import free_port
 from certify.requirements import AGENCIES
+from fakes.serve import free_port
 from tests.certify.broken_vendors import EXPECTED, start_vendor
 
 RUNS = [(a, "reference") for a in AGENCIES] + [(agency, v) for v, (agency, _) in EXPECTED.items()]
