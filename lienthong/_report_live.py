@@ -4,12 +4,13 @@ shared writer in :mod:`lienthong.report` (private)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from lienthong._plots_live import plot_all
-from lienthong.report import Check, Figure, KeyFigure, Report, Section, Table, evaluate_thresholds
+from lienthong.report import Cell, Check, Figure, KeyFigure, Report, Section, Table, evaluate_thresholds
 from loadtests.journeys import OUTCOMES, ScenarioClock, journey_metrics
 from loadtests.reconcile import Reconciliation
 from loadtests.results import LiveRun, LoadConfig, Merged, http_metrics, incident_windows, stream_of
@@ -21,16 +22,6 @@ __all__ = ["Twin", "live_report", "threshold_metrics"]
 # The twin's prediction for the run's scenario and stream: (scenario, stream, days) -> {"services": {…},
 # "hourly_wip": […]}.
 Twin = Callable[[Scenario, Any, int], dict[str, Any]]
-
-
-def live_report(live: LiveRun, run: Any, twin: Twin | None = None) -> tuple[Report, dict[str, Any]]:
-    """``(Report, metrics)`` of a live run in run folder ``run``; plots are written into it."""
-    if live.merged is None:
-        return failed_report(live.scenario, live.config, live.reconciliation, run, live.machine,
-                             live.ecosystem, live.error)
-    return build_report(live.scenario, live.config, live.merged, live.reconciliation, run,
-                        http_metrics(live.merged.requests), twin, live.machine,
-                        ecosystem=live.ecosystem, error=live.error)
 
 
 def threshold_metrics(journeys: dict[str, Any], http: dict[str, Any], rec: Reconciliation) -> dict[str, Any]:
@@ -52,173 +43,153 @@ def threshold_metrics(journeys: dict[str, Any], http: dict[str, Any], rec: Recon
     return out
 
 
-def build_report(
-    s: Scenario,
-    cfg: LoadConfig,
-    merged: Merged,
-    rec: Reconciliation,
-    run: Any,
-    http: dict[str, Any],
-    twin_fn: Twin | None = None,
-    machine: dict[str, Any] | None = None,
-    *,
-    ecosystem: dict[str, Any] | None = None,
-    error: str = "",
-) -> tuple[Any, dict[str, Any]]:
-    """``(Report, metrics)`` of the run; the plots are written into the run folder.
+@dataclass
+class _Measured:
+    """What the report draws from a live run that produced records."""
 
-    ``ecosystem`` says where each agency was (real or fake); ``error`` is a stage that failed
-    (the report says so first and the run fails). A twin that fails is noted, not raised.
+    live: LiveRun
+    merged: Merged
+    journeys: dict[str, Any]
+    http: dict[str, Any]
+    outcomes: dict[str, int]
+    twin: dict[str, Any]
+    incidents: dict[str, Any]
+
+    @property
+    def rec(self) -> Reconciliation:
+        return self.live.reconciliation
+
+
+def live_report(live: LiveRun, run: Any, twin: Twin | None = None) -> tuple[Report, dict[str, Any]]:
+    """``(Report, metrics)`` of a live run in run folder ``run``; the plots are written into it.
+
+    A stage that failed (``live.error``) is said first and fails the run; a twin that fails is
+    noted, not raised; a run without records gets a report of what failed and where.
     """
+    if live.merged is None:
+        return _failed_report(live, run)
+    s, cfg, merged = live.scenario, live.config, live.merged
     clock = ScenarioClock(t0=cfg.t0, speed=cfg.speed)
-    jm = journey_metrics(s, merged.journeys, merged.steps, clock)
-    twin = _twin(s, cfg, twin_fn)
-    tm = threshold_metrics(jm, http, rec)
+    m = _Measured(
+        live, merged, journey_metrics(s, merged.journeys, merged.steps, clock),
+        http_metrics(merged.requests),
+        {name: int(np.count_nonzero(merged.journeys["outcome"] == i)) for i, name in enumerate(OUTCOMES)},
+        _twin(s, cfg, twin), _incidents(s, cfg, merged, clock),
+    )
+    tm = threshold_metrics(m.journeys, m.http, m.rec)
     thresholds = evaluate_thresholds(s.thresholds, tm)
-    plots = plot_all(s, merged.journeys, merged.requests, clock, run.path, twin.get("hourly_wip"))
-    incidents = _incidents(s, cfg, merged, clock)
-    outcomes = {
-        name: int(np.count_nonzero(merged.journeys["outcome"] == i)) for i, name in enumerate(OUTCOMES)
-    }
-    d = merged.driver
-    checks = [
-        *_stage_checks(rec, error, Check),
-        *(
-            [Check("twin prediction", False, f"the twin could not run: {twin['error']}", group="twin",
-                   blocking=False)]
-            if twin.get("error")
-            else []
-        ),
-        Check(
-            "no dossier lost or stuck",
-            outcomes["stuck"] == 0 and not rec.by_rule().get("lost"),
-            f"{outcomes['stuck']} stuck at the end, {rec.by_rule().get('lost', 0)} lost",
-            group="reconciliation",
-        ),
-        Check(
-            "open-model driver kept the schedule",
-            not d.get("dropped") and not d.get("not_sent"),
-            f"{int(d.get('dropped', 0))} dropped, {int(d.get('not_sent', 0))} not sent, "
-            f"{int(d.get('late', 0))} started > 50 ms late",
-            group="driver",
-        ),
-    ]
-    metrics = {
-        "scenario": s.meta.name,
-        "speed": cfg.speed,
-        "days": cfg.days,
-        "multiplier": s.demand.multiplier,
-        "workers": merged.workers,
-        "outcomes": outcomes,
-        "driver": d,
-        "http": http,
-        "journeys": jm,
-        "reconciliation": rec.as_dict(),
-        "ecosystem": ecosystem or {},
-        "error": error,
-        "twin": {"services": twin["services"], "error": twin.get("error", "")},
-        "thresholds_input": tm,
-        "machine": machine or {},
-        "incidents": incidents,
-    }
-    sections = [
-        *_error_sections(error, Section),
-        _ecosystem_section(ecosystem, rec, Section, Table),
-        Section(
-            "Journeys",
-            text=[_journey_text(jm, outcomes)],
-            tables=[_journey_table(jm, twin, Table), _step_table(jm, Table)],
-        ),
-        Section(
-            "Over time",
-            text=_fault_text(s),
-            figures=[
-                Figure(
-                    "Throughput",
-                    plots["throughput"],
-                    "arrivals due, dossiers accepted and finished per scenario hour",
-                ),
-                Figure("Latency", plots["latency"], "exact per-bin percentiles; shaded: fault windows"),
-                Figure(
-                    "Backlog", plots["backlog"], "dossiers accepted and not yet terminal; dashed: the twin"
-                ),
-            ],
-        ),
-        *(
-            [
-                Section(
-                    "Incidents: degradation and recovery",
-                    text=_incident_text(incidents),
-                    tables=[_incident_table(incidents, Table)],
-                )
-            ]
-            if incidents
-            else []
-        ),
-        Section("HTTP", tables=[_http_table(http, Table)]),
-        Section(
-            "Open-model driver",
-            tables=[Table("Arrivals", list(map(str, d)), [[_num(v) for v in d.values()]])],
-        ),
-        Section("Reconciliation", text=[_rec_detail(rec)], tables=_rec_tables(rec, Table)),
-    ]
-    key = _key_figures(jm, http, rec, outcomes, KeyFigure)
-    verdict = _verdict(s, jm, thresholds, rec, error)
+    plots = plot_all(s, merged.journeys, merged.requests, clock, run.path, m.twin.get("hourly_wip"))
+    doc = {**_metrics_doc(m), "thresholds_input": tm}
     report = Report(
         title=f"lienthong run — {s.meta.name}",
-        verdict=verdict,
-        key_figures=key,
-        sections=sections,
+        verdict=_verdict(s, m.journeys, thresholds, m.rec, live.error),
+        key_figures=_key_figures(m.journeys, m.http, m.rec, m.outcomes),
+        sections=_sections(m, plots),
         thresholds=thresholds,
-        checks=checks,
-        metrics=metrics,
-        meta={
-            "run": run.id,
-            "scenario": s.meta.name,
-            "seed": str(run.manifest.get("seed")),
-            "digest": run.manifest["scenario"]["digest"][:16],
-            "speed": f"{cfg.speed:g}",
-            "target": cfg.target,
-        },
-        notes=_notes(cfg, machine) + [f"The twin could not run: {e}" for e in [twin.get("error")] if e],
+        checks=_checks(m),
+        metrics=doc,
+        meta=_meta(live, run),
+        notes=_notes(cfg, live.machine, m.twin.get("error", "")),
     )
-    return report, metrics
+    return report, doc
 
 
-def failed_report(
-    s: Scenario,
-    cfg: LoadConfig,
-    rec: Reconciliation,
-    run: Any,
-    machine: dict[str, Any] | None,
-    ecosystem: dict[str, Any] | None,
-    error: str,
-) -> tuple[Any, dict[str, Any]]:
-    """``(Report, metrics)`` of a run that produced no load records: what failed, where each
-    agency was, and whatever reconciliation could say."""
+def _checks(m: _Measured) -> list[Check]:
+    d, rec = m.merged.driver, m.rec
+    twin = [Check("twin prediction", False, f"the twin could not run: {m.twin['error']}", group="twin",
+                  blocking=False)] if m.twin.get("error") else []
+    lost = rec.by_rule().get("lost", 0)
+    return [
+        *_stage_checks(rec, m.live.error),
+        *twin,
+        Check("no dossier lost or stuck", m.outcomes["stuck"] == 0 and not lost,
+              f"{m.outcomes['stuck']} stuck at the end, {lost} lost", group="reconciliation"),
+        Check("open-model driver kept the schedule", not d.get("dropped") and not d.get("not_sent"),
+              f"{int(d.get('dropped', 0))} dropped, {int(d.get('not_sent', 0))} not sent, "
+              f"{int(d.get('late', 0))} started > 50 ms late", group="driver"),
+    ]
 
-    metrics = {
+
+def _metrics_doc(m: _Measured) -> dict[str, Any]:
+    live, s = m.live, m.live.scenario
+    return {
+        "scenario": s.meta.name,
+        "speed": live.config.speed,
+        "days": live.config.days,
+        "multiplier": s.demand.multiplier,
+        "workers": m.merged.workers,
+        "outcomes": m.outcomes,
+        "driver": m.merged.driver,
+        "http": m.http,
+        "journeys": m.journeys,
+        "reconciliation": m.rec.as_dict(),
+        "ecosystem": live.ecosystem,
+        "error": live.error,
+        "twin": {"services": m.twin["services"], "error": m.twin.get("error", "")},
+        "machine": live.machine,
+        "incidents": m.incidents,
+    }
+
+
+def _sections(m: _Measured, plots: dict[str, Any]) -> list[Section]:
+    s, jm, d = m.live.scenario, m.journeys, m.merged.driver
+    figures = [
+        Figure("Throughput", plots["throughput"],
+               "arrivals due, dossiers accepted and finished per scenario hour"),
+        Figure("Latency", plots["latency"], "exact per-bin percentiles; shaded: fault windows"),
+        Figure("Backlog", plots["backlog"], "dossiers accepted and not yet terminal; dashed: the twin"),
+    ]
+    incidents = [Section("Incidents: degradation and recovery", text=_incident_text(m.incidents),
+                         tables=[_incident_table(m.incidents)])] if m.incidents else []
+    return [
+        *_error_sections(m.live.error),
+        _ecosystem_section(m.live.ecosystem, m.rec),
+        Section("Journeys", text=[_journey_text(jm, m.outcomes)],
+                tables=[_journey_table(jm, m.twin), _step_table(jm)]),
+        Section("Over time", text=_fault_text(s), figures=figures),
+        *incidents,
+        Section("HTTP", tables=[_http_table(m.http)]),
+        Section("Open-model driver",
+                tables=[Table("Arrivals", list(map(str, d)), [[_num(v) for v in d.values()]])]),
+        Section("Reconciliation", text=[_rec_detail(m.rec)], tables=_rec_tables(m.rec)),
+    ]
+
+
+def _meta(live: LiveRun, run: Any) -> dict[str, str]:
+    return {
+        "run": run.id,
+        "scenario": live.scenario.meta.name,
+        "seed": str(run.manifest.get("seed")),
+        "digest": run.manifest["scenario"]["digest"][:16],
+        "speed": f"{live.config.speed:g}",
+        "target": live.config.target,
+    }
+
+
+def _failed_report(live: LiveRun, run: Any) -> tuple[Report, dict[str, Any]]:
+    """The report of a run that produced no load records: what failed, where each agency was,
+    and whatever reconciliation could say."""
+    s, cfg, rec = live.scenario, live.config, live.reconciliation
+    doc = {
         "scenario": s.meta.name,
         "speed": cfg.speed,
         "days": cfg.days,
         "multiplier": s.demand.multiplier,
-        "error": error,
-        "ecosystem": ecosystem or {},
+        "error": live.error,
+        "ecosystem": live.ecosystem,
         "reconciliation": rec.as_dict(),
-        "machine": machine or {},
+        "machine": live.machine,
     }
     report = Report(
         title=f"lienthong run — {s.meta.name}",
-        verdict=f"No: the run failed — {error}. Nothing was measured.",
-        sections=[*_error_sections(error, Section), _ecosystem_section(ecosystem, rec, Section, Table)],
-        checks=_stage_checks(rec, error, Check),
-        metrics=metrics,
-        meta={"run": run.id, "scenario": s.meta.name, "seed": str(run.manifest.get("seed")),
-              "digest": run.manifest["scenario"]["digest"][:16], "speed": f"{cfg.speed:g}",
-              "target": cfg.target},
-        notes=_notes(cfg, machine),
+        verdict=f"No: the run failed — {live.error}. Nothing was measured.",
+        sections=[*_error_sections(live.error), _ecosystem_section(live.ecosystem, rec)],
+        checks=_stage_checks(rec, live.error),
+        metrics=doc,
+        meta=_meta(live, run),
+        notes=_notes(cfg, live.machine),
     )
-    return report, metrics
+    return report, doc
 
 
 def _twin(s: Scenario, cfg: LoadConfig, twin_fn: Twin | None) -> dict[str, Any]:
@@ -231,7 +202,7 @@ def _twin(s: Scenario, cfg: LoadConfig, twin_fn: Twin | None) -> dict[str, Any]:
         return {"services": {}, "hourly_wip": None, "error": f"{type(exc).__name__}: {exc}"}
 
 
-def _stage_checks(rec: Reconciliation, error: str, Check: Any) -> list[Any]:
+def _stage_checks(rec: Reconciliation, error: str) -> list[Check]:
     out = [
         Check("reconciliation", rec.passed and not rec.error, _rec_detail(rec), group="reconciliation"),
         Check(
@@ -251,7 +222,7 @@ def _reasons(rec: Reconciliation) -> str:
     return "; ".join(f"{a}: {r}" for a, r in sorted(rec.reasons.items())) or rec.error or "unknown"
 
 
-def _error_sections(error: str, Section: Any) -> list[Any]:
+def _error_sections(error: str) -> list[Section]:
     if not error:
         return []
     return [Section("The run failed", text=[
@@ -259,9 +230,7 @@ def _error_sections(error: str, Section: Any) -> list[Any]:
         "reconciled as far as they could be read."])]
 
 
-def _ecosystem_section(
-    ecosystem: dict[str, Any] | None, rec: Reconciliation, Section: Any, Table: Any
-) -> Any:
+def _ecosystem_section(ecosystem: dict[str, Any] | None, rec: Reconciliation) -> Section:
     rows = [
         [agency, "reference fakes" if where.get("fake") else "real system", where.get("url"),
          rec.sources.get(agency, "–")]
@@ -325,7 +294,7 @@ def _incident_text(incidents: dict[str, Any]) -> list[str]:
     return out
 
 
-def _incident_table(incidents: dict[str, Any], Table: Any) -> Any:
+def _incident_table(incidents: dict[str, Any]) -> Table:
     rows = []
     for name, w in incidents.items():
         for sid, st in w["step_p50_minutes"].items():
@@ -348,10 +317,10 @@ def _rec_detail(rec: Reconciliation) -> str:
     return f"{rec.summary()} ({checks} checks made)."
 
 
-def _rec_tables(rec: Reconciliation, Table: Any) -> list[Any]:
+def _rec_tables(rec: Reconciliation) -> list[Table]:
     out = []
     if rec.unverified:
-        rows = [[what, n] for what, n in sorted(rec.unverified.items())]
+        rows: list[list[Cell]] = [[what, n] for what, n in sorted(rec.unverified.items())]
         why = "; ".join(f"{a}: {r}" for a, r in sorted(rec.reasons.items()))
         out.append(Table("Checks not verifiable (not counted as passed)", ["check", "count"], rows, note=why))
     if rec.violations:
@@ -366,7 +335,7 @@ def _journey_text(jm: dict[str, Any], outcomes: dict[str, int]) -> str:
     return f"Every arrival followed from the hospital to its final status: {parts}."
 
 
-def _journey_table(jm: dict[str, Any], twin: dict[str, Any], Table: Any) -> Any:
+def _journey_table(jm: dict[str, Any], twin: dict[str, Any]) -> Table:
     rows = []
     for service in ("birth", "death"):
         if service not in jm:
@@ -411,7 +380,7 @@ def _journey_table(jm: dict[str, Any], twin: dict[str, Any], Table: Any) -> Any:
     )
 
 
-def _step_table(jm: dict[str, Any], Table: Any) -> Any:
+def _step_table(jm: dict[str, Any]) -> Table:
     rows = [
         [
             sid,
@@ -431,7 +400,7 @@ def _step_table(jm: dict[str, Any], Table: Any) -> Any:
     )
 
 
-def _http_table(http: dict[str, Any], Table: Any) -> Any:
+def _http_table(http: dict[str, Any]) -> Table:
     rows = []
     for kind, k in http["by_kind"].items():
         lat, svc = k["latency_ms"], k["service_ms"]
@@ -459,8 +428,8 @@ def _fault_text(s: Scenario) -> list[str]:
 
 
 def _key_figures(
-    jm: dict[str, Any], http: dict[str, Any], rec: Reconciliation, outcomes: dict[str, int], KeyFigure: Any
-) -> list[Any]:
+    jm: dict[str, Any], http: dict[str, Any], rec: Reconciliation, outcomes: dict[str, int]
+) -> list[KeyFigure]:
     out = [
         KeyFigure("dossiers completed", outcomes["completed"], note=f"of {sum(outcomes.values())} arrivals")
     ]
@@ -480,8 +449,8 @@ def _key_figures(
     return out
 
 
-def _notes(cfg: LoadConfig, machine: dict[str, Any] | None) -> list[str]:
-    out = []
+def _notes(cfg: LoadConfig, machine: dict[str, Any] | None, twin_error: str = "") -> list[str]:
+    out = [f"The twin could not run: {twin_error}"] if twin_error else []
     if cfg.shift_minutes:
         out.append(f"Stream shifted by {cfg.shift_minutes:g} scenario minutes to fit the target's clock.")
     if machine:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
+from rich.console import Console
 
 __all__ = ["register"]
 
+console = Console()
 fakes_app = typer.Typer(help="The reference fake agencies and linked-dossier portal.", no_args_is_help=True)
 
 
@@ -27,13 +31,24 @@ def serve_command(
     speed: float | None = typer.Option(None, "--speed", help="Clock speed (default: scenario)."),
 ) -> None:
     """Serve every agency (health, justice, police, vss, social, portal) with OpenAPI at /docs."""
-    from rich.console import Console
-    from rich.table import Table
-
     from fakes.serve import local_agencies, serve
+
+    loaded = _checked(scenario, port, split, processes)
+    run_dir = run_dir.resolve()  # absolute: handed to the agencies' process with --processes 2
+    try:
+        serve(loaded, host, port, run_dir, split=split, speed=speed, ready=_printer(loaded, run_dir),
+              processes=processes, agencies=local_agencies(loaded))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        console.print(f"[red]cannot listen:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _checked(scenario: str, port: int, split: bool, processes: int) -> Any:
+    """The scenario, once the options make sense; exits 2 naming the problem otherwise."""
     from scenarios import ScenarioError, load
 
-    console = Console()
     try:
         loaded = load(scenario)
     except ScenarioError as exc:
@@ -46,8 +61,12 @@ def serve_command(
         console.print(f"[red]bad --processes:[/red] {processes} (1 or 2; 2 does not combine "
                       "with --split)")
         raise typer.Exit(2)
+    return loaded
 
-    run_dir = run_dir.resolve()  # absolute: handed to the agencies' process with --processes 2
+
+def _printer(loaded: Any, run_dir: Path) -> Callable[[str, dict[str, str]], None]:
+    """What the server prints once it listens: where each agency is, and the callers' keys."""
+    from rich.table import Table
 
     def ready(base: str, urls: dict[str, str]) -> None:
         table = Table(title=f"lienthong fakes — {loaded.meta.name} (run dir {run_dir})")
@@ -65,14 +84,7 @@ def serve_command(
         console.print(keys)
         console.print("Ctrl+C to stop.")
 
-    try:
-        serve(loaded, host, port, run_dir, split=split, speed=speed, ready=ready,
-              processes=processes, agencies=local_agencies(loaded))
-    except KeyboardInterrupt:
-        pass
-    except OSError as exc:
-        console.print(f"[red]cannot listen:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    return ready
 
 
 def register(app: typer.Typer) -> None:

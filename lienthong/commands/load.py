@@ -42,6 +42,19 @@ def load_command(
     from lienthong.commands.run import finish, twin_prediction
     from lienthong.live import run_load
 
+    _check(target, workers, multiplier, speed)
+    engine = {"ui": ui or not headless, "mode": "closed" if closed else "open", "auditor_key": auditor_key}
+
+    def work() -> Any:
+        with console.status(f"Locust: 1 master + {workers} worker(s) driving {target} …"):
+            return run_load(scenario, target, workers=workers, multiplier=multiplier, speed=speed,
+                            days=days, out=out, twin=twin_prediction, **engine)
+
+    finish(work)
+
+
+def _check(target: str, workers: int, multiplier: float | None, speed: float | None) -> None:
+    """Exits 2 naming the first bad option."""
     if workers < 1 or (multiplier is not None and multiplier <= 0) or (speed is not None and speed <= 0):
         errors.print(
             "[red]bad input:[/] --workers >= 1, --multiplier > 0, --speed > 0 "
@@ -51,20 +64,3 @@ def load_command(
     if not target.startswith(("http://", "https://")):
         errors.print(f"[red]bad input:[/] --target must be an http(s) URL, got {target!r}")
         raise typer.Exit(2)
-    def work() -> Any:
-        with console.status(f"Locust: 1 master + {workers} worker(s) driving {target} …"):
-            return run_load(
-                scenario,
-                target,
-                workers=workers,
-                multiplier=multiplier,
-                speed=speed,
-                days=days,
-                out=out,
-                ui=ui or not headless,
-                mode="closed" if closed else "open",
-                auditor_key=auditor_key,
-                twin=twin_prediction,
-            )
-
-    finish(work)

@@ -20,7 +20,7 @@ def register(root: typer.Typer) -> None:
 
 def twin_prediction(scenario: Any, stream: Any, days: int) -> dict[str, Any]:
     """The twin on the run's own arrival stream, a week past it so its dossiers can finish."""
-    from sim.stats import metrics
+    from sim.metrics import metrics
     from sim.twin import run
 
     m = metrics(run(scenario, days=days + 7, stream=stream, warmup_days=0))
@@ -60,15 +60,7 @@ def run_command(
     """Drive a time-compressed scenario end to end, reconcile, and write a report (exit 1 on a breach)."""
     from lienthong.live import RunSettings, run_scenario
 
-    if (speed is not None and speed <= 0) or (days is not None and days < 1):
-        errors.print(f"[red]bad input:[/] --speed must be > 0 and --days >= 1 (got {speed}, {days})")
-        raise typer.Exit(2)
-    if multiplier is not None and multiplier <= 0:
-        errors.print(f"[red]bad input:[/] --multiplier must be > 0 (got {multiplier})")
-        raise typer.Exit(2)
-    if fakes_port is not None and not 0 < fakes_port < 65536:
-        errors.print(f"[red]bad input:[/] --fakes-port must be 1-65535 (got {fakes_port})")
-        raise typer.Exit(2)
+    _check(speed, days, multiplier, fakes_port)
     settings = RunSettings(
         target=target,
         agencies=agency_urls(agency or []),
@@ -83,6 +75,24 @@ def run_command(
     finish(
         lambda: _with_progress(lambda cb: run_scenario(scenario, settings, progress=cb, twin=twin_prediction))
     )
+
+
+def _check(speed: float | None, days: int | None, multiplier: float | None, fakes_port: int | None) -> None:
+    """Exits 2 naming the first bad option."""
+    problems = [
+        (speed is not None and speed <= 0) or (days is not None and days < 1),
+        multiplier is not None and multiplier <= 0,
+        fakes_port is not None and not 0 < fakes_port < 65536,
+    ]
+    texts = [
+        f"--speed must be > 0 and --days >= 1 (got {speed}, {days})",
+        f"--multiplier must be > 0 (got {multiplier})",
+        f"--fakes-port must be 1-65535 (got {fakes_port})",
+    ]
+    for bad, text in zip(problems, texts, strict=True):
+        if bad:
+            errors.print(f"[red]bad input:[/] {text}")
+            raise typer.Exit(2)
 
 
 def agency_urls(pairs: list[str]) -> dict[str, str]:
