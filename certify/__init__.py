@@ -6,9 +6,10 @@
 'PASS'
 """
 
+from certify._run_context import Options
 from certify.certificate import Certificate, grade, verify
 from certify.requirements import REQUIREMENTS, Requirement, requirements_for
 from certify.runner import CertifyError, certify
 
-__all__ = ["REQUIREMENTS", "Certificate", "CertifyError", "Requirement", "certify", "grade",
+__all__ = ["REQUIREMENTS", "Certificate", "CertifyError", "Options", "Requirement", "certify", "grade",
            "requirements_for", "verify"]

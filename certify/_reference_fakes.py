@@ -1,4 +1,5 @@
-"""The reference ecosystem of a certification: every reference agency in a child process (private).
+"""The reference ecosystem of a certification: every reference agency in a child process, and
+the registers read back from it (private).
 
 The fakes run as a program, ``python -P -m fakes.serve``, exactly as ``lienthong fakes serve``
 would (``fakes.serve.start_subprocess``): in the caller's folder, whatever it is, with absolute
@@ -9,12 +10,15 @@ paths, and ``-P`` keeps that folder off the child's ``sys.path`` (a user's own `
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from certify._outcomes import Blocked
+from certify._run_context import Ctx
 from certify.requirements import AGENCIES
 from fakes.serve import Handle, start_subprocess
 from scenarios import Scenario
 
-__all__ = ["start_reference_fakes"]
+__all__ = ["reference_registers", "start_reference_fakes"]
 
 
 def start_reference_fakes(scenario: Scenario, run_dir: Path, *, speed: float = 1.0,
@@ -27,3 +31,14 @@ def start_reference_fakes(scenario: Scenario, run_dir: Path, *, speed: float = 1
     # reference document the suite checks the vendor against), while the scenario's base_url
     # sends the ecosystem's own calls to that agency to the vendor
     return start_subprocess(scenario, run_dir, speed=speed, timeout=timeout, agencies=AGENCIES)
+
+
+def reference_registers(ctx: Ctx, agency: str) -> dict[str, list[dict[str, Any]]]:
+    """The reference fakes' registers of ``agency`` (admin export; never the vendor's).
+
+    Raises Blocked (the requirement is not run) when the export is refused.
+    """
+    ex = ctx.eco.get(f"/admin/export/{agency}", "admin")
+    if ex.status != 200:
+        raise Blocked(f"cannot export the reference {agency} registers: {ex.status}", ex)
+    return dict(ex.response["registers"])

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from certify._context import Outcome
-from certify._http import scrub
+from certify._exchanges import scrub
+from certify._outcomes import Outcome
 from certify.requirements import PHASES, Requirement
 
 __all__ = ["EXIT_CODES", "Certificate", "Result", "grade", "verify"]

@@ -17,8 +17,9 @@ from typing import Any
 import hypothesis
 from hypothesis import HealthCheck, given, settings
 
-from certify._context import Check, Ctx, Outcome, ensure, passed
-from certify._http import Exchange
+from certify._exchanges import Exchange
+from certify._outcomes import Outcome, ensure, passed
+from certify._run_context import Check, Ctx
 from certify.security import scope_of
 
 __all__ = ["CHECKS"]

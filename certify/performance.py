@@ -25,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from certify._context import Blocked, Check, Ctx, Outcome, ensure, passed
-from certify._writes import WRITES
+from certify._main_writes import WRITES
+from certify._outcomes import Blocked, Outcome, ensure, passed
+from certify._run_context import Check, Ctx
 from scenarios import Scenario
 
 __all__ = ["CHECKS", "declared_rate", "peak_hour_rate"]
@@ -132,14 +133,15 @@ def _measure(ctx: Ctx) -> dict[str, Any]:
 
 
 def _load(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Run ``cfg`` in ``python -m certify._perf_child`` (this process's folder, absolute paths,
+    """Run ``cfg`` in ``python -m certify._load_generator`` (this process's folder, absolute paths,
     ``-P``: that folder is not on the child's ``sys.path``); its output. The temporary folder
     holding the config and output is removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="certify-perf-") as tmp:
         work = Path(tmp).resolve()
         (work / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
-        proc = subprocess.run([sys.executable, "-P", "-m", "certify._perf_child", str(work / "config.json"),
-                               str(work / "out.json")], capture_output=True, text=True,
+        proc = subprocess.run([sys.executable, "-P", "-m", "certify._load_generator",
+                               str(work / "config.json"), str(work / "out.json")],
+                              capture_output=True, text=True,
                               timeout=cfg["max_seconds"] + 60, env=dict(os.environ))
         if proc.returncode != 0:
             raise RuntimeError(f"load process failed: {proc.stderr[-1500:]}")

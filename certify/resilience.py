@@ -12,10 +12,13 @@ import threading
 import time
 from typing import Any
 
-from certify._context import Blocked, Check, Ctx, Outcome, ensure, passed
-from certify._http import Exchange
-from certify._links import birth_dossier, export, poll_dossier, submit
-from certify._writes import WRITES, Write
+from certify import _test_data as data
+from certify._dossiers import birth_dossier, poll_dossier, submit
+from certify._exchanges import Exchange
+from certify._main_writes import WRITES, Write
+from certify._outcomes import Blocked, Outcome, ensure, passed
+from certify._reference_fakes import reference_registers
+from certify._run_context import Check, Ctx
 
 __all__ = ["CHECKS"]
 
@@ -145,9 +148,7 @@ def res_002(ctx: Ctx) -> Outcome:
 
 
 def portal_res_003(ctx: Ctx) -> Outcome:
-    from certify import _factory as f
-
-    cert = f.certificate(ctx, "pres3/cert", ctx.today)
+    cert = data.certificate(ctx, "pres3/cert", ctx.today)
     body = birth_dossier(ctx, cert["id"], "ks_bhyt")
     ctx.proxy.outage("/vss")
     try:
@@ -167,7 +168,7 @@ def portal_res_003(ctx: Ctx) -> Outcome:
     ensure(final.get("status") == "completed", f"dossier ended {final.get('status')!r} after the "
            "outage", ex)
     pid = final.get("result", {}).get("pid")
-    cards = [c for c in export(ctx, "vss")["cards"] if c["pid"] == pid]
+    cards = [c for c in reference_registers(ctx, "vss")["cards"] if c["pid"] == pid]
     ensure(len(cards) == 1, f"{len(cards)} cards for the child after the outage (expected 1)", ex)
     return passed("the dossier completed once after the VSS outage", sub, ex)
 

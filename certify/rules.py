@@ -1,6 +1,6 @@
 """Phase (b), business rules: one check per requirement, from DOMAIN.md.
 
-Each check builds its own data (through :mod:`certify._factory`, in the vendor for the certified
+Each check builds its own data (through :mod:`certify._test_data`, in the vendor for the certified
 agency and in the reference fakes for the rest), calls the vendor and decides. Expected values
 are computed here from the rules themselves (DOMAIN.md §5–6 and the scenario's money table),
 never read from the fakes.
@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from typing import Any
 
-from certify import _factory as f
-from certify._context import Check, Ctx, Outcome, ensure, passed
-from certify._http import Exchange
-from certify._links import birth_dossier, card_validity, death_dossier, export, poll_dossier, submit
+from certify import _test_data as data
+from certify._dossiers import birth_dossier, death_dossier, poll_dossier, submit
+from certify._exchanges import Exchange
+from certify._outcomes import Outcome, ensure, passed
+from certify._reference_fakes import reference_registers
+from certify._run_context import Check, Ctx
 from fakes.ids import validate_bhyt, validate_pid
 
 __all__ = ["CHECKS"]
@@ -42,9 +45,18 @@ def _days_ago(ctx: Ctx, days: int) -> dt.date:
     return ctx.today - dt.timedelta(days=days)
 
 
+def card_validity(birth: dt.date) -> tuple[dt.date, dt.date]:
+    """Valid from/to of a child's BHYT card, from DOMAIN.md §5 (written here from the rule, not
+    taken from the fakes): to the day before 72 months, or 30/09 when the 72-month day falls on
+    or before 30/09 of its year."""
+    sixth = data.months_ago(birth, -72)
+    school_end = dt.date(sixth.year, 9, 30)
+    return birth, school_end if sixth <= school_end else sixth - dt.timedelta(days=1)
+
+
 # -- health --------------------------------------------------------------------------------
 def health_gcs_001(ctx: Ctx) -> Outcome:
-    body = f.certificate_body(ctx, _days_ago(ctx, 10), "M")
+    body = data.certificate_body(ctx, _days_ago(ctx, 10), "M")
     ex = _post(ctx, "/health/birth-certificates", body, "hospital", "gcs1")
     doc = _created(ex, "certificate")
     year = body["child_birth_date"][:4]
@@ -56,14 +68,14 @@ def health_gcs_001(ctx: Ctx) -> Outcome:
 
 
 def health_gcs_002(ctx: Ctx) -> Outcome:
-    body = f.certificate_body(ctx, ctx.today + dt.timedelta(days=5))
+    body = data.certificate_body(ctx, ctx.today + dt.timedelta(days=5))
     ex = _post(ctx, "/health/birth-certificates", body, "hospital", "gcs2")
     _refused(ex, 422, "future_date", "birth in 5 days")
     return passed("a birth date in the future is refused future_date", ex)
 
 
 def health_gcs_003(ctx: Ctx) -> Outcome:
-    body = f.certificate_body(ctx, _days_ago(ctx, 10))
+    body = data.certificate_body(ctx, _days_ago(ctx, 10))
     body["mother_birth_date"] = _days_ago(ctx, 5).isoformat()
     ex = _post(ctx, "/health/birth-certificates", body, "hospital", "gcs3")
     _refused(ex, 422, "invalid_date", "mother born after the child")
@@ -73,7 +85,7 @@ def health_gcs_003(ctx: Ctx) -> Outcome:
 def health_gcs_004(ctx: Ctx) -> Outcome:
     out = []
     for bad in ("999195012345", "00119501234"):
-        body = dict(f.certificate_body(ctx, _days_ago(ctx, 10)), mother_pid=bad)
+        body = dict(data.certificate_body(ctx, _days_ago(ctx, 10)), mother_pid=bad)
         ex = _post(ctx, "/health/birth-certificates", body, "hospital", f"gcs4/{bad}")
         _refused(ex, 422, "invalid_pid", f"mother PID {bad!r}")
         out.append(ex)
@@ -81,7 +93,7 @@ def health_gcs_004(ctx: Ctx) -> Outcome:
 
 
 def health_gbt_001(ctx: Ctx) -> Outcome:
-    pid = f.pid_of(ctx, "M", 1950)
+    pid = data.pid_of(ctx, "M", 1950)
     body = {"facility_code": "01001", "deceased_pid": pid, "deceased_name": "Lê Văn Hùng",
             "deceased_sex": "M", "deceased_birth_date": "1950-05-17",
             "death_date": _days_ago(ctx, 2).isoformat(), "place_of_death": "Bệnh viện Bạch Mai"}
@@ -89,7 +101,7 @@ def health_gbt_001(ctx: Ctx) -> Outcome:
     doc = _created(ex, "death notice")
     ensure(bool(re.fullmatch(r"GBT-01001-\d{4}-\d{6}", str(doc.get("id")))),
            f"id {doc.get('id')!r} is not GBT-01001-<year>-<6 digits>", ex)
-    early = dict(body, deceased_pid=f.pid_of(ctx, "M", 1950), death_date="1949-01-01")
+    early = dict(body, deceased_pid=data.pid_of(ctx, "M", 1950), death_date="1949-01-01")
     ex2 = _post(ctx, "/health/death-notices", early, "hospital", "gbt1/early")
     _refused(ex2, 422, "death_before_birth", "death before birth")
     return passed("notice issued; death before birth refused", ex, ex2)
@@ -97,8 +109,8 @@ def health_gbt_001(ctx: Ctx) -> Outcome:
 
 # -- justice -------------------------------------------------------------------------------
 def justice_ks_001(ctx: Ctx) -> Outcome:
-    cert = f.certificate(ctx, "ks1/cert", _days_ago(ctx, 12), "F")
-    body = f.birth_body(ctx, cert["id"])
+    cert = data.certificate(ctx, "ks1/cert", _days_ago(ctx, 12), "F")
+    body = data.birth_body(ctx, cert["id"])
     ex = _post(ctx, "/justice/births", body, "portal", "ks1")
     doc = _created(ex, "birth registration")
     no = str(doc.get("register_no"))
@@ -114,15 +126,15 @@ def justice_ks_001(ctx: Ctx) -> Outcome:
 
 
 def justice_ks_002(ctx: Ctx) -> Outcome:
-    body = f.birth_body(ctx, "GCS-01001-2026-999999")
+    body = data.birth_body(ctx, "GCS-01001-2026-999999")
     ex = _post(ctx, "/justice/births", body, "portal", "ks2")
     _refused(ex, 422, "unknown_birth_certificate", "unknown certificate")
     return passed("unknown certificate refused", ex)
 
 
 def justice_ks_003(ctx: Ctx) -> Outcome:
-    cert = f.certificate(ctx, "ks3/cert", _days_ago(ctx, 12))
-    body = f.birth_body(ctx, cert["id"])
+    cert = data.certificate(ctx, "ks3/cert", _days_ago(ctx, 12))
+    body = data.birth_body(ctx, cert["id"])
     first = _created(_post(ctx, "/justice/births", body, "portal", "ks3"), "first registration")
     ex = _post(ctx, "/justice/births", body, "portal", "ks3", salt="again")
     _refused(ex, 409, "already_registered", "second registration of one certificate")
@@ -131,8 +143,8 @@ def justice_ks_003(ctx: Ctx) -> Outcome:
 
 
 def justice_kt_001(ctx: Ctx) -> Outcome:
-    n = f.notice(ctx, "kt1/gbt", _days_ago(ctx, 3), dt.date(1948, 2, 3))
-    body = f.death_body(ctx, n["id"], "pensioner")
+    n = data.notice(ctx, "kt1/gbt", _days_ago(ctx, 3), dt.date(1948, 2, 3))
+    body = data.death_body(ctx, n["id"], "pensioner")
     ex = _post(ctx, "/justice/deaths", body, "portal", "kt1")
     doc = _created(ex, "death registration")
     ensure(bool(re.fullmatch(r"KT-00070-\d{4}-Q\d{2}-\d{6}", str(doc.get("register_no")))),
@@ -144,19 +156,19 @@ def justice_kt_001(ctx: Ctx) -> Outcome:
 
 
 def justice_kt_002(ctx: Ctx) -> Outcome:
-    body = f.death_body(ctx, "GBT-01001-2026-999999", "none")
+    body = data.death_body(ctx, "GBT-01001-2026-999999", "none")
     ex = _post(ctx, "/justice/deaths", body, "portal", "kt2")
     _refused(ex, 422, "unknown_death_notice", "unknown notice")
     return passed("unknown notice refused", ex)
 
 
 def justice_kt_003(ctx: Ctx) -> Outcome:
-    pid = f.pid_of(ctx, "M", 1951)
-    n1 = f.notice(ctx, "kt3/a", _days_ago(ctx, 3), dt.date(1951, 1, 9), pid=pid)
-    n2 = f.notice(ctx, "kt3/b", _days_ago(ctx, 3), dt.date(1951, 1, 9), pid=pid)
-    first = _created(_post(ctx, "/justice/deaths", f.death_body(ctx, n1["id"], "none"), "portal",
+    pid = data.pid_of(ctx, "M", 1951)
+    n1 = data.notice(ctx, "kt3/a", _days_ago(ctx, 3), dt.date(1951, 1, 9), pid=pid)
+    n2 = data.notice(ctx, "kt3/b", _days_ago(ctx, 3), dt.date(1951, 1, 9), pid=pid)
+    first = _created(_post(ctx, "/justice/deaths", data.death_body(ctx, n1["id"], "none"), "portal",
                            "kt3/1"), "first death")
-    ex = _post(ctx, "/justice/deaths", f.death_body(ctx, n2["id"], "none"), "portal", "kt3/2")
+    ex = _post(ctx, "/justice/deaths", data.death_body(ctx, n2["id"], "none"), "portal", "kt3/2")
     _refused(ex, 409, "already_registered", "second death of one person")
     ensure(ex.response.get("existing") == first["register_no"], "409 does not name the first record", ex)
     return passed("a second death of one PID is refused", ex)
@@ -170,8 +182,6 @@ def _pid_from(ctx: Ctx, ex: Exchange) -> tuple[str, Exchange]:
             ex = ctx.vendor.get(f"/police/pid-requests/{doc['request_id']}", "portal")
             if isinstance(ex.response, dict) and ex.response.get("pid"):
                 break
-            import time
-
             time.sleep(0.1)
         doc = ex.response if isinstance(ex.response, dict) else {}
     ensure(ex.status in (200, 201) and bool(doc.get("pid")),
@@ -183,8 +193,8 @@ def police_pid_001(ctx: Ctx) -> Outcome:
     out = []
     for sex, digit in (("M", "2"), ("F", "3")):
         birth = _days_ago(ctx, 15)
-        cert = f.certificate(ctx, f"pid1/{sex}/cert", birth, sex)
-        rec = f.birth(ctx, f"pid1/{sex}/ks", cert["id"])
+        cert = data.certificate(ctx, f"pid1/{sex}/cert", birth, sex)
+        rec = data.birth(ctx, f"pid1/{sex}/ks", cert["id"])
         ex = _post(ctx, "/police/pids", {"birth_register_no": rec["register_no"]}, "portal", f"pid1/{sex}")
         pid, ex = _pid_from(ctx, ex)
         ensure(validate_pid(pid) is None, f"PID is malformed: {validate_pid(pid)}", ex)
@@ -205,8 +215,8 @@ def police_pid_003(ctx: Ctx) -> Outcome:
     pids, last = [], None
     regs = []
     for i in range(6):
-        cert = f.certificate(ctx, f"pid3/{i}/cert", _days_ago(ctx, 20 + i), "MF"[i % 2])
-        rec = f.birth(ctx, f"pid3/{i}/ks", cert["id"])
+        cert = data.certificate(ctx, f"pid3/{i}/cert", _days_ago(ctx, 20 + i), "MF"[i % 2])
+        rec = data.birth(ctx, f"pid3/{i}/ks", cert["id"])
         body = {"birth_register_no": rec["register_no"]}
         pid, last = _pid_from(ctx, _post(ctx, "/police/pids", body, "portal", f"pid3/{i}"))
         pids.append(pid)
@@ -218,7 +228,7 @@ def police_pid_003(ctx: Ctx) -> Outcome:
 
 
 def _vendor_child(ctx: Ctx, tag: str) -> dict[str, Any]:
-    return f.child(ctx, tag, _days_ago(ctx, 18))
+    return data.child(ctx, tag, _days_ago(ctx, 18))
 
 
 def police_tt_001(ctx: Ctx) -> Outcome:
@@ -229,7 +239,7 @@ def police_tt_001(ctx: Ctx) -> Outcome:
     _created(ex, "residence")
     again = _post(ctx, "/police/residences", body, "portal", "tt1", salt="again")
     _refused(again, 409, "already_resident", "second residence")
-    stranger = dict(body, pid=f.pid_of(ctx, "M", 2026))
+    stranger = dict(body, pid=data.pid_of(ctx, "M", 2026))
     ex3 = _post(ctx, "/police/residences", stranger, "portal", "tt1/stranger")
     _refused(ex3, 404, "unknown_person", "residence of an unknown person")
     return passed("residence registered once; unknown person refused", ex, again, ex3)
@@ -248,8 +258,8 @@ def police_xtt_002(ctx: Ctx) -> Outcome:
     home = {"pid": kid["pid"], "household_id": f"HK{ctx.serial():010d}", "relation_to_head": "child",
             "address": "3 Hàng Bài", "commune_code": "00070"}
     _created(_post(ctx, "/police/residences", home, "portal", "xtt2/tt"), "residence")
-    n = f.notice(ctx, "xtt2/gbt", _days_ago(ctx, 1), kid["birth_date"], pid=kid["pid"], sex="F")
-    rec = f.death(ctx, "xtt2/kt", n["id"], "none")
+    n = data.notice(ctx, "xtt2/gbt", _days_ago(ctx, 1), kid["birth_date"], pid=kid["pid"], sex="F")
+    rec = data.death(ctx, "xtt2/kt", n["id"], "none")
     dead = _post(ctx, "/police/deaths", {"death_register_no": rec["register_no"]}, "portal", "xtt2/dead")
     doc = _created(dead, "record death")
     ensure(doc.get("alive") is False, "the person is not marked dead", dead)
@@ -267,7 +277,7 @@ def police_xtt_002(ctx: Ctx) -> Outcome:
 
 # -- vss -----------------------------------------------------------------------------------
 def _card(ctx: Ctx, tag: str, birth: dt.date) -> tuple[dict[str, Any], Exchange, dict[str, Any]]:
-    kid = f.child(ctx, f"{tag}/child", birth)
+    kid = data.child(ctx, f"{tag}/child", birth)
     ex = _post(ctx, "/vss/child-cards", {"pid": kid["pid"], "initial_care_facility": "01001"},
                "portal", tag)
     return _created(ex, f"card for a child born {birth}"), ex, kid
@@ -289,8 +299,8 @@ def vss_card_001(ctx: Ctx) -> Outcome:
 
 def vss_card_002(ctx: Ctx) -> Outcome:
     out = []
-    for tag, birth in (("a", _days_ago(ctx, 25)), ("b", f.months_ago(ctx.today, 60)),
-                       ("c", f.months_ago(ctx.today, 66, days=-3))):
+    for tag, birth in (("a", _days_ago(ctx, 25)), ("b", data.months_ago(ctx.today, 60)),
+                       ("c", data.months_ago(ctx.today, 66, days=-3))):
         doc, ex, _ = _card(ctx, f"card2/{tag}", birth)
         frm, to = card_validity(birth)
         ensure(doc.get("valid_from") == frm.isoformat(),
@@ -302,10 +312,10 @@ def vss_card_002(ctx: Ctx) -> Outcome:
 
 
 def vss_card_003(ctx: Ctx) -> Outcome:
-    old = f.child(ctx, "card3/old", f.months_ago(ctx.today, 72))
+    old = data.child(ctx, "card3/old", data.months_ago(ctx.today, 72))
     ex = _post(ctx, "/vss/child-cards", {"pid": old["pid"]}, "portal", "card3/old")
     _refused(ex, 422, "child_too_old", "a child 72 months old today")
-    young = f.child(ctx, "card3/young", f.months_ago(ctx.today, 72, days=-1))
+    young = data.child(ctx, "card3/young", data.months_ago(ctx.today, 72, days=-1))
     ok = _post(ctx, "/vss/child-cards", {"pid": young["pid"]}, "portal", "card3/young")
     _created(ok, "a child one day short of 72 months")
     return passed("72 months old refused; one day younger served", ex, ok)
@@ -314,7 +324,7 @@ def vss_card_003(ctx: Ctx) -> Outcome:
 def vss_card_004(ctx: Ctx) -> Outcome:
     ex = _post(ctx, "/vss/child-cards", {"initial_care_facility": "01001"}, "portal", "card4/none")
     _refused(ex, 422, "no_pid", "no PID")
-    ex2 = _post(ctx, "/vss/child-cards", {"pid": f.pid_of(ctx, "M", ctx.today.year)}, "portal", "card4/x")
+    ex2 = _post(ctx, "/vss/child-cards", {"pid": data.pid_of(ctx, "M", ctx.today.year)}, "portal", "card4/x")
     _refused(ex2, 422, "no_pid", "a PID police never issued")
     return passed("missing and unknown PIDs refused no_pid", ex, ex2)
 
@@ -329,8 +339,8 @@ def vss_card_005(ctx: Ctx) -> Outcome:
 
 
 def _pay(ctx: Ctx, path: str, tag: str, status: str, death_date: dt.date) -> tuple[Exchange, dict[str, Any]]:
-    rec = f.deceased(ctx, f"{tag}/death", status, death_date)
-    body = f.claim_body(ctx, rec["register_no"])
+    rec = data.deceased(ctx, f"{tag}/death", status, death_date)
+    body = data.claim_body(ctx, rec["register_no"])
     return _post(ctx, path, body, "portal", tag), body
 
 
@@ -433,13 +443,13 @@ def _through_portal(ctx: Ctx, body: dict[str, Any], tag: str) -> tuple[dict[str,
 
 
 def health_link_001(ctx: Ctx) -> Outcome:
-    cert = f.certificate(ctx, "link/cert", _days_ago(ctx, 9))
+    cert = data.certificate(ctx, "link/cert", _days_ago(ctx, 9))
     _doc, ex = _through_portal(ctx, birth_dossier(ctx, cert["id"], "ks_tt_bhyt"), "link/health")
     return passed("dossier completed from the vendor's certificate", ex)
 
 
 def justice_link_001(ctx: Ctx) -> Outcome:
-    cert = f.certificate(ctx, "link/cert", _days_ago(ctx, 9))
+    cert = data.certificate(ctx, "link/cert", _days_ago(ctx, 9))
     doc, ex = _through_portal(ctx, birth_dossier(ctx, cert["id"], "ks_tt"), "link/justice")
     got = ctx.vendor.get(f"/justice/births/{doc['result']['birth_register_no']}", "police")
     ensure(got.status == 200, "the vendor does not hold the birth the dossier names", got)
@@ -447,7 +457,7 @@ def justice_link_001(ctx: Ctx) -> Outcome:
 
 
 def police_link_001(ctx: Ctx) -> Outcome:
-    cert = f.certificate(ctx, "link/cert", _days_ago(ctx, 9))
+    cert = data.certificate(ctx, "link/cert", _days_ago(ctx, 9))
     doc, ex = _through_portal(ctx, birth_dossier(ctx, cert["id"], "ks_tt"), "link/police")
     got = ctx.vendor.get(f"/police/people/{doc['result']['pid']}", "vss")
     ensure(got.status == 200 and got.response.get("residence_status") == "registered",
@@ -456,7 +466,7 @@ def police_link_001(ctx: Ctx) -> Outcome:
 
 
 def vss_link_001(ctx: Ctx) -> Outcome:
-    cert = f.certificate(ctx, "link/cert", _days_ago(ctx, 9))
+    cert = data.certificate(ctx, "link/cert", _days_ago(ctx, 9))
     doc, ex = _through_portal(ctx, birth_dossier(ctx, cert["id"], "ks_tt_bhyt"), "link/vss")
     code = doc["result"].get("card_code")
     got = ctx.vendor.get(f"/vss/child-cards/{code}", "portal")
@@ -465,7 +475,7 @@ def vss_link_001(ctx: Ctx) -> Outcome:
 
 
 def social_link_001(ctx: Ctx) -> Outcome:
-    n = f.notice(ctx, "link/gbt", _days_ago(ctx, 2), dt.date(1940, 3, 3))
+    n = data.notice(ctx, "link/gbt", _days_ago(ctx, 2), dt.date(1940, 3, 3))
     doc, ex = _through_portal(ctx, death_dossier(ctx, n["id"], "social"), "link/social")
     want = _amount(ctx, "standard_level", ctx.scenario.money.social_funeral_multiple, _days_ago(ctx, 2))
     ensure(doc["result"].get("funeral_amount_vnd") == want,
@@ -475,7 +485,7 @@ def social_link_001(ctx: Ctx) -> Outcome:
 
 # -- portal --------------------------------------------------------------------------------
 def portal_dos_001(ctx: Ctx) -> Outcome:
-    cert = f.certificate(ctx, "dos1/cert", _days_ago(ctx, 8))
+    cert = data.certificate(ctx, "dos1/cert", _days_ago(ctx, 8))
     ex = submit(ctx, ctx.vendor, birth_dossier(ctx, cert["id"]), "dos1")
     doc = _created(ex, "birth dossier", 202)
     code = str(doc.get("id"))
@@ -483,7 +493,7 @@ def portal_dos_001(ctx: Ctx) -> Outcome:
            "G1-001-YYYYMMDD-NNNNNN", ex)
     ensure(ex.response_headers.get("location", "").endswith(f"/portal/dossiers/{code}"),
            "no Location header naming the dossier", ex)
-    n = f.notice(ctx, "dos1/gbt", _days_ago(ctx, 2), dt.date(1944, 4, 4))
+    n = data.notice(ctx, "dos1/gbt", _days_ago(ctx, 2), dt.date(1944, 4, 4))
     ex2 = submit(ctx, ctx.vendor, death_dossier(ctx, n["id"], "none", "kt_xtt"), "dos1/death")
     doc2 = _created(ex2, "death dossier", 202)
     ensure(bool(re.fullmatch(r"G2-001-\d{8}-\d{6}", str(doc2.get("id")))),
@@ -492,7 +502,7 @@ def portal_dos_001(ctx: Ctx) -> Outcome:
 
 
 def portal_dos_002(ctx: Ctx) -> Outcome:
-    cert = f.certificate(ctx, "dos2/cert", _days_ago(ctx, 8))
+    cert = data.certificate(ctx, "dos2/cert", _days_ago(ctx, 8))
     body = dict(birth_dossier(ctx, cert["id"]), variant="ks_tt_bhyt_cccd")
     ex = submit(ctx, ctx.vendor, body, "dos2/variant")
     _refused(ex, 422, "unknown_variant", "unknown variant")
@@ -513,9 +523,9 @@ def _complete(ctx: Ctx, body: dict[str, Any], tag: str) -> tuple[dict[str, Any],
 
 def portal_dos_003(ctx: Ctx) -> Outcome:
     birth = _days_ago(ctx, 8)
-    cert = f.certificate(ctx, "dos3/cert", birth)
+    cert = data.certificate(ctx, "dos3/cert", birth)
     _final, ex = _complete(ctx, birth_dossier(ctx, cert["id"]), "dos3")
-    justice, police, vss = export(ctx, "justice"), export(ctx, "police"), export(ctx, "vss")
+    justice, police, vss = (reference_registers(ctx, a) for a in ("justice", "police", "vss"))
     births = [b for b in justice["births"] if b["birth_certificate_id"] == cert["id"]]
     ensure(len(births) == 1, f"{len(births)} birth records for the certificate (expected 1)", ex)
     people = [p for p in police["pid_requests"] if p["birth_register_no"] == births[0]["register_no"]]
@@ -532,9 +542,10 @@ def portal_dos_003(ctx: Ctx) -> Outcome:
 
 def portal_dos_004(ctx: Ctx) -> Outcome:
     day = _days_ago(ctx, 2)
-    n = f.notice(ctx, "dos4/gbt", day, dt.date(1943, 8, 8))
+    n = data.notice(ctx, "dos4/gbt", day, dt.date(1943, 8, 8))
     _final, ex = _complete(ctx, death_dossier(ctx, n["id"], "pensioner"), "dos4")
-    justice, police, vss, social = (export(ctx, a) for a in ("justice", "police", "vss", "social"))
+    justice, police, vss, social = (reference_registers(ctx, a)
+                                    for a in ("justice", "police", "vss", "social"))
     deaths = [d for d in justice["deaths"] if d["death_notice_id"] == n["id"]]
     ensure(len(deaths) == 1, f"{len(deaths)} death records (expected 1)", ex)
     no = deaths[0]["register_no"]
@@ -550,7 +561,7 @@ def portal_dos_004(ctx: Ctx) -> Outcome:
 
 
 def portal_dos_005(ctx: Ctx) -> Outcome:
-    cert = f.certificate(ctx, "dos5/cert", f.months_ago(ctx.today, 80))
+    cert = data.certificate(ctx, "dos5/cert", data.months_ago(ctx.today, 80))
     sub = submit(ctx, ctx.vendor, birth_dossier(ctx, cert["id"], "ks_bhyt"), "dos5")
     doc = _created(sub, "dossier", 202)
     ex = poll_dossier(ctx.vendor, doc["id"], ctx.options.link_timeout_s)

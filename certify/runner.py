@@ -27,10 +27,11 @@ from typing import Any
 import httpx
 
 from certify import contract, performance, resilience, rules, security
-from certify._context import Blocked, Check, Ctx, Failed, Options, Outcome
-from certify._http import Client, scrub
-from certify._proxy import Proxy
+from certify._exchanges import Client, scrub
+from certify._fault_proxy import FaultProxy
+from certify._outcomes import Blocked, Failed, Outcome
 from certify._reference_fakes import start_reference_fakes
+from certify._run_context import Check, Ctx, Options
 from certify.certificate import Certificate, Result
 from certify.requirements import AGENCIES, PHASES, Requirement, requirements_for, table_digest
 from fakes.serve import free_port
@@ -150,7 +151,7 @@ def certify(agency: str, base_url: str, *, scenario: str | Scenario = "hanoi-bas
         stack.callback(shutil.rmtree, work, ignore_errors=True)
         eco = start_reference_fakes(cs, work / "ecosystem")
         stack.callback(eco.stop)
-        proxy = Proxy(eco.base_url, ecosystem_port or free_port())
+        proxy = FaultProxy(eco.base_url, ecosystem_port or free_port())
         stack.callback(proxy.stop)
         proxy.start()
         ctx = _context(agency, base_url, cs, seed, options, eco.base_url, proxy)
@@ -178,7 +179,7 @@ def certify(agency: str, base_url: str, *, scenario: str | Scenario = "hanoi-bas
 
 
 def _context(agency: str, base_url: str, cs: Scenario, seed: int, options: Options,
-             eco_url: str, proxy: Proxy) -> Ctx:
+             eco_url: str, proxy: FaultProxy) -> Ctx:
     keys = {name: c.key for name, c in cs.callers.items()}
     eco = Client(eco_url, keys, record=False)
     health = eco.get("/healthz")

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from certify import _factory as f
-from certify._context import Check, Ctx, Outcome, ensure, passed
-from certify._http import PERSONAL, Exchange
-from certify._links import birth_dossier, submit
+from certify import _test_data as data
+from certify._dossiers import birth_dossier, submit
+from certify._exchanges import PERSONAL, Exchange
+from certify._outcomes import Outcome, ensure, passed
+from certify._run_context import Check, Ctx
 
 __all__ = ["CHECKS", "operations", "scope_of"]
 
@@ -96,7 +97,7 @@ def _leaks(ex: Exchange) -> list[str]:
 
 def _identifier_probes(ctx: Ctx) -> list[Exchange]:
     """Requests whose refusal is tempted to echo an identifier back."""
-    pid = f.pid_of(ctx, "M", ctx.today.year)
+    pid = data.pid_of(ctx, "M", ctx.today.year)
     out = []
     for method, path in operations(ctx.openapi, ctx.agency):
         if method == "GET" and "{" in path:
@@ -107,7 +108,7 @@ def _identifier_probes(ctx: Ctx) -> list[Exchange]:
                                            "relation_to_head": "child", "address": "1 Phố Huế",
                                            "commune_code": "00070"}),
         "health": ("/health/birth-certificates",
-                   dict(f.certificate_body(ctx, ctx.today), mother_pid=pid[:3] + "9" + pid[4:] + "1")),
+                   dict(data.certificate_body(ctx, ctx.today), mother_pid=pid[:3] + "9" + pid[4:] + "1")),
     }
     if ctx.agency in probes:
         path, body = probes[ctx.agency]
@@ -141,10 +142,10 @@ def sec_003(ctx: Ctx) -> Outcome:
 
 
 def portal_sec_004(ctx: Ctx) -> Outcome:
-    cert = f.certificate(ctx, "sec4/cert", ctx.today)
+    cert = data.certificate(ctx, "sec4/cert", ctx.today)
     mine = submit(ctx, ctx.vendor, birth_dossier(ctx, cert["id"]), "sec4/mine", caller="citizen")
     ensure(mine.status == 202, f"citizen submission: {mine.status} {mine.code}", mine)
-    cert2 = f.certificate(ctx, "sec4/cert2", ctx.today)
+    cert2 = data.certificate(ctx, "sec4/cert2", ctx.today)
     theirs = submit(ctx, ctx.vendor, birth_dossier(ctx, cert2["id"]), "sec4/theirs", caller="desk")
     ensure(theirs.status == 202, f"desk submission: {theirs.status} {theirs.code}", theirs)
     own = ctx.vendor.get(f"/portal/dossiers/{mine.response['id']}", "citizen")

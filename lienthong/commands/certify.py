@@ -84,8 +84,7 @@ def _run(console: Console, agency: str, base_url: str, api_key: str | None, rate
          ecosystem_port: int | None, perf_seconds: float, examples: int, total: int) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from certify import CertifyError, certify
-    from certify._context import Options
+    from certify import CertifyError, Options, certify
     from certify.requirements import requirements_for
     from scenarios import ScenarioError
 

@@ -6,8 +6,8 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from certify._context import Outcome
-from certify._http import Exchange
+from certify._exchanges import Exchange
+from certify._outcomes import Outcome
 from certify.certificate import Certificate, Result, grade, verify
 from certify.requirements import requirements_for
 

@@ -1,4 +1,4 @@
-"""The performance phase's load process: ``python -m certify._perf_child CONFIG.json OUT.json``.
+"""The performance phase's load process: ``python -m certify._load_generator CONFIG.json OUT.json``.
 
 Runs in a process of its own because the open-model driver (``loadtests.driver``) is gevent and
 needs the socket library monkey-patched, which must never happen in the certifier's process

@@ -2,27 +2,30 @@
 (the vendor for the certified one, the reference fakes for the rest) (private).
 
 Every value comes from the run seed and a counter, so the same seed makes the same requests.
-A prerequisite that fails raises :class:`~certify._context.Blocked` (the requirement is *not
+A prerequisite that fails raises :class:`~certify._outcomes.Blocked` (the requirement is *not
 run*), with the exchange as evidence.
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from typing import Any
 
-from certify._context import Blocked, Ctx
-from certify._http import Exchange
+from certify._exchanges import Exchange
+from certify._outcomes import Blocked
+from certify._run_context import Ctx
 from fakes.ids import make_pid
 
-__all__ = ["birth", "certificate", "certificate_body", "child", "death", "deceased", "months_ago",
-           "notice", "pid_of"]
+__all__ = ["birth", "birth_body", "certificate", "certificate_body", "child", "claim_body", "death",
+           "death_body", "deceased", "issue_pid", "months_ago", "notice", "person_name", "pid_of"]
 
 _GIVEN = ("An", "Bình", "Chi", "Dũng", "Hà", "Khánh", "Lan", "Minh", "Ngọc", "Phúc", "Quân", "Thảo")
 _FAMILY = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi")
 
 
-def _name(ctx: Ctx, middle: str) -> str:
+def person_name(ctx: Ctx, middle: str) -> str:
+    """A Vietnamese full name with ``middle`` (``Thị``, ``Văn``), drawn from the run serial."""
     n = ctx.serial()
     return f"{_FAMILY[n % len(_FAMILY)]} {middle} {_GIVEN[(n // 7) % len(_GIVEN)]}"
 
@@ -31,8 +34,6 @@ def months_ago(today: dt.date, months: int, days: int = 0) -> dt.date:
     """``today`` minus ``months`` calendar months (clamped) minus ``days``."""
     y, m0 = divmod(today.month - 1 - months, 12)
     year = today.year + y
-    import calendar
-
     day = min(today.day, calendar.monthrange(year, m0 + 1)[1])
     return dt.date(year, m0 + 1, day) - dt.timedelta(days=days)
 
@@ -57,11 +58,11 @@ def _post(ctx: Ctx, agency: str, path: str, body: dict[str, Any], caller: str,
 def certificate_body(ctx: Ctx, birth_date: dt.date, sex: str = "F") -> dict[str, Any]:
     """An e-birth certificate for a child born ``birth_date`` to a mother born 28 years before."""
     mother_year = birth_date.year - 28
-    return {"facility_code": "01001", "mother_name": _name(ctx, "Thị"),
+    return {"facility_code": "01001", "mother_name": person_name(ctx, "Thị"),
             "mother_birth_date": f"{mother_year}-04-12", "mother_pid": pid_of(ctx, "F", mother_year),
             "residence_province": "001", "residence_commune": "00070", "child_sex": sex,
             "child_birth_date": birth_date.isoformat(), "weight_grams": 3100, "birth_order": 1,
-            "place_of_birth": "Bệnh viện Phụ sản Hà Nội", "father_name": _name(ctx, "Văn")}
+            "place_of_birth": "Bệnh viện Phụ sản Hà Nội", "father_name": person_name(ctx, "Văn")}
 
 
 def certificate(ctx: Ctx, tag: str, birth_date: dt.date, sex: str = "F") -> dict[str, Any]:
@@ -71,8 +72,8 @@ def certificate(ctx: Ctx, tag: str, birth_date: dt.date, sex: str = "F") -> dict
 
 
 def birth_body(ctx: Ctx, cert_id: str) -> dict[str, Any]:
-    return {"birth_certificate_id": cert_id, "child_name": _name(ctx, "Minh"), "unit_code": "00070",
-            "declarant_name": _name(ctx, "Thị"), "declarant_relation": "mother"}
+    return {"birth_certificate_id": cert_id, "child_name": person_name(ctx, "Minh"), "unit_code": "00070",
+            "declarant_name": person_name(ctx, "Thị"), "declarant_relation": "mother"}
 
 
 def birth(ctx: Ctx, tag: str, cert_id: str) -> dict[str, Any]:
@@ -102,14 +103,14 @@ def notice(ctx: Ctx, tag: str, death_date: dt.date, birth_date: dt.date,
            pid: str | None = None, sex: str = "M") -> dict[str, Any]:
     """A stored death notice (health)."""
     body = {"facility_code": "01001", "deceased_pid": pid or pid_of(ctx, sex, birth_date.year),
-            "deceased_name": _name(ctx, "Văn"), "deceased_sex": sex,
+            "deceased_name": person_name(ctx, "Văn"), "deceased_sex": sex,
             "deceased_birth_date": birth_date.isoformat(), "death_date": death_date.isoformat(),
             "place_of_death": "Bệnh viện Bạch Mai", "cause": "bệnh"}
     return dict(_post(ctx, "health", "/health/death-notices", body, "hospital", tag).response)
 
 
 def death_body(ctx: Ctx, notice_id: str, status: str) -> dict[str, Any]:
-    return {"death_notice_id": notice_id, "unit_code": "00070", "declarant_name": _name(ctx, "Thị"),
+    return {"death_notice_id": notice_id, "unit_code": "00070", "declarant_name": person_name(ctx, "Thị"),
             "declarant_relation": "child", "status": status}
 
 
@@ -127,5 +128,5 @@ def deceased(ctx: Ctx, tag: str, status: str, death_date: dt.date,
 
 
 def claim_body(ctx: Ctx, register_no: str) -> dict[str, Any]:
-    return {"death_register_no": register_no, "claimant_name": _name(ctx, "Thị"),
+    return {"death_register_no": register_no, "claimant_name": person_name(ctx, "Thị"),
             "claimant_relation": "child", "bank_account": "97041234567"}

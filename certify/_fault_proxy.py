@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-__all__ = ["Proxy"]
+__all__ = ["FaultProxy"]
 
 _HOP = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
 
@@ -30,7 +30,7 @@ class _Rules:
     seen: list[tuple[str, str, int]] = field(default_factory=list)
 
 
-class Proxy:
+class FaultProxy:
     """Forwards ``127.0.0.1:port`` to ``target``; :meth:`outage`, :meth:`delay`, :meth:`clear`."""
 
     def __init__(self, target: str, port: int) -> None:
@@ -68,7 +68,7 @@ class Proxy:
             return list(self.rules.seen)
 
     # -- lifecycle -----------------------------------------------------------------------
-    def start(self) -> Proxy:
+    def start(self) -> FaultProxy:
         self._thread.start()
         if not self._ready.wait(15) or self._error is not None:
             raise RuntimeError(f"proxy on port {self.port} did not start: {self._error}")
@@ -135,7 +135,7 @@ class Proxy:
         with self._lock:
             self.rules.seen.append((method, path, status))
 
-    def __enter__(self) -> Proxy:
+    def __enter__(self) -> FaultProxy:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from certify import _factory as f
-from certify._context import Ctx
-from certify._links import birth_dossier
+from certify import _test_data as data
+from certify._dossiers import birth_dossier
+from certify._run_context import Ctx
 
 __all__ = ["WRITES", "Write"]
 
@@ -35,16 +35,16 @@ def _ago(ctx: Ctx, days: int) -> dt.date:
 
 
 def _health(ctx: Ctx, tag: str) -> Body:
-    return f.certificate_body(ctx, _ago(ctx, 11))
+    return data.certificate_body(ctx, _ago(ctx, 11))
 
 
 def _justice(ctx: Ctx, tag: str) -> Body:
-    return f.birth_body(ctx, f.certificate(ctx, f"{tag}/cert", _ago(ctx, 11))["id"])
+    return data.birth_body(ctx, data.certificate(ctx, f"{tag}/cert", _ago(ctx, 11))["id"])
 
 
 def _police(ctx: Ctx, tag: str) -> Body:
-    cert = f.certificate(ctx, f"{tag}/cert", _ago(ctx, 11))
-    return {"birth_register_no": f.birth(ctx, f"{tag}/ks", cert["id"])["register_no"]}
+    cert = data.certificate(ctx, f"{tag}/cert", _ago(ctx, 11))
+    return {"birth_register_no": data.birth(ctx, f"{tag}/ks", cert["id"])["register_no"]}
 
 
 def _police_vary(ctx: Ctx, body: Body) -> Body:
@@ -52,15 +52,15 @@ def _police_vary(ctx: Ctx, body: Body) -> Body:
 
 
 def _vss(ctx: Ctx, tag: str) -> Body:
-    return {"pid": f.child(ctx, f"{tag}/child", _ago(ctx, 11))["pid"], "initial_care_facility": "01001"}
+    return {"pid": data.child(ctx, f"{tag}/child", _ago(ctx, 11))["pid"], "initial_care_facility": "01001"}
 
 
 def _social(ctx: Ctx, tag: str) -> Body:
-    return f.claim_body(ctx, f.deceased(ctx, f"{tag}/death", "social", _ago(ctx, 2))["register_no"])
+    return data.claim_body(ctx, data.deceased(ctx, f"{tag}/death", "social", _ago(ctx, 2))["register_no"])
 
 
 def _portal(ctx: Ctx, tag: str) -> Body:
-    return birth_dossier(ctx, f.certificate(ctx, f"{tag}/cert", _ago(ctx, 11))["id"])
+    return birth_dossier(ctx, data.certificate(ctx, f"{tag}/cert", _ago(ctx, 11))["id"])
 
 
 WRITES: dict[str, Write] = {

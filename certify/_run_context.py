@@ -1,4 +1,5 @@
-"""What every check receives: the clients, the ecosystem, the seed and the day (private)."""
+"""What every check receives: the clients, the ecosystem, the seed and the day; the options of
+the run (private)."""
 
 from __future__ import annotations
 
@@ -9,54 +10,16 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from certify._http import Client, Exchange
-from certify._proxy import Proxy
+from certify._exchanges import Client
+from certify._fault_proxy import FaultProxy
+from certify._outcomes import Outcome
 from scenarios import Scenario
 
-__all__ = ["Blocked", "Ctx", "Failed", "Options", "Outcome", "ensure", "passed"]
-
-Status = Literal["pass", "fail", "not run"]
-
-
-class Failed(Exception):
-    """A requirement is not met; ``exchanges`` are the evidence."""
-
-    def __init__(self, detail: str, *exchanges: Exchange) -> None:
-        super().__init__(detail)
-        self.detail, self.exchanges = detail, list(exchanges)
-
-
-class Blocked(Exception):
-    """A requirement could not be exercised (a prerequisite failed): it is *not run*."""
-
-    def __init__(self, detail: str, *exchanges: Exchange) -> None:
-        super().__init__(detail)
-        self.detail, self.exchanges = detail, list(exchanges)
-
-
-@dataclass
-class Outcome:
-    """The decision on one requirement, with its evidence."""
-
-    status: Status
-    detail: str
-    exchanges: list[Exchange] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-def ensure(condition: bool, detail: str, *exchanges: Exchange) -> None:
-    """Raise :class:`Failed` with ``detail`` unless ``condition``."""
-    if not condition:
-        raise Failed(detail, *exchanges)
-
-
-def passed(detail: str, *exchanges: Exchange, **data: Any) -> Outcome:
-    """A passing outcome."""
-    return Outcome("pass", detail, list(exchanges), dict(data))
+__all__ = ["Check", "Ctx", "Options"]
 
 
 @dataclass(frozen=True)
@@ -79,7 +42,7 @@ class Ctx:
     seed: int
     vendor: Client
     eco: Client
-    proxy: Proxy
+    proxy: FaultProxy
     today: dt.date
     options: Options
     openapi: dict[str, Any]
