@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import scenarios
 from fakes import events, people
-from fakes._names import ethnicities
+from fakes._people_data import ethnicities
 from scenarios.demand import working_days_per_year
 
 GIB = 2**30

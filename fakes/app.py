@@ -17,10 +17,11 @@ from starlette.responses import Response
 
 from fakes import portal
 from fakes._clock import Clock
+from fakes._direct_routes import DirectRoutes
 from fakes._env import Env
-from fakes._fast import FastRoutes
 from fakes._orchestrator import Orchestrator
 from fakes._outbound import Outbound
+from fakes._request_body import replay_body
 from fakes.agencies import health, justice, police, social, vss
 from fakes.auth import Auth, Who, require
 from fakes.faults import FaultMiddleware
@@ -61,16 +62,7 @@ class BodyLimit:
                 return
             if not message.get("more_body"):
                 break
-        body, sent = b"".join(chunks), False
-
-        async def replay() -> dict[str, Any]:
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay_body(b"".join(chunks), receive), send)
 
     async def _refuse(self, send: Any) -> None:
         problem = Problem(413, "payload_too_large", f"bodies are limited to {self.limit} bytes")
@@ -113,7 +105,7 @@ def create_app(scenario: Scenario, run_dir: str | Path, *, agencies: Iterable[st
     metrics = Metrics()
     env.extras["metrics"] = metrics
     api = _api(env, mounted)
-    asgi: Any = FastRoutes(api, env.auth)  # hot routes without FastAPI's per-request work
+    asgi: Any = DirectRoutes(api, env.auth)  # hot routes without FastAPI's per-request work
     for name in mounted:  # the stream of each agency is the same whatever the placement
         asgi = FaultMiddleware(asgi, agency=name, prefix=f"/{name}", faults=scenario.faults,
                                clock=env.clock, rng=env.rng(100 + AGENCIES.index(name)),

@@ -57,5 +57,5 @@ def require(scope: str) -> Callable[..., Coroutine[Any, Any, Who]]:
         return auth.check(key, scope)
 
     dependency.__name__ = f"require_{scope.replace(':', '_')}"
-    dependency.scope = scope  # type: ignore[attr-defined]  # read by fakes._fast
+    dependency.scope = scope  # type: ignore[attr-defined]  # read by fakes._direct_routes
     return dependency

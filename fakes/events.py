@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fakes import ids
-from fakes._names import ethnicities, name_pools
+from fakes._people_data import ethnicities, name_pools
 from fakes.people import (
     BHYT_CODES,
     CHILD,

@@ -3,35 +3,82 @@
 One tiny ASGI class per agency mount (``FaultMiddleware(app, agency=..., ...)``). At each
 request it takes the faults active at the scenario minute (``Clock.minute``), draws from a
 generator seeded by the scenario seed and the agency (same seed and request order → same
-faults) and either delays the request, answers for the agency, marks the request for the
-handler (``request.state.faults``: slow PID issuance, wrong card expiry, a dossier code of
-the agency's own (F3), an attachment the portal loses on the way (F10)) or shapes the
-delivery (duplicate, lost attachment at an agency, the portal's answer with another code).
-Its own time, the injected delay apart, goes to the ``lienthong_fault_overhead_seconds``
-histogram.
+faults) and either delays the request, answers for the agency, marks the request with the
+semantic faults drawn for it (``scope["state"]["faults"]``: slow PID issuance, wrong card
+expiry, a dossier code of the agency's own (F3), an attachment the portal loses on the way
+(F10)) or shapes the delivery (duplicate, lost attachment at an agency, the portal's answer
+with another code). Its own time, the injected delay apart, goes to the
+``lienthong_fault_overhead_seconds`` histogram.
+
+What a semantic fault does is the agency's: each agency module declares ``HOOKS``, a
+:class:`Hook` per fault kind, and :func:`apply_hooks` (called by the agency's
+``fakes.idempotency.Writes`` once the write's upstream reads are done) changes the write's
+draft by the hooks of the faults marked on the request. Handlers test no fault.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
 from fakes._clock import Clock
+from fakes._request_body import never, read_body, replay_body
 from fakes.metrics import Metrics
 from fakes.problems import MEDIA_TYPE, Problem
 from scenarios.model import Fault
 
-__all__ = ["DEMAND_SIDE", "FaultMiddleware"]
+__all__ = ["DEMAND_SIDE", "FaultMiddleware", "Hook", "apply_hooks"]
 
 #: Fault kinds the load driver and the twin apply; the fakes ignore them.
 DEMAND_SIDE = frozenset({"surge", "incomplete"})
 _ATTACHMENTS = ("birth_certificate_id", "death_notice_id")
 Message = dict[str, Any]
+D = TypeVar("D")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Hook:
+    """What one semantic fault does to a write: its draft's ``field`` becomes
+    ``value(draft, drawn)`` (``drawn``: what the middleware marked, e.g. a delay).
+
+    A draft (a dataclass) without ``field`` is not concerned and stays as it is.
+    """
+
+    field: str
+    value: Callable[[Any, Any], Any]
+
+
+def apply_hooks(hooks: Mapping[str, Hook], scope: Mapping[str, Any], draft: D) -> D:
+    """``draft`` changed by the ``hooks`` of the faults marked on the request of ``scope``
+    (in the order they were marked)."""
+    marked: dict[str, Any] = scope.get("state", {}).get("faults") or {}
+    for kind, drawn in marked.items():
+        hook = hooks.get(kind)
+        if hook is not None and drawn and _has_field(draft, hook.field):
+            change = {hook.field: hook.value(draft, drawn)}
+            draft = dataclasses.replace(draft, **change)  # type: ignore[type-var]
+    return draft
+
+
+def _has_field(draft: Any, name: str) -> bool:
+    return dataclasses.is_dataclass(draft) and any(f.name == name for f in dataclasses.fields(draft))
+
+
+@dataclasses.dataclass(slots=True)
+class _Drawn:
+    """What the faults drew for one request: a delay (seconds), an answer instead of the
+    agency's, the semantic faults marked for the agency's hooks and the delivery's shape."""
+
+    delay: float = 0.0
+    answer: Problem | None = None
+    marks: dict[str, Any] = dataclasses.field(default_factory=dict)
+    shape: set[str] = dataclasses.field(default_factory=set)
 
 
 class FaultMiddleware:
@@ -65,44 +112,48 @@ class FaultMiddleware:
             self.metrics.faults[(self.agency, fault.kind)] += 1
         return hit
 
-    async def _faulty(self, scope: Message, receive: Any, send: Any, active: list[Fault],
-                      start: float) -> None:
+    def _draw(self, scope: Message, active: list[Fault]) -> _Drawn:
+        """The draws of the ``active`` faults for one request, in their order."""
         write = scope["method"] == "POST"
-        delay, answer = 0.0, None
-        flags: dict[str, Any] = {}
-        shape: set[str] = set()
+        drawn = _Drawn()
         for f in active:
             kind = f.kind
             if kind == "latency" and f.latency is not None:
-                delay += float(f.latency.sample(self.rng)) / 1000.0
+                drawn.delay += float(f.latency.sample(self.rng)) / 1000.0
             elif kind == "delivery_delay" and f.delay is not None:
-                delay += self.clock.wall_seconds(float(f.delay.sample(self.rng)))
-            elif kind == "outage" and answer is None:
+                drawn.delay += self.clock.wall_seconds(float(f.delay.sample(self.rng)))
+            elif kind == "outage" and drawn.answer is None:
                 self.metrics.faults[(self.agency, kind)] += 1
-                answer = Problem(f.status or 503, "unavailable", f"{self.agency} is down",
-                                 headers={"Retry-After": "1", "X-Fault": kind})
-            elif kind == "error" and answer is None and self._hit(f):
-                answer = Problem(f.status or 500, "injected_error", f"{self.agency} failed",
-                                 headers={"X-Fault": kind})
-            elif kind == "false_rejection" and answer is None and self._hit(f):
-                answer = Problem(f.status or 404, "unknown_person",
-                                 "citizen not found in the population database",
-                                 headers={"X-Fault": kind})
+                drawn.answer = Problem(f.status or 503, "unavailable", f"{self.agency} is down",
+                                       headers={"Retry-After": "1", "X-Fault": kind})
+            elif kind == "error" and drawn.answer is None and self._hit(f):
+                drawn.answer = Problem(f.status or 500, "injected_error", f"{self.agency} failed",
+                                       headers={"X-Fault": kind})
+            elif kind == "false_rejection" and drawn.answer is None and self._hit(f):
+                drawn.answer = Problem(f.status or 404, "unknown_person",
+                                       "citizen not found in the population database",
+                                       headers={"X-Fault": kind})
             elif kind == "slow_pid" and write and scope["path"].endswith("/pids") \
                     and f.delay is not None:
                 self.metrics.faults[(self.agency, kind)] += 1
-                flags["slow_pid"] = max(float(f.delay.sample(self.rng)), 1e-6)
+                drawn.marks["slow_pid"] = max(float(f.delay.sample(self.rng)), 1e-6)
             elif kind == "wrong_card_expiry" and write and self._hit(f):
-                flags["wrong_card_expiry"] = True
+                drawn.marks["wrong_card_expiry"] = True
             elif kind == "lost_attachment" and self.agency == "portal" and write \
                     and self._hit(f):
-                flags["lost_attachment"] = True  # the portal loses it on the way to justice
+                drawn.marks["lost_attachment"] = True  # the portal loses it on the way to justice
             elif kind == "code_mismatch" and self.agency != "portal" and write \
                     and self._hit(f):
-                flags["code_mismatch"] = True  # the agency records its own dossier code
+                drawn.marks["code_mismatch"] = True  # the agency records its own dossier code
             elif kind in ("lost_attachment", "duplicate_delivery", "code_mismatch") \
                     and write and self._hit(f):
-                shape.add(kind)
+                drawn.shape.add(kind)
+        return drawn
+
+    async def _faulty(self, scope: Message, receive: Any, send: Any, active: list[Fault],
+                      start: float) -> None:
+        drawn = self._draw(scope, active)
+        delay, answer, shape = drawn.delay, drawn.answer, drawn.shape
         spent = time.perf_counter() - start
         if delay > 0:
             self.metrics.injected[(self.agency, "delay")] += delay
@@ -113,7 +164,7 @@ class FaultMiddleware:
             await _send_problem(send, answer)
             self.metrics.overhead[self.agency].observe(spent)
             return
-        scope.setdefault("state", {})["faults"] = flags
+        scope.setdefault("state", {})["faults"] = drawn.marks
         if not shape:
             self.metrics.overhead[self.agency].observe(spent)
             await self.app(scope, receive, send)
@@ -122,7 +173,7 @@ class FaultMiddleware:
 
     async def _shaped(self, scope: Message, receive: Any, send: Any, shape: set[str],
                       spent: float) -> None:
-        body = await _read_body(receive)
+        body = await read_body(receive)
         if "lost_attachment" in shape and _has_attachment(body):
             await _send_problem(send, Problem(422, "missing_attachment",
                                               "an attachment of the request did not arrive",
@@ -130,7 +181,7 @@ class FaultMiddleware:
             return
         copies = 2 if "duplicate_delivery" in shape else 1
         outs = [_Capture() for _ in range(copies)]
-        await asyncio.gather(*(self.app(dict(scope), _replay(body), o.send) for o in outs))
+        await asyncio.gather(*(self.app(dict(scope), replay_body(body, never), o.send) for o in outs))
         first = outs[0]
         t = time.perf_counter()
         if "code_mismatch" in shape:
@@ -169,28 +220,6 @@ class _Capture:
         await send({"type": "http.response.start", "status": self.start.get("status", 500),
                     "headers": headers})
         await send({"type": "http.response.body", "body": self.body})
-
-
-async def _read_body(receive: Any) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            return b"".join(chunks)
-
-
-def _replay(body: bytes) -> Any:
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if sent:
-            await asyncio.Event().wait()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive
 
 
 def _has_attachment(body: bytes) -> bool:

@@ -1,9 +1,13 @@
 """Idempotent writes: the first successful result is stored with the register write.
 
-A write handler validates its body, then calls :func:`replay` (a stored result for this
-caller and key, or None; 409 when the key came with another body), does its upstream reads,
-and finally :func:`commit` runs the register write and stores the result in one transaction,
-checking the key again inside it (a concurrent duplicate may have won in between).
+Each agency has one :class:`Writes`; a write handler checks its body and hands the rest to it:
+``await WRITES(request, who, key, body, prepare, write)``. Before anything else it answers a
+replay with the stored result for this caller and key (:func:`replay`; 409 when the key came
+with another body), then awaits ``prepare`` (the upstream reads and the checks on them) for the
+write's draft, lets the fault layer change the draft (``fakes.faults.apply_hooks``), and
+:func:`commit` runs ``write`` on it and stores the result in one transaction, checking the key
+again inside it (a concurrent duplicate may have won in between). Refusals raised on the way
+store nothing.
 """
 
 from __future__ import annotations
@@ -12,19 +16,21 @@ import hashlib
 import json
 import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from fastapi import Header
+from fastapi import Header, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from fakes._env import Env
 from fakes.auth import Who
+from fakes.faults import Hook, apply_hooks
 from fakes.problems import Problem
 from fakes.store import Store
 
-__all__ = ["KEY_PATTERN", "Idem", "commit", "idem_key", "replay"]
+__all__ = ["KEY_PATTERN", "Idem", "Out", "Write", "Writes", "commit", "idem_key", "replay"]
 
 KEY_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 _KEY = re.compile(KEY_PATTERN)
@@ -83,7 +89,8 @@ async def replay(store: Store, who: Who, key: str, path: str,
     return idem, _stored(store.db, idem)
 
 
-Write = Callable[[sqlite3.Connection], tuple[int, dict[str, Any], dict[str, str]]]
+Out = tuple[int, dict[str, Any], dict[str, str]]  # what a write returns: status, body, headers
+Write = Callable[[sqlite3.Connection], Out]
 
 
 async def commit(idem: Idem, write: Write) -> Response:
@@ -104,3 +111,37 @@ async def commit(idem: Idem, write: Write) -> Response:
     if earlier is not None:
         return earlier
     return Response(payload, status, headers=headers, media_type="application/json")
+
+
+B = TypeVar("B", bound=BaseModel)
+D = TypeVar("D")
+
+
+class Writes:
+    """The idempotent writes of ``agency`` (CONTRACT.md §3), changed by the semantic faults
+    of ``hooks`` (the agency's ``HOOKS``, see ``fakes.faults``)."""
+
+    def __init__(self, agency: str, hooks: Mapping[str, Hook] | None = None) -> None:
+        self.agency, self.hooks = agency, dict(hooks or {})
+
+    async def __call__(self, request: Request, who: Who, key: str, body: B,
+                       prepare: Callable[[Env, B], Awaitable[D]],
+                       write: Callable[[Env, sqlite3.Connection, B, D], Out],
+                       committed: Callable[[Response], None] | None = None) -> Response:
+        """The stored answer of a replay, else the answer of ``write(env, db, body, draft)``
+        once committed, ``draft`` being what ``prepare(env, body)`` gives, changed by the hooks
+        of the faults marked on ``request``. ``committed`` is called with the answer of a
+        commit (this request's, or a concurrent duplicate's), not with a replay's.
+
+        Raises Problem 409 ``idempotency_key_reused`` when the key came with another body, and
+        whatever ``prepare`` and ``write`` raise (nothing is stored then).
+        """
+        env: Env = request.app.state.env
+        idem, earlier = await replay(env.stores[self.agency], who, key, request.scope["path"], body)
+        if earlier is not None:
+            return earlier
+        draft = apply_hooks(self.hooks, request.scope, await prepare(env, body))
+        response = await commit(idem, lambda db: write(env, db, body, draft))
+        if committed is not None:
+            committed(response)
+        return response

@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fakes import ids
-from fakes._names import age_pyramid, ethnicities, name_pools, nfc
+from fakes._people_data import age_pyramid, ethnicities, name_pools, nfc
 from fakes._sorting import float_order, sorted_keys
 from scenarios.model import DEATH_STATUSES, Region, Scenario
 

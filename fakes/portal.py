@@ -3,6 +3,9 @@ result bundle; the orchestrator in ``fakes._orchestrator`` drives them."""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+from functools import partial
 from sqlite3 import Connection
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -11,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import Field
 from starlette.responses import Response
 
+from fakes._env import Env
 from fakes._orchestrator import Orchestrator, build_steps, public
 from fakes.agencies._common import (
     PROBLEMS,
@@ -18,23 +22,22 @@ from fakes.agencies._common import (
     Code5,
     Items,
     Name,
-    Out,
     Pid,
     Ref,
     Relation,
     Text,
     env_of,
-    fault,
     json_response,
     search_key,
 )
 from fakes.auth import Who, require
-from fakes.idempotency import commit, idem_key, replay
+from fakes.faults import Hook
+from fakes.idempotency import Out, Writes, idem_key
 from fakes.ids import make_dossier_code
 from fakes.problems import Problem
 from fakes.store import dumps
 
-__all__ = ["EXPORT", "SCHEMA", "DossierIn", "router"]
+__all__ = ["EXPORT", "HOOKS", "SCHEMA", "DossierIn", "router"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS dossiers (id TEXT PRIMARY KEY, status TEXT NOT NULL,
@@ -52,6 +55,22 @@ _BY_DOCUMENT = ("SELECT doc FROM dossiers "
                 "OR json_extract(doc, '$.input.death.death_notice_id') = ?1 ORDER BY id")
 router = APIRouter(prefix="/portal", tags=["portal"], responses=PROBLEMS)
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True, slots=True)
+class _Intake:
+    """A dossier about to be accepted: when, its group, the deceased's status (death) and the
+    faults it carries (see HOOKS)."""
+
+    now: dt.datetime
+    group: str
+    status: str | None
+    faults: tuple[str, ...] = ()
+
+
+#: lost_attachment (incident F10): the dossier's attachment is lost on the way to justice.
+HOOKS = {"lost_attachment": Hook("faults", lambda intake, _: (*intake.faults, "lost_attachment"))}
+WRITES = Writes("portal", HOOKS)
 
 
 class BirthPart(Body):
@@ -148,32 +167,33 @@ async def submit_dossier(body: DossierIn, request: Request,
     env = env_of(request)
     service = env.scenario.services.get(body.service)
     _check(body, dict(service.variants) if service else {})
-    store = env.stores["portal"]
-    idem, earlier = await replay(store, who, key, request.scope["path"], body)
-    if earlier is not None:
-        return earlier
-    now = env.clock.now()
-    group = "G1" if body.service == "birth" else "G2"
-    status = body.death.status if body.death else None
-    lost = ["lost_attachment"] if fault(request, "lost_attachment") else []  # incident F10
+    return await WRITES(request, who, key, body, _intake, partial(_accept, who.name),
+                        committed=partial(_drive, env))
 
-    def write(db: Connection) -> Out:
-        n = store.next_serial(db, f"dossier:{group}:{now.date()}")
-        ident = make_dossier_code(group, env.scenario.region.id_code, now.date(), n % 1_000_000)
-        doc = {"id": ident, "service": body.service, "variant": body.variant,
-               "channel": body.channel, "status": "accepted", "submitted_at": now.isoformat(),
-               "completed_at": None, "caller": who.name,
-               "steps": build_steps(env, body.service, body.variant, status), "result": {},
-               "input": body.model_dump(mode="json"), "faults": lost}
-        db.execute("INSERT INTO dossiers VALUES (?, ?, ?, ?)",
-                   (ident, "accepted", who.name, dumps(doc)))
-        # the view is built from validated input: its schema (DossierView) is for OpenAPI
-        return 202, public(doc), {"Location": f"/portal/dossiers/{ident}"}
 
-    response = await commit(idem, write)
+async def _intake(env: Env, body: DossierIn) -> _Intake:
+    return _Intake(env.clock.now(), "G1" if body.service == "birth" else "G2",
+                   body.death.status if body.death else None)
+
+
+def _accept(caller: str, env: Env, db: Connection, body: DossierIn, intake: _Intake) -> Out:
+    now, group = intake.now, intake.group
+    n = env.stores["portal"].next_serial(db, f"dossier:{group}:{now.date()}")
+    ident = make_dossier_code(group, env.scenario.region.id_code, now.date(), n % 1_000_000)
+    doc = {"id": ident, "service": body.service, "variant": body.variant,
+           "channel": body.channel, "status": "accepted", "submitted_at": now.isoformat(),
+           "completed_at": None, "caller": caller,
+           "steps": build_steps(env, body.service, body.variant, intake.status), "result": {},
+           "input": body.model_dump(mode="json"), "faults": list(intake.faults)}
+    db.execute("INSERT INTO dossiers VALUES (?, ?, ?, ?)", (ident, "accepted", caller, dumps(doc)))
+    # the view is built from validated input: its schema (DossierView) is for OpenAPI
+    return 202, public(doc), {"Location": f"/portal/dossiers/{ident}"}
+
+
+def _drive(env: Env, accepted: Response) -> None:
+    """Start driving the dossier of the ``accepted`` answer."""
     orchestrator: Orchestrator = env.extras["orchestrator"]
-    orchestrator.spawn(response.headers["location"].rsplit("/", 1)[1])
-    return response
+    orchestrator.spawn(accepted.headers["location"].rsplit("/", 1)[1])
 
 
 def _visible(who: Who, doc: dict[str, Any]) -> bool:

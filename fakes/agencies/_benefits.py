@@ -5,24 +5,24 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from sqlite3 import Connection
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import Request
 from pydantic import Field
 from starlette.responses import Response
 
 from fakes._env import Env
-from fakes.agencies._common import Body, Name, Out, RegisterNo, Relation, env_of, list_docs
-from fakes.auth import Who
-from fakes.idempotency import commit, replay
+from fakes.agencies._common import Body, Name, RegisterNo, Relation, list_docs
+from fakes.idempotency import Out
 from fakes.ids import mask
 from fakes.problems import Problem
 from fakes.store import dumps
 from scenarios import Scenario
 
 __all__ = [
-    "ClaimIn", "Payment", "Regime", "add_months", "card_validity", "claim", "funeral_amount",
+    "Benefit", "ClaimIn", "Payment", "Regime", "add_months", "card_validity", "funeral_amount",
     "payment_schema", "payments_of",
 ]
 
@@ -86,43 +86,62 @@ class Payment(Body):
     paid_on: dt.date
 
 
-async def claim(request: Request, who: Who, key: str, body: ClaimIn, *, agency: str,
-                table: str, prefix: str, regime_of: Callable[[str], Regime | None],
-                priced: bool = True, dup_code: str = "already_paid") -> Response:
-    """One payment per registered death, by the deceased's status; see CONTRACT.md §7-8."""
-    env = env_of(request)
-    store = env.stores[agency]
-    idem, earlier = await replay(store, who, key, request.scope["path"], body)
-    if earlier is not None:
-        return earlier
-    death = await env.read(agency, "justice", f"/justice/deaths/{body.death_register_no}")
-    if death is None:
-        raise Problem(422, "death_not_registered", "justice has no such death record")
-    regime = regime_of(death["status"])
-    if regime is None:
-        raise Problem(422, "not_eligible",
-                      f"a deceased with status {death['status']!r} is not paid by {agency}")
-    death_date = dt.date.fromisoformat(death["death_date"])
-    unit, multiple = _price(env, regime, death_date) if priced else (None, None)
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """A claim about to be paid: the death record at justice and the amount's terms."""
 
-    def write(db: Connection) -> Out:
+    death: dict[str, Any]
+    regime: Regime
+    unit: int | None
+    multiple: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Benefit:
+    """One payment per registered death, by the deceased's status, paid by ``agency`` into
+    ``table`` (ids ``prefix`` + serial); see CONTRACT.md §7-8. ``prepare`` and ``write`` are
+    the steps of the agency's ``fakes.idempotency.Writes``."""
+
+    agency: str
+    table: str
+    prefix: str
+    regime_of: Callable[[str], Regime | None]
+    priced: bool = True
+    dup_code: str = "already_paid"
+
+    async def prepare(self, env: Env, body: ClaimIn) -> _Claim:
+        """The death record and the terms (422 when unregistered, not eligible or unpriced)."""
+        death = await env.read(self.agency, "justice", f"/justice/deaths/{body.death_register_no}")
+        if death is None:
+            raise Problem(422, "death_not_registered", "justice has no such death record")
+        regime = self.regime_of(death["status"])
+        if regime is None:
+            raise Problem(422, "not_eligible",
+                          f"a deceased with status {death['status']!r} is not paid by {self.agency}")
+        death_date = dt.date.fromisoformat(death["death_date"])
+        unit, multiple = _price(env, regime, death_date) if self.priced else (None, None)
+        return _Claim(death, regime, unit, multiple)
+
+    def write(self, env: Env, db: Connection, body: ClaimIn, claim: _Claim) -> Out:
+        """Store the payment (409 ``dup_code`` when this death is paid already)."""
+        death, table = claim.death, self.table
         old = db.execute(f"SELECT payment_id FROM {table} WHERE death_register_no = ?",
                          (body.death_register_no,)).fetchone()
         if old is not None:
-            raise Problem(409, dup_code, f"this death of {mask(death['deceased_pid'])} is "
+            raise Problem(409, self.dup_code, f"this death of {mask(death['deceased_pid'])} is "
                           "already settled", existing=old[0])
-        pid_ = f"{prefix}{store.next_serial(db, table):010d}"
+        pid_ = f"{self.prefix}{env.stores[self.agency].next_serial(db, table):010d}"
+        unit, multiple = claim.unit, claim.multiple
         amount = None if unit is None or multiple is None else round(unit * multiple)
         doc = Payment(payment_id=pid_, death_register_no=body.death_register_no,
-                      deceased_pid=death["deceased_pid"], death_date=death_date,
-                      status=death["status"], regime=regime, unit_vnd=unit, multiple=multiple,
-                      amount_vnd=amount, claimant_name=body.claimant_name,
+                      deceased_pid=death["deceased_pid"],
+                      death_date=dt.date.fromisoformat(death["death_date"]),
+                      status=death["status"], regime=claim.regime, unit_vnd=unit,
+                      multiple=multiple, amount_vnd=amount, claimant_name=body.claimant_name,
                       paid_on=env.clock.today()).model_dump(mode="json")
         db.execute(f"INSERT INTO {table} VALUES (?, ?, ?)",
                    (pid_, body.death_register_no, dumps(doc)))
         return 201, doc, {}
-
-    return await commit(idem, write)
 
 
 def _price(env: Env, regime: Regime, death_date: dt.date) -> tuple[int, float]:

@@ -24,7 +24,6 @@ __all__ = [
     "Code5",
     "Items",
     "Name",
-    "Out",
     "Pid",
     "Ref",
     "RegisterNo",
@@ -33,7 +32,6 @@ __all__ = [
     "Text",
     "check_past",
     "env_of",
-    "fault",
     "items_response",
     "json_response",
     "list_docs",
@@ -74,7 +72,6 @@ Relation = Literal["mother", "father", "grandparent", "spouse", "child", "parent
 Sex = Literal["M", "F"]
 
 PROBLEMS = PROBLEM_RESPONSES
-Out = tuple[int, dict[str, Any], dict[str, str]]  # what a write returns: status, body, headers
 T = TypeVar("T")
 
 
@@ -227,8 +224,3 @@ def check_past(env: Env, field: str, day: dt.date) -> None:
         raise Problem(422, "invalid_date", f"{field} {day} is before 1900",
                       errors=[{"field": field, "message": "before 1900"}])
 
-
-def fault(request: Request, kind: str) -> Any:
-    """The value the fault middleware set for ``kind`` on this request, or None."""
-    faults = request.scope.get("state", {}).get("faults") or {}
-    return faults.get(kind)

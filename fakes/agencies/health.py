@@ -4,29 +4,29 @@
 from __future__ import annotations
 
 import datetime as dt
+from datetime import datetime
 from sqlite3 import Connection
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field
 from starlette.responses import Response
 
+from fakes._env import Env
 from fakes.agencies._common import (
     PROBLEMS,
     Body,
     Code5,
     Name,
-    Out,
     Pid,
     Sex,
     Text,
     check_past,
-    env_of,
     one_doc,
 )
 from fakes.auth import Who, require
-from fakes.idempotency import commit, idem_key, replay
+from fakes.idempotency import Out, Writes, idem_key
 from fakes.problems import Problem
-from fakes.store import Store, dumps
+from fakes.store import dumps
 
 __all__ = ["EXPORT", "SCHEMA", "router"]
 
@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS death_notices (id TEXT PRIMARY KEY, doc TEXT NOT NULL
 """
 
 router = APIRouter(prefix="/health", tags=["health"], responses=PROBLEMS)
+WRITES = Writes("health")
 
 
 class BirthCertificateIn(Body):
@@ -88,8 +89,8 @@ class DeathNotice(DeathNoticeIn):
     issued_at: str
 
 
-def _serial(db: Connection, store: Store, kind: str, facility: str, year: int) -> tuple[str, int]:
-    n = store.next_serial(db, f"{kind}:{facility}:{year}")
+def _serial(env: Env, db: Connection, kind: str, facility: str, year: int) -> tuple[str, int]:
+    n = env.stores["health"].next_serial(db, f"{kind}:{facility}:{year}")
     return f"{kind}-{facility}-{year}-{n:06d}", n
 
 
@@ -98,26 +99,25 @@ async def issue_birth_certificate(body: BirthCertificateIn, request: Request,
                                   who: Who = Depends(require("health:write")),
                                   key: str = Depends(idem_key)) -> Response:
     """Issue an e-birth certificate."""
-    env = env_of(request)
-    store = env.stores["health"]
-    idem, earlier = await replay(store, who, key, request.scope["path"], body)
-    if earlier is not None:
-        return earlier
+    return await WRITES(request, who, key, body, _check_birth, _insert_birth)
+
+
+async def _check_birth(env: Env, body: BirthCertificateIn) -> datetime:
+    """The issue time of a birth certificate with plausible dates (422 otherwise)."""
     check_past(env, "child_birth_date", body.child_birth_date)
     if body.mother_birth_date >= body.child_birth_date:
         raise Problem(422, "invalid_date", "the mother's birth date is not before the child's",
                       errors=[{"field": "mother_birth_date", "message": "not before the child"}])
-    now = env.clock.now()
+    return env.clock.now()
 
-    def write(db: Connection) -> Out:
-        year = body.child_birth_date.year
-        ident, n = _serial(db, store, "GCS", body.facility_code, year)
-        doc = BirthCertificate(**body.model_dump(), id=ident, so=n, quyen_so=f"01/{year}",
-                               issued_at=now.isoformat()).model_dump(mode="json")
-        db.execute("INSERT INTO birth_certificates VALUES (?, ?)", (ident, dumps(doc)))
-        return 201, doc, {"Location": f"/health/birth-certificates/{ident}"}
 
-    return await commit(idem, write)
+def _insert_birth(env: Env, db: Connection, body: BirthCertificateIn, now: datetime) -> Out:
+    year = body.child_birth_date.year
+    ident, n = _serial(env, db, "GCS", body.facility_code, year)
+    doc = BirthCertificate(**body.model_dump(), id=ident, so=n, quyen_so=f"01/{year}",
+                           issued_at=now.isoformat()).model_dump(mode="json")
+    db.execute("INSERT INTO birth_certificates VALUES (?, ?)", (ident, dumps(doc)))
+    return 201, doc, {"Location": f"/health/birth-certificates/{ident}"}
 
 
 @router.get("/birth-certificates/{cert_id}", response_model=BirthCertificate)
@@ -133,26 +133,24 @@ async def issue_death_notice(body: DeathNoticeIn, request: Request,
                              who: Who = Depends(require("health:write")),
                              key: str = Depends(idem_key)) -> Response:
     """Issue a death notice."""
-    env = env_of(request)
-    store = env.stores["health"]
-    idem, earlier = await replay(store, who, key, request.scope["path"], body)
-    if earlier is not None:
-        return earlier
+    return await WRITES(request, who, key, body, _check_death, _insert_death)
+
+
+async def _check_death(env: Env, body: DeathNoticeIn) -> datetime:
+    """The issue time of a death notice with plausible dates (422 otherwise)."""
     check_past(env, "death_date", body.death_date)
     check_past(env, "deceased_birth_date", body.deceased_birth_date)
     if body.death_date < body.deceased_birth_date:
         raise Problem(422, "death_before_birth", "the death date is before the birth date",
                       errors=[{"field": "death_date", "message": "before deceased_birth_date"}])
-    now = env.clock.now()
+    return env.clock.now()
 
-    def write(db: Connection) -> Out:
-        ident, _ = _serial(db, store, "GBT", body.facility_code, body.death_date.year)
-        doc = DeathNotice(**body.model_dump(), id=ident,
-                          issued_at=now.isoformat()).model_dump(mode="json")
-        db.execute("INSERT INTO death_notices VALUES (?, ?)", (ident, dumps(doc)))
-        return 201, doc, {"Location": f"/health/death-notices/{ident}"}
 
-    return await commit(idem, write)
+def _insert_death(env: Env, db: Connection, body: DeathNoticeIn, now: datetime) -> Out:
+    ident, _ = _serial(env, db, "GBT", body.facility_code, body.death_date.year)
+    doc = DeathNotice(**body.model_dump(), id=ident, issued_at=now.isoformat()).model_dump(mode="json")
+    db.execute("INSERT INTO death_notices VALUES (?, ?)", (ident, dumps(doc)))
+    return 201, doc, {"Location": f"/health/death-notices/{ident}"}
 
 
 @router.get("/death-notices/{notice_id}", response_model=DeathNotice)

@@ -3,34 +3,34 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from sqlite3 import Connection
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from fakes._env import Env
 from fakes.agencies._common import (
     PROBLEMS,
     Body,
     Code5,
     Items,
     Name,
-    Out,
     Pid,
     Ref,
     Relation,
     Sex,
     check_past,
-    env_of,
     list_docs,
     one_doc,
     search_key,
 )
 from fakes.auth import Who, require
-from fakes.idempotency import commit, idem_key, replay
+from fakes.idempotency import Out, Writes, idem_key
 from fakes.ids import make_register_number, mask
 from fakes.problems import Problem
-from fakes.store import Store, dumps
+from fakes.store import dumps
 
 __all__ = ["EXPORT", "SCHEMA", "router"]
 
@@ -44,6 +44,7 @@ EXPORT = {"births": "SELECT doc FROM births ORDER BY register_no",
           "deaths": "SELECT doc FROM deaths ORDER BY register_no"}
 
 router = APIRouter(prefix="/justice", tags=["justice"], responses=PROBLEMS)
+WRITES = Writes("justice")
 DeathStatus = Literal["pensioner", "insured", "social", "merit", "none"]
 
 
@@ -103,8 +104,8 @@ class Death(Body):
     registered_on: dt.date
 
 
-def _register_no(db: Connection, store: Store, kind: str, unit: str, year: int) -> tuple[str, str]:
-    n = store.next_serial(db, f"{kind}:{unit}:{year}")
+def _register_no(env: Env, db: Connection, kind: str, unit: str, year: int) -> tuple[str, str]:
+    n = env.stores["justice"].next_serial(db, f"{kind}:{unit}:{year}")
     book, entry = (n - 1) // 999_999 + 1, (n - 1) % 999_999 + 1
     number = make_register_number(kind, unit, year, book, entry)
     return number, f"Số: {entry}, Quyển số: {book:02d}/{year}"
@@ -115,41 +116,49 @@ def _existing(db: Connection, sql: str, *args: str) -> str | None:
     return None if row is None else str(row[0])
 
 
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """The health document a registration is made from, as health holds it, and the day."""
+
+    doc: dict[str, Any]
+    today: dt.date
+
+
 @router.post("/births", status_code=201, response_model=Birth)
 async def register_birth(body: BirthIn, request: Request,
                          who: Who = Depends(require("justice:write")),
                          key: str = Depends(idem_key)) -> Response:
     """Register a birth from an e-birth certificate held by health."""
-    env = env_of(request)
-    store = env.stores["justice"]
-    idem, earlier = await replay(store, who, key, request.scope["path"], body)
-    if earlier is not None:
-        return earlier
+    return await WRITES(request, who, key, body, _certificate, _insert_birth)
+
+
+async def _certificate(env: Env, body: BirthIn) -> _Source:
+    """The birth certificate at health (422 when unknown or dated in the future)."""
     cert = await env.read("justice", "health", f"/health/birth-certificates/{body.birth_certificate_id}")
     if cert is None:
         raise Problem(422, "unknown_birth_certificate",
                       f"health has no birth certificate {body.birth_certificate_id!r}")
     today = env.clock.today()
     check_past(env, "child_birth_date", dt.date.fromisoformat(cert["child_birth_date"]))
+    return _Source(cert, today)
 
-    def write(db: Connection) -> Out:
-        if (old := _existing(db, "SELECT register_no FROM births WHERE cert_id = ?",
-                             body.birth_certificate_id)) is not None:
-            raise Problem(409, "already_registered", "this certificate's birth is registered",
-                          existing=old)
-        number, printed = _register_no(db, store, "KS", body.unit_code, today.year)
-        doc = Birth(register_no=number, printed=printed,
-                    birth_certificate_id=body.birth_certificate_id, child_name=body.child_name,
-                    child_sex=cert["child_sex"], child_birth_date=cert["child_birth_date"],
-                    mother_name=cert["mother_name"], mother_pid=cert["mother_pid"],
-                    father_name=body.father_name or cert.get("father_name"),
-                    unit_code=body.unit_code, province=env.scenario.region.id_code,
-                    registered_on=today).model_dump(mode="json")
-        db.execute("INSERT INTO births VALUES (?, ?, ?)",
-                   (number, body.birth_certificate_id, dumps(doc)))
-        return 201, doc, {"Location": f"/justice/births/{number}"}
 
-    return await commit(idem, write)
+def _insert_birth(env: Env, db: Connection, body: BirthIn, source: _Source) -> Out:
+    cert, today = source.doc, source.today
+    if (old := _existing(db, "SELECT register_no FROM births WHERE cert_id = ?",
+                         body.birth_certificate_id)) is not None:
+        raise Problem(409, "already_registered", "this certificate's birth is registered",
+                      existing=old)
+    number, printed = _register_no(env, db, "KS", body.unit_code, today.year)
+    doc = Birth(register_no=number, printed=printed,
+                birth_certificate_id=body.birth_certificate_id, child_name=body.child_name,
+                child_sex=cert["child_sex"], child_birth_date=cert["child_birth_date"],
+                mother_name=cert["mother_name"], mother_pid=cert["mother_pid"],
+                father_name=body.father_name or cert.get("father_name"),
+                unit_code=body.unit_code, province=env.scenario.region.id_code,
+                registered_on=today).model_dump(mode="json")
+    db.execute("INSERT INTO births VALUES (?, ?, ?)", (number, body.birth_certificate_id, dumps(doc)))
+    return 201, doc, {"Location": f"/justice/births/{number}"}
 
 
 @router.get("/births", response_model=Items[Birth])
@@ -174,11 +183,11 @@ async def register_death(body: DeathIn, request: Request,
                          who: Who = Depends(require("justice:write")),
                          key: str = Depends(idem_key)) -> Response:
     """Register a death from a death notice held by health."""
-    env = env_of(request)
-    store = env.stores["justice"]
-    idem, earlier = await replay(store, who, key, request.scope["path"], body)
-    if earlier is not None:
-        return earlier
+    return await WRITES(request, who, key, body, _notice, _insert_death)
+
+
+async def _notice(env: Env, body: DeathIn) -> _Source:
+    """The death notice at health (422 when unknown, dated in the future or before the birth)."""
     notice = await env.read("justice", "health", f"/health/death-notices/{body.death_notice_id}")
     if notice is None:
         raise Problem(422, "unknown_death_notice",
@@ -188,26 +197,27 @@ async def register_death(body: DeathIn, request: Request,
     check_past(env, "death_date", death_date)
     if death_date < birth_date:
         raise Problem(422, "death_before_birth", "the death date is before the birth date")
-    today = env.clock.today()
+    return _Source(notice, env.clock.today())
+
+
+def _insert_death(env: Env, db: Connection, body: DeathIn, source: _Source) -> Out:
+    notice, today = source.doc, source.today
     pid = notice["deceased_pid"]
-
-    def write(db: Connection) -> Out:
-        old = _existing(db, "SELECT register_no FROM deaths WHERE notice_id = ? OR pid = ?",
-                        body.death_notice_id, pid)
-        if old is not None:
-            raise Problem(409, "already_registered",
-                          f"the death of {mask(pid)} is registered", existing=old)
-        number, printed = _register_no(db, store, "KT", body.unit_code, today.year)
-        doc = Death(register_no=number, printed=printed, death_notice_id=body.death_notice_id,
-                    deceased_pid=pid, deceased_name=notice["deceased_name"],
-                    deceased_sex=notice["deceased_sex"], deceased_birth_date=birth_date,
-                    death_date=death_date, status=body.status, unit_code=body.unit_code,
-                    registered_on=today).model_dump(mode="json")
-        db.execute("INSERT INTO deaths VALUES (?, ?, ?, ?)",
-                   (number, body.death_notice_id, pid, dumps(doc)))
-        return 201, doc, {"Location": f"/justice/deaths/{number}"}
-
-    return await commit(idem, write)
+    old = _existing(db, "SELECT register_no FROM deaths WHERE notice_id = ? OR pid = ?",
+                    body.death_notice_id, pid)
+    if old is not None:
+        raise Problem(409, "already_registered", f"the death of {mask(pid)} is registered",
+                      existing=old)
+    number, printed = _register_no(env, db, "KT", body.unit_code, today.year)
+    doc = Death(register_no=number, printed=printed, death_notice_id=body.death_notice_id,
+                deceased_pid=pid, deceased_name=notice["deceased_name"],
+                deceased_sex=notice["deceased_sex"],
+                deceased_birth_date=dt.date.fromisoformat(notice["deceased_birth_date"]),
+                death_date=dt.date.fromisoformat(notice["death_date"]), status=body.status,
+                unit_code=body.unit_code, registered_on=today).model_dump(mode="json")
+    db.execute("INSERT INTO deaths VALUES (?, ?, ?, ?)",
+               (number, body.death_notice_id, pid, dumps(doc)))
+    return 201, doc, {"Location": f"/justice/deaths/{number}"}
 
 
 @router.get("/deaths", response_model=Items[Death])

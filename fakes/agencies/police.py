@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from sqlite3 import Connection, Row
 from typing import Annotated, Any, Literal
 
@@ -19,13 +20,11 @@ from fakes.agencies._common import (
     Body,
     Code5,
     Items,
-    Out,
     Pid,
     RegisterNo,
     Sex,
     Text,
     env_of,
-    fault,
     json_response,
     list_docs,
     not_found,
@@ -33,12 +32,13 @@ from fakes.agencies._common import (
     search_key,
 )
 from fakes.auth import Who, require
-from fakes.idempotency import commit, idem_key, replay
+from fakes.faults import Hook
+from fakes.idempotency import Out, Writes, idem_key
 from fakes.ids import make_pid, mask, newborn_allocator, pid_key
 from fakes.problems import Problem
 from fakes.store import Store, dumps
 
-__all__ = ["EXPORT", "SCHEMA", "router", "startup"]
+__all__ = ["EXPORT", "HOOKS", "SCHEMA", "router", "startup"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS people (pid TEXT PRIMARY KEY, birth_register_no TEXT UNIQUE,
@@ -64,14 +64,34 @@ DossierCode = Annotated[str | None, Field(default=None, pattern=r"^[A-Za-z0-9.-]
                                           examples=["G1-001-20260309-000001"])]
 
 
-def _mps_code(code: str) -> str:
+@dataclass(frozen=True, slots=True)
+class _Linked:
+    """The dossier code a residence or removal write records (the portal's, see HOOKS)."""
+
+    dossier_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _PidDraft:
+    """A PID request about to be stored: the birth record, the dossier code it records and
+    the scenario minutes until the PID is issued (see HOOKS)."""
+
+    birth: dict[str, Any]
+    dossier_code: str | None
+    delay: float = 0.0
+
+
+def _mps_code(draft: _Linked | _PidDraft, _: object) -> str | None:
     """The dossier code as the MPS side numbers it (incident F3): not the portal's code."""
-    return "BCA-" + "".join(ch for ch in code if ch.isdigit())
+    code = draft.dossier_code
+    return None if code is None else "BCA-" + "".join(ch for ch in code if ch.isdigit())
 
 
-def _dossier_code(request: Request, code: str | None) -> str | None:
-    """The dossier code police records: the portal's, or under ``code_mismatch`` its own."""
-    return _mps_code(code) if code is not None and fault(request, "code_mismatch") else code
+#: slow_pid: the PID is issued a draw of minutes later (202); code_mismatch: police records
+#: the dossier under its own code.
+HOOKS = {"slow_pid": Hook("delay", lambda _, minutes: float(minutes)),
+         "code_mismatch": Hook("dossier_code", _mps_code)}
+WRITES = Writes("police", HOOKS)
 
 
 class PidIn(Body):
@@ -198,38 +218,37 @@ def _public(req: dict[str, Any]) -> dict[str, Any]:
 async def issue_pid(body: PidIn, request: Request, who: Who = Depends(require("police:write")),
                     key: str = Depends(idem_key)) -> Response:
     """Issue a newborn's PID from a registered birth."""
-    env = env_of(request)
-    store = env.stores["police"]
-    idem, earlier = await replay(store, who, key, request.scope["path"], body)
-    if earlier is not None:
-        return earlier
+    return await WRITES(request, who, key, body, _birth_record, _request_pid)
+
+
+async def _birth_record(env: Env, body: PidIn) -> _PidDraft:
+    """The birth record at justice (422 when unknown)."""
     birth = await env.read("police", "justice", f"/justice/births/{body.birth_register_no}")
     if birth is None:
         raise Problem(422, "unknown_birth_record", "justice has no such birth record")
-    delay = fault(request, "slow_pid") or 0.0
-    dossier_code = _dossier_code(request, body.dossier_code)
+    return _PidDraft(birth, body.dossier_code)
 
-    def write(db: Connection) -> Out:
-        old = db.execute("SELECT request_id FROM pid_requests WHERE birth_register_no = ?",
-                         (body.birth_register_no,)).fetchone()
-        if old is not None:
-            raise Problem(409, "already_issued", "a PID was requested for this birth",
-                          existing=old[0])
-        rid = f"PR{store.next_serial(db, 'pid_request'):010d}"
-        now = env.clock.now()
-        ready = env.clock.minute() + float(delay)
-        req = {"request_id": rid, "status": "pending", "pid": None,
-               "birth_register_no": body.birth_register_no, "full_name": birth["child_name"],
-               "sex": birth["child_sex"], "birth_date": birth["child_birth_date"],
-               "province": birth["province"], "issued_at": None, "dossier_code": dossier_code,
-               "available_at": (now + dt.timedelta(minutes=float(delay))).isoformat()}
-        db.execute("INSERT INTO pid_requests VALUES (?, ?, ?, ?)",
-                   (rid, body.birth_register_no, ready, dumps(req)))
-        if delay:
-            return 202, _public(req), {"Location": f"/police/pid-requests/{rid}"}
-        return 201, _public(_issue(env, db, req)), {"Location": f"/police/pid-requests/{rid}"}
 
-    return await commit(idem, write)
+def _request_pid(env: Env, db: Connection, body: PidIn, draft: _PidDraft) -> Out:
+    """Store the PID request and issue the PID now, or pending ``draft.delay`` minutes (202)."""
+    old = db.execute("SELECT request_id FROM pid_requests WHERE birth_register_no = ?",
+                     (body.birth_register_no,)).fetchone()
+    if old is not None:
+        raise Problem(409, "already_issued", "a PID was requested for this birth", existing=old[0])
+    birth, delay = draft.birth, draft.delay
+    rid = f"PR{env.stores['police'].next_serial(db, 'pid_request'):010d}"
+    now = env.clock.now()
+    ready = env.clock.minute() + delay
+    req = {"request_id": rid, "status": "pending", "pid": None,
+           "birth_register_no": body.birth_register_no, "full_name": birth["child_name"],
+           "sex": birth["child_sex"], "birth_date": birth["child_birth_date"],
+           "province": birth["province"], "issued_at": None, "dossier_code": draft.dossier_code,
+           "available_at": (now + dt.timedelta(minutes=delay)).isoformat()}
+    db.execute("INSERT INTO pid_requests VALUES (?, ?, ?, ?)",
+               (rid, body.birth_register_no, ready, dumps(req)))
+    if delay:
+        return 202, _public(req), {"Location": f"/police/pid-requests/{rid}"}
+    return 201, _public(_issue(env, db, req)), {"Location": f"/police/pid-requests/{rid}"}
 
 
 async def _current(env: Env, rows: Iterable[Row]) -> list[dict[str, Any]]:
@@ -300,34 +319,38 @@ async def register_residence(body: ResidenceIn, request: Request,
                              who: Who = Depends(require("police:write")),
                              key: str = Depends(idem_key)) -> Response:
     """Register a person's permanent residence in a household."""
-    env = env_of(request)
-    store = env.stores["police"]
-    idem, earlier = await replay(store, who, key, request.scope["path"], body)
-    if earlier is not None:
-        return earlier
-    dossier_code = _dossier_code(request, body.dossier_code)
+    return await WRITES(request, who, key, body, _linked, _insert_residence)
 
-    def write(db: Connection) -> Out:
-        person = _person(db, body.pid)
-        if person is None:
-            raise not_found("person", body.pid, "unknown_person")
-        if not person["alive"]:
-            raise Problem(422, "person_deceased", f"{mask(body.pid)} is registered dead")
-        old = db.execute("SELECT residence_id FROM residences WHERE pid = ? AND active = 1",
-                         (body.pid,)).fetchone()
-        if old is not None:
-            raise Problem(409, "already_resident", f"{mask(body.pid)} has a permanent residence",
-                          existing=old[0])
-        rid = f"TT{store.next_serial(db, 'residence'):010d}"
-        doc = Residence(**dict(body.model_dump(), dossier_code=dossier_code),
-                        residence_id=rid, active=True,
-                        registered_on=env.clock.today()).model_dump(mode="json")
-        db.execute("INSERT INTO residences VALUES (?, ?, 1, ?)", (rid, body.pid, dumps(doc)))
-        person.update(household_id=body.household_id, residence_status="registered")
-        db.execute("UPDATE people SET doc = ? WHERE pid = ?", (dumps(person), body.pid))
-        return 201, doc, {}
 
-    return await commit(idem, write)
+async def _linked(env: Env, body: ResidenceIn | RemovalIn) -> _Linked:
+    return _Linked(body.dossier_code)
+
+
+def _living(db: Connection, pid: str) -> dict[str, Any]:
+    """The person of ``pid`` (404 ``unknown_person``), alive (422 ``person_deceased``)."""
+    person = _person(db, pid)
+    if person is None:
+        raise not_found("person", pid, "unknown_person")
+    if not person["alive"]:
+        raise Problem(422, "person_deceased", f"{mask(pid)} is registered dead")
+    return person
+
+
+def _insert_residence(env: Env, db: Connection, body: ResidenceIn, linked: _Linked) -> Out:
+    person = _living(db, body.pid)
+    old = db.execute("SELECT residence_id FROM residences WHERE pid = ? AND active = 1",
+                     (body.pid,)).fetchone()
+    if old is not None:
+        raise Problem(409, "already_resident", f"{mask(body.pid)} has a permanent residence",
+                      existing=old[0])
+    rid = f"TT{env.stores['police'].next_serial(db, 'residence'):010d}"
+    doc = Residence(**dict(body.model_dump(), dossier_code=linked.dossier_code),
+                    residence_id=rid, active=True,
+                    registered_on=env.clock.today()).model_dump(mode="json")
+    db.execute("INSERT INTO residences VALUES (?, ?, 1, ?)", (rid, body.pid, dumps(doc)))
+    person.update(household_id=body.household_id, residence_status="registered")
+    db.execute("UPDATE people SET doc = ? WHERE pid = ?", (dumps(person), body.pid))
+    return 201, doc, {}
 
 
 @router.post("/deaths", status_code=201, response_model=Person)
@@ -335,32 +358,32 @@ async def record_death(body: DeathIn, request: Request,
                        who: Who = Depends(require("police:write")),
                        key: str = Depends(idem_key)) -> Response:
     """Mark a person deceased from a death registered by justice."""
-    env = env_of(request)
-    store = env.stores["police"]
-    idem, earlier = await replay(store, who, key, request.scope["path"], body)
-    if earlier is not None:
-        return earlier
+    return await WRITES(request, who, key, body, _death_record, _mark_dead)
+
+
+async def _death_record(env: Env, body: DeathIn) -> dict[str, Any]:
+    """The death record at justice (422 when unknown)."""
     death = await env.read("police", "justice", f"/justice/deaths/{body.death_register_no}")
     if death is None:
         raise Problem(422, "unknown_death_record", "justice has no such death record")
+    return death
+
+
+def _mark_dead(env: Env, db: Connection, body: DeathIn, death: dict[str, Any]) -> Out:
     pid = death["deceased_pid"]
-
-    def write(db: Connection) -> Out:
-        person = _person(db, pid)
-        if person is None:  # born before the run: learn the person from the death record
-            person = Person(pid=pid, full_name=death["deceased_name"], sex=death["deceased_sex"],
-                            birth_date=death["deceased_birth_date"], alive=True,
-                            death_register_no=None, household_id=None, residence_status="none",
-                            legacy=True).model_dump(mode="json")
-            db.execute("INSERT INTO people VALUES (?, NULL, ?)", (pid, dumps(person)))
-        if not person["alive"]:
-            raise Problem(409, "already_deceased", f"{mask(pid)} is already registered dead",
-                          existing=person["death_register_no"])
-        person.update(alive=False, death_register_no=body.death_register_no)
-        db.execute("UPDATE people SET doc = ? WHERE pid = ?", (dumps(person), pid))
-        return 201, person, {}
-
-    return await commit(idem, write)
+    person = _person(db, pid)
+    if person is None:  # born before the run: learn the person from the death record
+        person = Person(pid=pid, full_name=death["deceased_name"], sex=death["deceased_sex"],
+                        birth_date=death["deceased_birth_date"], alive=True,
+                        death_register_no=None, household_id=None, residence_status="none",
+                        legacy=True).model_dump(mode="json")
+        db.execute("INSERT INTO people VALUES (?, NULL, ?)", (pid, dumps(person)))
+    if not person["alive"]:
+        raise Problem(409, "already_deceased", f"{mask(pid)} is already registered dead",
+                      existing=person["death_register_no"])
+    person.update(alive=False, death_register_no=body.death_register_no)
+    db.execute("UPDATE people SET doc = ? WHERE pid = ?", (dumps(person), pid))
+    return 201, person, {}
 
 
 @router.get("/residence-removals", response_model=Items[Removal])
@@ -376,38 +399,37 @@ async def remove_residence(body: RemovalIn, request: Request,
                            who: Who = Depends(require("police:write")),
                            key: str = Depends(idem_key)) -> Response:
     """Remove the permanent residence of a person registered dead."""
-    env = env_of(request)
-    store = env.stores["police"]
-    idem, earlier = await replay(store, who, key, request.scope["path"], body)
-    if earlier is not None:
-        return earlier
-    dossier_code = _dossier_code(request, body.dossier_code)
+    return await WRITES(request, who, key, body, _linked, _insert_removal)
 
-    def write(db: Connection) -> Out:
-        person = _person(db, body.pid)
-        if person is None:
-            raise not_found("person", body.pid, "unknown_person")
-        if person["alive"]:
-            raise Problem(422, "person_alive", f"{mask(body.pid)} is not registered dead")
-        if person["death_register_no"] != body.death_register_no:
-            raise Problem(422, "death_not_registered",
-                          "the person's death is registered under another number")
-        old = db.execute("SELECT removal_id FROM removals WHERE pid = ?", (body.pid,)).fetchone()
-        if old is not None:
-            raise Problem(409, "already_registered", "the residence is already removed",
-                          existing=old[0])
-        rid = f"XTT{store.next_serial(db, 'removal'):010d}"
-        for rid_old, rdoc in db.execute("SELECT residence_id, doc FROM residences "
-                                        "WHERE pid = ? AND active = 1", (body.pid,)).fetchall():
-            db.execute("UPDATE residences SET active = 0, doc = ? WHERE residence_id = ?",
-                       (dumps(dict(json.loads(rdoc), active=False)), rid_old))
-        doc = Removal(removal_id=rid, pid=body.pid, household_id=person["household_id"],
-                      death_register_no=body.death_register_no,
-                      removed_on=env.clock.today(),
-                      dossier_code=dossier_code).model_dump(mode="json")
-        db.execute("INSERT INTO removals VALUES (?, ?, ?)", (rid, body.pid, dumps(doc)))
-        person.update(residence_status="removed")
-        db.execute("UPDATE people SET doc = ? WHERE pid = ?", (dumps(person), body.pid))
-        return 201, doc, {}
 
-    return await commit(idem, write)
+def _dead(db: Connection, pid: str, death_register_no: str) -> dict[str, Any]:
+    """The person of ``pid`` (404), registered dead under ``death_register_no`` (422)."""
+    person = _person(db, pid)
+    if person is None:
+        raise not_found("person", pid, "unknown_person")
+    if person["alive"]:
+        raise Problem(422, "person_alive", f"{mask(pid)} is not registered dead")
+    if person["death_register_no"] != death_register_no:
+        raise Problem(422, "death_not_registered",
+                      "the person's death is registered under another number")
+    return person
+
+
+def _insert_removal(env: Env, db: Connection, body: RemovalIn, linked: _Linked) -> Out:
+    person = _dead(db, body.pid, body.death_register_no)
+    old = db.execute("SELECT removal_id FROM removals WHERE pid = ?", (body.pid,)).fetchone()
+    if old is not None:
+        raise Problem(409, "already_registered", "the residence is already removed",
+                      existing=old[0])
+    rid = f"XTT{env.stores['police'].next_serial(db, 'removal'):010d}"
+    for rid_old, rdoc in db.execute("SELECT residence_id, doc FROM residences "
+                                    "WHERE pid = ? AND active = 1", (body.pid,)).fetchall():
+        db.execute("UPDATE residences SET active = 0, doc = ? WHERE residence_id = ?",
+                   (dumps(dict(json.loads(rdoc), active=False)), rid_old))
+    doc = Removal(removal_id=rid, pid=body.pid, household_id=person["household_id"],
+                  death_register_no=body.death_register_no, removed_on=env.clock.today(),
+                  dossier_code=linked.dossier_code).model_dump(mode="json")
+    db.execute("INSERT INTO removals VALUES (?, ?, ?)", (rid, body.pid, dumps(doc)))
+    person.update(residence_status="removed")
+    db.execute("UPDATE people SET doc = ? WHERE pid = ?", (dumps(person), body.pid))
+    return 201, doc, {}

@@ -6,10 +6,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from fakes.agencies._benefits import ClaimIn, Payment, Regime, claim, payment_schema, payments_of
+from fakes.agencies._benefits import Benefit, ClaimIn, Payment, Regime, payment_schema, payments_of
 from fakes.agencies._common import PROBLEMS, Items, one_doc, search_by
 from fakes.auth import Who, require
-from fakes.idempotency import idem_key
+from fakes.idempotency import Writes, idem_key
 
 __all__ = ["EXPORT", "SCHEMA", "router"]
 
@@ -17,6 +17,8 @@ SCHEMA = payment_schema("funeral_supports")
 EXPORT = {"funeral_supports": "SELECT doc FROM funeral_supports ORDER BY payment_id"}
 router = APIRouter(prefix="/social", tags=["social"], responses=PROBLEMS)
 _REGIMES: dict[str, Regime] = {"social": "social_protection", "merit": "merit"}
+_SUPPORT = Benefit("social", "funeral_supports", "MT", _REGIMES.get)
+WRITES = Writes("social")
 
 
 @router.post("/funeral-supports", status_code=201, response_model=Payment)
@@ -24,8 +26,7 @@ async def pay_funeral_support(body: ClaimIn, request: Request,
                               who: Who = Depends(require("social:write")),
                               key: str = Depends(idem_key)) -> Response:
     """Pay funeral support for a registered death of an eligible person."""
-    return await claim(request, who, key, body, agency="social", table="funeral_supports",
-                       prefix="MT", regime_of=_REGIMES.get)
+    return await WRITES(request, who, key, body, _SUPPORT.prepare, _SUPPORT.write)
 
 
 _BY = search_by(("death_register_no", "KT-00070-2026-Q01-000003"), "paid_on")

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from sqlite3 import Connection
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field
@@ -12,12 +14,12 @@ from starlette.responses import Response
 
 from fakes._env import Env
 from fakes.agencies._benefits import (
+    Benefit,
     ClaimIn,
     Payment,
     Regime,
     add_months,
     card_validity,
-    claim,
     payment_schema,
     payments_of,
 )
@@ -27,9 +29,7 @@ from fakes.agencies._common import (
     Body,
     Code5,
     Items,
-    Out,
     env_of,
-    fault,
     list_docs,
     not_found,
     one_doc,
@@ -37,7 +37,8 @@ from fakes.agencies._common import (
     search_by,
 )
 from fakes.auth import Who, require
-from fakes.idempotency import commit, idem_key, replay
+from fakes.faults import Hook
+from fakes.idempotency import Out, Writes, idem_key
 from fakes.ids import (
     BHXH_SERIALS,
     bhyt_province_code,
@@ -50,7 +51,7 @@ from fakes.ids import (
 from fakes.problems import Problem
 from fakes.store import dumps
 
-__all__ = ["EXPORT", "SCHEMA", "router", "startup"]
+__all__ = ["EXPORT", "HOOKS", "SCHEMA", "router", "startup"]
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS cards (card_code TEXT PRIMARY KEY, pid TEXT UNIQUE NOT NULL,"
@@ -64,6 +65,9 @@ EXPORT = {"cards": "SELECT doc FROM cards ORDER BY card_code",
 router = APIRouter(prefix="/vss", tags=["vss"], responses=PROBLEMS)
 _INSURED: dict[str, Regime] = {"pensioner": "bhxh_funeral", "insured": "bhxh_funeral"}
 _SURVIVOR: dict[str, Regime] = {"pensioner": "survivor", "insured": "survivor"}
+_FUNERAL = Benefit("vss", "funeral_allowances", "MTP", _INSURED.get)
+_SETTLEMENT = Benefit("vss", "survivor_benefits", "TT", _SURVIVOR.get, priced=False,
+                      dup_code="already_settled")
 
 
 class CardIn(Body):
@@ -87,6 +91,26 @@ class Card(Body):
     issued_on: dt.date
 
 
+@dataclass(frozen=True, slots=True)
+class _CardDraft:
+    """A child card about to be issued: the child as police knows it and the card's dates."""
+
+    person: dict[str, Any]
+    birth: dt.date
+    valid_from: dt.date
+    valid_to: dt.date
+    today: dt.date
+
+
+def _new_year_expiry(card: _CardDraft, _: object) -> dt.date:
+    """Incident F8, the 31/12 data error: the card runs to the end of the issue year."""
+    return dt.date(card.today.year, 12, 31)
+
+
+HOOKS = {"wrong_card_expiry": Hook("valid_to", _new_year_expiry)}
+WRITES = Writes("vss", HOOKS)
+
+
 def startup(env: Env) -> None:
     """Restore the BHXH-number allocator from the persisted counters."""
     # The second half of the population's permutation: never a population member's number.
@@ -101,48 +125,46 @@ async def issue_child_card(body: CardIn, request: Request,
                            who: Who = Depends(require("vss:write")),
                            key: str = Depends(idem_key)) -> Response:
     """Issue a child's first BHYT card (code TE1 + province + BHXH number)."""
-    env = env_of(request)
-    store = env.stores["vss"]
     if body.pid is None:
         raise Problem(422, "no_pid", "a card needs the child's personal ID number")
     if (reason := validate_pid(body.pid)) is not None:
         raise Problem(422, "invalid_pid", reason, errors=[{"field": "pid", "message": reason}])
-    idem, earlier = await replay(store, who, key, request.scope["path"], body)
-    if earlier is not None:
-        return earlier
-    person = await env.read("vss", "police", f"/police/people/{body.pid}")
+    return await WRITES(request, who, key, body, _child, _insert_card)
+
+
+async def _child(env: Env, body: CardIn) -> _CardDraft:
+    """The card of a living child under 6 with a PID at police (422 otherwise)."""
+    pid = str(body.pid)
+    person = await env.read("vss", "police", f"/police/people/{pid}")
     if person is None:
-        raise Problem(422, "no_pid", f"police issued no PID {mask(body.pid)}")
+        raise Problem(422, "no_pid", f"police issued no PID {mask(pid)}")
     if not person["alive"]:
-        raise Problem(422, "person_deceased", f"{mask(body.pid)} is registered dead")
+        raise Problem(422, "person_deceased", f"{mask(pid)} is registered dead")
     birth = dt.date.fromisoformat(person["birth_date"])
     today = env.clock.today()
     if add_months(birth, 72) <= today:
         raise Problem(422, "child_too_old", f"a child born {birth} is 72 months or older on "
                       f"{today}; cards are for children under 6")
-    valid_from, valid_to = card_validity(birth)
-    if fault(request, "wrong_card_expiry"):
-        valid_to = dt.date(today.year, 12, 31)  # incident F8: the 31/12 data error
+    return _CardDraft(person, birth, *card_validity(birth), today)
 
-    def write(db: Connection) -> Out:
-        old = db.execute("SELECT card_code FROM cards WHERE pid = ?", (body.pid,)).fetchone()
-        if old is not None:
-            raise Problem(409, "already_issued", f"{mask(str(body.pid))} has a card",
-                          existing=old[0])
-        alloc: Blocks = env.extras["bhxh_alloc"]
-        province2 = bhyt_province_code(str(body.pid)[:3])
-        bhxh = make_bhxh(province2, alloc.next(province2))
-        db.execute("INSERT OR REPLACE INTO counters VALUES (?, ?)",
-                   (f"bhxh:{province2}", alloc.used(province2)))
-        code = make_child_bhyt(province2, bhxh)
-        doc = Card(card_code=code, bhxh=bhxh, pid=str(body.pid), full_name=person["full_name"],
-                   birth_date=birth, valid_from=valid_from, valid_to=valid_to,
-                   initial_care_facility=body.initial_care_facility,
-                   issued_on=today).model_dump(mode="json")
-        db.execute("INSERT INTO cards VALUES (?, ?, ?)", (code, body.pid, dumps(doc)))
-        return 201, doc, {"Location": f"/vss/child-cards/{code}"}
 
-    return await commit(idem, write)
+def _insert_card(env: Env, db: Connection, body: CardIn, card: _CardDraft) -> Out:
+    pid = str(body.pid)
+    old = db.execute("SELECT card_code FROM cards WHERE pid = ?", (pid,)).fetchone()
+    if old is not None:
+        raise Problem(409, "already_issued", f"{mask(pid)} has a card", existing=old[0])
+    alloc: Blocks = env.extras["bhxh_alloc"]
+    province2 = bhyt_province_code(pid[:3])
+    bhxh = make_bhxh(province2, alloc.next(province2))
+    db.execute("INSERT OR REPLACE INTO counters VALUES (?, ?)",
+               (f"bhxh:{province2}", alloc.used(province2)))
+    code = make_child_bhyt(province2, bhxh)
+    doc = Card(card_code=code, bhxh=bhxh, pid=pid, full_name=card.person["full_name"],
+               birth_date=card.birth, valid_from=card.valid_from, valid_to=card.valid_to,
+               initial_care_facility=body.initial_care_facility,
+               issued_on=card.today).model_dump(mode="json")
+    db.execute("INSERT INTO cards VALUES (?, ?, ?)", (code, pid, dumps(doc)))
+    return 201, doc, {"Location": f"/vss/child-cards/{code}"}
 
 
 _CARDS_BY = {"pid": "SELECT doc FROM cards WHERE pid = ? ORDER BY card_code",
@@ -170,8 +192,7 @@ async def pay_funeral_allowance(body: ClaimIn, request: Request,
                                 who: Who = Depends(require("vss:write")),
                                 key: str = Depends(idem_key)) -> Response:
     """Pay the BHXH funeral allowance (10 × base pay on the date of death)."""
-    return await claim(request, who, key, body, agency="vss", table="funeral_allowances",
-                       prefix="MTP", regime_of=_INSURED.get)
+    return await WRITES(request, who, key, body, _FUNERAL.prepare, _FUNERAL.write)
 
 
 @router.post("/survivor-benefits", status_code=201, response_model=Payment)
@@ -179,9 +200,7 @@ async def settle_survivor_benefit(body: ClaimIn, request: Request,
                                   who: Who = Depends(require("vss:write")),
                                   key: str = Depends(idem_key)) -> Response:
     """Settle the survivor benefit (amount not modelled)."""
-    return await claim(request, who, key, body, agency="vss", table="survivor_benefits",
-                       prefix="TT", regime_of=_SURVIVOR.get, priced=False,
-                       dup_code="already_settled")
+    return await WRITES(request, who, key, body, _SETTLEMENT.prepare, _SETTLEMENT.write)
 
 
 _DEATH = search_by(("death_register_no", "KT-00070-2026-Q01-000003"), "paid_on")

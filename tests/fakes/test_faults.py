@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from fakes.faults import Hook, apply_hooks
 from fakes.serve import Handle
 from scenarios import Scenario, load
 from scenarios.model import Dist, Fault
@@ -257,3 +259,43 @@ def test_demand_side_faults_are_ignored(scenario: Scenario, start: Any) -> None:
     api = start(with_faults(scenario, Fault(kind="surge", start=0, end=1e9, factor=3.0)), 1.0)
     assert httpx.get(api.handle.base_url + "/healthz").status_code == 200
     assert api.submit_and_wait(api.birth_dossier("ks_tt"))["status"] == "completed"
+
+
+# -- semantic faults: the agencies' hooks ------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Card:
+    valid_to: str
+    code: str = "TE1"
+
+
+@dataclass(frozen=True)
+class _Payment:
+    amount: int
+
+
+_TO_NEW_YEAR = {"wrong_card_expiry": Hook("valid_to", lambda card, _: "2026-12-31")}
+
+
+def test_a_hook_changes_the_drafts_with_its_field_only() -> None:
+    marked = {"state": {"faults": {"wrong_card_expiry": True}}}
+    assert apply_hooks(_TO_NEW_YEAR, marked, _Card("2029-09-30")) == _Card("2026-12-31")
+    assert apply_hooks(_TO_NEW_YEAR, marked, _Payment(10)) == _Payment(10)
+    assert apply_hooks(_TO_NEW_YEAR, marked, {"valid_to": "x"}) == {"valid_to": "x"}
+
+
+def test_a_hook_waits_for_its_fault_to_be_marked() -> None:
+    card = _Card("2029-09-30")
+    scopes: list[dict[str, Any]] = [{}, {"state": {}},
+                                    {"state": {"faults": {"wrong_card_expiry": False}}},
+                                    {"state": {"faults": {"code_mismatch": True}}}]
+    for scope in scopes:
+        assert apply_hooks(_TO_NEW_YEAR, scope, card) is card
+
+
+def test_agencies_hook_only_the_faults_the_middleware_marks() -> None:
+    from fakes.app import _MODULES
+
+    hooked = {name: sorted(getattr(m, "HOOKS", {})) for name, m in _MODULES.items()}
+    assert hooked == {"health": [], "justice": [], "police": ["code_mismatch", "slow_pid"],
+                      "vss": ["wrong_card_expiry"], "social": [], "portal": ["lost_attachment"]}

@@ -17,7 +17,7 @@ from vietnam_provinces import Ward
 
 import scenarios
 from fakes import ids, people
-from fakes._names import age_pyramid, name_pools
+from fakes._people_data import age_pyramid, name_pools
 from fakes.people import HEAD, RELATIONS, STATUSES
 
 S = scenarios.load("hanoi-baseline")

@@ -1,6 +1,6 @@
 """The hot routes served without FastAPI's per-request machinery, with the same semantics.
 
-``FastRoutes(api, auth)`` wraps the FastAPI app. For each ``APIRoute`` whose endpoint takes
+``DirectRoutes(api, auth)`` wraps the FastAPI app. For each ``APIRoute`` whose endpoint takes
 only a pydantic body, the ``Request``, ``require(scope)``, ``idem_key`` and ``str`` path
 parameters, it builds a plan once; a request matching a plan on the *happy path* (known key
 holding the scope, well-formed ``Idempotency-Key`` on writes, a JSON content type and a body
@@ -24,11 +24,12 @@ from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
+from fakes._request_body import read_body, replay_body
 from fakes.auth import Auth, Who
 from fakes.idempotency import KEY_PATTERN, idem_key
 from fakes.problems import Problem, problem_response
 
-__all__ = ["FastRoutes"]
+__all__ = ["DirectRoutes"]
 
 _KEY = re.compile(KEY_PATTERN)
 Message = dict[str, Any]
@@ -81,7 +82,7 @@ def _plan(route: APIRoute) -> _Plan | None:
                  request_arg, tuple(path_args))
 
 
-class FastRoutes:
+class DirectRoutes:
     """ASGI: the planned routes of ``api`` on their happy path, everything else to ``api``."""
 
     def __init__(self, api: FastAPI, auth: Auth) -> None:
@@ -129,10 +130,10 @@ class FastRoutes:
                 ctype = value if ctype is None else ctype
         body = b""
         if plan.body is not None:
-            body = await _read(receive)
+            body = await read_body(receive)
         args = self._args(plan, api_key, idem, ctype, body)
         if args is None:  # not the happy path: FastAPI answers, with the body replayed
-            await self.api(scope, _replay(body, receive) if plan.body is not None else receive,
+            await self.api(scope, replay_body(body, receive) if plan.body is not None else receive,
                            send)
             return
         params = match.groupdict()
@@ -143,7 +144,7 @@ class FastRoutes:
         scope["endpoint"] = plan.endpoint
         scope["path_params"] = params
         if plan.request_arg is not None:
-            args[plan.request_arg] = Request(scope, _replay(body, receive))
+            args[plan.request_arg] = Request(scope, replay_body(body, receive))
         try:
             response = await plan.endpoint(**args)
         except Problem as problem:
@@ -195,26 +196,3 @@ def _json_type(ctype: bytes) -> bool:
     mime = ctype.split(b";", 1)[0].strip().lower()
     return mime == b"application/json" or (mime.startswith(b"application/")
                                            and mime.endswith(b"+json"))
-
-
-async def _read(receive: Any) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Any) -> Any:
-    """``receive`` with ``body`` (already read) given again first."""
-    sent = False
-
-    async def again() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return again
