@@ -145,12 +145,17 @@ def _decide(ctx: Ctx, positive: bool) -> Outcome:
     return passed(f"{sent} {kind} (schemathesis, seed {ctx.seed})", sent=sent)
 
 
-def api_001(ctx: Ctx) -> Outcome:
+def valid_requests_answered_per_the_contract(ctx: Ctx) -> Outcome:
     return _decide(ctx, positive=True)
 
 
-def api_002(ctx: Ctx) -> Outcome:
+def invalid_requests_refused_with_a_problem_document(ctx: Ctx) -> Outcome:
     return _decide(ctx, positive=False)
 
 
-CHECKS: dict[str, Check] = {"API-001": api_001, "API-002": api_002}
+# The requirement each check decides: the key of a requirement common to every agency
+# (``API-001`` decides ``VSS-API-001`` and every other agency's) or the full id of one agency's.
+CHECKS: dict[str, Check] = {
+    "API-001": valid_requests_answered_per_the_contract,
+    "API-002": invalid_requests_refused_with_a_problem_document,
+}

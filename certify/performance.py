@@ -165,7 +165,7 @@ def _valid(m: dict[str, Any]) -> None:
                       f"not sent {drv['not_sent']}): no verdict")
 
 
-def perf_001(ctx: Ctx) -> Outcome:
+def p95_latency_within_the_threshold(ctx: Ctx) -> Outcome:
     m = _measure(ctx)
     _valid(m)
     p95, limit = m["latency_ms"]["p95"], m["limits"]["p95_ms"]
@@ -175,7 +175,7 @@ def perf_001(ctx: Ctx) -> Outcome:
                   f"{m['requests']} requests", **{"latency_ms": m["latency_ms"]})
 
 
-def perf_002(ctx: Ctx) -> Outcome:
+def error_rate_within_the_threshold(ctx: Ctx) -> Outcome:
     m = _measure(ctx)
     _valid(m)
     rate, limit = m["error_rate"], m["limits"]["error_rate"]
@@ -184,4 +184,9 @@ def perf_002(ctx: Ctx) -> Outcome:
     return passed(f"{m['errors']} of {m['requests']} requests failed ({rate:.1%} < {limit:.1%})")
 
 
-CHECKS: dict[str, Check] = {"PERF-001": perf_001, "PERF-002": perf_002}
+# The requirement each check decides: the key of a requirement common to every agency
+# (``PERF-001`` decides ``VSS-PERF-001`` and every other agency's) or the full id of one agency's.
+CHECKS: dict[str, Check] = {
+    "PERF-001": p95_latency_within_the_threshold,
+    "PERF-002": error_rate_within_the_threshold,
+}

@@ -49,7 +49,7 @@ def _one_record(ctx: Ctx, w: Write, body: dict[str, Any], record: str, tag: str)
     return ex
 
 
-def idem_001(ctx: Ctx) -> Outcome:
+def replay_returns_the_first_answer(ctx: Ctx) -> Outcome:
     w = _w(ctx)
     body = w.make(ctx, "idem1")
     key = ctx.key("idem1", body)
@@ -63,7 +63,7 @@ def idem_001(ctx: Ctx) -> Outcome:
                   *([proof] if proof else []))
 
 
-def idem_002(ctx: Ctx) -> Outcome:
+def key_reused_with_another_body_refused(ctx: Ctx) -> Outcome:
     w = _w(ctx)
     body = w.make(ctx, "idem2")
     key = ctx.key("idem2", body)
@@ -76,7 +76,7 @@ def idem_002(ctx: Ctx) -> Outcome:
     return passed("key reuse with another body refused", ex)
 
 
-def idem_003(ctx: Ctx) -> Outcome:
+def concurrent_duplicates_make_one_record(ctx: Ctx) -> Outcome:
     w = _w(ctx)
     body = w.make(ctx, "idem3")
     key = ctx.key("idem3", body)
@@ -100,7 +100,7 @@ def idem_003(ctx: Ctx) -> Outcome:
     return passed("both deliveries got the one record", a, b, *([proof] if proof else []))
 
 
-def idem_004(ctx: Ctx) -> Outcome:
+def write_without_a_key_refused(ctx: Ctx) -> Outcome:
     w = _w(ctx)
     body = w.make(ctx, "idem4")
     ex = _send(ctx, w, body, None)
@@ -110,7 +110,7 @@ def idem_004(ctx: Ctx) -> Outcome:
     return passed("a write without a key is refused", ex)
 
 
-def res_001(ctx: Ctx) -> Outcome:
+def timed_out_write_retried_makes_one_record(ctx: Ctx) -> Outcome:
     w = _w(ctx)
     body = w.make(ctx, "res1")
     key = ctx.key("res1", body)
@@ -126,7 +126,7 @@ def res_001(ctx: Ctx) -> Outcome:
     return passed("timed-out write retried: one record", first, retry, *([proof] if proof else []))
 
 
-def res_002(ctx: Ctx) -> Outcome:
+def upstream_outage_refused_502_then_retry_makes_one_record(ctx: Ctx) -> Outcome:
     w = _w(ctx)
     body = w.make(ctx, "res2")
     key = ctx.key("res2", body)
@@ -147,7 +147,7 @@ def res_002(ctx: Ctx) -> Outcome:
                   *([proof] if proof else []))
 
 
-def portal_res_003(ctx: Ctx) -> Outcome:
+def dossier_completes_once_after_an_agency_outage(ctx: Ctx) -> Outcome:
     cert = data.certificate(ctx, "pres3/cert", ctx.today)
     body = birth_dossier(ctx, cert["id"], "ks_bhyt")
     ctx.proxy.outage("/vss")
@@ -173,7 +173,14 @@ def portal_res_003(ctx: Ctx) -> Outcome:
     return passed("the dossier completed once after the VSS outage", sub, ex)
 
 
+# The requirement each check decides: the key of a requirement common to every agency
+# (``IDEM-001`` decides ``VSS-IDEM-001`` and every other agency's) or the full id of one agency's.
 CHECKS: dict[str, Check] = {
-    "IDEM-001": idem_001, "IDEM-002": idem_002, "IDEM-003": idem_003, "IDEM-004": idem_004,
-    "RES-001": res_001, "RES-002": res_002, "PORTAL-RES-003": portal_res_003,
+    "IDEM-001": replay_returns_the_first_answer,
+    "IDEM-002": key_reused_with_another_body_refused,
+    "IDEM-003": concurrent_duplicates_make_one_record,
+    "IDEM-004": write_without_a_key_refused,
+    "RES-001": timed_out_write_retried_makes_one_record,
+    "RES-002": upstream_outage_refused_502_then_retry_makes_one_record,
+    "PORTAL-RES-003": dossier_completes_once_after_an_agency_outage,
 }

@@ -149,33 +149,44 @@ def certify(agency: str, base_url: str, *, scenario: str | Scenario = "hanoi-bas
     with contextlib.ExitStack() as stack:  # stops the proxy, then the fakes, then removes `work`
         work = Path(tempfile.mkdtemp(prefix=f"certify-{agency}-")).resolve()
         stack.callback(shutil.rmtree, work, ignore_errors=True)
-        eco = start_reference_fakes(cs, work / "ecosystem")
-        stack.callback(eco.stop)
-        proxy = FaultProxy(eco.base_url, ecosystem_port or free_port())
+        reference = start_reference_fakes(cs, work / "ecosystem")
+        stack.callback(reference.stop)
+        proxy = FaultProxy(reference.base_url, ecosystem_port or free_port())
         stack.callback(proxy.stop)
         proxy.start()
-        ctx = _context(agency, base_url, cs, seed, options, eco.base_url, proxy)
-        results = []
-        for req in _order(requirements_for(agency, phases)):
-            if progress is not None:
-                progress("start", req, None)
-            result = _run_one(ctx, req)
-            results.append(result)
-            if progress is not None:
-                progress("done", req, result)
+        ctx = _context(agency, base_url, cs, seed, options, reference.base_url, proxy)
+        results = _run_all(ctx, _order(requirements_for(agency, phases)), progress)
         ctx.vendor.close()
         ctx.eco.close()
-    stamp = {"suite": "lienthong certify", "suite_version": f"{SUITE_VERSION}+{table_digest()[:12]}",
-             "agency": agency, "target": base_url, "ecosystem": proxy.url,
-             "scenario": base.meta.name,
-             "scenario_digest": hashlib.sha256(dump(base).encode()).hexdigest(),
-             "seed": seed, "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-             "certification_day": ctx.today.isoformat(), "phases": list(phases),
-             "options": {k: v for k, v in vars(options).items()}}
+    stamp = _stamp(ctx, base, base_url, proxy.url, phases)
     cert = Certificate(stamp, results, _coverage(ctx), ctx.notes.get("performance", {}))
     if out is not None:
         cert.write(out)
     return cert
+
+
+def _run_all(ctx: Ctx, reqs: list[Requirement], progress: Progress | None) -> list[Result]:
+    results = []
+    for req in reqs:
+        if progress is not None:
+            progress("start", req, None)
+        result = _run_one(ctx, req)
+        results.append(result)
+        if progress is not None:
+            progress("done", req, result)
+    return results
+
+
+def _stamp(ctx: Ctx, base: Scenario, base_url: str, ecosystem_url: str,
+           phases: tuple[str, ...]) -> dict[str, Any]:
+    """What the certificate says about its own run (``base``: the scenario before the vendor)."""
+    return {"suite": "lienthong certify", "suite_version": f"{SUITE_VERSION}+{table_digest()[:12]}",
+            "agency": ctx.agency, "target": base_url, "ecosystem": ecosystem_url,
+            "scenario": base.meta.name,
+            "scenario_digest": hashlib.sha256(dump(base).encode()).hexdigest(),
+            "seed": ctx.seed, "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "certification_day": ctx.today.isoformat(), "phases": list(phases),
+            "options": {k: v for k, v in vars(ctx.options).items()}}
 
 
 def _context(agency: str, base_url: str, cs: Scenario, seed: int, options: Options,

@@ -49,7 +49,7 @@ def _probe(ctx: Ctx, method: str, path: str, key: str | None) -> Exchange:
                            idem=ctx.key("sec", [method, path]) if method == "POST" else None)
 
 
-def sec_001(ctx: Ctx) -> Outcome:
+def missing_or_unknown_key_refused_401(ctx: Ctx) -> Outcome:
     bad: list[Exchange] = []
     seen: list[Exchange] = []
     for method, path in operations(ctx.openapi, ctx.agency):
@@ -64,7 +64,7 @@ def sec_001(ctx: Ctx) -> Outcome:
     return passed(f"{len(seen)} requests without or with a wrong key: all 401", *seen[:2])
 
 
-def sec_002(ctx: Ctx) -> Outcome:
+def caller_without_the_scope_refused_403(ctx: Ctx) -> Outcome:
     bad: list[Exchange] = []
     n = 0
     first: Exchange | None = None
@@ -129,7 +129,7 @@ def _reader(ctx: Ctx) -> str:
     return "admin"
 
 
-def sec_003(ctx: Ctx) -> Outcome:
+def no_full_identifier_in_error_bodies(ctx: Ctx) -> Outcome:
     probes = _identifier_probes(ctx)
     errors = [e for e in ctx.vendor.log if e.status >= 400]
     leaky = [(e, _leaks(e)) for e in errors]
@@ -141,7 +141,7 @@ def sec_003(ctx: Ctx) -> Outcome:
                   "no full identifier", *probes[:2])
 
 
-def portal_sec_004(ctx: Ctx) -> Outcome:
+def citizen_reads_only_its_own_dossiers(ctx: Ctx) -> Outcome:
     cert = data.certificate(ctx, "sec4/cert", ctx.today)
     mine = submit(ctx, ctx.vendor, birth_dossier(ctx, cert["id"]), "sec4/mine", caller="citizen")
     ensure(mine.status == 202, f"citizen submission: {mine.status} {mine.code}", mine)
@@ -156,5 +156,11 @@ def portal_sec_004(ctx: Ctx) -> Outcome:
     return passed("a citizen reads its own dossier only", own, other)
 
 
-CHECKS: dict[str, Check] = {"SEC-001": sec_001, "SEC-002": sec_002, "SEC-003": sec_003,
-                            "PORTAL-SEC-004": portal_sec_004}
+# The requirement each check decides: the key of a requirement common to every agency
+# (``SEC-001`` decides ``VSS-SEC-001`` and every other agency's) or the full id of one agency's.
+CHECKS: dict[str, Check] = {
+    "SEC-001": missing_or_unknown_key_refused_401,
+    "SEC-002": caller_without_the_scope_refused_403,
+    "SEC-003": no_full_identifier_in_error_bodies,
+    "PORTAL-SEC-004": citizen_reads_only_its_own_dossiers,
+}

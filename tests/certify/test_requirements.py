@@ -28,6 +28,20 @@ def test_every_requirement_has_a_check(agency: str) -> None:
         assert r.id in table or r.key in table, r.id
 
 
+def test_every_check_decides_a_requirement_of_its_phase() -> None:
+    for phase, table in _TABLES.items():
+        decided = {r.id for r in REQUIREMENTS if r.phase == phase} | \
+            {r.key for r in REQUIREMENTS if r.phase == phase}
+        assert set(table) <= decided, (phase, sorted(set(table) - decided))
+
+
+def test_checks_are_named_for_what_they_check_not_for_the_id() -> None:
+    for table in _TABLES.values():
+        for rid, check in table.items():
+            area, number = rid.split("-")[-2:]
+            assert f"{area.lower()}_{number}" not in check.__name__, (rid, check.__name__)
+
+
 def test_sources_cite_domain_or_contract_and_severities_are_known() -> None:
     for r in REQUIREMENTS:
         assert "DOMAIN.md" in r.source or "CONTRACT.md" in r.source or "scenario" in r.source, r.id
