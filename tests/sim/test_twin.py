@@ -42,6 +42,9 @@ def tiny(
     svc.update(service_fields)
     svc["variants"] = {"only": {"steps": list(steps), "share": 1.0}}
     data["services"] = {service: svc}
+    # the other group's thresholds would name a metric this scenario does not have
+    other = {f"{sid}.e2e" for sid in BASE["services"]} - {f"{service}.e2e"}
+    data["thresholds"] = [t for t in data["thresholds"] if t["metric"] not in other]
     data["faults"] = faults or []
     for aid, (desks, servers) in (capacity or {}).items():
         data["agencies"][aid].update(desks=desks, servers=servers)
