@@ -7,10 +7,10 @@ arrival (in a greenlet started by the open-model driver) and records one row per
 per step; :func:`journey_metrics` turns those rows into end-to-end and per-step times in *working
 days* on the scenario calendar, with the share of dossiers that met the statutory deadline.
 
-Scenario time of a wall instant: ``minute = minute0 + (wall - t0) * speed / 60`` (a
-:class:`ScenarioClock`). When the target shares the run's clock (the reference fakes started
-by ``lienthong run``), the portal's own ``completed_at``/step timestamps are used; otherwise the
-times observed by the poller.
+Scenario time of a wall instant: ``minute = (wall - t0) * speed / 60`` (a
+:class:`scenarios.clock.ScenarioClock`, also importable from here). When the target shares the
+run's clock (the reference fakes started by ``lienthong run``), the portal's own
+``completed_at``/step timestamps are used; otherwise the times observed by the poller.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -29,6 +28,7 @@ import numpy.typing as npt
 from loadtests._http import Caller, Reply, retry_until
 from loadtests._records import JOURNEY_DTYPE, Table
 from loadtests._stats import summary
+from scenarios.clock import ScenarioClock
 from scenarios.demand import calendar_for, start_datetime
 from scenarios.model import Scenario
 
@@ -60,27 +60,6 @@ STEP_DTYPE = np.dtype(
         ("attempts", "u2"),
     ]
 )
-
-
-@dataclass(frozen=True)
-class ScenarioClock:
-    """Wall time ↔ scenario minutes: ``minute = minute0 + (wall - t0) * speed / 60``."""
-
-    t0: float
-    speed: float
-    minute0: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not self.speed > 0:
-            raise ValueError(f"speed must be positive, got {self.speed!r}")
-
-    def minute(self, wall: float | npt.NDArray[np.float64]) -> Any:
-        """The scenario minute of a wall time (works on arrays)."""
-        return self.minute0 + (wall - self.t0) * self.speed / 60.0
-
-    def wall(self, minute: float | npt.NDArray[np.float64]) -> Any:
-        """The wall time of a scenario minute (works on arrays)."""
-        return self.t0 + (minute - self.minute0) * 60.0 / self.speed
 
 
 class Payloads(Protocol):

@@ -270,10 +270,11 @@ class _Embedded:
     def start(self, go_file: Path) -> float:
         """Plans minute 0, starts the fakes on that clock, tells the load process; returns t0."""
         from fakes.serve import start_subprocess
+        from scenarios.clock import write as write_clock
 
         self.dir.mkdir(parents=True, exist_ok=True)
         t0 = time.time() + self.lead_s
-        (self.dir / "clock.json").write_text(json.dumps({"t0": t0, "speed": self.speed}))
+        write_clock(self.dir, ScenarioClock(t0, self.speed))
         self.handle = start_subprocess(
             self.s, self.dir, port=self.port, speed=self.speed, agencies=self.agencies
         )
