@@ -51,7 +51,7 @@ import sim
 import sim.records
 from scenarios.demand import calendar_for
 from sim import run
-from sim.stats import metrics
+from sim.metrics import metrics
 
 
 def bare_mmc(customers: int, c: int = 10, lam: float = 9.0, mu: float = 1.0) -> tuple[int, float, float]:

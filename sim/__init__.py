@@ -18,7 +18,7 @@ Public API (stable; changes are listed at the top of ``sim/records.py``):
   warmup_days=None, seed=None, progress=None, first="none", first_sink=None) -> SimSummary``
   (``first="aggregates"|"records"``: replication 0's ``SimResult`` in ``SimSummary.first``)
 - ``summarize(per_replication_metrics) -> dict``; ``lookup(metrics, metric, stat) -> float | dict``
-- ``mser5(series) -> int``; ``erlang_c_wait(lam, mu, c) -> float``; in ``sim.stats``:
+- ``mser5(series) -> int``; ``erlang_c_wait(lam, mu, c) -> float``; in ``sim.confidence``:
   ``t_quantile(p, df)``, ``mean_ci(values, level=0.975)``
 - ``NpySink(folder)``, ``CsvSink(folder)``: record sinks for ``run(..., sink=...)``
 
@@ -42,8 +42,11 @@ from sim.records import (
 )
 
 if TYPE_CHECKING:
-    from sim.stats import erlang_c_wait, lookup, metrics, mser5, run_replications, summarize
+    from sim.metrics import lookup, metrics
+    from sim.queueing import erlang_c_wait
+    from sim.replications import run_replications, summarize
     from sim.twin import CsvSink, NpySink, run
+    from sim.warmup import mser5
 
 __all__ = [
     "ARRIVAL_DTYPE",
@@ -69,12 +72,12 @@ _LAZY = {
     "run": "sim.twin",
     "NpySink": "sim.twin",
     "CsvSink": "sim.twin",
-    "metrics": "sim.stats",
-    "run_replications": "sim.stats",
-    "summarize": "sim.stats",
-    "lookup": "sim.stats",
-    "mser5": "sim.stats",
-    "erlang_c_wait": "sim.stats",
+    "metrics": "sim.metrics",
+    "run_replications": "sim.replications",
+    "summarize": "sim.replications",
+    "lookup": "sim.metrics",
+    "mser5": "sim.warmup",
+    "erlang_c_wait": "sim.queueing",
 }
 
 

@@ -27,8 +27,8 @@ from matplotlib.figure import Figure
 
 from scenarios.demand import calendar_for
 from scenarios.model import AGENCY_IDS, Scenario
+from sim.confidence import mean_ci
 from sim.records import OPEN, SERVICES
-from sim.stats import mean_ci
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -2,6 +2,11 @@
 
 API changes (newest first; the public names below are stable otherwise):
 
+- **``sim.stats`` is split by what it holds** (the names exported by ``sim`` are unchanged):
+  ``sim.metrics`` (``metrics``, ``lookup``), ``sim.replications`` (``run_replications``,
+  ``summarize``), ``sim.confidence`` (``t_quantile``, ``student_t``, ``mean_ci``),
+  ``sim.queueing`` (``erlang_c_wait``, ``little``, ``LITTLE_TOLERANCE``) and ``sim.warmup``
+  (``mser5``, ``default_warmup``); the streaming aggregates are private (``sim._accumulator``).
 - **Open items are censored, not dropped.** Records of steps and dossiers still open at the
   horizon carry their times *so far* (``wait``, ``sojourn``, ``elapsed_wd``/``e2e_wd``,
   ``office_wd`` measured up to the horizon; ``end``/``completed`` stay ``nan``). In the metrics
@@ -58,7 +63,7 @@ a Monday 00:00 local time; ``nan`` marks "did not happen before the horizon"):
   ``desk_busy_area`` integrates busy desks over *office* time only (a task paused by a closure
   does not count), so utilisation = Δarea / (desks × Δoffice minutes).
 
-Metrics (``sim.stats.metrics(result)`` for one replication, ``SimSummary.metrics`` across
+Metrics (``sim.metrics.metrics(result)`` for one replication, ``SimSummary.metrics`` across
 replications; a plain JSON-ready dict). Every figure is a *stat*: in one replication a float (or
 None when undefined, e.g. a percentile of nothing); in a summary ``{"mean": m, "ci95": [lo, hi]
 or None (fewer than 2 replications), "values": [per replication]}``. Durations: ``*_min`` in
@@ -82,7 +87,7 @@ clock minutes, ``*_wd`` in working days::
                               "utilisation_by_hour": [168 values, Monday 00h first; None when closed]}},
      "backlog": {"open_at_horizon", "hourly_wip": [per hour]},
      "little": {"L", "lambda_per_min", "W_min", "lambda_W", "rel_error", "identity_error",
-                "ok", "steady_state_ok"},                       # see sim.stats
+                "ok", "steady_state_ok"},                       # see sim.queueing
      "warmup": {"declared_days", "mser5_days"},
      "events", "wall_s"}
 
@@ -93,7 +98,7 @@ per week of submission with the same denominator as ``attainment``.
 
 In a summary the lists (``weekly_attainment``, ``utilisation_by_hour``, ``hourly_wip``) are the
 element-wise mean over replications, and ``little.ok`` is True only if every replication passed.
-``sim.stats.lookup(metrics, "birth.e2e", "p95")`` reads a threshold's figure (``"attainment"``,
+``sim.metrics.lookup(metrics, "birth.e2e", "p95")`` reads a threshold's figure (``"attainment"``,
 ``"count"``, ``"mean"``, ``pNN``, ``"max"``) in working days for ``e2e``.
 """
 
@@ -220,7 +225,7 @@ class SimResult:
 
     ``steps`` and ``dossiers`` hold every record when the run kept them (``keep=True``), else
     they are empty and the records went only to the sink; ``accumulator`` always holds the
-    streaming aggregates (fixed histograms, per-day sums) that ``sim.stats.metrics`` reads, so
+    streaming aggregates (fixed histograms, per-day sums) that ``sim.metrics.metrics`` reads, so
     replications can run in worker processes and send back kilobytes, not records.
     """
 
@@ -249,7 +254,7 @@ class SimResult:
 class SimSummary:
     """Independent replications of one scenario and capacity: the metrics with 95% CIs.
 
-    ``metrics`` is the plain JSON-ready dict documented in ``sim.stats`` (what ``metrics.json``
+    ``metrics`` is the plain JSON-ready dict documented above (what ``metrics.json``
     holds); ``replications`` the per-replication metric dicts in replication order.
     """
 

@@ -37,8 +37,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scenarios.model import Scenario, Threshold
+from sim.confidence import mean_ci
+from sim.metrics import lookup
 from sim.records import SERVICES
-from sim.stats import lookup, mean_ci, run_replications
+from sim.replications import run_replications
 
 __all__ = ["CurvePoint", "SizingResult", "Target", "offered_load", "parse_target", "size"]
 
@@ -271,24 +273,9 @@ def size(
     tgt = target if isinstance(target, Target) else parse_target(target, scenario)
     reps = scenario.sim.replications if replications is None else replications
     horizon = scenario.sim.days if days is None else days
-    if reps < 2:
-        raise ValueError(f"sizing with confidence needs at least 2 replications, got {reps}")
-    if not 0.5 <= confidence < 1:
-        raise ValueError(f"confidence must be in [0.5, 1), got {confidence}")
-    if curve_span < 0:
-        raise ValueError(f"curve_span must be non-negative, got {curve_span}")
-    steps = _relevant_steps(scenario, tgt)
-    involved = list(dict.fromkeys(scenario.steps[s].agency for s in steps))
-    chosen = involved if agencies is None else list(agencies)
-    for a in chosen:
-        if a not in involved:
-            raise ValueError(f"agency {a!r} does no step of {tgt.metric}; involved: {', '.join(involved)}")
-    resources = {
-        a: "desks"
-        if any(scenario.steps[s].desk_time and scenario.steps[s].agency == a for s in steps)
-        else "servers"
-        for a in chosen
-    }
+    _check_settings(reps, confidence, curve_span)
+    resources = _resources(scenario, tgt, agencies)
+    chosen = list(resources)
     # Desks and servers are pooled per agency: all its steps load them, not only the target's.
     offered = {a: offered_load(scenario, a, resources[a]) for a in chosen}
     bounds = {a: math.floor(offered[a]) + 1 for a in chosen}
@@ -309,6 +296,36 @@ def size(
                 f"without limit; the target holds only over these {horizon} days"
             )
     return search.result(vector, offered, bounds, True, notes)
+
+
+def _check_settings(replications: int, confidence: float, curve_span: int) -> None:
+    """Raises ValueError naming the first setting :func:`size` cannot use."""
+    if replications < 2:
+        raise ValueError(f"sizing with confidence needs at least 2 replications, got {replications}")
+    if not 0.5 <= confidence < 1:
+        raise ValueError(f"confidence must be in [0.5, 1), got {confidence}")
+    if curve_span < 0:
+        raise ValueError(f"curve_span must be non-negative, got {curve_span}")
+
+
+def _resources(scenario: Scenario, target: Target, agencies: Sequence[str] | None) -> dict[str, str]:
+    """``{agency: "desks" | "servers"}`` for the agencies to size (default: every agency doing a
+    step ``target`` depends on): desks when one of those steps has desk time there.
+
+    Raises ValueError for an agency that does no such step.
+    """
+    steps = _relevant_steps(scenario, target)
+    involved = list(dict.fromkeys(scenario.steps[s].agency for s in steps))
+    chosen = involved if agencies is None else list(agencies)
+    for a in chosen:
+        if a not in involved:
+            raise ValueError(f"agency {a!r} does no step of {target.metric}; involved: {', '.join(involved)}")
+    return {
+        a: "desks"
+        if any(scenario.steps[s].desk_time and scenario.steps[s].agency == a for s in steps)
+        else "servers"
+        for a in chosen
+    }
 
 
 class _Search:

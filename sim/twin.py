@@ -55,6 +55,7 @@ from simpy.events import NORMAL, Event
 
 from scenarios.demand import calendar_for
 from scenarios.model import AGENCY_IDS, DEATH_STATUSES, Dist, Fault, Scenario
+from sim._accumulator import Accumulator
 from sim._clock import DAY, INF, Availability, Workdays
 from sim._sinks import CsvSink, NpySink, Sink
 from sim.arrivals import arrivals as make_arrivals
@@ -71,7 +72,7 @@ from sim.records import (
     TIMELINE_DTYPE,
     SimResult,
 )
-from sim.stats import Accumulator, default_warmup
+from sim.warmup import default_warmup
 
 __all__ = ["CsvSink", "NpySink", "run"]
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 # hanoi-baseline at 30 births and 10 deaths a working day, with a handful of desks: small
 # enough for whole replications in a test, loaded enough for queues to form.
 TINY = """
@@ -25,3 +29,19 @@ desks = 1
 def tiny_toml(days: int, replications: int, warmup_days: int) -> str:
     """``TINY`` with its ``[sim]`` settings."""
     return TINY + f"[sim]\ndays = {days}\nreplications = {replications}\nwarmup_days = {warmup_days}\n"
+
+
+def assert_close(a: Any, b: Any, path: str = "") -> None:
+    """Equal structures, floats equal to 1e-9 relative."""
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            assert_close(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_close(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) and not isinstance(b, bool):
+        assert b == pytest.approx(a, rel=1e-9, nan_ok=True), path
+    else:
+        assert a == b, path

@@ -7,8 +7,9 @@ import pytest
 
 from scenarios import Scenario, load, loads
 from sim import plots
+from sim.metrics import lookup
+from sim.replications import run_replications
 from sim.sizing import SizingResult, Target, offered_load, parse_target, size
-from sim.stats import lookup, run_replications
 from tests.sim.conftest import tiny_toml
 
 TINY = tiny_toml(days=14, replications=3, warmup_days=2)

@@ -19,8 +19,10 @@ from scenarios.demand import calendar_for, datetime_to_minute, minute_to_datetim
 from sim import ARRIVAL_DTYPE, CsvSink, NpySink, run
 from sim._clock import Workdays
 from sim._sinks import read_npy
+from sim.metrics import metrics
+from sim.queueing import erlang_c_wait
 from sim.records import DONE, OPEN, REFUSED
-from sim.stats import erlang_c_wait, metrics, summarize
+from sim.replications import summarize
 
 BASE = tomllib.loads((Path(scenarios.__file__).parent / "hanoi-baseline.toml").read_text("utf-8"))
 MON = 0.0  # Monday 2026-03-09 00:00
