@@ -1,18 +1,23 @@
-"""The twin's report: verdict, tables, CSVs and threshold metrics from a ``SimSummary``."""
+"""The twin's report: verdict, tables, plots, CSVs and threshold metrics from a ``SimSummary``."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lienthong._report_format import Estimate
 from lienthong.report import Check, Figure, KeyFigure, Report, Section, Table, ThresholdResult
 from scenarios.model import Scenario
 
-__all__ = ["flat_metrics", "sim_report", "sim_verdict", "write_step_csv"]
+if TYPE_CHECKING:
+    from lienthong.runs import Run
+    from sim.records import SimResult, SimSummary
+
+__all__ = ["est", "flat_metrics", "sim_figures", "sim_report", "sim_verdict", "write_step_csv"]
 
 _DIST_STATS = ("mean", "p50", "p90", "p95", "p99", "max")
 _ACRONYMS = {"pid": "PID", "bhyt": "BHYT"}
@@ -173,38 +178,6 @@ def sim_report(
     days: int,
 ) -> Report:
     """The whole report of a ``lienthong sim`` run."""
-    services = m.get("services", {})
-    key: list[KeyFigure] = []
-    for sid, svc in services.items():
-        ok = _service_ok(sid, svc, results)
-        deadline = f"deadline {float(svc['deadline_wd']):g} WD"
-        p95 = est(svc["e2e_wd"].get("p95"), "wd")
-        key.append(KeyFigure(f"{sid} p95 end to end", p95, status="pass" if ok else "fail", note=deadline))
-        key.append(
-            KeyFigure(f"{sid} on time", est(svc.get("attainment"), "%"), note="share within the deadline")
-        )
-    key.append(KeyFigure("open at horizon", est(m.get("backlog", {}).get("open_at_horizon")), note="backlog"))
-    little = m.get("little", {})
-    checks = [
-        Check(
-            "Little's law L = λW",
-            bool(little.get("ok")),
-            f"L = {_num(little.get('L')):.1f}, λW = {_num(little.get('lambda_W')):.1f} "
-            f"(relative error {_num(little.get('rel_error')):.1%})",
-            blocking=False,
-        ),
-    ]
-    warm = m.get("warmup", {})
-    mser = _num(warm.get("mser5_days"))
-    declared = _num(warm.get("declared_days"))
-    checks.append(
-        Check(
-            "warm-up long enough (MSER-5)",
-            math.isnan(mser) or mser <= declared,
-            f"declared {declared:g} days, MSER-5 suggests {mser:.1f} days",
-            blocking=False,
-        )
-    )
     sections = [
         Section(
             "Services",
@@ -224,14 +197,91 @@ def sim_report(
     return Report(
         title=f"{scenario.meta.name} — digital twin",
         verdict=sim_verdict(scenario, m, results),
-        key_figures=key,
+        key_figures=_key_figures(m, results),
         sections=sections,
         thresholds=results,
-        checks=checks,
+        checks=_checks(m),
         metrics=dict(m),
         notes=notes,
         meta=meta,
     )
+
+
+def _key_figures(m: Mapping[str, Any], results: list[ThresholdResult]) -> list[KeyFigure]:
+    """Per service its p95 end to end (pass/fail) and on-time share; the backlog at the horizon."""
+    key: list[KeyFigure] = []
+    for sid, svc in m.get("services", {}).items():
+        ok = _service_ok(sid, svc, results)
+        deadline = f"deadline {float(svc['deadline_wd']):g} WD"
+        p95 = est(svc["e2e_wd"].get("p95"), "wd")
+        key.append(KeyFigure(f"{sid} p95 end to end", p95, status="pass" if ok else "fail", note=deadline))
+        key.append(
+            KeyFigure(f"{sid} on time", est(svc.get("attainment"), "%"), note="share within the deadline")
+        )
+    key.append(KeyFigure("open at horizon", est(m.get("backlog", {}).get("open_at_horizon")), note="backlog"))
+    return key
+
+
+def _checks(m: Mapping[str, Any]) -> list[Check]:
+    """The model's own checks, not blocking: Little's law and the warm-up against MSER-5."""
+    little = m.get("little", {})
+    warm = m.get("warmup", {})
+    mser = _num(warm.get("mser5_days"))
+    declared = _num(warm.get("declared_days"))
+    return [
+        Check(
+            "Little's law L = λW",
+            bool(little.get("ok")),
+            f"L = {_num(little.get('L')):.1f}, λW = {_num(little.get('lambda_W')):.1f} "
+            f"(relative error {_num(little.get('rel_error')):.1%})",
+            blocking=False,
+        ),
+        Check(
+            "warm-up long enough (MSER-5)",
+            math.isnan(mser) or mser <= declared,
+            f"declared {declared:g} days, MSER-5 suggests {mser:.1f} days",
+            blocking=False,
+        ),
+    ]
+
+
+def sim_figures(scenario: Scenario, summary: SimSummary, shown: SimResult, run: Run) -> list[Figure]:
+    """The report's plots, written into ``run``: backlog and steps of replication ``shown``,
+    weekly attainment across replications, desk utilisation by hour of the week."""
+    from sim import plots
+
+    target = next(
+        (t.parts[2] for t in scenario.thresholds if t.parts[0] == "attainment" and t.metric.endswith(".e2e")),
+        None,
+    )
+    dossiers = shown.dossiers if shown.dossiers.size else None
+    backlog = plots.backlog_plot(
+        shown.timeline, run.file("backlog.png"), scenario=scenario, dossiers=dossiers
+    )
+    attainment = plots.attainment_plot(
+        summary.replications, run.file("attainment.png"), scenario=scenario, target=target
+    )
+    figs = [
+        Figure("Backlog over time", backlog, "Replication 0, hour by hour; grey bands are non-working days."),
+        Figure(
+            "SLA attainment by week",
+            attainment,
+            "Share finished within the group deadline, per week, with 95% CI across replications.",
+        ),
+    ]
+    with contextlib.suppress(ValueError):  # no agency with desks: nothing to show
+        heat = plots.utilisation_heatmap(summary.metrics, run.file("utilisation.png"))
+        figs.append(
+            Figure("Desk utilisation by hour of the week", heat, "Mean over replications, after the warm-up.")
+        )
+    if shown.steps.size:
+        ecdf = plots.sojourn_plot(shown.steps, shown.step_names, run.file("steps.png"), scenario=scenario)
+        figs.append(
+            Figure(
+                "Time per step vs its limit", ecdf, "Replication 0, every step finished (warm-up included)."
+            )
+        )
+    return figs
 
 
 def _censoring_note(m: Mapping[str, Any]) -> str:
