@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from lienthong._report_format import Estimate
 from lienthong.report import Check, Figure, KeyFigure, Report, Section, Table, ThresholdResult
+from scenarios import metrics as metric_names
 from scenarios.model import Scenario
 
 if TYPE_CHECKING:
@@ -53,16 +54,16 @@ def flat_metrics(m: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     for sid, svc in m.get("services", {}).items():
         entry: dict[str, Any] = {k: svc["e2e_wd"].get(k) for k in _DIST_STATS}
         entry.update(attainment=svc.get("attainment"), count=svc.get("done"), rate=svc.get("refusal_rate"))
-        out[f"{sid}.e2e"] = {**entry, "unit": "wd"}
+        out[metric_names.e2e(sid)] = {**entry, "unit": "wd"}
     for step, st in m.get("steps", {}).items():
         entry = {k: st["elapsed_wd"].get(k) for k in _DIST_STATS}
         entry.update(attainment=st.get("attainment"), count=st.get("count"))
-        out[f"step.{step}"] = {**entry, "unit": "wd"}
+        out[metric_names.step(step)] = {**entry, "unit": "wd"}
     return out
 
 
 def _service_ok(sid: str, svc: Mapping[str, Any], results: list[ThresholdResult]) -> bool:
-    mine = [r for r in results if r.metric == f"{sid}.e2e" and r.status != "not measured"]
+    mine = [r for r in results if r.metric == metric_names.e2e(sid) and r.status != "not measured"]
     if mine:
         return not any(r.failed for r in mine)
     return _num(svc["e2e_wd"].get("p95")) <= float(svc["deadline_wd"])

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["HTTP", "LIVE_ONLY", "RECONCILE", "e2e", "names", "step"]
+__all__ = ["HTTP", "LIVE_ONLY", "RECONCILE", "e2e", "names", "parse", "step"]
 
 HTTP = ("http.latency", "http.service_time", "http.errors")
 RECONCILE = ("reconcile.violations", "reconcile.not_verifiable")
@@ -33,3 +33,13 @@ def step(step_id: str) -> str:
 def names(services: Iterable[str], steps: Iterable[str]) -> tuple[str, ...]:
     """Every metric name a scenario with these services and steps may put a threshold on."""
     return (*(e2e(s) for s in services), *(step(s) for s in steps), *LIVE_ONLY)
+
+
+def parse(metric: str) -> tuple[str, str]:
+    """``("e2e", service)``, ``("step", step id)`` or ``("live", metric)`` for a metric name."""
+    head, _, name = metric.partition(".")
+    if head == "step" and name:
+        return "step", name
+    if name == "e2e":
+        return "e2e", head
+    return "live", metric

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from scenarios import metrics as metric_names
 from scenarios.model import AGENCY_IDS
 from sim._accumulator import Accumulator
 from sim.queueing import little
@@ -191,12 +192,12 @@ def lookup(m: dict[str, Any], metric: str, stat: str) -> Any:
     ``rate`` (refusal rate). ``step.<id>``: ``mean``/``pNN``/``max`` of ``elapsed_wd``,
     ``attainment``, ``count``. Raises KeyError naming what is unknown.
     """
-    head, _, name = metric.partition(".")
-    if head in m.get("services", {}) and name == "e2e":
-        svc = m["services"][head]
+    kind, name = metric_names.parse(metric)
+    if kind == "e2e" and name in m.get("services", {}):
+        svc = m["services"][name]
         table = {"attainment": "attainment", "count": "done", "rate": "refusal_rate"}
         return svc[table[stat]] if stat in table else _dist_stat(svc["e2e_wd"], stat, metric)
-    if head == "step" and name in m.get("steps", {}):
+    if kind == "step" and name in m.get("steps", {}):
         st = m["steps"][name]
         if stat in ("attainment", "count"):
             return st[stat]

@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from scenarios import metrics as metric_names
 from scenarios.model import Scenario, Threshold
 from sim.confidence import mean_ci
 from sim.metrics import lookup
@@ -95,7 +96,7 @@ def parse_target(text: str, scenario: Scenario | None = None) -> Target:
             "'step.bhyt.p95 <= 2wd')"
         )
     head = m["metric"]
-    metric = head if head.startswith("step.") else f"{head}.e2e"
+    metric = head if head.startswith("step.") else metric_names.e2e(head)
     if not head.startswith("step.") and head not in SERVICES:
         raise ValueError(
             f"unknown service {head!r} in target {text!r}; use one of {', '.join(SERVICES)} or step.<id>"
@@ -183,9 +184,10 @@ class SizingResult:
 
 
 def _relevant_steps(scenario: Scenario, target: Target) -> list[str]:
-    if target.metric.startswith("step."):
-        return [target.metric[5:]]
-    service = next(v for k, v in scenario.services.items() if f"{k}.e2e" == target.metric)
+    kind, name = metric_names.parse(target.metric)
+    if kind == "step":
+        return [name]
+    service = scenario.services[name]  # type: ignore[index]
     return list(dict.fromkeys(s for variant in service.variants.values() for s in variant.steps))
 
 
