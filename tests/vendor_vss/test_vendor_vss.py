@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import socket
 import sys
 import threading
 import time
@@ -23,18 +22,12 @@ import httpx
 import pytest
 
 import scenarios
-from fakes.serve import Handle, spawn_ready, start_subprocess, stop_process
+from fakes.serve import Handle, free_port, spawn_ready, start_subprocess, stop_process
 from tests.vendor_vss.app import card_validity, mask
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {c: f"lt-{c}-key-0001" for c in ("hospital", "desk", "citizen", "portal", "vss", "auditor")}
 _serial = itertools.count(1)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _start_vss(tmp: Path, scenario_toml: Path, upstream: str, port: int = 0,
@@ -78,7 +71,7 @@ class Run:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     tmp = tmp_path_factory.mktemp("vendor_vss")
-    up_port, vss_port = _free_port(), _free_port()
+    up_port, vss_port = free_port(), free_port()
     base = scenarios.load("hanoi-baseline")
     vss_agency = base.agencies["vss"].model_copy(update={"base_url": f"http://127.0.0.1:{vss_port}"})
     scenario = base.model_copy(update={"agencies": {**base.agencies, "vss": vss_agency}})
@@ -359,7 +352,7 @@ def test_validation(run: Run) -> None:
 def test_upstream_down_is_502_and_leaves_nothing(tmp_path: Path, run: Run) -> None:
     toml = tmp_path / "scenario.toml"
     toml.write_text(scenarios.dump(scenarios.load("hanoi-baseline")), encoding="utf-8")
-    process, url = _start_vss(tmp_path, toml, f"http://127.0.0.1:{_free_port()}", name="orphan")
+    process, url = _start_vss(tmp_path, toml, f"http://127.0.0.1:{free_port()}", name="orphan")
     try:
         with httpx.Client(timeout=30) as c:
             h = {"X-API-Key": KEYS["portal"], "Idempotency-Key": "u-1"}
@@ -394,7 +387,7 @@ def test_a_mixed_run_with_this_vss_passes_and_reconciles_through_its_own_reads(t
     through VSS's own endpoints (no admin export: it has none)."""
     from lienthong.live import RunSettings, run_scenario
 
-    fakes_port = _free_port()
+    fakes_port = free_port()
     base = scenarios.load("hanoi-baseline")
     toml = tmp_path / "scenario.toml"
     toml.write_text(scenarios.dump(base), encoding="utf-8")
