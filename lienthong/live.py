@@ -2,7 +2,7 @@
 
 :func:`run_scenario` (``lienthong run``) and :func:`run_load` (``lienthong load``) create the
 run folder (:func:`lienthong.runs.start_run`: manifest first), hand it to the engine in
-``loadtests`` (:func:`loadtests.run.drive_live`, :func:`loadtests.distributed.drive_load`), which
+``loadtests`` (:func:`loadtests.live.drive_live`, :func:`loadtests.distributed.drive_load`), which
 fills it with raw records and returns a :class:`~loadtests.results.LiveRun`, then render the one
 report (HTML, Markdown, junit, metrics.json, plots), with the twin's prediction on the same
 stream when ``twin`` is given, and close the manifest with the exit code.
@@ -19,9 +19,10 @@ import scenarios
 from lienthong._report_live import Twin, live_report
 from lienthong.report import Report
 from lienthong.runs import start_run
+from loadtests.live import RunSettings, drive_live, plan_live
+from loadtests.placement import with_multiplier
 from loadtests.reconcile import Reconciliation
 from loadtests.results import LiveRun
-from loadtests.run import RunSettings, drive_live, plan_live, with_multiplier
 from scenarios import Scenario
 
 __all__ = ["RunOutcome", "RunSettings", "run_load", "run_scenario"]

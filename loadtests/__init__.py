@@ -11,7 +11,7 @@ monkey-patches the process with gevent — load them only in a load process):
 - :mod:`loadtests.reconcile` — registers against dossiers after a run;
 - :mod:`loadtests.registers` — where reconciliation reads them: each agency's contract reads,
   or the reference fakes' export;
-- :mod:`loadtests.run` — the live run's engine (``plan_live``, ``drive_live``): fakes, load,
+- :mod:`loadtests.live` — the live run's engine (``plan_live``, ``drive_live``): fakes, load,
   reconciliation, for ``lienthong run``;
 - :mod:`loadtests.results` — what the engines return (``LiveRun``) and the records behind it;
 - :mod:`loadtests.distributed` — Locust master + workers on 127.0.0.1 (``drive_load``, for

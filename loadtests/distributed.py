@@ -22,8 +22,9 @@ from pathlib import Path
 from fakes.serve import free_port
 from loadtests._config import ENV_VAR, LoadConfig
 from loadtests._merge import merge
+from loadtests.live import _align, _prep_seconds, _scenario_file
+from loadtests.reconcile import reconcile_target
 from loadtests.results import LiveRun
-from loadtests.run import _align, _prep_seconds, _reconcile, _scenario_file
 from scenarios.model import AGENCY_IDS, Scenario
 
 __all__ = ["LOCUSTFILE", "drive_load"]
@@ -81,7 +82,7 @@ def drive_load(
     path = cfg.write(folder / "load" / "config.json")
     _locust(path, cfg, workers, ui, folder, web_port)
     merged = merge(folder / "load")
-    rec = _reconcile(s, merged, target, cfg=cfg, auditor_key=auditor_key)
+    rec = reconcile_target(s, merged, target, cfg=cfg, auditor_key=auditor_key)
     everywhere = {a: {"url": target, "fake": False} for a in AGENCY_IDS}
     return LiveRun(folder, s, cfg, merged, rec, everywhere)
 

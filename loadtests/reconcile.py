@@ -32,6 +32,7 @@ personal identifiers in the details are masked (``001******123``).
 from __future__ import annotations
 
 import calendar as _cal
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,8 +41,20 @@ from datetime import date, timedelta
 from typing import Any
 
 from fakes.ids import mask
-from loadtests.registers import EXPORTED_AGENCIES, ExportRegisters, NotVerifiable, Registers, fetch_exports
-from scenarios.model import Scenario
+from loadtests._config import LoadConfig
+from loadtests._merge import Merged
+from loadtests.placement import Placement
+from loadtests.registers import (
+    EXPORTED_AGENCIES,
+    ContractRegisters,
+    ExportRegisters,
+    MixedRegisters,
+    NotVerifiable,
+    Registers,
+    fetch_exports,
+)
+from scenarios.clock import ScenarioClock
+from scenarios.model import AGENCY_IDS, Scenario
 
 __all__ = [
     "EXPORTED_AGENCIES",
@@ -53,6 +66,9 @@ __all__ = [
     "expected_steps",
     "fetch_exports",
     "reconcile",
+    "reconcile_run",
+    "reconcile_target",
+    "run_days",
 ]
 
 TERMINAL = ("completed", "rejected")
@@ -538,3 +554,52 @@ def _check_amount(
             f"{payer} paid {got} VND, expected {want} for a death on {day.isoformat()}",
         )
 
+
+# -- a run's reconciliation ---------------------------------------------------------------------
+
+
+def reconcile_run(s: Scenario, merged: Merged, placement: Placement, cfg: LoadConfig,
+                  auditor_key: str | None = None) -> Reconciliation:
+    """Reconciles a run's submissions with the registers, each read through the agency that owns
+    it (the contract's register reads at its URL, with ``auditor_key``, default the scenario's
+    ``auditor`` caller), or from ``/admin/export`` for the agencies the run's own fakes serve
+    (the fast path)."""
+    auditor = s.callers.get("auditor")
+    contract = ContractRegisters(placement.urls, auditor_key or (auditor.key if auditor else None))
+    try:
+        sources: dict[str, Registers] = dict.fromkeys(AGENCY_IDS, contract)
+        admin = s.callers.get("admin")
+        if placement.embedded and admin is not None:
+            try:
+                exports = fetch_exports(placement.urls[placement.embedded[0]], admin.key, placement.embedded)
+            except Exception:  # the fakes cannot export (e.g. gone): read them like anyone else
+                exports = None
+            if exports is not None:
+                fast = ExportRegisters(exports, "admin export of the reference fakes")
+                sources.update(dict.fromkeys(placement.embedded, fast))
+        submissions = [Submission(**d) for d in merged.submissions]
+        return reconcile(s, submissions, MixedRegisters(sources), days=run_days(s, cfg))
+    finally:
+        contract.close()
+
+
+def run_days(s: Scenario, cfg: LoadConfig, until: float | None = None) -> list[date]:
+    """The scenario dates a run covered on its clock: from its first arrival to ``until`` (wall,
+    default now), at most 400."""
+    clock = _clock_of(cfg)
+    first = cfg.shift_minutes / 1440.0
+    last = max(first, float(clock.minute(time.time() if until is None else until)) / 1440.0)
+    n = min(400, int(last) - int(first) + 1)
+    return [s.calendar.start + timedelta(days=int(first) + d) for d in range(n)]
+
+
+def reconcile_target(s: Scenario, merged: Merged, target: str, *, cfg: LoadConfig,
+               auditor_key: str | None = None) -> Reconciliation:
+    """Reconciliation of a run whose whole ecosystem is at ``target`` (someone else's, read
+    through the contract: no admin back door)."""
+    placement = Placement(dict.fromkeys(AGENCY_IDS, target.rstrip("/")), ())
+    return reconcile_run(s, merged, placement, cfg, auditor_key)
+
+
+def _clock_of(cfg: LoadConfig) -> ScenarioClock:
+    return ScenarioClock(t0=cfg.t0, speed=cfg.speed)

@@ -1,6 +1,6 @@
 """What a live run or a load test hands back to the front door (public).
 
-:class:`LiveRun` is the result of :func:`loadtests.run.drive_live` and
+:class:`LiveRun` is the result of :func:`loadtests.live.drive_live` and
 :func:`loadtests.distributed.drive_load`: where the raw records are, the settings the load
 processes ran with, the merged records, the reconciliation, where each agency was, what the run
 saw of the machine, and the first error of a stage that failed. The records behind it and the

@@ -18,8 +18,8 @@ import scenarios
 from fakes.serve import start_subprocess
 from lienthong.cli import app
 from lienthong.live import RunSettings, run_scenario
+from loadtests.placement import place
 from loadtests.registers import ContractRegisters, NotVerifiable
-from loadtests.run import place
 from tests.loadtests._proxy import Proxy
 
 S = scenarios.load("hanoi-baseline")

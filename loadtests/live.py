@@ -27,27 +27,21 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import scenarios
 from loadtests._config import LoadConfig
-from loadtests._merge import Merged, merge
-from loadtests.journeys import ScenarioClock
-from loadtests.reconcile import Reconciliation, Submission, reconcile
-from loadtests.registers import (
-    ContractRegisters,
-    ExportRegisters,
-    MixedRegisters,
-    Registers,
-    fetch_exports,
-)
+from loadtests._embedded import Embedded, crash
+from loadtests._embedded import stop as stop_fakes
+from loadtests._machine import Machine
+from loadtests._merge import merge
+from loadtests.placement import Placement, place, with_agencies, with_multiplier
+from loadtests.reconcile import Reconciliation, reconcile_run
 from loadtests.results import LiveRun
 from scenarios import Scenario
-from scenarios.model import AGENCY_IDS
 
-__all__ = ["LivePlan", "Placement", "RunSettings", "drive_live", "place", "plan_live", "with_multiplier"]
+__all__ = ["LivePlan", "RunSettings", "drive_live", "plan_live"]
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -86,70 +80,6 @@ class RunSettings:
     fakes_port: int | None = None
 
 
-def with_multiplier(s: Scenario, k: float | None) -> Scenario:
-    """``s`` at ``k`` times its volumes (``None``: as it is)."""
-    if k is None:
-        return s
-    return s.model_copy(update={"demand": s.demand.model_copy(update={"multiplier": float(k)})})
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where each agency (and the portal) of a run lives: ``urls`` (agency → origin) and which
-    of them the run's own reference fakes serve (``embedded``); the others are real systems,
-    someone else's implementation of the contract."""
-
-    urls: dict[str, str]
-    embedded: tuple[str, ...]
-
-    @property
-    def portal(self) -> str:
-        """Where dossiers are submitted."""
-        return self.urls["portal"]
-
-    def lines(self) -> list[str]:
-        """One line per agency: real or fake, and where."""
-        return [
-            f"{a:8} {'reference fakes (started by this run)' if a in self.embedded else 'real system':38} "
-            f"{self.urls[a]}"
-            for a in AGENCY_IDS
-        ]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {a: {"url": self.urls[a], "fake": a in self.embedded} for a in AGENCY_IDS}
-
-
-def place(s: Scenario, target: str | None, fakes_url: str | None) -> Placement:
-    """The placement of scenario ``s`` (its ``agencies.<id>.base_url`` already applied): an agency
-    with a base URL is a real system there; the others are at ``target`` when given (someone
-    else's whole ecosystem), else served by the run's fakes at ``fakes_url``."""
-    urls: dict[str, str] = {}
-    for a in AGENCY_IDS:
-        spec = s.agencies.get(a)  # type: ignore[call-overload]
-        urls[a] = ((spec.base_url if spec is not None else None) or target or str(fakes_url)).rstrip("/")
-    embedded = () if target or not fakes_url else tuple(a for a in AGENCY_IDS if urls[a] == fakes_url)
-    return Placement(urls, embedded)
-
-
-def _with_agencies(s: Scenario, urls: Mapping[str, str]) -> Scenario:
-    """``s`` with ``agencies.<id>.base_url`` set from ``urls`` (``--agency id=URL``).
-
-    Raises ScenarioError naming an unknown agency or a URL that is not http(s).
-    """
-    if not urls:
-        return s
-    agencies = dict(s.agencies)
-    for a, url in urls.items():
-        if a not in AGENCY_IDS:
-            raise scenarios.ScenarioError(
-                [(f"agencies.{a}", f"unknown agency {a!r}; expected one of {', '.join(AGENCY_IDS)}")]
-            )
-        if not url.startswith(("http://", "https://")):
-            raise scenarios.ScenarioError([(f"agencies.{a}.base_url", f"{url!r} is not an http(s) URL")])
-        agencies[a] = agencies[a].model_copy(update={"base_url": url.rstrip("/")})  # type: ignore[index]
-    return s.model_copy(update={"agencies": agencies})
-
-
 @dataclass(frozen=True)
 class LivePlan:
     """A live run resolved from a scenario and its settings, before anything starts: the
@@ -182,7 +112,7 @@ def plan_live(
     URL) and ValueError for bad settings."""
     st = settings or RunSettings()
     base = scenario if isinstance(scenario, Scenario) else scenarios.load(scenario)
-    s = _with_agencies(with_multiplier(base, st.multiplier), st.agencies)
+    s = with_agencies(with_multiplier(base, st.multiplier), st.agencies)
     speed = float(st.speed or s.load.speed)
     days = int(st.days or s.load.days)
     if not speed > 0 or days < 1:
@@ -204,7 +134,7 @@ def drive_live(plan: LivePlan, folder: Path, *, progress: Progress | None = None
     emit({"phase": "ecosystem", "lines": plan.placement.lines()})
     machine = Machine(st.nice)
     embedded = (
-        _Embedded(s, folder, plan.speed, st.lead_s, machine, plan.fakes_port, plan.placement.embedded)
+        Embedded(s, folder, plan.speed, st.lead_s, machine, plan.fakes_port, plan.placement.embedded)
         if plan.placement.embedded and plan.fakes_port
         else None
     )
@@ -224,7 +154,7 @@ def drive_live(plan: LivePlan, folder: Path, *, progress: Progress | None = None
         return LiveRun(folder, s, cfg, merged, rec, plan.placement.as_dict(), machine.as_dict(), stages.error)
     finally:
         if embedded is not None and embedded.handle is not None:
-            _stop(embedded.handle)
+            stop_fakes(embedded.handle)
 
 
 class _Stages:
@@ -256,43 +186,6 @@ def _free_port() -> int:
     return free_port()
 
 
-class _Embedded:
-    """The reference fakes of this run (the agencies in ``agencies``) on ``port``, started by
-    :meth:`start` once the load process is ready."""
-
-    def __init__(self, s: Scenario, folder: Path, speed: float, lead_s: float, machine: Machine,
-                 port: int, agencies: tuple[str, ...]) -> None:
-        self.s, self.dir, self.speed, self.lead_s, self.machine = s, folder / "fakes", speed, lead_s, machine
-        self.port, self.agencies = port, agencies
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.handle: Any = None
-
-    def start(self, go_file: Path) -> float:
-        """Plans minute 0, starts the fakes on that clock, tells the load process; returns t0."""
-        from fakes.serve import start_subprocess
-        from scenarios.clock import write as write_clock
-
-        self.dir.mkdir(parents=True, exist_ok=True)
-        t0 = time.time() + self.lead_s
-        write_clock(self.dir, ScenarioClock(t0, self.speed))
-        self.handle = start_subprocess(
-            self.s, self.dir, port=self.port, speed=self.speed, agencies=self.agencies
-        )
-        self.machine.boost(self.handle.process.pid, "fakes")
-        tmp = go_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"t0": t0}), encoding="utf-8")
-        tmp.replace(go_file)
-        return t0
-
-
-def _stop(fakes: Any) -> None:
-    """Stops the fakes' child and closes its pipe (the handle leaves it open)."""
-    fakes.stop()
-    proc = getattr(fakes, "process", None)
-    if proc is not None and proc.stdout is not None:
-        proc.stdout.close()
-
-
 def _scenario_file(s: Scenario, folder: Path) -> Path:
     path = folder / "scenario.toml"
     path.write_text(scenarios.dump(s), encoding="utf-8")
@@ -306,7 +199,7 @@ def _config(
     speed: float,
     days: int,
     max_seconds: float,
-    embedded: _Embedded | None,
+    embedded: Embedded | None,
     placement: Placement,
 ) -> LoadConfig:
     common: dict[str, Any] = dict(
@@ -346,76 +239,6 @@ def _tag(folder_name: str) -> str:
     return f"{stamp}-{digest}"[:40]
 
 
-class Machine:
-    """What the run saw of the machine: load average, priorities set, CPU used by the children."""
-
-    def __init__(self, nice: int | None) -> None:
-        self.nice = nice
-        self.cores = os.cpu_count() or 1
-        self.load_start = os.getloadavg()[0]
-        self.load_end = float("nan")
-        self.started = time.time()
-        self.niced: dict[str, int] = {}
-        self.cpu_s: dict[str, float] = {}
-        self.wall_s = float("nan")
-
-    def boost(self, pid: int, name: str) -> None:
-        """Sets every thread of process ``pid`` and of its descendants to ``self.nice`` (silently
-        skipped where not allowed)."""
-        if self.nice is None:
-            return
-        tids = []
-        for p in [pid, *_descendants(pid)]:
-            try:
-                tids += [int(t) for t in os.listdir(f"/proc/{p}/task")]
-            except OSError:
-                tids.append(p)
-        try:
-            for tid in tids:
-                os.setpriority(os.PRIO_PROCESS, tid, self.nice)
-        except OSError:
-            return
-        self.niced[name] = self.nice
-
-    def cpu_of(self, pid: int, name: str) -> None:
-        """Records the CPU seconds (user + system) process ``pid`` and its descendants have used."""
-        try:
-            import psutil
-
-            procs = [psutil.Process(pid)]
-            procs += procs[0].children(recursive=True)
-            total = 0.0
-            for proc in procs:
-                t = proc.cpu_times()
-                total += t.user + t.system
-            self.cpu_s[name] = round(total, 2)
-        except Exception:  # the process may be gone; the figure is only informative
-            pass
-
-    def done(self) -> None:
-        self.load_end = os.getloadavg()[0]
-        self.wall_s = time.time() - self.started
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "cores": self.cores,
-            "load_avg_start": round(self.load_start, 2),
-            "load_avg_end": round(self.load_end, 2),
-            "nice": self.niced,
-            "cpu_s": self.cpu_s,
-            "wall_s": round(self.wall_s, 1),
-        }
-
-
-def _descendants(pid: int) -> list[int]:
-    try:
-        import psutil
-
-        return [c.pid for c in psutil.Process(pid).children(recursive=True)]
-    except Exception:  # psutil missing or the process gone: the process alone
-        return []
-
-
 def _prep_seconds(s: Scenario, days: int) -> float:
     """Rough time the load process needs before minute 0 (imports, stream, citizens)."""
     per_day = (s.demand.births_per_wd + s.demand.deaths_per_wd) * s.demand.multiplier * 1.5
@@ -441,7 +264,7 @@ def _drive(
     cfg: LoadConfig,
     folder: Path,
     emit: Progress,
-    embedded: _Embedded | None,
+    embedded: Embedded | None,
     crash_after_s: float | None,
     machine: Machine | None = None,
 ) -> None:
@@ -473,7 +296,7 @@ def _drive(
                 emit({"phase": "driving", "target": cfg.target, "t0": cfg.t0})
                 if crash_after_s is not None:
                     crasher = threading.Thread(
-                        target=_crash,
+                        target=crash,
                         args=(embedded.handle, cfg.t0 + crash_after_s, emit, machine, embedded.agencies),
                         daemon=True,
                     )
@@ -497,76 +320,3 @@ def _drive(
         raise RuntimeError(f"the load process failed (exit {code}):\n{tail}")
 
 
-def _crash(fakes: Any, at: float, emit: Progress, machine: Machine | None = None,
-           agencies: tuple[str, ...] | None = None) -> None:
-    """SIGKILL the fakes at wall time ``at`` and restart them on the same folder and port."""
-    from urllib.parse import urlparse
-
-    from fakes.serve import start_subprocess
-
-    time.sleep(max(0.0, at - time.time()))
-    port = urlparse(fakes.base_url).port
-    fakes.kill()
-    if fakes.process.stdout is not None:
-        fakes.process.stdout.close()
-    emit({"phase": "crashed", "at": time.time()})
-    scenario_path = fakes.run_dir.parent / "scenario.toml"
-    for _ in range(50):
-        try:
-            fresh = start_subprocess(str(scenario_path), fakes.run_dir, port=port or 0, agencies=agencies)
-            break
-        except RuntimeError:
-            time.sleep(0.2)
-    else:
-        raise RuntimeError("the fakes did not restart after the crash")
-    fakes.process = fresh.process
-    if machine is not None and fresh.process is not None:
-        machine.boost(fresh.process.pid, "fakes")
-    emit({"phase": "restarted", "at": time.time()})
-
-
-def reconcile_run(s: Scenario, merged: Merged, placement: Placement, cfg: LoadConfig,
-                  auditor_key: str | None = None) -> Reconciliation:
-    """Reconciles a run's submissions with the registers, each read through the agency that owns
-    it (the contract's register reads at its URL, with ``auditor_key``, default the scenario's
-    ``auditor`` caller), or from ``/admin/export`` for the agencies the run's own fakes serve
-    (the fast path)."""
-    auditor = s.callers.get("auditor")
-    contract = ContractRegisters(placement.urls, auditor_key or (auditor.key if auditor else None))
-    try:
-        sources: dict[str, Registers] = dict.fromkeys(AGENCY_IDS, contract)
-        admin = s.callers.get("admin")
-        if placement.embedded and admin is not None:
-            try:
-                exports = fetch_exports(placement.urls[placement.embedded[0]], admin.key, placement.embedded)
-            except Exception:  # the fakes cannot export (e.g. gone): read them like anyone else
-                exports = None
-            if exports is not None:
-                fast = ExportRegisters(exports, "admin export of the reference fakes")
-                sources.update(dict.fromkeys(placement.embedded, fast))
-        submissions = [Submission(**d) for d in merged.submissions]
-        return reconcile(s, submissions, MixedRegisters(sources), days=run_days(s, cfg))
-    finally:
-        contract.close()
-
-
-def run_days(s: Scenario, cfg: LoadConfig, until: float | None = None) -> list[date]:
-    """The scenario dates a run covered on its clock: from its first arrival to ``until`` (wall,
-    default now), at most 400."""
-    clock = _clock_of(cfg)
-    first = cfg.shift_minutes / 1440.0
-    last = max(first, float(clock.minute(time.time() if until is None else until)) / 1440.0)
-    n = min(400, int(last) - int(first) + 1)
-    return [s.calendar.start + timedelta(days=int(first) + d) for d in range(n)]
-
-
-def _reconcile(s: Scenario, merged: Merged, target: str, *, cfg: LoadConfig,
-               auditor_key: str | None = None) -> Reconciliation:
-    """Reconciliation of a run whose whole ecosystem is at ``target`` (someone else's, read
-    through the contract: no admin back door)."""
-    placement = Placement(dict.fromkeys(AGENCY_IDS, target.rstrip("/")), ())
-    return reconcile_run(s, merged, placement, cfg, auditor_key)
-
-
-def _clock_of(cfg: LoadConfig) -> ScenarioClock:
-    return ScenarioClock(t0=cfg.t0, speed=cfg.speed)
