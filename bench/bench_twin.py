@@ -50,7 +50,7 @@ import scenarios.model
 import sim
 import sim.records
 from scenarios.demand import calendar_for
-from sim import run
+from sim import simulate
 from sim.metrics import metrics
 
 
@@ -101,14 +101,14 @@ def same_work(name: str, days: int) -> dict[str, float]:
     desks/servers: one process per dossier and one per step (waiting on its predecessors with
     ``all_of``), ``simpy.Resource`` pools, desk work finishing on the agency's office calendar.
     Its timeline matches the twin's record for record (the share printed), so both do the same
-    modelled work; only the reference's ``env.run()`` is timed, the twin's whole ``run()``.
+    modelled work; only the reference's ``env.run()`` is timed, the twin's whole ``simulate()``.
     """
     s = scenarios.load(name)
     stream = sim.arrivals(s, days)
     wall, cpu = time.perf_counter(), time.process_time()
-    t = run(s, days=days, stream=stream, keep=False, warmup_days=0)
+    t = simulate(s, days=days, stream=stream, keep=False, warmup_days=0)
     twin = {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu, "events": t.events}
-    kept = run(s, days=days, stream=stream, warmup_days=0)  # the records: draws and the timeline
+    kept = simulate(s, days=days, stream=stream, warmup_days=0)  # the records: draws and the timeline
     names = kept.step_names
     draws = {
         (int(r["dossier"]), names[r["step"]]): (float(r["desk_time"]), float(r["system_time"]))
@@ -216,7 +216,7 @@ class _CountingEnv(simpy.Environment):
 def twin_year(name: str, days: int = 365) -> dict[str, float]:
     s = scenarios.load(name)
     wall, cpu = time.perf_counter(), time.process_time()
-    r = run(s, days=days, keep=False)
+    r = simulate(s, days=days, keep=False)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     phases = r.events - r.arrivals  # one scheduled wake per desk/system phase (plus rare fault waits)
     return {"dossiers": r.arrivals, "events": r.events, "phases": phases, "wall": wall, "cpu": cpu}
@@ -226,7 +226,7 @@ def _timed(task: tuple[scenarios.Scenario, int, int]) -> tuple[float, int]:
     """CPU seconds of one replication as ``run_replications`` does it, and the worker's pid."""
     s, r, days = task
     cpu = time.process_time()
-    metrics(run(s, days=days, replication=r, keep=False, warmup_days=7.0))
+    metrics(simulate(s, days=days, replication=r, keep=False, warmup_days=7.0))
     return time.process_time() - cpu, os.getpid()
 
 
@@ -258,7 +258,7 @@ def parallel(reps: int, days: int) -> None:
 
 def rss_child(days: int) -> None:
     s = scenarios.load("hanoi-baseline")
-    r = run(s, days=days, keep=False)
+    r = simulate(s, days=days, keep=False)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{days} {r.arrivals} {peak:.0f}")
 
@@ -297,7 +297,7 @@ def main() -> None:
         f"{w['ref_cpu']:.2f} s CPU / {w['ref_wall']:.2f} s wall"
     )
     print(
-        f"  twin (whole run(): set-up, events, records, aggregates): {w['twin_events']:,.0f} events, "
+        f"  twin (whole simulate(): set-up, events, records, aggregates): {w['twin_events']:,.0f} events, "
         f"{w['twin_cpu']:.2f} s CPU / {w['twin_wall']:.2f} s wall"
     )
     unit = w["ref_cpu"] / w["twin_cpu"]

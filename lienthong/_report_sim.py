@@ -15,7 +15,7 @@ from scenarios import metrics as metric_names
 from scenarios.model import Scenario
 
 if TYPE_CHECKING:
-    from lienthong.runs import Run
+    from lienthong.runs import RunFolder
     from sim.records import SimResult, SimSummary
 
 __all__ = ["est", "flat_metrics", "sim_figures", "sim_report", "sim_verdict", "write_step_csv"]
@@ -246,7 +246,7 @@ def _checks(m: Mapping[str, Any]) -> list[Check]:
     ]
 
 
-def sim_figures(scenario: Scenario, summary: SimSummary, shown: SimResult, run: Run) -> list[Figure]:
+def sim_figures(scenario: Scenario, summary: SimSummary, shown: SimResult, run: RunFolder) -> list[Figure]:
     """The report's plots, written into ``run``: backlog and steps of replication ``shown``,
     weekly attainment across replications, desk utilisation by hour of the week."""
     from sim import plots

@@ -30,7 +30,7 @@ import lienthong
 from lienthong._report_format import scrub
 from scenarios import Scenario, dump
 
-__all__ = ["Run", "run_id", "scenario_digest", "start_run", "versions"]
+__all__ = ["RunFolder", "run_id", "scenario_digest", "start_run", "versions"]
 
 _LIBRARIES = ("simpy", "numpy", "locust", "fastapi")
 _KIND = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -65,7 +65,7 @@ def run_id(scenario_name: str, kind: str, digest: str, seed: int, started: datet
 
 
 @dataclass
-class Run:
+class RunFolder:
     """A run folder and its manifest; :meth:`finish` stamps the end time and outcome."""
 
     id: str
@@ -119,14 +119,14 @@ def start_run(
     source: str | None = None,
     settings: Mapping[str, Any] | None = None,
     now: datetime | None = None,
-) -> Run:
+) -> RunFolder:
     """Creates ``root/<id>/`` and writes its manifest.
 
     ``seed`` defaults to the scenario's; ``argv`` to ``sys.argv`` (personal identifiers in it are
     masked); ``source`` is where the scenario came from (a catalog name or a path);
     ``settings`` are the run's parameters (days, replications, …). A second run with the same id
     in the same second gets a ``-2``, ``-3``… suffix rather than overwriting the first.
-    ``root`` is resolved against the current folder: ``Run.path`` is absolute, so paths under it
+    ``root`` is resolved against the current folder: ``RunFolder.path`` is absolute, so paths under it
     can be handed to child processes as they are.
     """
     started = (now or datetime.now(UTC)).astimezone(UTC)
@@ -148,7 +148,7 @@ def start_run(
         "platform": {"system": platform.system(), "machine": platform.machine(), "cpus": os.cpu_count()},
         "git": _git_commit(),
     }
-    run = Run(path.name, path, manifest)
+    run = RunFolder(path.name, path, manifest)
     run._write()
     return run
 

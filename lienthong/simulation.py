@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lienthong.report import Report
-    from lienthong.runs import Run
+    from lienthong.runs import RunFolder
     from scenarios import Scenario
     from sim.records import SimSummary
     from sim.sizing import SizingResult
@@ -33,7 +33,7 @@ _KEEP_LIMIT = 400_000
 class SimOutcome:
     """What :func:`simulate` produced: the run folder, the report and the replications' summary."""
 
-    run: Run
+    run: RunFolder
     report: Report
     summary: SimSummary
 
@@ -42,7 +42,7 @@ class SimOutcome:
 class SizeOutcome:
     """What :func:`size_capacity` produced: the run folder, the report and the search result."""
 
-    run: Run
+    run: RunFolder
     report: Report
     result: SizingResult
 
@@ -171,7 +171,7 @@ def _setup(
     return scenario, days, reps, min(scenario.sim.warmup_days, days / 2)
 
 
-def _meta(run: Run, scenario: Scenario, days: int, reps: int) -> dict[str, str]:
+def _meta(run: RunFolder, scenario: Scenario, days: int, reps: int) -> dict[str, str]:
     return {
         "run": run.id,
         "scenario": scenario.meta.name,

@@ -3,7 +3,7 @@
 >>> import scenarios, sim
 >>> s = scenarios.load("hanoi-baseline")
 >>> stream = sim.arrivals(s, days=7)                       # numpy records, sorted by submission
->>> result = sim.run(s, days=28)                           # one replication -> SimResult
+>>> result = sim.simulate(s, days=28)                           # one replication -> SimResult
 >>> m = sim.metrics(result, warmup_days=7)                 # plain dict (metrics.json)
 >>> summary = sim.run_replications(s, 5, 28, workers=2)    # SimSummary with 95% CIs
 
@@ -11,7 +11,7 @@ Public API (stable; changes are listed at the top of ``sim/records.py``):
 
 - ``arrivals(scenario, days=None, *, rng=None, multiplier=None, replication=0) -> np.ndarray``
 - ``split_by_index(stream, n_workers, worker_index) -> np.ndarray``
-- ``run(scenario, *, days=None, replication=0, seed=None, capacity=None, sink=None, keep=True,
+- ``simulate(scenario, *, days=None, replication=0, seed=None, capacity=None, sink=None, keep=True,
   warmup_days=None, stream=None) -> SimResult``
 - ``metrics(result, warmup_days=None) -> dict``
 - ``run_replications(scenario, replications=None, days=None, *, workers=2, capacity=None,
@@ -20,7 +20,7 @@ Public API (stable; changes are listed at the top of ``sim/records.py``):
 - ``summarize(per_replication_metrics) -> dict``; ``lookup(metrics, metric, stat) -> float | dict``
 - ``mser5(series) -> int``; ``erlang_c_wait(lam, mu, c) -> float``; in ``sim.confidence``:
   ``t_quantile(p, df)``, ``mean_ci(values, level=0.975)``
-- ``NpySink(folder)``, ``CsvSink(folder)``: record sinks for ``run(..., sink=...)``
+- ``NpySink(folder)``, ``CsvSink(folder)``: record sinks for ``simulate(..., sink=...)``
 
 The twin and statistics are imported lazily so that the load tests' ``from sim.arrivals import
 arrivals`` does not load SimPy.
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from sim.metrics import lookup, metrics
     from sim.queueing import erlang_c_wait
     from sim.replications import run_replications, summarize
-    from sim.twin import CsvSink, NpySink, run
+    from sim.twin import CsvSink, NpySink, simulate
     from sim.warmup import mser5
 
 __all__ = [
@@ -62,14 +62,14 @@ __all__ = [
     "lookup",
     "metrics",
     "mser5",
-    "run",
     "run_replications",
+    "simulate",
     "split_by_index",
     "summarize",
 ]
 
 _LAZY = {
-    "run": "sim.twin",
+    "simulate": "sim.twin",
     "NpySink": "sim.twin",
     "CsvSink": "sim.twin",
     "metrics": "sim.metrics",

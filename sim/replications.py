@@ -99,9 +99,9 @@ class _Replication(NamedTuple):
 
 
 def _replicate(task: _Replication) -> tuple[dict[str, Any], SimResult | None]:
-    from sim.twin import run
+    from sim.twin import simulate
 
-    result = run(
+    result = simulate(
         task.scenario,
         days=task.days,
         replication=task.replication,

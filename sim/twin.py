@@ -74,7 +74,7 @@ from sim.records import (
 )
 from sim.warmup import default_warmup
 
-__all__ = ["CsvSink", "NpySink", "run"]
+__all__ = ["CsvSink", "NpySink", "simulate"]
 
 _MARGIN_DAYS = 150  # calendar tables reach past the horizon for deadlines of late dossiers
 _CHUNK = 65_536
@@ -83,7 +83,7 @@ _DRAW_BLOCK = 4096
 _HOUR = 60.0
 
 
-def run(
+def simulate(
     scenario: Scenario,
     *,
     days: int | None = None,

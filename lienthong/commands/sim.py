@@ -22,7 +22,7 @@ from lienthong.simulation import SimOutcome, SizeOutcome, simulate, size_capacit
 
 if TYPE_CHECKING:
     from lienthong.report import Report
-    from lienthong.runs import Run
+    from lienthong.runs import RunFolder
 
 __all__ = ["SimOutcome", "SizeOutcome", "register", "simulate", "size_capacity"]
 
@@ -131,7 +131,7 @@ def _bad_input(exc: Exception) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _print_report(report: Report, run: Run) -> None:
+def _print_report(report: Report, run: RunFolder) -> None:
     from lienthong.report import ThresholdResult
 
     style = "green" if report.passed else "red"

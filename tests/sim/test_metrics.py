@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import scenarios
-from sim import run
+from sim import simulate
 from sim.metrics import lookup, metrics
 from sim.records import DONE, OPEN, REFUSED
 from tests.sim.conftest import assert_close
@@ -16,7 +16,7 @@ BASE = scenarios.load("hanoi-baseline")
 
 @pytest.fixture(scope="module")
 def month() -> dict:
-    return metrics(run(BASE, days=21, warmup_days=7))
+    return metrics(simulate(BASE, days=21, warmup_days=7))
 
 
 def test_metrics_cover_services_steps_agencies_and_little(month: dict) -> None:
@@ -40,8 +40,8 @@ def test_metrics_cover_services_steps_agencies_and_little(month: dict) -> None:
 
 
 def test_a_new_warmup_from_kept_records_equals_a_run_with_it() -> None:
-    kept = run(BASE, days=10, warmup_days=0)
-    direct = run(BASE, days=10, warmup_days=3, keep=False)
+    kept = simulate(BASE, days=10, warmup_days=0)
+    direct = simulate(BASE, days=10, warmup_days=3, keep=False)
     again, fresh = metrics(kept, warmup_days=3), metrics(direct)
     for m in (again, fresh):
         m.pop("wall_s")
@@ -72,7 +72,7 @@ desk_time = { kind = "lognormal", mean = 20.0, cv = 0.5 }
 def test_an_overloaded_system_fails_its_deadline_in_the_metrics() -> None:
     """A growing backlog must not look healthy: open dossiers count as late once past due, and
     enter the percentiles with the working days they have used so far (a lower bound)."""
-    r = run(scenarios.loads(OVERLOADED), days=14, warmup_days=1)
+    r = simulate(scenarios.loads(OVERLOADED), days=14, warmup_days=1)
     birth = metrics(r)["services"]["birth"]
     assert birth["attainment"] < 0.95 and birth["e2e_wd"]["p95"] > 3.0
     d = r.dossiers[(r.dossiers["service"] == 0) & (r.dossiers["submitted"] >= 1440)]

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import scenarios
 from scenarios import Scenario, validate
 from scenarios.demand import calendar_for, datetime_to_minute, minute_to_datetime
-from sim import ARRIVAL_DTYPE, CsvSink, NpySink, run
+from sim import ARRIVAL_DTYPE, CsvSink, NpySink, simulate
 from sim._clock import Workdays
 from sim._sinks import read_npy
 from sim.metrics import metrics
@@ -83,7 +83,7 @@ DESK_ONLY = {"ks": {"agency": "justice", "task": "register_birth", "limit_wd": 0
 
 def test_one_desk_serves_fifo() -> None:
     s = tiny(DESK_ONLY, capacity={"justice": (1, 1)})
-    r = run(s, days=2, stream=stream([8 * H, 8 * H + 10, 8 * H + 20]))
+    r = simulate(s, days=2, stream=stream([8 * H, 8 * H + 10, 8 * H + 20]))
     assert timeline(r) == [(0, "ks", 480.0, 510.0), (1, "ks", 510.0, 540.0), (2, "ks", 540.0, 570.0)]
     assert r.steps["wait"].tolist() == [0.0, 20.0, 40.0]
     assert r.dossiers["completed"].tolist() == [510.0, 540.0, 570.0]
@@ -92,7 +92,7 @@ def test_one_desk_serves_fifo() -> None:
 def test_desk_work_pauses_over_lunch_and_night() -> None:
     s = tiny(DESK_ONLY, capacity={"justice": (3, 1)})
     # 11:20 (10 min before lunch), 16:40 (20 min before closing), 20:00 (closed)
-    r = run(s, days=2, stream=stream([680.0, 1000.0, 1200.0]))
+    r = simulate(s, days=2, stream=stream([680.0, 1000.0, 1200.0]))
     tuesday = 1440.0
     assert timeline(r) == [
         (0, "ks", 680.0, 800.0),  # 10 min, lunch 11:30-13:00, 20 min → 13:20
@@ -115,14 +115,14 @@ def test_dag_runs_branches_in_parallel_and_skips_the_payer_that_does_not_apply()
         },
     }
     s = tiny(steps, service="death")
-    pensioner = run(s, days=1, stream=stream([8 * H], service=1, status=0))
+    pensioner = simulate(s, days=1, stream=stream([8 * H], service=1, status=0))
     assert timeline(pensioner) == [
         (0, "kt", 480.0, 490.0),
         (0, "xtt", 490.0, 495.0),
         (0, "funeral", 490.0, 497.0),
     ]
     assert pensioner.dossiers["completed"].tolist() == [497.0]
-    nobody = run(s, days=1, stream=stream([8 * H], service=1, status=4))  # status "none"
+    nobody = simulate(s, days=1, stream=stream([8 * H], service=1, status=4))  # status "none"
     assert timeline(nobody) == [(0, "kt", 480.0, 490.0), (0, "xtt", 490.0, 495.0)]
     assert nobody.dossiers["state"].tolist() == [DONE]
     assert nobody.dossiers["completed"].tolist() == [495.0]
@@ -135,7 +135,7 @@ def test_deadlines_follow_the_1500_cutoff() -> None:
     s = tiny(DESK_ONLY, deadline_wd=3, verification_deadline_wd=5)
     friday = 4 * 1440.0
     times = [899.0, 899.0, 930.0, friday + 960]
-    r = run(s, days=14, stream=stream(times, verification=[False, True, False, False]))
+    r = simulate(s, days=14, stream=stream(times, verification=[False, True, False, False]))
     d = r.dossiers
     close = 17 * H
     # 14:59 Monday: clock starts Monday (5 WD with verification); 15:30: Tuesday; Friday 16:00: Monday.
@@ -149,7 +149,7 @@ def test_deadlines_follow_the_1500_cutoff() -> None:
 
 def test_unsorted_stream_is_rejected() -> None:
     with pytest.raises(ValueError, match="not sorted"):
-        run(tiny(DESK_ONLY), days=1, stream=stream([10.0, 5.0]))
+        simulate(tiny(DESK_ONLY), days=1, stream=stream([10.0, 5.0]))
 
 
 @settings(max_examples=60)
@@ -173,11 +173,11 @@ SYSTEM_ONLY = {"pid": {"agency": "police", "task": "issue_pid", "limit_wd": 1, "
 
 def test_outage_pauses_work_and_blocks_the_queue() -> None:
     outage = [{"kind": "outage", "agency": "police", "start": 600, "end": 700}]
-    one = run(
+    one = simulate(
         tiny(SYSTEM_ONLY, faults=outage, capacity={"police": (1, 1)}), days=1, stream=stream([595.0, 620.0])
     )
     assert timeline(one) == [(0, "pid", 595.0, 705.0), (1, "pid", 705.0, 715.0)]
-    two = run(
+    two = simulate(
         tiny(SYSTEM_ONLY, faults=outage, capacity={"police": (1, 2)}), days=1, stream=stream([595.0, 620.0])
     )
     assert timeline(two) == [(0, "pid", 595.0, 705.0), (1, "pid", 700.0, 710.0)]
@@ -186,7 +186,7 @@ def test_outage_pauses_work_and_blocks_the_queue() -> None:
 def test_errors_are_retried_with_exponential_backoff() -> None:
     steps = {"pid": {"agency": "police", "task": "issue_pid", "system_time": const(1)}}
     errors = [{"kind": "error", "agency": "police", "start": 0, "end": 100, "rate": 1.0, "status": 503}]
-    r = run(tiny(steps, faults=errors), days=1, stream=stream([0.0]))
+    r = simulate(tiny(steps, faults=errors), days=1, stream=stream([0.0]))
     # attempts end at 1, 3, 6, 11, 20, 37, 70 (backoff 1, 2, 4 … 32, then 64 capped at 60)
     assert timeline(r) == [(0, "pid", 0.0, 131.0)]
     assert r.steps["retries"].tolist() == [7]
@@ -195,7 +195,7 @@ def test_errors_are_retried_with_exponential_backoff() -> None:
 
 def test_slow_pid_delays_issuance_in_its_window() -> None:
     slow = [{"kind": "slow_pid", "agency": "police", "start": 0, "end": 60, "delay": const(240)}]
-    r = run(tiny(SYSTEM_ONLY, faults=slow), days=1, stream=stream([30.0, 90.0]))
+    r = simulate(tiny(SYSTEM_ONLY, faults=slow), days=1, stream=stream([30.0, 90.0]))
     assert timeline(r) == [(0, "pid", 30.0, 280.0), (1, "pid", 90.0, 100.0)]
 
 
@@ -204,7 +204,7 @@ def test_slow_pid_delays_issuance_in_its_window() -> None:
 
 def test_incomplete_dossier_is_received_after_supplementation() -> None:
     s = tiny(DESK_ONLY, supplement_share=1.0, supplement_delay_wd=const(2.0))
-    r = run(s, days=5, stream=stream([8 * H], incomplete=[True]))
+    r = simulate(s, days=5, stream=stream([8 * H], incomplete=[True]))
     wednesday_8 = 2 * 1440 + 8 * H  # two full working days of office time later
     assert r.dossiers["received"].tolist() == [wednesday_8]
     assert timeline(r) == [(0, "ks", wednesday_8, wednesday_8 + 30)]
@@ -212,7 +212,7 @@ def test_incomplete_dossier_is_received_after_supplementation() -> None:
 
 def test_incomplete_dossier_is_refused_when_the_window_closes() -> None:
     s = tiny(DESK_ONLY, supplement_share=0.0, supplement_wd=7)
-    r = run(s, days=12, stream=stream([8 * H], incomplete=[True]))
+    r = simulate(s, days=12, stream=stream([8 * H], incomplete=[True]))
     d = r.dossiers[0]
     assert d["state"] == REFUSED
     assert d["completed"] == 9 * 1440 + 17 * H  # 7 WD after Monday: Wednesday of next week, 17:00
@@ -222,7 +222,7 @@ def test_incomplete_dossier_is_refused_when_the_window_closes() -> None:
 
 def test_open_at_horizon() -> None:
     s = tiny(DESK_ONLY, capacity={"justice": (1, 1)})
-    r = run(s, days=1, stream=stream([1000.0, 1010.0]))
+    r = simulate(s, days=1, stream=stream([1000.0, 1010.0]))
     assert r.dossiers["state"].tolist() == [OPEN, OPEN]
     assert r.steps["done"].tolist() == [False, False]
     assert r.steps["start"][0] == 1000.0 and math.isnan(r.steps["start"][1])
@@ -237,7 +237,7 @@ def test_open_dossiers_past_due_count_late_and_with_their_time_so_far() -> None:
     """One desk, 600 office minutes a dossier, deadline 1 WD: the third is open and late at the horizon."""
     s = tiny({**DESK_ONLY, "ks": {**DESK_ONLY["ks"], "desk_time": const(600)}},
              capacity={"justice": (1, 1)}, deadline_wd=1)  # fmt: skip
-    r = run(s, days=3, stream=stream([8 * H, 8 * H + 1, 8 * H + 2]), warmup_days=0)
+    r = simulate(s, days=3, stream=stream([8 * H, 8 * H + 1, 8 * H + 2]), warmup_days=0)
     tue, wed, thu = 1440.0, 2 * 1440.0, 3 * 1440.0
     assert timeline(r)[:2] == [(0, "ks", 480.0, tue + 600), (1, "ks", tue + 600, wed + 810)]
     assert r.dossiers["state"].tolist() == [DONE, DONE, OPEN]
@@ -274,7 +274,7 @@ def test_open_dossiers_past_due_count_late_and_with_their_time_so_far() -> None:
     ),
 )
 def test_every_arrival_ends_in_exactly_one_state(seed: int, name: str) -> None:
-    r = run(scenarios.load(name), days=4, seed=seed, warmup_days=0)
+    r = simulate(scenarios.load(name), days=4, seed=seed, warmup_days=0)
     d = r.dossiers
     assert d["dossier"].tolist() == list(range(r.arrivals))
     assert set(np.unique(d["state"]).tolist()) <= {DONE, REFUSED, OPEN}
@@ -304,16 +304,16 @@ def test_every_arrival_ends_in_exactly_one_state(seed: int, name: str) -> None:
 
 def test_same_seed_same_records_and_replications_differ() -> None:
     s = scenarios.load("hanoi-baseline")
-    a, b = run(s, days=3, warmup_days=0), run(s, days=3, warmup_days=0)
+    a, b = simulate(s, days=3, warmup_days=0), simulate(s, days=3, warmup_days=0)
     assert a.steps.tobytes() == b.steps.tobytes() and a.dossiers.tobytes() == b.dossiers.tobytes()
-    c = run(s, days=3, warmup_days=0, replication=1)
+    c = simulate(s, days=3, warmup_days=0, replication=1)
     assert c.dossiers.tobytes() != a.dossiers.tobytes()
 
 
 def test_sinks_receive_every_record(tmp_path: Path) -> None:
     s = scenarios.load("hanoi-baseline")
-    kept = run(s, days=3, warmup_days=0, sink=NpySink(tmp_path / "npy"))
-    streamed = run(s, days=3, warmup_days=0, sink=CsvSink(tmp_path / "csv"), keep=False)
+    kept = simulate(s, days=3, warmup_days=0, sink=NpySink(tmp_path / "npy"))
+    streamed = simulate(s, days=3, warmup_days=0, sink=CsvSink(tmp_path / "csv"), keep=False)
     assert streamed.steps.size == 0 and streamed.dossiers.size == 0
     assert read_npy(tmp_path / "npy", "steps").tobytes() == kept.steps.tobytes()
     on_disk = np.sort(read_npy(tmp_path / "npy", "dossiers"), order="dossier")
@@ -326,11 +326,11 @@ def test_sinks_receive_every_record(tmp_path: Path) -> None:
 def test_bad_capacity_is_rejected_with_the_agency_named() -> None:
     s = scenarios.load("hanoi-baseline")
     with pytest.raises(ValueError, match="unknown agency 'court'"):
-        run(s, days=1, capacity={"court": (1, 1)})
+        simulate(s, days=1, capacity={"court": (1, 1)})
     with pytest.raises(ValueError, match="step 'ks' needs a desk but agency 'justice' has 0"):
-        run(s, days=1, capacity={"justice": (0, 8)})
+        simulate(s, days=1, capacity={"justice": (0, 8)})
     with pytest.raises(ValueError, match="days must be at least 1"):
-        run(s, days=0)
+        simulate(s, days=0)
 
 
 # -- validation against queueing theory -----------------------------------------------------------
@@ -354,7 +354,8 @@ def test_mmc_matches_erlang_c() -> None:
         rng = np.random.default_rng([7, r])
         times = np.cumsum(rng.exponential(1 / lam, int(lam * days * 1440 * 1.1)))
         times = times[times < days * 1440]
-        result = run(s, days=days, replication=r, stream=stream(times.tolist()), warmup_days=1, keep=False)
+        result = simulate(s, days=days, replication=r, stream=stream(times.tolist()), warmup_days=1,
+                          keep=False)
         per_rep.append(metrics(result))
     summary = summarize(per_rep)
     wait = summary["steps"]["mm"]["wait_min"]["mean"]

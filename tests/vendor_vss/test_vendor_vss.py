@@ -49,7 +49,7 @@ def _stop_vss(process: Any) -> None:
 
 
 @dataclass
-class Run:
+class Ecosystem:
     vss: str
     fakes: Handle
     client: httpx.Client
@@ -69,7 +69,7 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ecosystem]:
     tmp = tmp_path_factory.mktemp("vendor_vss")
     up_port, vss_port = free_port(), free_port()
     base = scenarios.load("hanoi-baseline")
@@ -85,7 +85,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         assert url == f"http://127.0.0.1:{vss_port}"
         fakes = start_subprocess(scenario, tmp / "fakes", port=up_port)  # after the VSS, as in a run
         with httpx.Client(timeout=30) as client:
-            yield Run(f"http://127.0.0.1:{vss_port}", fakes, client)
+            yield Ecosystem(f"http://127.0.0.1:{vss_port}", fakes, client)
     finally:
         if fakes is not None:
             fakes.kill()
@@ -96,7 +96,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
 # ---------------------------------------------------------------- helpers driving the ecosystem
 
 
-def _birth_certificate(run: Run, born: str) -> dict[str, Any]:
+def _birth_certificate(run: Ecosystem, born: str) -> dict[str, Any]:
     n = next(_serial)
     r = run.post(f"{run.fakes.base_url}/health/birth-certificates", "hospital", {
         "facility_code": "01001", "mother_name": "Nguyễn Thị Lan", "mother_birth_date": "1995-04-12",
@@ -107,7 +107,7 @@ def _birth_certificate(run: Run, born: str) -> dict[str, Any]:
     return dict(r.json())
 
 
-def _death_notice(run: Run, *, pid: str | None = None, born: str = "1950-06-01",
+def _death_notice(run: Ecosystem, *, pid: str | None = None, born: str = "1950-06-01",
                   died: str = "2026-03-08") -> dict[str, Any]:
     pid = pid or f"001050{next(_serial):06d}"  # male, born 1950
     r = run.post(f"{run.fakes.base_url}/health/death-notices", "hospital", {
@@ -118,7 +118,7 @@ def _death_notice(run: Run, *, pid: str | None = None, born: str = "1950-06-01",
     return dict(r.json())
 
 
-def _registered_death(run: Run, status: str, **notice: str) -> dict[str, Any]:
+def _registered_death(run: Ecosystem, status: str, **notice: str) -> dict[str, Any]:
     """A death record made directly at justice (the portal's key writes justice)."""
     r = run.post(f"{run.fakes.base_url}/justice/deaths", "portal", {
         "death_notice_id": _death_notice(run, **notice)["id"], "unit_code": "00070",
@@ -127,7 +127,7 @@ def _registered_death(run: Run, status: str, **notice: str) -> dict[str, Any]:
     return dict(r.json())
 
 
-def _dossier(run: Run, caller: str, body: dict[str, Any]) -> dict[str, Any]:
+def _dossier(run: Ecosystem, caller: str, body: dict[str, Any]) -> dict[str, Any]:
     r = run.post(f"{run.fakes.base_url}/portal/dossiers", caller, {
         "channel": "online", "applicant_name": "Nguyễn Thị Lan", "applicant_pid": "001195000001", **body})
     assert r.status_code == 202, r.text
@@ -140,7 +140,7 @@ def _dossier(run: Run, caller: str, body: dict[str, Any]) -> dict[str, Any]:
     raise AssertionError(f"dossier not terminal: {json.dumps(d, ensure_ascii=False)[:2000]}")
 
 
-def _birth_dossier(run: Run, caller: str, variant: str, born: str) -> dict[str, Any]:
+def _birth_dossier(run: Ecosystem, caller: str, variant: str, born: str) -> dict[str, Any]:
     cert = _birth_certificate(run, born)
     return _dossier(run, caller, {"service": "birth", "variant": variant, "birth": {
         "birth_certificate_id": cert["id"], "child_name": "Trần Minh An", "unit_code": "00070",
@@ -149,7 +149,7 @@ def _birth_dossier(run: Run, caller: str, variant: str, born: str) -> dict[str, 
         "initial_care_facility": "01001"}})
 
 
-def _death_dossier(run: Run, variant: str, status: str, died: str) -> dict[str, Any]:
+def _death_dossier(run: Ecosystem, variant: str, status: str, died: str) -> dict[str, Any]:
     notice = _death_notice(run, died=died)
     return _dossier(run, "desk", {"service": "death", "variant": variant, "channel": "desk", "death": {
         "death_notice_id": notice["id"], "unit_code": "00070", "status": status,
@@ -176,7 +176,7 @@ def _problem(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
     ("citizen", "ks_tt_bhyt", "2026-03-01"),   # 72-month day 2032-03-01 <= 30/09: card to 30/09
     ("desk", "ks_bhyt", "2025-11-15"),         # 72-month day 2031-11-15 > 30/09: the day before
 ])
-def test_birth_dossier_gets_one_card(run: Run, caller: str, variant: str, born: str) -> None:
+def test_birth_dossier_gets_one_card(run: Ecosystem, caller: str, variant: str, born: str) -> None:
     dossier = _birth_dossier(run, caller, variant, born)
     assert dossier["status"] == "completed", json.dumps(dossier, ensure_ascii=False)
     pid, code = dossier["result"]["pid"], dossier["result"]["card_code"]
@@ -204,7 +204,7 @@ def test_birth_dossier_gets_one_card(run: Run, caller: str, variant: str, born: 
     ("kt_xtt_funeral", "pensioner", "2026-03-08", 23_400_000),
     ("kt_xtt_funeral_survivor", "insured", "2024-06-30", 18_000_000),  # base pay before 2024-07-01
 ])
-def test_death_dossier_pays_once(run: Run, variant: str, status: str, died: str, amount: int) -> None:
+def test_death_dossier_pays_once(run: Ecosystem, variant: str, status: str, died: str, amount: int) -> None:
     dossier = _death_dossier(run, variant, status, died)
     assert dossier["status"] == "completed", json.dumps(dossier, ensure_ascii=False)
     no, payment_id = dossier["result"]["death_register_no"], dossier["result"]["funeral_payment_id"]
@@ -230,7 +230,7 @@ def test_death_dossier_pays_once(run: Run, variant: str, status: str, died: str,
 # ---------------------------------------------------------------- rules against the vendor VSS
 
 
-def test_card_refusals(run: Run) -> None:
+def test_card_refusals(run: Ecosystem) -> None:
     cards = f"{run.vss}/vss/child-cards"
     _problem(run.post(cards, "portal", {}), 422, "no_pid")
     _problem(run.post(cards, "portal", {"pid": "001226999999"}), 422, "no_pid")  # police never issued it
@@ -251,7 +251,7 @@ def test_card_refusals(run: Run) -> None:
     assert run.get(f"{cards}?pid={child}").json() == {"items": []}
 
 
-def test_payment_refusals(run: Run) -> None:
+def test_payment_refusals(run: Ecosystem) -> None:
     for path in ("funeral-allowances", "survivor-benefits"):
         url = f"{run.vss}/vss/{path}"
         _problem(run.post(url, "portal", _payment(death_register_no="KT-00070-2026-Q01-999999")),
@@ -267,7 +267,7 @@ def test_payment_refusals(run: Run) -> None:
     assert _problem(again, 409, "already_settled")["existing"] == first.json()["payment_id"]
 
 
-def test_auth(run: Run) -> None:
+def test_auth(run: Ecosystem) -> None:
     for method, path in (("POST", "/vss/child-cards"), ("GET", "/vss/child-cards?pid=001226000042"),
                          ("POST", "/vss/funeral-allowances"), ("GET", "/vss/survivor-benefits/TT-1"),
                          ("GET", "/vss/funeral-allowances?death_register_no=KT-1")):
@@ -281,7 +281,7 @@ def test_auth(run: Run) -> None:
     assert run.get(f"{run.vss}/healthz", None).json()["status"] == "ok"
 
 
-def test_idempotency(run: Run) -> None:
+def test_idempotency(run: Ecosystem) -> None:
     url = f"{run.vss}/vss/funeral-allowances"
     no = _registered_death(run, "pensioner")["register_no"]
     body = _payment(death_register_no=no)
@@ -303,7 +303,7 @@ def test_idempotency(run: Run) -> None:
     assert len(run.get(f"{url}?death_register_no={no}").json()["items"]) == 1
 
 
-def test_concurrent_duplicate_delivery_makes_one_record(run: Run) -> None:
+def test_concurrent_duplicate_delivery_makes_one_record(run: Ecosystem) -> None:
     url = f"{run.vss}/vss/child-cards"
     child = _birth_dossier(run, "desk", "ks_tt", "2026-02-20")["result"]["pid"]
     answers: list[httpx.Response] = []
@@ -323,7 +323,7 @@ def test_concurrent_duplicate_delivery_makes_one_record(run: Run) -> None:
     assert len(run.get(f"{url}?pid={child}").json()["items"]) == 1
 
 
-def test_validation(run: Run) -> None:
+def test_validation(run: Ecosystem) -> None:
     cards, funeral = f"{run.vss}/vss/child-cards", f"{run.vss}/vss/funeral-allowances"
     headers = {"X-API-Key": KEYS["portal"], "Idempotency-Key": "v-1", "Content-Type": "application/json"}
     _problem(run.client.post(cards, content=b"{not json", headers=headers), 400, "invalid_json")
@@ -349,7 +349,7 @@ def test_validation(run: Run) -> None:
     _problem(run.get(f"{run.vss}/vss/nothing-here"), 404, "not_found")
 
 
-def test_upstream_down_is_502_and_leaves_nothing(tmp_path: Path, run: Run) -> None:
+def test_upstream_down_is_502_and_leaves_nothing(tmp_path: Path, run: Ecosystem) -> None:
     toml = tmp_path / "scenario.toml"
     toml.write_text(scenarios.dump(scenarios.load("hanoi-baseline")), encoding="utf-8")
     process, url = _start_vss(tmp_path, toml, f"http://127.0.0.1:{free_port()}", name="orphan")
