@@ -29,6 +29,8 @@ import gevent.pool
 import numpy as np
 import numpy.typing as npt
 
+from scenarios.clock import ScenarioClock
+
 __all__ = ["DriverStats", "OpenModelDriver", "wall_offsets"]
 
 Action = Callable[[int, float], object]
@@ -41,7 +43,7 @@ def wall_offsets(minutes: npt.ArrayLike, speed: float) -> npt.NDArray[np.float64
     """
     if not speed > 0:
         raise ValueError(f"speed must be positive, got {speed!r}")
-    return np.asarray(minutes, dtype=np.float64) * 60.0 / float(speed)
+    return np.asarray(ScenarioClock(0.0, float(speed)).wall(np.asarray(minutes, dtype=np.float64)))
 
 
 @dataclass

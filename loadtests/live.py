@@ -40,6 +40,7 @@ from loadtests.placement import Placement, place, with_agencies, with_multiplier
 from loadtests.reconcile import Reconciliation, reconcile_run
 from loadtests.results import LiveRun
 from scenarios import Scenario
+from scenarios.clock import ScenarioClock
 
 __all__ = ["LivePlan", "RunSettings", "drive_live", "plan_live"]
 
@@ -256,7 +257,7 @@ def _align(target: str, speed: float, lead_s: float) -> tuple[float, float, bool
         t0, their_speed = float(info["t0"]), float(info["speed"])
     except (httpx.HTTPError, KeyError, TypeError, ValueError):
         return now + lead_s, 0.0, False, speed
-    minute_then = (now + lead_s - t0) * their_speed / 60.0
+    minute_then = float(ScenarioClock(t0, their_speed).minute(now + lead_s))
     return t0, max(0.0, math.ceil(minute_then)), True, their_speed
 
 

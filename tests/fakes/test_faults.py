@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +14,8 @@ import pytest
 from fakes.faults import Hook, apply_hooks
 from fakes.serve import Handle
 from scenarios import Scenario, load
+from scenarios.clock import ScenarioClock
+from scenarios.clock import write as write_clock
 from scenarios.model import Dist, Fault
 from tests.fakes.conftest import Api, serve_thread
 
@@ -183,9 +184,7 @@ def at_minute(start: Any, tmp_path: Path, scenario: Scenario, minute: float,
               name: str) -> Api:
     """A server whose scenario clock reads ``minute`` now (speed 1: it stays there)."""
     run_dir = tmp_path / name
-    run_dir.mkdir()
-    (run_dir / "clock.json").write_text(json.dumps({"t0": time.time() - minute * 60,
-                                                    "speed": 1.0}))
+    write_clock(run_dir, ScenarioClock(time.time() - minute * 60, 1.0))
     api: Api = start(scenario, 1.0, name)
     assert abs(api.http.get("/healthz").json()["minute"] - minute) < 1
     return api
