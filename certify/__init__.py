@@ -1,8 +1,8 @@
 """Vendor certification: one command, one reproducible certificate.
 
 >>> from certify import certify
->>> cert = certify("vss", "http://127.0.0.1:9000", out="runs/cert-vss")   # doctest: +SKIP
->>> cert.verdict                                                          # doctest: +SKIP
+>>> cert = certify("vss", "http://127.0.0.1:9000")   # doctest: +SKIP
+>>> cert.verdict                                    # doctest: +SKIP
 'PASS'
 """
 

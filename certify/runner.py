@@ -1,5 +1,5 @@
-"""Run a certification: start the reference ecosystem around the vendor, run the phases, write
-the certificate.
+"""Run a certification: start the reference ecosystem around the vendor, run the phases, grade
+the certificate (the front door writes it).
 
 The vendor's implementation of one agency answers at ``base_url``. The rest of the ecosystem
 is the reference fakes, started here in a child process with the scenario's
@@ -130,10 +130,11 @@ def _coverage(ctx: Ctx) -> dict[str, Any]:
 
 def certify(agency: str, base_url: str, *, scenario: str | Scenario = "hanoi-baseline",
             api_key: str | None = None, seed: int | None = None,
-            phases: Sequence[str] = PHASES, out: str | Path | None = None,
+            phases: Sequence[str] = PHASES,
             ecosystem_port: int | None = None, options: Options | None = None,
             progress: Progress | None = None) -> Certificate:
-    """Certify the vendor's ``agency`` at ``base_url``; write the certificate into ``out``.
+    """Certify the vendor's ``agency`` at ``base_url``; the returned certificate is not written
+    anywhere (``lienthong certify`` writes its folder).
 
     Raises CertifyError for bad input or an unreachable target.
     """
@@ -159,10 +160,7 @@ def certify(agency: str, base_url: str, *, scenario: str | Scenario = "hanoi-bas
         ctx.vendor.close()
         ctx.eco.close()
     stamp = _stamp(ctx, base, base_url, proxy.url, phases)
-    cert = Certificate(stamp, results, _coverage(ctx), ctx.notes.get("performance", {}))
-    if out is not None:
-        cert.write(out)
-    return cert
+    return Certificate(stamp, results, _coverage(ctx), ctx.notes.get("performance", {}))
 
 
 def _run_all(ctx: Ctx, reqs: list[Requirement], progress: Progress | None) -> list[Result]:

@@ -31,6 +31,7 @@ h3 { font-size: 15px; margin: 18px 0 6px; }
            margin: 12px 0 18px; }
 .verdict.pass { background: var(--okbg); border-color: var(--ok); }
 .verdict.fail { background: var(--badbg); border-color: var(--bad); }
+.verdict.na { background: var(--nabg); border-color: var(--na); }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 10px;
          margin: 8px 0; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; background: var(--bg); }
@@ -59,6 +60,8 @@ footer { margin-top: 36px; color: var(--muted); font-size: 12px; border-top: 1px
 def render_html(report: Report) -> str:
     """The whole page for ``report``."""
     state = "pass" if report.passed else "fail"
+    if report.exit_code not in (0, 1):  # graded between pass and fail (a CONDITIONAL PASS)
+        state = "na"
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -131,7 +134,7 @@ def _checks(checks: Sequence[Check]) -> str:
 
 
 def _check_status(c: Check) -> str:
-    return "pass" if c.passed else ("fail" if c.blocking else "warning")
+    return c.status
 
 
 def _section(s: Section) -> str:

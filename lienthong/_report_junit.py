@@ -35,7 +35,9 @@ def render_junit(report: Report) -> str:
     for c in report.checks:
         suite = groups.get(c.group) or groups.setdefault(c.group, _suite(root, c.group))
         case = ET.SubElement(suite, "testcase", classname=c.group, name=scrub(c.name))
-        if not c.passed and not c.blocking:
+        if c.skipped:
+            ET.SubElement(case, "skipped", message=scrub(f"not run: {c.detail}" if c.detail else "not run"))
+        elif not c.passed and not c.blocking:
             ET.SubElement(case, "system-err").text = scrub(f"warning: {c.detail or 'check failed'}")
         elif not c.passed:
             ET.SubElement(

@@ -112,7 +112,8 @@ class Check:
     """A pass/fail check that is not a threshold (Little's law, conservation, reconciliation).
 
     A failing ``blocking`` check fails the run; a non-blocking one is a warning, shown but not
-    counted in the exit code.
+    counted in the exit code. A ``skipped`` check was not run: shown as "not run" (junit
+    ``<skipped>``), never as passed, and not counted in the exit code.
     """
 
     name: str
@@ -120,6 +121,18 @@ class Check:
     detail: str = ""
     group: str = "checks"
     blocking: bool = True
+    skipped: bool = False
+
+    def __post_init__(self) -> None:
+        if self.skipped and self.passed:
+            raise ValueError(f"check {self.name!r}: a check that was not run has not passed")
+
+    @property
+    def status(self) -> Literal["pass", "fail", "warning", "not run"]:
+        """``'pass'``, ``'fail'``, ``'warning'`` (a non-blocking failure) or ``'not run'``."""
+        if self.skipped:
+            return "not run"
+        return "pass" if self.passed else ("fail" if self.blocking else "warning")
 
 
 @dataclass(frozen=True)
@@ -187,6 +200,9 @@ class Report:
     metrics: Mapping[str, Any] = field(default_factory=dict)
     notes: Sequence[str] = ()
     meta: Mapping[str, str] = field(default_factory=dict)
+    #: the run's own exit code when it grades more finely than pass/fail (a certificate's
+    #: CONDITIONAL PASS is 3); None: :attr:`exit_code` follows :attr:`passed`
+    graded_exit_code: int | None = None
 
     def __post_init__(self) -> None:
         if not self.verdict.strip():
@@ -195,11 +211,15 @@ class Report:
     @property
     def passed(self) -> bool:
         """True when no threshold is breached and every blocking check passes."""
-        return not any(t.failed for t in self.thresholds) and all(c.passed for c in self.checks if c.blocking)
+        return not any(t.failed for t in self.thresholds) and not any(
+            c.status == "fail" for c in self.checks
+        )
 
     @property
     def exit_code(self) -> int:
-        """0 when :attr:`passed`, else 1 (like k6 with breached thresholds)."""
+        """``graded_exit_code`` when given, else 0 when :attr:`passed` and 1 when not (like k6)."""
+        if self.graded_exit_code is not None:
+            return self.graded_exit_code
         return 0 if self.passed else 1
 
     def figures(self) -> list[Figure]:
@@ -242,6 +262,7 @@ class Report:
                     "group": c.group,
                     "passed": c.passed,
                     "blocking": c.blocking,
+                    **({"skipped": True} if c.skipped else {}),
                     "detail": scrub(c.detail),
                 }
                 for c in self.checks

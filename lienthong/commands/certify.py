@@ -1,7 +1,13 @@
-"""``lienthong certify AGENCY --base-url URL``: certify a vendor's implementation of one agency."""
+"""``lienthong certify AGENCY --base-url URL``: certify a vendor's implementation of one agency.
+
+``certify.certify`` runs the phases and returns the certificate; this command writes its folder
+(``lienthong._report_certificate.write_certification``: manifest, certificate.json,
+certificate.html, junit.xml) and exits with its verdict.
+"""
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -86,7 +92,8 @@ def _run(console: Console, agency: str, base_url: str, api_key: str | None, rate
 
     from certify import CertifyError, Options, certify
     from certify.requirements import requirements_for
-    from scenarios import ScenarioError
+    from lienthong._report_certificate import mask_argv, write_certification
+    from scenarios import ScenarioError, load
 
     options = Options(rate=rate, perf_seconds=perf_seconds, contract_examples=examples)
     colours = {"pass": "green", "fail": "red", "not run": "yellow"}
@@ -107,13 +114,19 @@ def _run(console: Console, agency: str, base_url: str, api_key: str | None, rate
                 bar.console.print(f"  [{colours[result.status]}]{result.status}[/] {req.id}: "
                                   f"{result.outcome.detail}")
 
+        started = datetime.now(UTC)
         try:
-            cert = certify(agency, base_url, scenario=scenario, api_key=api_key, seed=seed,
-                           phases=phases, out=folder, ecosystem_port=ecosystem_port,
-                           options=options, progress=progress)
+            base = load(scenario)
+            cert = certify(agency, base_url, scenario=base, api_key=api_key, seed=seed,
+                           phases=phases, ecosystem_port=ecosystem_port, options=options,
+                           progress=progress)
         except (CertifyError, ScenarioError) as exc:
             console.print(f"[red]bad input:[/red] {exc}")
             return 2
+    settings = {"agency": agency, "target": base_url, "phases": list(phases),
+                "ecosystem_port": ecosystem_port, **vars(options)}
+    write_certification(cert, folder, base, started=started, argv=mask_argv(sys.argv),
+                        source=scenario, settings=settings)
     doc = cert.document()
     s = doc["summary"]
     colour = {"PASS": "green", "FAIL": "red"}.get(cert.verdict, "yellow")
@@ -122,7 +135,7 @@ def _run(console: Console, agency: str, base_url: str, api_key: str | None, rate
                   f"{doc['coverage']['exercised_count']}/{doc['coverage']['contract_count']} operations")
     if s["failed"]:
         console.print("failed: " + ", ".join(s["failed"]))
-    console.print(f"certificate: {folder}/certificate.html (json, junit.xml beside it); "
+    console.print(f"certificate: {folder}/certificate.html (json, junit.xml, manifest beside it); "
                   f"sha256 {doc['sha256'][:16]}…")
     return cert.exit_code
 

@@ -1,15 +1,20 @@
-"""Grading, stamping and the three renderings of a certificate."""
+"""Grading, stamping and the certificate's folder as the front door writes it (manifest, JSON,
+HTML and junit from the one report writer)."""
 
 from __future__ import annotations
 
+import html
 import json
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from pathlib import Path
 
 from certify._exchanges import Exchange
 from certify._outcomes import Outcome
 from certify.certificate import Certificate, Result, grade, verify
 from certify.requirements import requirements_for
+from lienthong._report_certificate import mask_argv, write_certification
+from scenarios import load
 
 _REQS = {r.id: r for r in requirements_for("vss")}
 
@@ -29,17 +34,24 @@ def test_grading_by_severity() -> None:
     assert grade([_res("VSS-CARD-002", "fail"), _res("VSS-IDEM-004", "fail")]) == "FAIL"  # critical
 
 
-def _cert() -> Certificate:
+def _cert(*extra: Result) -> Certificate:
     stamp = {"suite": "lienthong certify", "suite_version": "1.0+x", "agency": "vss",
              "target": "http://127.0.0.1:9", "scenario": "hanoi-baseline", "scenario_digest": "ab" * 32,
              "seed": 7, "date": "2026-03-09T00:00:00+00:00", "phases": ["rules"]}
     cov = {"contract_count": 6, "exercised_count": 1, "ratio": 1 / 6, "exercised": ["POST /vss/child-cards"],
            "missing": ["GET /vss/child-cards/{card_code}"]}
-    return Certificate(stamp, [_res("VSS-CARD-001", "pass"), _res("VSS-CARD-002", "fail")], cov)
+    return Certificate(stamp, [_res("VSS-CARD-001", "pass"), _res("VSS-CARD-002", "fail"), *extra], cov)
+
+
+def _write(cert: Certificate, folder: Path) -> dict[str, Path]:
+    write_certification(cert, folder, load("hanoi-baseline"), started=datetime.now(UTC),
+                        argv=["lienthong", "certify", "vss"])
+    return {"json": folder / "certificate.json", "html": folder / "certificate.html",
+            "junit": folder / "junit.xml", "manifest": folder / "manifest.json"}
 
 
 def test_sha256_covers_the_content(tmp_path: Path) -> None:
-    paths = _cert().write(tmp_path)
+    paths = _write(_cert(), tmp_path)
     doc = json.loads(paths["json"].read_text(encoding="utf-8"))
     assert verify(doc)
     doc["verdict"] = "PASS"
@@ -55,7 +67,7 @@ def test_results_digest_ignores_the_date() -> None:
 
 
 def test_evidence_is_masked_with_a_curl_reproducer(tmp_path: Path) -> None:
-    paths = _cert().write(tmp_path)
+    paths = _write(_cert(), tmp_path)
     text = "".join(p.read_text(encoding="utf-8") for p in paths.values())
     for secret in ("001226000042", "TE1011234567890", "lt-portal-key-0001"):
         assert secret not in text
@@ -66,7 +78,41 @@ def test_evidence_is_masked_with_a_curl_reproducer(tmp_path: Path) -> None:
 
 
 def test_junit_has_one_case_per_requirement(tmp_path: Path) -> None:
-    root = ET.parse(_cert().write(tmp_path)["junit"]).getroot()
+    root = ET.parse(_write(_cert(_res("VSS-IDEM-004", "not run")), tmp_path)["junit"]).getroot()
     cases = root.findall(".//testcase")
-    assert [c.get("name", "").split()[0] for c in cases] == ["VSS-CARD-001", "VSS-CARD-002"]
-    assert cases[1].find("failure") is not None and cases[0].find("failure") is None
+    assert [c.get("name", "").split()[0] for c in cases] == ["VSS-CARD-001", "VSS-CARD-002", "VSS-IDEM-004"]
+    assert [c.get("classname") for c in cases] == ["rules", "rules", "resilience"]  # by phase
+    assert cases[0].find("failure") is None and cases[0].find("skipped") is None
+    failure = cases[1].find("failure")
+    assert failure is not None and "VSS-CARD-002 fail" in failure.get("message", "")
+    skipped = cases[2].find("skipped")  # not run is skipped, never passed
+    assert skipped is not None and "VSS-IDEM-004 not run" in skipped.get("message", "")
+    assert cases[2].find("failure") is None
+
+
+def test_html_puts_the_verdict_first_with_each_requirement(tmp_path: Path) -> None:
+    page = html.unescape(_write(_cert(_res("VSS-IDEM-004", "not run")), tmp_path)["html"].read_text())
+    verdict = page.index("FAIL — 1 passed, 1 failed, 1 not run of 3 requirements")
+    assert verdict < page.index("VSS-CARD-001") and "Failed: VSS-CARD-002" in page
+    for rid, status in (("VSS-CARD-001", "pass"), ("VSS-CARD-002", "fail"), ("VSS-IDEM-004", "not run")):
+        assert f"{rid} {status}" in page  # the detail beside each requirement
+    assert "POST http://127.0.0.1:9/vss/child-cards" in page and "→ 201" in page
+    assert "curl -sS -i -X POST" in page
+
+
+def test_the_folder_has_a_manifest_closed_with_the_verdicts_exit_code(tmp_path: Path) -> None:
+    folder = tmp_path / "cert-vss"
+    paths = _write(_cert(_res("VSS-IDEM-004", "not run")), folder)
+    manifest = json.loads(paths["manifest"].read_text(encoding="utf-8"))
+    assert manifest["kind"] == "certify" and manifest["id"] == "cert-vss" and manifest["seed"] == 7
+    assert manifest["exit_code"] == 1 and manifest["verdict"] == "FAIL"
+    assert set(manifest["files"]) == {"certificate.html", "certificate.json", "junit.xml"}
+    ok = _write(Certificate(_cert().stamp, [_res("VSS-CARD-001", "pass"), _res("VSS-IDEM-004", "not run")],
+                            _cert().coverage), tmp_path / "cond")
+    assert json.loads(ok["manifest"].read_text(encoding="utf-8"))["exit_code"] == 3
+    assert 'class="verdict na"' in ok["html"].read_text(encoding="utf-8")  # CONDITIONAL PASS
+
+
+def test_the_api_key_stays_out_of_the_manifest() -> None:
+    argv = ["lienthong", "certify", "vss", "--api-key", "vendor-secret-1", "--api-key=vendor-secret-2"]
+    assert mask_argv(argv) == ["lienthong", "certify", "vss", "--api-key", "***", "--api-key=***"]

@@ -9,9 +9,11 @@ variant FAILs on exactly the requirement ids it breaks. Runs are short (2 s perf
 
 from __future__ import annotations
 
+import html
 import json
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -40,8 +42,23 @@ def _certify(agency: str, variant: str, out: Path) -> dict[str, Any]:
     doc: dict[str, Any] = {}
     if (out / "certificate.json").exists():
         doc = json.loads((out / "certificate.json").read_text(encoding="utf-8"))
-    return {"code": proc.returncode, "doc": doc, "stdout": proc.stdout[-3000:],
+    return {"code": proc.returncode, "doc": doc, "folder": out, "stdout": proc.stdout[-3000:],
             "stderr": proc.stderr[-3000:]}
+
+
+def _check_folder(run: dict[str, Any]) -> None:
+    """The folder the front door wrote: manifest closed with the exit code, a junit testcase per
+    requirement (failures carry their detail), the verdict on the page."""
+    folder, doc = run["folder"], run["doc"]
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["kind"] == "certify" and manifest["exit_code"] == run["code"]
+    cases = ET.parse(folder / "junit.xml").getroot().findall(".//testcase")
+    assert [c.get("name", "").split()[0] for c in cases] == [r["id"] for r in doc["requirements"]]
+    for case, r in zip(cases, doc["requirements"], strict=True):
+        failure = case.find("failure")
+        assert (failure is not None) == (r["status"] == "fail")
+        assert failure is None or failure.get("message") == r["detail"]
+    assert doc["verdict"] in html.unescape((folder / "certificate.html").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +83,7 @@ def test_reference_fakes_pass(runs: dict[tuple[str, str], dict[str, Any]], agenc
     assert doc["verdict"] == "PASS" and run["code"] == 0
     assert doc["coverage"]["ratio"] == 1.0
     assert doc["certificate"]["seed"] == 20250701 and doc["certificate"]["agency"] == agency
+    _check_folder(run)
 
 
 @pytest.mark.parametrize("variant", sorted(EXPECTED))
@@ -77,6 +95,7 @@ def test_broken_variant_fails_exactly(runs: dict[tuple[str, str], dict[str, Any]
     assert _failed(doc) == set(expected)
     assert [r["id"] for r in doc["requirements"] if r["status"] == "not run"] == []
     assert doc["verdict"] == "FAIL" and run["code"] == 1
+    _check_folder(run)
     for r in doc["requirements"]:
         if r["status"] == "fail":
             assert r["detail"] and (r["evidence"] or r["phase"] in ("performance", "security"))

@@ -306,6 +306,26 @@ def test_non_blocking_check_warns_without_failing(tmp_path: Path) -> None:
     assert '<span class="badge na">warning</span>' in paths["html"].read_text(encoding="utf-8")
 
 
+def test_a_check_not_run_is_skipped_never_passed(tmp_path: Path) -> None:
+    checks = [Check("ran", True), Check("prerequisite", False, "no card", skipped=True)]
+    r = Report("t", "Partly.", checks=checks)
+    assert r.passed and r.exit_code == 0 and r.checks[1].status == "not run"
+    paths = r.write(tmp_path)
+    cases = list(ET.parse(paths["junit"]).getroot().iter("testcase"))
+    assert cases[1].find("skipped") is not None and cases[1].find("failure") is None
+    assert cases[1].find("skipped").get("message") == "not run: no card"  # type: ignore[union-attr]
+    assert '<span class="badge na">not run</span>' in paths["html"].read_text(encoding="utf-8")
+    with pytest.raises(ValueError, match="not run has not passed"):
+        Check("both", True, skipped=True)
+
+
+def test_a_graded_exit_code_overrides_pass_fail(tmp_path: Path) -> None:
+    r = Report("t", "CONDITIONAL PASS.", checks=[Check("minor", False, "off")], graded_exit_code=3)
+    assert not r.passed and r.exit_code == 3
+    page = r.write(tmp_path)["html"].read_text(encoding="utf-8")
+    assert 'class="verdict na"' in page and "exit code 3" in page
+
+
 # --- the twin's verdict -------------------------------------------------------------------------
 
 
