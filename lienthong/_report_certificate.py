@@ -12,7 +12,6 @@ The page is written as ``certificate.html`` with the same renderer as every ``re
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -127,14 +126,9 @@ def write_certification(cert: Certificate, folder: str | Path, scenario: Scenari
     certificate's ``scenario_digest``); ``argv`` goes into the manifest as given (mask secrets
     first: :func:`mask_argv`).
     """
-    out = Path(folder).resolve()
-    # start_run makes a fresh <root>/<id>/; the certificate folder is the one the user named
-    with tempfile.TemporaryDirectory(prefix="lienthong-manifest-") as tmp:
-        made = start_run(scenario, kind="certify", root=tmp, seed=int(cert.stamp["seed"]), argv=argv,
-                         source=source, settings=settings, now=started)
-    out.mkdir(parents=True, exist_ok=True)
-    run = RunFolder(out.name, out, {**made.manifest, "id": out.name})
-    run.update()
+    run = start_run(scenario, kind="certify", folder=folder, seed=int(cert.stamp["seed"]), argv=argv,
+                    source=source, settings=settings, now=started)
+    out = run.path
     doc = cert.document()
     (out / "certificate.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n",
                                           encoding="utf-8")

@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
 __all__ = ["render_markdown"]
 
-_MARK = {"pass": "✅ pass", "fail": "❌ fail", "not measured": "⚠️ not measured", "warning": "⚠️ warning"}
+_MARK = {"pass": "✅ pass", "fail": "❌ fail", "not measured": "⚠️ not measured", "warning": "⚠️ warning",
+         "not run": "⏭️ not run"}
 
 
 def render_markdown(report: Report, folder: Path) -> str:
@@ -48,7 +49,7 @@ def render_markdown(report: Report, folder: Path) -> str:
     if report.checks:
         lines += ["## Checks", "", "| check | result | detail |", "|---|---|---|"]
         lines += [
-            f"| {_c(c.name)} | {_MARK[_status(c.passed, c.blocking)]} | {_c(c.detail)} |"
+            f"| {_c(c.name)} | {_MARK[_status(c.passed, c.blocking, c.skipped)]} | {_c(c.detail)} |"
             for c in report.checks
         ]
         lines.append("")
@@ -57,7 +58,9 @@ def render_markdown(report: Report, folder: Path) -> str:
     return "\n".join(lines)
 
 
-def _status(passed: bool, blocking: bool) -> str:
+def _status(passed: bool, blocking: bool, skipped: bool = False) -> str:
+    if skipped:
+        return "not run"
     return "pass" if passed else ("fail" if blocking else "warning")
 
 

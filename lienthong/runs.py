@@ -119,8 +119,9 @@ def start_run(
     source: str | None = None,
     settings: Mapping[str, Any] | None = None,
     now: datetime | None = None,
+    folder: str | Path | None = None,
 ) -> RunFolder:
-    """Creates ``root/<id>/`` and writes its manifest.
+    """Creates ``root/<id>/`` (or ``folder`` itself, when the user named it) and writes its manifest.
 
     ``seed`` defaults to the scenario's; ``argv`` to ``sys.argv`` (personal identifiers in it are
     masked); ``source`` is where the scenario came from (a catalog name or a path);
@@ -133,7 +134,11 @@ def start_run(
     digest = scenario_digest(scenario)
     seed = scenario.meta.seed if seed is None else seed
     rid = run_id(scenario.meta.name, kind, digest, seed, started)
-    path = _fresh_folder(Path(root).resolve(), rid)
+    if folder is None:
+        path = _fresh_folder(Path(root).resolve(), rid)
+    else:
+        path = Path(folder).resolve()
+        path.mkdir(parents=True, exist_ok=True)
     command = [scrub(a) for a in (sys.argv if argv is None else argv)]
     manifest: dict[str, Any] = {
         "id": path.name,

@@ -315,6 +315,7 @@ def test_a_check_not_run_is_skipped_never_passed(tmp_path: Path) -> None:
     assert cases[1].find("skipped") is not None and cases[1].find("failure") is None
     assert cases[1].find("skipped").get("message") == "not run: no card"  # type: ignore[union-attr]
     assert '<span class="badge na">not run</span>' in paths["html"].read_text(encoding="utf-8")
+    assert "| prerequisite | ⏭️ not run | no card |" in paths["md"].read_text(encoding="utf-8")
     with pytest.raises(ValueError, match="not run has not passed"):
         Check("both", True, skipped=True)
 
