@@ -94,8 +94,10 @@ def _compact(value: Any) -> str:
 
 
 def _check(r: Mapping[str, Any]) -> Check:
+    curl = "\n".join(str(e["curl"]) for e in r.get("evidence") or () if e.get("curl"))
     return Check(f"{r['id']} ({r['severity']}) {r['text']}", passed=r["status"] == "pass",
-                 detail=str(r["detail"]), group=r["phase"], skipped=r["status"] == "not run")
+                 detail=str(r["detail"]), group=r["phase"], skipped=r["status"] == "not run",
+                 evidence=curl)
 
 
 def mask_argv(argv: Sequence[str]) -> list[str]:

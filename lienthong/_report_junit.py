@@ -16,6 +16,10 @@ __all__ = ["render_junit"]
 def render_junit(report: Report) -> str:
     """The JUnit XML document: a ``thresholds`` suite and one suite per check group."""
     root = ET.Element("testsuites", name=scrub(report.title))
+    if report.meta:
+        props = ET.SubElement(root, "properties")
+        for key, value in report.meta.items():
+            ET.SubElement(props, "property", name=str(key), value=scrub(str(value)))
     if report.thresholds:
         suite = _suite(root, "thresholds")
         for r in report.thresholds:
@@ -42,17 +46,17 @@ def render_junit(report: Report) -> str:
         elif not c.passed:
             ET.SubElement(
                 case, "failure", message=scrub(c.detail or "check failed"), type="check"
-            ).text = scrub(c.detail)
-        elif c.detail:
-            ET.SubElement(case, "system-out").text = scrub(c.detail)
-    for suite in root:
+            ).text = scrub("\n".join(filter(None, (c.detail, c.evidence))))
+        elif c.detail or c.evidence:
+            ET.SubElement(case, "system-out").text = scrub("\n".join(filter(None, (c.detail, c.evidence))))
+    for suite in root.iter("testsuite"):
         cases = list(suite)
         suite.set("tests", str(len(cases)))
         suite.set("failures", str(sum(1 for c in cases if c.find("failure") is not None)))
         suite.set("skipped", str(sum(1 for c in cases if c.find("skipped") is not None)))
         suite.set("errors", "0")
-    root.set("tests", str(sum(int(s.get("tests", "0")) for s in root)))
-    root.set("failures", str(sum(int(s.get("failures", "0")) for s in root)))
+    root.set("tests", str(sum(int(s.get("tests", "0")) for s in root.iter("testsuite"))))
+    root.set("failures", str(sum(int(s.get("failures", "0")) for s in root.iter("testsuite"))))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

@@ -113,7 +113,8 @@ class Check:
 
     A failing ``blocking`` check fails the run; a non-blocking one is a warning, shown but not
     counted in the exit code. A ``skipped`` check was not run: shown as "not run" (junit
-    ``<skipped>``), never as passed, and not counted in the exit code.
+    ``<skipped>``), never as passed, and not counted in the exit code. ``evidence`` (e.g. curl
+    reproducers) goes into the junit testcase below the detail.
     """
 
     name: str
@@ -122,6 +123,7 @@ class Check:
     group: str = "checks"
     blocking: bool = True
     skipped: bool = False
+    evidence: str = ""
 
     def __post_init__(self) -> None:
         if self.skipped and self.passed:
