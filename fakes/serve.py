@@ -348,17 +348,22 @@ def start_subprocess(scenario: Scenario | str | Path = "hanoi-baseline",
     return Handle(info["base_url"], info["urls"], _keys(scenario_obj), run_dir, process=proc)
 
 
-def wait_healthy(base_url: str, timeout: float = 10.0) -> None:
-    """Poll ``/healthz`` until it answers 200. Raises RuntimeError on timeout."""
+def wait_healthy(base_url: str, timeout: float = 10.0, *,
+                 process: subprocess.Popen[bytes] | None = None, log: Path | None = None) -> None:
+    """Poll ``/healthz`` until it answers 200. Raises RuntimeError on timeout, or as soon as
+    ``process`` (the server, when known) has exited; the message ends with ``log``'s tail."""
+    tail = (lambda: ": " + log.read_text(errors="replace")[-3000:]) if log is not None else (lambda: "")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{base_url} exited {process.returncode} before it was healthy{tail()}")
         try:
             with urllib.request.urlopen(base_url + "/healthz", timeout=1) as r:
                 if r.status == 200:
                     return
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError(f"{base_url} not healthy after {timeout}s")
+    raise RuntimeError(f"{base_url} not healthy after {timeout}s{tail()}")
 
 
 def main(argv: list[str] | None = None) -> None:

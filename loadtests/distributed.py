@@ -23,7 +23,8 @@ from fakes.serve import free_port
 from loadtests._config import ENV_VAR, LoadConfig
 from loadtests._merge import merge
 from loadtests.live import _align, _prep_seconds, _scenario_file
-from loadtests.reconcile import reconcile_target
+from loadtests.placement import Placement
+from loadtests.reconcile import reconcile_run
 from loadtests.results import LiveRun
 from scenarios.model import AGENCY_IDS, Scenario
 
@@ -82,9 +83,9 @@ def drive_load(
     path = cfg.write(folder / "load" / "config.json")
     _locust(path, cfg, workers, ui, folder, web_port)
     merged = merge(folder / "load")
-    rec = reconcile_target(s, merged, target, cfg=cfg, auditor_key=auditor_key)
-    everywhere = {a: {"url": target, "fake": False} for a in AGENCY_IDS}
-    return LiveRun(folder, s, cfg, merged, rec, everywhere)
+    theirs = Placement(dict.fromkeys(AGENCY_IDS, target.rstrip("/")), ())  # no back door: contract reads
+    rec = reconcile_run(s, merged, theirs, cfg, auditor_key)
+    return LiveRun(folder, s, cfg, merged, rec, theirs.as_dict())
 
 
 def _locust(config: Path, cfg: LoadConfig, workers: int, ui: bool, folder: Path, web_port: int) -> None:

@@ -16,7 +16,7 @@ import scenarios
 from scenarios import Scenario
 from scenarios.model import AGENCY_IDS
 
-__all__ = ["Placement", "place", "with_agencies", "with_multiplier"]
+__all__ = ["Placement", "agency_problem", "place", "with_agencies", "with_multiplier"]
 
 
 def with_multiplier(s: Scenario, k: float | None) -> Scenario:
@@ -64,6 +64,16 @@ def place(s: Scenario, target: str | None, fakes_url: str | None) -> Placement:
     return Placement(urls, embedded)
 
 
+def agency_problem(agency: str, url: str) -> str | None:
+    """Why ``agency`` cannot be placed at ``url`` (an unknown agency, a URL that is not
+    http(s)), or None when it can."""
+    if agency not in AGENCY_IDS:
+        return f"unknown agency {agency!r}; expected one of {', '.join(AGENCY_IDS)}"
+    if not url.startswith(("http://", "https://")):
+        return f"{url!r} is not an http(s) URL"
+    return None
+
+
 def with_agencies(s: Scenario, urls: Mapping[str, str]) -> Scenario:
     """``s`` with ``agencies.<id>.base_url`` set from ``urls`` (``--agency id=URL``).
 
@@ -73,11 +83,8 @@ def with_agencies(s: Scenario, urls: Mapping[str, str]) -> Scenario:
         return s
     agencies = dict(s.agencies)
     for a, url in urls.items():
-        if a not in AGENCY_IDS:
-            raise scenarios.ScenarioError(
-                [(f"agencies.{a}", f"unknown agency {a!r}; expected one of {', '.join(AGENCY_IDS)}")]
-            )
-        if not url.startswith(("http://", "https://")):
-            raise scenarios.ScenarioError([(f"agencies.{a}.base_url", f"{url!r} is not an http(s) URL")])
+        if problem := agency_problem(a, url):
+            key = f"agencies.{a}.base_url" if a in AGENCY_IDS else f"agencies.{a}"
+            raise scenarios.ScenarioError([(key, problem)])
         agencies[a] = agencies[a].model_copy(update={"base_url": url.rstrip("/")})  # type: ignore[index]
     return s.model_copy(update={"agencies": agencies})

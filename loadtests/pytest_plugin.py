@@ -26,6 +26,7 @@ scope, default the scenario's ``auditor`` caller). Enable it with
 from __future__ import annotations
 
 import os
+import textwrap
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -42,7 +43,10 @@ from loadtests.reconcile import Reconciliation, Submission, reconcile
 from loadtests.registers import EXPORTED_AGENCIES, ContractRegisters, fetch_exports
 from scenarios.model import DEATH_STATUSES, Scenario
 
-__all__ = ["Citizens", "Ecosystem"]
+__all__ = ["EXAMPLE", "Citizens", "Ecosystem"]
+
+#: The documented test above, as source (the test suite runs exactly this text).
+EXAMPLE = textwrap.dedent(str(__doc__).split("A test::\n", 1)[1]).strip() + "\n"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

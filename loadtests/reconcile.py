@@ -67,7 +67,6 @@ __all__ = [
     "fetch_exports",
     "reconcile",
     "reconcile_run",
-    "reconcile_target",
     "run_days",
 ]
 
@@ -254,12 +253,16 @@ def reconcile(
     out = Reconciliation(sources={a: regs.source(a) for a in EXPORTED_AGENCIES})
     wanted_cards: set[str] = set()
     wanted_pay: set[str] = set()
-    workers = max(1, min(regs.concurrency, len(submissions)))
-    with ThreadPoolExecutor(workers) as pool:  # reads over HTTP: a few dossiers at a time
-        for part, cards, pay in pool.map(checker.dossier, submissions):
-            out.merge(part)
-            wanted_cards |= cards
-            wanted_pay |= pay
+    workers = min(regs.concurrency, len(submissions))
+    if workers > 1:  # reads over HTTP: a few dossiers at a time
+        with ThreadPoolExecutor(workers) as pool:
+            parts = list(pool.map(checker.dossier, submissions))
+    else:
+        parts = [checker.dossier(sub) for sub in submissions]
+    for part, cards, pay in parts:
+        out.merge(part)
+        wanted_cards |= cards
+        wanted_pay |= pay
     checker.strays(wanted_cards, wanted_pay, list(days) if days is not None else None, out)
     return out
 
@@ -591,14 +594,6 @@ def run_days(s: Scenario, cfg: LoadConfig, until: float | None = None) -> list[d
     last = max(first, float(clock.minute(time.time() if until is None else until)) / 1440.0)
     n = min(400, int(last) - int(first) + 1)
     return [s.calendar.start + timedelta(days=int(first) + d) for d in range(n)]
-
-
-def reconcile_target(s: Scenario, merged: Merged, target: str, *, cfg: LoadConfig,
-               auditor_key: str | None = None) -> Reconciliation:
-    """Reconciliation of a run whose whole ecosystem is at ``target`` (someone else's, read
-    through the contract: no admin back door)."""
-    placement = Placement(dict.fromkeys(AGENCY_IDS, target.rstrip("/")), ())
-    return reconcile_run(s, merged, placement, cfg, auditor_key)
 
 
 def _clock_of(cfg: LoadConfig) -> ScenarioClock:

@@ -279,21 +279,17 @@ def _document_of(d: Mapping[str, Any]) -> str:
     return ""
 
 
-def fetch_exports(base_url: str | Mapping[str, str], admin_key: str,
-                  agencies: Iterable[str] = EXPORTED_AGENCIES,
+def fetch_exports(base_url: str, admin_key: str, agencies: Iterable[str] = EXPORTED_AGENCIES,
                   timeout_s: float = 60.0) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """``{agency: {table: rows}}`` from ``GET /admin/export/{agency}`` of the reference fakes.
-
-    ``base_url`` is one origin for every agency or a map agency → origin. Raises
-    ``httpx.HTTPError`` when an export cannot be read.
+    """``{agency: {table: rows}}`` from ``GET /admin/export/{agency}`` of the reference fakes at
+    ``base_url``. Raises ``httpx.HTTPError`` when an export cannot be read.
     """
     import httpx
 
     out: dict[str, dict[str, list[dict[str, Any]]]] = {}
     with httpx.Client(timeout=timeout_s, headers={"X-API-Key": admin_key}) as client:
         for agency in agencies:
-            origin = base_url if isinstance(base_url, str) else base_url[agency]
-            reply = client.get(f"{origin.rstrip('/')}/admin/export/{agency}")
+            reply = client.get(f"{base_url.rstrip('/')}/admin/export/{agency}")
             reply.raise_for_status()
             out[agency] = reply.json()["registers"]
     return out

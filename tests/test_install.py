@@ -24,14 +24,13 @@ import site
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from fakes.serve import stop_process
+from fakes.serve import stop_process, wait_healthy
+from loadtests.pytest_plugin import EXAMPLE
 
 pytestmark = pytest.mark.slow
 
@@ -140,19 +139,6 @@ def _report(proc: subprocess.CompletedProcess[str], folder: Path) -> Path:
     return report
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"exited {proc.returncode}: {log.read_text(errors='replace')[-3000:]}"
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} not healthy after {timeout}s: {log.read_text(errors='replace')[-3000:]}")
-
-
 def _stop(proc: subprocess.Popen[bytes]) -> int:
     proc.send_signal(signal.SIGTERM)
     return proc.wait(20)
@@ -194,7 +180,7 @@ def test_fakes_serve_then_load_against_them(venv: Venv, tmp_path: Path) -> None:
     log = tmp_path / "fakes.log"
     with venv.background([str(venv.lienthong), "fakes", "serve", "--port", str(port), "--speed", "5760"],
                          folder, log) as fakes:
-        _wait_healthy(url, fakes, log)
+        wait_healthy(url, 30, process=fakes, log=log)
         assert (folder / "runs" / "fakes").is_dir()  # the stores: under the current folder
         load = venv.run(["load", "hanoi-baseline", "--target", url, "--days", "1", "--multiplier", "0.1"],
                         folder)
@@ -218,7 +204,7 @@ def test_certify_the_reference_vss_passes(venv: Venv, tmp_path: Path) -> None:
     cmd = [str(venv.python), "-m", "fakes.serve", "--scenario", "vendor.toml", "--agencies", "vss",
            "--port", str(vendor), "--run-dir", "vendor"]
     with venv.background(cmd, folder, log) as proc:
-        _wait_healthy(f"http://127.0.0.1:{vendor}", proc, log)
+        wait_healthy(f"http://127.0.0.1:{vendor}", 30, process=proc, log=log)
         cert = venv.run(["certify", "vss", "--base-url", f"http://127.0.0.1:{vendor}", "--ecosystem-port",
                          str(eco), "--phases", "security,performance", "--rate", "4", "--perf-seconds", "2"],
                         folder, TMPDIR=str(temp))
@@ -229,17 +215,8 @@ def test_certify_the_reference_vss_passes(venv: Venv, tmp_path: Path) -> None:
     assert [p.name for p in temp.iterdir() if p.name.startswith("certify-")] == []
 
 
-_PLUGIN_TEST = '''
-def test_a_birth_dossier_completes(lienthong_client, lienthong_citizens, lienthong_reconcile):
-    hospital, citizen = lienthong_client("hospital"), lienthong_client("citizen")
-    kind, path, cert = lienthong_citizens.certificate(0)
-    doc = hospital.post(path, json=cert, headers={"Idempotency-Key": "cert-0"}).json()
-    body = lienthong_citizens.dossier(0, doc["id"])
-    dossier = citizen.post("/portal/dossiers", json=body, headers={"Idempotency-Key": "d-0"}).json()
-    final = lienthong_citizens.wait(citizen, dossier["id"])
-    assert final["status"] == "completed"
-    assert lienthong_reconcile([lienthong_citizens.submission(0, dossier["id"], doc["id"])]).passed
-
+# the plugin's documented test, as a user copies it, and one more
+_PLUGIN_TEST = EXAMPLE + '''
 
 def test_the_ecosystem_is_on_loopback(lienthong_ecosystem):
     assert lienthong_ecosystem.base_url.startswith("http://127.0.0.1:")

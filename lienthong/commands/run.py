@@ -97,17 +97,14 @@ def _check(speed: float | None, days: int | None, multiplier: float | None, fake
 
 def agency_urls(pairs: list[str]) -> dict[str, str]:
     """``{"vss": "http://…"}`` from ``--agency vss=http://…`` options; exits 2 naming a bad one."""
-    from scenarios.model import AGENCY_IDS
+    from loadtests.placement import agency_problem
 
     out: dict[str, str] = {}
     for pair in pairs:
         name, _, url = pair.partition("=")
         name = name.strip()
-        if name not in AGENCY_IDS or not url.startswith(("http://", "https://")):
-            errors.print(
-                f"[red]bad input:[/] --agency {pair!r}: expected ID=URL with ID one of "
-                f"{', '.join(AGENCY_IDS)} and an http(s) URL"
-            )
+        if problem := agency_problem(name, url):
+            errors.print(f"[red]bad input:[/] --agency {pair!r} (expected ID=URL): {problem}")
             raise typer.Exit(2)
         out[name] = url.rstrip("/")
     return out
