@@ -141,7 +141,7 @@ def drive_live(plan: LivePlan, folder: Path, *, progress: Progress | None = None
     )
     stages = _Stages(emit)
     try:
-        cfg = _config(s, st, folder, plan.speed, plan.days, plan.max_seconds, embedded, plan.placement)
+        cfg = _config(plan, folder, embedded)
         emit({"phase": "preparing", "target": cfg.target})
         stages.run("driving the load", _drive, cfg, folder, emit, embedded, st.crash_after_s, machine)
         if embedded is not None and embedded.handle is not None:
@@ -193,16 +193,8 @@ def _scenario_file(s: Scenario, folder: Path) -> Path:
     return path
 
 
-def _config(
-    s: Scenario,
-    st: RunSettings,
-    folder: Path,
-    speed: float,
-    days: int,
-    max_seconds: float,
-    embedded: Embedded | None,
-    placement: Placement,
-) -> LoadConfig:
+def _config(plan: LivePlan, folder: Path, embedded: Embedded | None) -> LoadConfig:
+    s, st, placement, speed, days = plan.scenario, plan.settings, plan.placement, plan.speed, plan.days
     common: dict[str, Any] = dict(
         health_url="" if placement.urls["health"] == placement.portal else placement.urls["health"],
         scenario=str(_scenario_file(s, folder)),
@@ -211,7 +203,7 @@ def _config(
         days=days,
         multiplier=None,
         seed=st.seed,
-        max_seconds=max_seconds,
+        max_seconds=plan.max_seconds,
         max_dossiers=int(st.max_dossiers or s.load.max_dossiers),
         poll_interval_s=float(st.poll_interval_s or s.load.poll_interval_s),
         request_timeout_s=s.load.request_timeout_s,

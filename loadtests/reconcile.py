@@ -71,7 +71,6 @@ __all__ = [
 ]
 
 TERMINAL = ("completed", "rejected")
-_FUNERAL_TASKS = ("pay_funeral_allowance", "pay_funeral_support")
 
 
 @dataclass(frozen=True)
