@@ -77,6 +77,7 @@ FaultKind = Literal[
     "false_rejection",
     "surge",
     "incomplete",
+    "slow_polling",
 ]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 
@@ -381,7 +382,8 @@ class Fault(Frozen):
     (``rate``), ``duplicate_delivery`` (``rate``), ``delivery_delay`` (``delay`` in minutes),
     ``code_mismatch`` (``rate``), ``wrong_card_expiry`` (``rate``), ``false_rejection``
     (``rate``, ``status``), ``surge`` (``factor`` on arrivals), ``incomplete`` (``rate`` of
-    incomplete dossiers).
+    incomplete dossiers), ``slow_polling`` (on the portal: ``delay`` in minutes between its
+    polls of an agency's work in progress; the twin assumes a perfect portal).
     """
 
     kind: FaultKind
@@ -411,6 +413,7 @@ FAULT_PARAMS: dict[str, tuple[str, ...]] = {
     "false_rejection": ("rate", "status"),
     "surge": ("factor",),
     "incomplete": ("rate",),
+    "slow_polling": ("delay",),
 }
 
 _THRESHOLD = re.compile(
@@ -456,9 +459,20 @@ class Stage(Frozen):
 
 
 class Load(Frozen):
-    """Settings of live runs: time compression, bounds and the closed-model stages."""
+    """Settings of live runs: time compression, bounds, the closed-model stages, and how the
+    reference fakes spend time.
+
+    ``agencies``: ``"in_time"`` (the default) puts each step's desk and system time on the
+    agency's desks and calendar (``scenarios.desks``, the twin's model) on the compressed clock:
+    a write is accepted at once (202 and a work resource) and done when a desk has served it.
+    ``"instant"`` answers every write at once (201), as systems with no people behind them.
+    ``portal_poll_minutes``: how often the reference portal polls an agency's work in progress
+    when the agency does not announce when it will be done (scenario minutes).
+    """
 
     speed: Positive = 720.0
+    agencies: Literal["in_time", "instant"] = "in_time"
+    portal_poll_minutes: Positive = 5.0
     days: int = Field(default=1, ge=1)
     max_dossiers: int = Field(default=1_000_000, ge=1)
     max_seconds: Positive = 600.0

@@ -56,7 +56,7 @@ from simpy.events import NORMAL, Event
 from scenarios.demand import calendar_for
 from scenarios.model import AGENCY_IDS, DEATH_STATUSES, Dist, Fault, Scenario
 from sim._accumulator import Accumulator
-from sim._clock import DAY, INF, Availability, Workdays
+from scenarios.desks import DAY, INF, Availability, Workdays
 from sim._sinks import CsvSink, NpySink, Sink
 from sim.arrivals import arrivals as make_arrivals
 from sim.records import (

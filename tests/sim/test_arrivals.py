@@ -14,7 +14,7 @@ import scenarios
 from scenarios import Scenario
 from scenarios.demand import calendar_for, start_datetime, working_days_per_year
 from sim import ARRIVAL_DTYPE, arrivals, split_by_index
-from sim._clock import Availability
+from scenarios.desks import Availability
 
 BASE = scenarios.load("hanoi-baseline")
 
