@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,10 @@ __all__ = ["Merged", "http_metrics", "merge"]
 
 
 class Merged:
-    """All workers' rows: ``journeys``, ``requests``, ``steps``, plus driver counters summed and
-    the accepted ``submissions`` (dicts, for reconciliation)."""
+    """All workers' rows: ``journeys``, ``requests``, ``steps``, plus driver counters summed,
+    the accepted ``submissions`` (dicts, for reconciliation) and ``end_minute``: the scenario
+    minute at which the last worker stopped following dossiers (a dossier not terminal then is
+    open at that minute; ``nan`` when no worker said)."""
 
     def __init__(self) -> None:
         self.journeys: npt.NDArray[np.void] = np.zeros(0, JOURNEY_DTYPE)
@@ -27,6 +30,7 @@ class Merged:
         self.driver: dict[str, float] = {}
         self.submissions: list[dict[str, Any]] = []
         self.workers = 0
+        self.end_minute = float("nan")
 
 
 def merge(folder: str | Path) -> Merged:
@@ -43,6 +47,9 @@ def merge(folder: str | Path) -> Merged:
             ss.append(data["steps"])
         doc = json.loads(stem.with_suffix(".json").read_text(encoding="utf-8"))
         out.submissions += doc["submissions"]
+        if doc.get("end_minute") is not None:
+            end = float(doc["end_minute"])
+            out.end_minute = end if math.isnan(out.end_minute) else max(out.end_minute, end)
         for k, v in doc["driver"].items():
             out.driver[k] = max(out.driver.get(k, 0), v) if k.endswith("_s") else out.driver.get(k, 0) + v
     out.journeys = np.sort(np.concatenate(js), order="dossier")

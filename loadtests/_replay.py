@@ -178,6 +178,7 @@ def _write(p: Prepared, driver_stats: dict[str, Any]) -> dict[str, Any]:
         "driver": driver_stats,
         "submissions": submissions,
         "arrivals": int(p.share.size),
+        "end_minute": float(p.clock.minute(time.time())),
     }
     stem.with_suffix(".json").write_text(json.dumps(summary), encoding="utf-8")
     return {k: v for k, v in summary.items() if k != "submissions"}

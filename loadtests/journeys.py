@@ -48,7 +48,8 @@ OUTCOMES = ("completed", "rejected", "incomplete", "not_submitted", "stuck", "no
 COMPLETED, REJECTED, INCOMPLETE, NOT_SUBMITTED, STUCK, NOT_STARTED, UNTRACKED = range(7)
 UNKNOWN_CODE_POLLS = 3  # consecutive 404s on the dossier code given before a journey stops following
 TERMINAL = ("completed", "rejected")
-POLL_BACKOFF = 4.0  # the longest gap between two status polls, in poll intervals
+POLL_BACKOFF = 4.0  # the longest gap between two status polls, in poll intervals …
+POLL_RATE = 150.0  # … or longer, so the dossiers followed are polled at most this often per second
 
 STEP_DTYPE = np.dtype(
     [
@@ -116,6 +117,7 @@ class JourneyRunner:
         self.refused: dict[int, str] = {}
         self.returned: dict[int, str] = {}
         self._attempts = 0
+        self.following = 0
         self.rng = random.Random(seed)
         self.max_polls = max(1, int((deadline - float(clock.t0)) / poll_interval_s) + 1)
         self._last_status = 0
@@ -150,23 +152,34 @@ class JourneyRunner:
         The first poll comes ``poll_interval_s`` after acceptance; the gap then grows by half
         each time up to ``POLL_BACKOFF`` × the interval (a citizen checks less often the longer
         a dossier takes), and is always counted from the *end* of the previous poll, so a slow
-        answer never makes polls catch up in a burst. At most ``max_polls`` polls per dossier.
+        answer never makes polls catch up in a burst. When many dossiers wait at once (a night's
+        online submissions before the desks open, a backlog after Tết) the longest gap grows so
+        that all of them together are polled at most ``POLL_RATE`` times a second: the times
+        measured come from the portal's own timestamps, so polling less only delays noticing.
+        At most ``max_polls`` polls per dossier; it stops at the deadline.
         """
         gap = self.poll_s
         next_poll = time.time() + gap
         unknown = 0
-        for _ in range(self.max_polls):
-            if next_poll >= self.deadline:
-                return
-            gevent.sleep(max(0.0, next_poll - time.time()))
-            if self.poll(i, next_poll):
-                return
-            unknown = unknown + 1 if self._last_status == 404 else 0
-            if unknown >= UNKNOWN_CODE_POLLS:
-                self.rows[i]["outcome"] = UNTRACKED
-                return
-            gap = min(gap * 1.5, self.poll_s * POLL_BACKOFF)
-            next_poll = max(next_poll, time.time()) + gap
+        self.following += 1
+        try:
+            for _ in range(self.max_polls):
+                if next_poll >= self.deadline:
+                    next_poll = self.deadline - 0.01
+                    if time.time() >= next_poll:
+                        return
+                gevent.sleep(max(0.0, next_poll - time.time()))
+                if self.poll(i, next_poll):
+                    return
+                unknown = unknown + 1 if self._last_status == 404 else 0
+                if unknown >= UNKNOWN_CODE_POLLS:
+                    self.rows[i]["outcome"] = UNTRACKED
+                    return
+                cap = max(self.poll_s * POLL_BACKOFF, self.following / POLL_RATE)
+                gap = min(gap * 1.5, cap)
+                next_poll = max(next_poll, time.time()) + gap
+        finally:
+            self.following -= 1
 
     def poll(self, i: int, intended: float | None = None) -> bool:
         """One status poll of dossier ``i``; True (and the journey recorded) once terminal."""

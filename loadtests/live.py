@@ -30,13 +30,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import scenarios
 from loadtests._config import LoadConfig
 from loadtests._embedded import Embedded, crash
 from loadtests._embedded import stop as stop_fakes
 from loadtests._machine import Machine
 from loadtests._merge import merge
-from loadtests.placement import Placement, place, with_agencies, with_multiplier
+from loadtests.placement import Placement, place, with_agencies, with_multiplier, with_time
 from loadtests.reconcile import Reconciliation, reconcile_run
 from loadtests.results import LiveRun
 from scenarios import Scenario
@@ -53,7 +55,13 @@ class RunSettings:
 
     ``crash_after_s`` kills the fakes with SIGKILL that many wall seconds after minute 0 and
     restarts them on the same folder and port (the crash run). ``poll_interval_s`` and
-    ``drain_s`` bound how often and how long dossiers are followed after the last arrival.
+    ``drain_s`` bound how often and how long dossiers are followed after the last arrival
+    (``drain_s`` None: with agencies in time, until the latest deadline of the stream's dossiers
+    has passed on the scenario clock, since a dossier handed in at 23:00 is worked the next
+    morning; instant, 60 s). ``max_seconds`` (None: the scenario's, raised to fit the stream
+    and a drain of two days when ``days`` asks for more) bounds the whole run. ``instant``
+    overrides ``load.agencies`` of the scenario: True, the reference fakes answer every write at
+    once (no desks, no calendar); False, agencies in time.
     ``agencies`` swaps agencies (or the portal) for other systems: ``{"vss": "http://…"}``, on
     top of the scenario's ``agencies.<id>.base_url``; the embedded fakes serve the rest, on
     ``fakes_port`` when given (so a real system can be told where to call them beforehand).
@@ -73,12 +81,13 @@ class RunSettings:
     max_seconds: float | None = None
     max_dossiers: int | None = None
     poll_interval_s: float | None = None
-    drain_s: float = 60.0
+    drain_s: float | None = None
     crash_after_s: float | None = None
     lead_s: float = 2.5
     nice: int | None = -5
     agencies: Mapping[str, str] = field(default_factory=dict)
     fakes_port: int | None = None
+    instant: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,7 @@ class LivePlan:
     max_seconds: float
     placement: Placement
     fakes_port: int | None
+    drain_s: float = 60.0
 
     def manifest_settings(self) -> dict[str, Any]:
         """The run's parameters as recorded in its manifest."""
@@ -103,6 +113,9 @@ class LivePlan:
             "target": self.placement.portal,
             "agencies": self.placement.as_dict(),
             "crash_after_s": self.settings.crash_after_s,
+            "agencies_in_time": self.scenario.load.agencies == "in_time",
+            "drain_s": self.drain_s,
+            "max_seconds": self.max_seconds,
         }
 
 
@@ -113,7 +126,7 @@ def plan_live(
     URL) and ValueError for bad settings."""
     st = settings or RunSettings()
     base = scenario if isinstance(scenario, Scenario) else scenarios.load(scenario)
-    s = with_agencies(with_multiplier(base, st.multiplier), st.agencies)
+    s = with_time(with_agencies(with_multiplier(base, st.multiplier), st.agencies), st.instant)
     speed = float(st.speed or s.load.speed)
     days = int(st.days or s.load.days)
     if not speed > 0 or days < 1:
@@ -122,7 +135,32 @@ def plan_live(
         raise ValueError(f"fakes port must be 1-65535, got {st.fakes_port}")
     fakes_port = st.fakes_port or (None if st.target else _free_port())
     placement = place(s, st.target, f"http://127.0.0.1:{fakes_port}" if fakes_port else None)
-    return LivePlan(s, st, speed, days, float(st.max_seconds or s.load.max_seconds), placement, fakes_port)
+    drain_s = st.drain_s if st.drain_s is not None else default_drain_s(s, days, speed)
+    stream_s = days * 1440.0 / speed * 60.0
+    max_seconds = float(st.max_seconds or max(s.load.max_seconds, stream_s + min(drain_s, 2 * 86400 / speed)))
+    return LivePlan(s, st, speed, days, max_seconds, placement, fakes_port, drain_s)
+
+
+def default_drain_s(s: Scenario, days: int, speed: float) -> float:
+    """How long (wall seconds) to keep following dossiers after the last arrival.
+
+    Instant agencies: 60 s. Agencies in time: until the latest group deadline of a dossier
+    submitted on the last day has passed on the scenario clock (its outcome is known then), so
+    evening and weekend submissions are followed to the desks' next opening; the run stops
+    earlier when every dossier is terminal.
+    """
+    if s.load.agencies == "instant":
+        return 60.0
+    from scenarios.demand import calendar_for
+    from scenarios.desks import Workdays
+
+    wd = max(max(svc.deadline_wd, svc.verification_deadline_wd) for svc in s.services.values())
+    horizon = days * 1440.0
+    table = Workdays(calendar_for(s), s.calendar.start, days + int(wd * 3) + 60)
+    due = float(table.deadline(np.array([horizon - 1.0]), wd)[0])
+    if not np.isfinite(due):  # pragma: no cover - the table reaches far past any deadline
+        due = horizon + 14 * 1440.0
+    return (due - horizon) / speed * 60.0 + 5.0
 
 
 def drive_live(plan: LivePlan, folder: Path, *, progress: Progress | None = None) -> LiveRun:
@@ -207,7 +245,7 @@ def _config(plan: LivePlan, folder: Path, embedded: Embedded | None) -> LoadConf
         max_dossiers=int(st.max_dossiers or s.load.max_dossiers),
         poll_interval_s=float(st.poll_interval_s or s.load.poll_interval_s),
         request_timeout_s=s.load.request_timeout_s,
-        drain_s=st.drain_s,
+        drain_s=plan.drain_s,
         run_tag=_tag(folder.name),
         progress=True,
     )

@@ -16,7 +16,7 @@ import scenarios
 from scenarios import Scenario
 from scenarios.model import AGENCY_IDS
 
-__all__ = ["Placement", "agency_problem", "place", "with_agencies", "with_multiplier"]
+__all__ = ["Placement", "agency_problem", "place", "with_agencies", "with_multiplier", "with_time"]
 
 
 def with_multiplier(s: Scenario, k: float | None) -> Scenario:
@@ -88,3 +88,11 @@ def with_agencies(s: Scenario, urls: Mapping[str, str]) -> Scenario:
             raise scenarios.ScenarioError([(key, problem)])
         agencies[a] = agencies[a].model_copy(update={"base_url": url.rstrip("/")})  # type: ignore[index]
     return s.model_copy(update={"agencies": agencies})
+
+
+def with_time(s: Scenario, instant: bool | None) -> Scenario:
+    """``s`` with ``load.agencies`` set by ``instant`` (None: as the scenario says)."""
+    if instant is None:
+        return s
+    mode = "instant" if instant else "in_time"
+    return s.model_copy(update={"load": s.load.model_copy(update={"agencies": mode})})

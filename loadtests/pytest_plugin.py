@@ -9,7 +9,9 @@ configured), ``lienthong_client`` (an ``httpx.Client`` per actor: ``lienthong_cl
 Options (or environment variables): ``--lienthong-base-url`` / ``LIENTHONG_BASE_URL`` to test real
 endpoints, ``--lienthong-scenario`` / ``LIENTHONG_SCENARIO``, ``--lienthong-auditor-key`` /
 ``LIENTHONG_AUDITOR_KEY`` (for reconciliation against real endpoints: a key with every ``:read``
-scope, default the scenario's ``auditor`` caller). Enable it with
+scope, default the scenario's ``auditor`` caller), ``--lienthong-in-time`` /
+``LIENTHONG_IN_TIME=1`` (the reference fakes work as agencies in time — desks, office hours —
+instead of answering at once, which is what API tests want and the default here). Enable it with
 ``pytest_plugins = ["loadtests.pytest_plugin"]`` (or the ``pytest11`` entry point). A test::
 
     def test_a_birth_dossier_completes(lienthong_client, lienthong_citizens, lienthong_reconcile):
@@ -39,6 +41,7 @@ import pytest
 
 import scenarios
 from loadtests._payloads import CitizenPayloads
+from loadtests.placement import with_time
 from loadtests.reconcile import Reconciliation, Submission, reconcile
 from loadtests.registers import EXPORTED_AGENCIES, ContractRegisters, fetch_exports
 from scenarios.model import DEATH_STATUSES, Scenario
@@ -57,6 +60,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--lienthong-auditor-key", default=None,
                     help="key with every :read scope, for reconciliation against real endpoints")
+    group.addoption("--lienthong-in-time", action="store_true", default=False,
+                    help="the reference fakes work as agencies in time (desks, office hours) "
+                         "instead of answering at once")
 
 
 def _option(config: pytest.Config, name: str, env: str) -> str | None:
@@ -113,8 +119,11 @@ def lienthong_ecosystem(
         return
     from fakes.serve import start_subprocess
 
+    in_time = bool(pytestconfig.getoption("--lienthong-in-time", default=False)) \
+        or os.environ.get("LIENTHONG_IN_TIME", "") not in ("", "0")
     run_dir = tmp_path_factory.mktemp("lienthong-fakes")
-    (run_dir / "scenario.toml").write_text(scenarios.dump(lienthong_scenario), encoding="utf-8")
+    served = with_time(lienthong_scenario, instant=not in_time)
+    (run_dir / "scenario.toml").write_text(scenarios.dump(served), encoding="utf-8")
     handle = start_subprocess(str(run_dir / "scenario.toml"), run_dir)
     eco = Ecosystem(handle.base_url, dict(handle.keys), run_dir, handle)
     try:
