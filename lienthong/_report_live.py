@@ -9,6 +9,18 @@ from typing import Any
 
 import numpy as np
 
+from lienthong._comparison import (
+    COMPARED,
+    FIGURES,
+    RULE,
+    compare,
+    end_minute,
+    findings,
+    fmt,
+    fmt_span,
+    main_workdays,
+    measured_dossiers,
+)
 from lienthong._plots_live import plot_all
 from lienthong.report import Cell, Check, Figure, KeyFigure, Report, Section, Table, evaluate_thresholds
 from loadtests.journeys import OUTCOMES, ScenarioClock, journey_metrics
@@ -20,7 +32,7 @@ from scenarios.model import Scenario
 __all__ = ["Twin", "live_report", "threshold_metrics"]
 
 # The twin's prediction for the run's scenario and stream: (scenario, stream, days) -> {"services": {…},
-# "hourly_wip": […]}.
+# "hourly_wip": […], "runs": [TwinRun …]} (lienthong._comparison.twin_prediction).
 Twin = Callable[[Scenario, Any, int], dict[str, Any]]
 
 
@@ -54,6 +66,13 @@ class _Measured:
     outcomes: dict[str, int]
     twin: dict[str, Any]
     incidents: dict[str, Any]
+    comparison: dict[str, Any]
+    end: float
+
+    @property
+    def instant(self) -> bool:
+        """The reference fakes answered without desk time (the twin is not expected to agree)."""
+        return self.live.scenario.load.agencies == "instant"
 
     @property
     def rec(self) -> Reconciliation:
@@ -70,15 +89,18 @@ def live_report(live: LiveRun, run: Any, twin: Twin | None = None) -> tuple[Repo
         return _failed_report(live, run)
     s, cfg, merged = live.scenario, live.config, live.merged
     clock = ScenarioClock(t0=cfg.t0, speed=cfg.speed)
+    predicted = _twin(s, cfg, twin)
+    comparison, end = _compare(s, cfg, merged, clock, predicted)
     m = _Measured(
         live, merged, journey_metrics(s, merged.journeys, merged.steps, clock),
         http_metrics(merged.requests),
         {name: int(np.count_nonzero(merged.journeys["outcome"] == i)) for i, name in enumerate(OUTCOMES)},
-        _twin(s, cfg, twin), _incidents(s, cfg, merged, clock),
+        predicted, _incidents(s, cfg, merged, clock), comparison, end,
     )
     tm = threshold_metrics(m.journeys, m.http, m.rec)
     thresholds = evaluate_thresholds(s.thresholds, tm)
-    plots = plot_all(s, merged.journeys, merged.requests, clock, run.path, m.twin.get("hourly_wip"))
+    plots = plot_all(s, merged.journeys, merged.requests, clock, run.path, predicted.get("runs") or (),
+                     end_minute=end, shift_minutes=cfg.shift_minutes)
     doc = {**_metrics_doc(m), "thresholds_input": tm}
     report = Report(
         title=f"lienthong run — {s.meta.name}",
@@ -102,6 +124,7 @@ def _checks(m: _Measured) -> list[Check]:
     return [
         *_stage_checks(rec, m.live.error),
         *twin,
+        *_comparison_checks(m),
         Check("no dossier lost or stuck", m.outcomes["stuck"] == 0 and not lost,
               f"{m.outcomes['stuck']} stuck at the end, {lost} lost", group="reconciliation"),
         Check("open-model driver kept the schedule", not d.get("dropped") and not d.get("not_sent"),
@@ -125,7 +148,9 @@ def _metrics_doc(m: _Measured) -> dict[str, Any]:
         "reconciliation": m.rec.as_dict(),
         "ecosystem": live.ecosystem,
         "error": live.error,
-        "twin": {"services": m.twin["services"], "error": m.twin.get("error", "")},
+        "twin": {"services": m.twin["services"], "replications": m.twin.get("replications"),
+                 "error": m.twin.get("error", "")},
+        "comparison": m.comparison,
         "machine": live.machine,
         "incidents": m.incidents,
     }
@@ -137,7 +162,7 @@ def _sections(m: _Measured, plots: dict[str, Any]) -> list[Section]:
         Figure("Throughput", plots["throughput"],
                "arrivals due, dossiers accepted and finished per scenario hour"),
         Figure("Latency", plots["latency"], "exact per-bin percentiles; shaded: fault windows"),
-        Figure("Backlog", plots["backlog"], "dossiers accepted and not yet terminal; dashed: the twin"),
+        Figure("Backlog", plots["backlog"], _backlog_caption(m)),
     ]
     incidents = [Section("Incidents: degradation and recovery", text=_incident_text(m.incidents),
                          tables=[_incident_table(m.incidents)])] if m.incidents else []
@@ -145,7 +170,8 @@ def _sections(m: _Measured, plots: dict[str, Any]) -> list[Section]:
         *_error_sections(m.live.error),
         _ecosystem_section(m.live.ecosystem, m.rec),
         Section("Journeys", text=[_journey_text(jm, m.outcomes)],
-                tables=[_journey_table(jm, m.twin), _step_table(jm)]),
+                tables=[_journey_table(jm), _step_table(jm)]),
+        *_comparison_sections(m),
         Section("Over time", text=_fault_text(s), figures=figures),
         *incidents,
         Section("HTTP", tables=[_http_table(m.http)]),
@@ -190,6 +216,25 @@ def _failed_report(live: LiveRun, run: Any) -> tuple[Report, dict[str, Any]]:
         notes=_notes(cfg, live.machine),
     )
     return report, doc
+
+
+def _compare(
+    s: Scenario, cfg: LoadConfig, merged: Merged, clock: ScenarioClock, twin: dict[str, Any]
+) -> tuple[dict[str, Any], float]:
+    """``(comparison by group, E)``: the measured journeys against the twin's replications, both
+    censored at the run's end minute E; empty without replications (and the failure noted in
+    ``twin["error"]`` when the comparison itself fails)."""
+    end = end_minute(merged, clock)
+    runs = twin.get("runs") or []
+    if not runs:
+        return {}, end
+    try:
+        wd = main_workdays(s, end + abs(cfg.shift_minutes))
+        measured = measured_dossiers(s, merged.journeys, clock, wd)
+        return compare(s, measured, runs, end, shift_minutes=cfg.shift_minutes, workdays=wd), end
+    except Exception as exc:  # the measurement stands without the comparison
+        twin["error"] = f"comparison failed: {type(exc).__name__}: {exc}"
+        return {}, end
 
 
 def _twin(s: Scenario, cfg: LoadConfig, twin_fn: Twin | None) -> dict[str, Any]:
@@ -335,49 +380,115 @@ def _journey_text(jm: dict[str, Any], outcomes: dict[str, int]) -> str:
     return f"Every arrival followed from the hospital to its final status: {parts}."
 
 
-def _journey_table(jm: dict[str, Any], twin: dict[str, Any]) -> Table:
+def _journey_table(jm: dict[str, Any]) -> Table:
     rows = []
     for service in ("birth", "death"):
         if service not in jm:
             continue
-        j, t = jm[service], twin["services"].get(service, {})
-        te = t.get("e2e_wd") or {}
-        rows.append(
-            [
-                service,
-                j["count"],
-                j["completed"],
-                j["rejected"],
-                j["stuck"],
-                j["deadline_wd"],
-                j["e2e_wd"]["p50"],
-                j["e2e_wd"]["p95"],
-                j["attainment"],
-                te.get("p50"),
-                te.get("p95"),
-                t.get("attainment"),
-            ]
-        )
-    cols = [
-        "group",
-        "arrivals",
-        "completed",
-        "rejected",
-        "stuck",
-        "deadline WD",
-        "e2e p50 WD",
-        "e2e p95 WD",
-        "attainment",
-        "twin p50 WD",
-        "twin p95 WD",
-        "twin attainment",
-    ]
-    return Table(
-        "Linked groups: measured vs the twin on the same stream",
-        cols,
-        rows,
-        note="The twin includes human desk time; the reference fakes answer as systems do.",
+        j = jm[service]
+        rows.append([service, j["count"], j["completed"], j["rejected"], j["stuck"], j["deadline_wd"],
+                     j["e2e_wd"]["p50"], j["e2e_wd"]["p95"], j["attainment"]])
+    cols = ["group", "arrivals", "completed", "rejected", "stuck", "deadline WD", "e2e p50 WD", "e2e p95 WD",
+            "attainment"]
+    return Table("Linked groups (measured)", cols, rows,
+                 note="Attainment here: completed in time over every accepted dossier (rejected and stuck "
+                 "included); the comparison with the twin below uses its own, shared rule.")
+
+
+def _comparison_sections(m: _Measured) -> list[Section]:
+    """"Measured vs the twin": one row per group and figure, the rule under the table, and each
+    disagreement said as a finding (not in instant mode, where none is expected)."""
+    if not m.comparison:
+        return []
+    rows: list[list[Cell]] = []
+    for group, c in m.comparison.items():
+        for key, label, unit, _ in FIGURES:
+            f = c["figures"][key]
+            agrees = ("shown only" if not f["compared"] else "–" if f["agrees"] is None
+                      else "yes" if f["agrees"] else "NO")
+            none = f.get("none_completed")
+            rows.append([group, f"{label} ({unit})",
+                         "none completed by E" if none == "measured" else fmt(f["measured"], unit),
+                         "none completed by E" if none == "twin" else fmt(f["twin"], unit),
+                         fmt_span(f["twin_ci95"], unit), fmt_span(f["widened"], unit), agrees])
+    counted = "; ".join(
+        f"{g}: {c['measured_counted']} of {c['measured_received']} measured, "
+        f"{fmt(c['twin_counted'])} in the twin (mean)" for g, c in m.comparison.items()
     )
+    instant = (
+        'The reference fakes answered without desk time (load.agencies = "instant"), so the twin, '
+        "which includes desk time, is not expected to agree: no finding is raised. " if m.instant else ""
+    )
+    first = next(iter(m.comparison.values()))
+    end = (f"{_clock_text(first['end_minute'])} (the twin's horizon; the run followed dossiers until "
+           f"{_clock_text(first['run_end_minute'])})" if "run_end_minute" in first
+           else f"{_clock_text(first['end_minute'])} (the end of the run's observation)")
+    note = (f"{instant}Both sides censored at E = {end}; "
+            f"counted (outcome known at E): {counted}. Rejected dossiers are left out of both. {RULE}")
+    table = Table(f"Measured vs the twin (same stream, {first['replications']} replications)",
+                  ["group", "figure", "measured", "twin (mean)", "twin 95% interval",
+                   "widened by the measured error", "agrees"], rows, note=note)
+    return [Section("Measured vs the twin", text=_comparison_text(m), tables=[table])]
+
+
+def _comparison_text(m: _Measured) -> list[str]:
+    said = findings(m.comparison)
+    out = []
+    for group, c in m.comparison.items():
+        if c["agrees"] is None:
+            out.append(f"{group}: not compared — {c.get('why_null', 'nothing to compare')}.")
+        elif c["agrees"]:
+            out.append(f"{group}: agrees with the twin ({', '.join(_figure_names())} inside the widened "
+                       "intervals).")
+        elif m.instant:
+            out.append(f"{group}: differs from the twin, as expected with instant agencies.")
+        else:
+            out.append(f"Finding — {said[group]}")
+    return out
+
+
+def _figure_names() -> list[str]:
+    return [f"{label} ({unit})" for key, label, unit, _ in FIGURES if key in COMPARED]
+
+
+def _comparison_checks(m: _Measured) -> list[Check]:
+    """One non-blocking check per group: a disagreement is a warning, never hidden; none in
+    instant mode (the twin is not expected to agree)."""
+    if m.instant or not m.comparison:
+        return []
+    said = findings(m.comparison)
+    out = []
+    for group, c in m.comparison.items():
+        name = f"{group}: measured agrees with the twin"
+        if c["agrees"] is None:
+            out.append(Check(name, False, f"not compared: {c.get('why_null')}", group="twin", blocking=False,
+                             skipped=True))
+        else:
+            detail = said.get(group) or _agreement_detail(c)
+            out.append(Check(name, bool(c["agrees"]), detail, group="twin", blocking=False))
+    return out
+
+
+def _agreement_detail(c: dict[str, Any]) -> str:
+    """``'within deadline 100.0% in [98.1%, 100.0%], e2e p50 0.50 WH in [0.47, 0.56] WH, …'``:
+    each compared figure and the widened interval it lies in."""
+    parts = []
+    for key, label, unit, _ in FIGURES:
+        f = c["figures"][key]
+        if key in COMPARED and f["agrees"] is not None:
+            parts.append(f"{label} {fmt(f['measured'], unit)} in {fmt_span(f['widened'], unit)}")
+    return (f"{', '.join(parts)} (the twin's 95% intervals over {c['replications']} replications, "
+            "widened by the measured error)")
+
+
+def _backlog_caption(m: _Measured) -> str:
+    if not m.twin.get("runs"):
+        return "dossiers arrived and not yet completed or rejected; the twin did not run"
+    return ("dossiers arrived and not yet completed or rejected (one never accepted leaves on arrival); "
+            f"dashed: the twin's mean over {m.twin['replications']} replications on the same stream, counted "
+            "the same way from its records; dark band: 95% interval of that mean; light band: where one "
+            "replication falls 95% of the time; dotted: E, the end of the run's observation; grey "
+            "background: desks closed")
 
 
 def _step_table(jm: dict[str, Any]) -> Table:

@@ -39,7 +39,8 @@ def load_command(
     ),
 ) -> None:
     """Load-test TARGET with the scenario's arrival stream (or stages), distributed over workers."""
-    from lienthong.commands.run import finish, twin_prediction
+    from lienthong._comparison import twin_prediction
+    from lienthong.commands.run import finish
     from lienthong.live import run_load
 
     _check(target, workers, multiplier, speed)

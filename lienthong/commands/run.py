@@ -19,14 +19,11 @@ def register(root: typer.Typer) -> None:
 
 
 def twin_prediction(scenario: Any, stream: Any, days: int) -> dict[str, Any]:
-    """The twin on the run's own arrival stream, a week past it so its dossiers can finish."""
-    from sim.metrics import metrics
-    from sim.twin import simulate
+    """The twin's replications on the run's own arrival stream: ``lienthong._comparison.twin_prediction``,
+    imported when called (it pulls in the twin and numpy, which ``lienthong --help`` does without)."""
+    from lienthong._comparison import twin_prediction as predict
 
-    m = metrics(simulate(scenario, days=days + 7, stream=stream, warmup_days=0))
-    fields = ("arrivals", "done", "refused", "open", "attainment", "e2e_wd")
-    services = {k: {f: v.get(f) for f in fields} for k, v in m["services"].items()}
-    return {"services": services, "hourly_wip": m["backlog"]["hourly_wip"]}
+    return predict(scenario, stream, days)
 
 
 def run_command(
