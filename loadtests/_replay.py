@@ -27,6 +27,8 @@ from loadtests._records import REQUEST_DTYPE, Table
 from loadtests.driver import OpenModelDriver, wall_offsets
 from loadtests.journeys import INCOMPLETE, JourneyRunner, ScenarioClock
 from loadtests.results import stream_of
+from scenarios.demand import calendar_for
+from scenarios.desks import Workdays
 from scenarios.model import DEATH_STATUSES
 from sim.arrivals import split_by_index
 
@@ -71,14 +73,27 @@ class Prepared:
         )
 
     def _supplement_fn(self, rng: random.Random) -> Any:
-        """When an incomplete dossier is resubmitted complete (wall time), or None if never."""
+        """When an incomplete dossier is resubmitted complete (wall time), or None if never: as
+        the twin does, ``supplement_delay_wd`` of the receiving agency's office time after the
+        submission (from its next opening), if that is within the ``supplement_wd`` window."""
+        s = self.scenario
+        span = self.cfg.days + 400
+        office = {sid: Workdays(calendar_for(s, s.steps[next(iter(svc.variants.values())).steps[0]].agency),
+                                s.calendar.start, span)
+                  for sid, svc in s.services.items()}
 
         def later(a: np.void) -> float | None:
-            svc = self.scenario.services["birth" if int(a["service"]) == 0 else "death"]
+            sid = "birth" if int(a["service"]) == 0 else "death"
+            svc, days = s.services[sid], office[sid]  # type: ignore[index]
             if rng.random() >= svc.supplement_share:
                 return None
             wd = float(svc.supplement_delay_wd.sample(np.random.default_rng(rng.getrandbits(32))))
-            return float(self.clock.wall(float(a["submitted"]) + wd * 1440.0))
+            sub = float(a["submitted"])
+            back = days.avail.advance(days.avail.next_open(sub), wd * days.full_day)
+            window = float(days.deadline(np.array([sub]), svc.supplement_wd)[0])
+            if not back <= window:
+                return None
+            return float(self.clock.wall(back))
 
         return later
 
