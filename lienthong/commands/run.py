@@ -51,13 +51,23 @@ def run_command(
         None, "--crash-after", help="Kill -9 the fakes after this many seconds."
     ),
     drain: float = typer.Option(
-        60.0, "--drain", help="Seconds to keep following dossiers after the last arrival."
+        None,
+        "--drain",
+        help="Seconds to keep following dossiers after the last arrival (default: with agencies in "
+        "time, until every dossier is done or the stream's latest deadline has passed; "
+        "60 with --instant).",
+    ),
+    instant: bool = typer.Option(
+        False,
+        "--instant",
+        help="The reference fakes answer every write at once (no desks, no office hours): pure API "
+        "tests. Default: agencies in time, as the scenario's load.agencies says.",
     ),
 ) -> None:
     """Drive a time-compressed scenario end to end, reconcile, and write a report (exit 1 on a breach)."""
     from lienthong.live import RunSettings, run_scenario
 
-    _check(speed, days, multiplier, fakes_port)
+    _check(speed, days, multiplier, fakes_port, drain)
     settings = RunSettings(
         target=target,
         agencies=agency_urls(agency or []),
@@ -68,23 +78,27 @@ def run_command(
         out=out,
         crash_after_s=crash_after,
         drain_s=drain,
+        instant=True if instant else None,
     )
     finish(
         lambda: _with_progress(lambda cb: run_scenario(scenario, settings, progress=cb, twin=twin_prediction))
     )
 
 
-def _check(speed: float | None, days: int | None, multiplier: float | None, fakes_port: int | None) -> None:
+def _check(speed: float | None, days: int | None, multiplier: float | None, fakes_port: int | None,
+           drain: float | None = None) -> None:
     """Exits 2 naming the first bad option."""
     problems = [
         (speed is not None and speed <= 0) or (days is not None and days < 1),
         multiplier is not None and multiplier <= 0,
         fakes_port is not None and not 0 < fakes_port < 65536,
+        drain is not None and not drain >= 0,
     ]
     texts = [
         f"--speed must be > 0 and --days >= 1 (got {speed}, {days})",
         f"--multiplier must be > 0 (got {multiplier})",
         f"--fakes-port must be 1-65535 (got {fakes_port})",
+        f"--drain must be >= 0 seconds (got {drain})",
     ]
     for bad, text in zip(problems, texts, strict=True):
         if bad:
