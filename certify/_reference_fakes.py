@@ -30,7 +30,9 @@ def start_reference_fakes(scenario: Scenario, run_dir: Path, *, speed: float = 1
     # every agency is mounted, the vendor's too: /openapi.json is then the whole contract (the
     # reference document the suite checks the vendor against), while the scenario's base_url
     # sends the ecosystem's own calls to that agency to the vendor
-    return start_subprocess(scenario, run_dir, speed=speed, timeout=timeout, agencies=AGENCIES)
+    # instant: the suite checks answers and registers, not the agencies' desks in time
+    return start_subprocess(scenario, run_dir, speed=speed, timeout=timeout, agencies=AGENCIES,
+                            instant=True)
 
 
 def reference_registers(ctx: Ctx, agency: str) -> dict[str, list[dict[str, Any]]]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from fakes._clock import Clock
+from fakes._clock import Clock, StoppedClock
 from fakes._outbound import Outbound, TransportError
 from fakes.auth import Auth
 from fakes.problems import Problem
@@ -29,6 +29,12 @@ class Env:
     outbound: Outbound
     stores: dict[str, Store] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def at(self, minute: float) -> Env:
+        """This context with its clock stopped at scenario minute ``minute`` (stores, clients
+        and extras shared): a write run with it is dated then."""
+        return Env(self.scenario, self.run_dir, StoppedClock.stop(self.clock, minute), self.auth,
+                   self.outbound, self.stores, self.extras)
 
     def rng(self, *path: int) -> np.random.Generator:
         """A generator seeded from the scenario seed and ``path`` (independent streams)."""

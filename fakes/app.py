@@ -2,6 +2,8 @@
 
 ``create_app(scenario, run_dir)`` mounts every agency (or the ones named) on one FastAPI app and
 wraps it, outermost first, in metrics, a body-size limit and one fault middleware per agency.
+With ``scenario.load.agencies == "in_time"`` (see :func:`with_instant`) the agencies' writes are
+booked on their desks (``fakes.work``).
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ from fakes.faults import FaultMiddleware
 from fakes.metrics import Metrics, MetricsMiddleware
 from fakes.problems import MEDIA_TYPE, PROBLEM_RESPONSES, Problem, install_handlers
 from fakes.store import Store
+from fakes.work import gauges, install
 from scenarios import Scenario
 
-__all__ = ["AGENCIES", "BODY_LIMIT", "FakesApp", "create_app"]
+__all__ = ["AGENCIES", "BODY_LIMIT", "FakesApp", "create_app", "with_instant"]
 
 AGENCIES = ("health", "justice", "police", "vss", "social", "portal")
 BODY_LIMIT = 64 * 1024
@@ -84,15 +87,27 @@ class FakesApp:
         await self._asgi(scope, receive, send)
 
 
+def with_instant(scenario: Scenario, instant: bool | None) -> Scenario:
+    """``scenario`` with its agencies instant (True: every write answered at once, 201) or in
+    time (False: booked on the desks, 202 and a work resource); None leaves
+    ``scenario.load.agencies`` as it is."""
+    mode = None if instant is None else "instant" if instant else "in_time"
+    if mode is None or scenario.load.agencies == mode:
+        return scenario
+    return scenario.model_copy(update={"load": scenario.load.model_copy(update={"agencies": mode})})
+
+
 def create_app(scenario: Scenario, run_dir: str | Path, *, agencies: Iterable[str] = AGENCIES,
-               speed: float | None = None,
-               base_urls: Mapping[str, str] | None = None) -> FakesApp:
+               speed: float | None = None, base_urls: Mapping[str, str] | None = None,
+               instant: bool | None = None) -> FakesApp:
     """A fake server for ``agencies`` with its stores under ``run_dir``.
 
     Agencies not mounted here are called at ``base_urls`` (else the scenario's
-    ``agencies.<id>.base_url``). Raises ValueError for an unknown agency or one neither mounted
-    nor reachable.
+    ``agencies.<id>.base_url``). ``instant`` overrides ``scenario.load.agencies``
+    (:func:`with_instant`). Raises ValueError for an unknown agency or one neither mounted
+    nor reachable, or a step needing desks or servers its agency lacks (agencies in time).
     """
+    scenario = with_instant(scenario, instant)
     mounted = tuple(agencies)
     if unknown := [a for a in mounted if a not in AGENCIES]:
         raise ValueError(f"unknown agency {unknown[0]!r}; expected some of {', '.join(AGENCIES)}")
@@ -102,6 +117,7 @@ def create_app(scenario: Scenario, run_dir: str | Path, *, agencies: Iterable[st
               Outbound(urls, scenario.load.request_timeout_s))
     for name in mounted:
         env.stores[name] = Store(run_dir / f"{name}.db", _MODULES[name].SCHEMA)
+    install(env, mounted)  # the desks in time, resumed from the work registers
     metrics = Metrics()
     env.extras["metrics"] = metrics
     api = _api(env, mounted)
@@ -158,8 +174,9 @@ def _api(env: Env, mounted: tuple[str, ...]) -> FastAPI:
 def _operations(api: FastAPI, env: Env, mounted: tuple[str, ...]) -> None:
     @api.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, Any]:
-        """Liveness, the mounted agencies and the scenario clock."""
+        """Liveness, the mounted agencies, whether they work in time and the scenario clock."""
         return {"status": "ok", "scenario": env.scenario.meta.name, "agencies": list(mounted),
+                "agencies_in_time": env.scenario.load.agencies == "in_time",
                 "now": env.clock.now().isoformat(), "minute": env.clock.minute(),
                 "speed": env.clock.speed, "t0": env.clock.t0}
 
@@ -171,6 +188,11 @@ def _operations(api: FastAPI, env: Env, mounted: tuple[str, ...]) -> None:
             rows = env.stores["portal"].db.execute(
                 "SELECT status, count(*) FROM dossiers GROUP BY status").fetchall()
             m.gauges["dossiers"] = {r[0]: r[1] for r in rows}
+        desks = {}
+        for agency in env.extras.get("desks") or {}:
+            await env.stores[agency].settled()
+            desks[agency] = gauges(env, agency)
+        m.gauges["desks"] = desks
         return str(m.render())
 
     @api.get("/admin/export/{agency}", tags=["admin"], responses=PROBLEM_RESPONSES)

@@ -33,10 +33,13 @@ from fakes.metrics import Metrics
 from fakes.problems import MEDIA_TYPE, Problem
 from scenarios.model import Fault
 
-__all__ = ["DEMAND_SIDE", "FaultMiddleware", "Hook", "apply_hooks"]
+__all__ = ["DEMAND_SIDE", "NOT_MIDDLEWARE", "FaultMiddleware", "Hook", "apply_hooks"]
 
 #: Fault kinds the load driver and the twin apply; the fakes ignore them.
 DEMAND_SIDE = frozenset({"surge", "incomplete"})
+#: Fault kinds the middleware leaves alone: the demand side's, and ``slow_polling`` (the
+#: portal's orchestrator polls less often, ``fakes._orchestrator``).
+NOT_MIDDLEWARE = DEMAND_SIDE | {"slow_polling"}
 _ATTACHMENTS = ("birth_certificate_id", "death_notice_id")
 Message = dict[str, Any]
 D = TypeVar("D")
@@ -88,7 +91,7 @@ class FaultMiddleware:
                  clock: Clock, rng: np.random.Generator, metrics: Metrics) -> None:
         self.app, self.agency, self.prefix = app, agency, prefix
         self.faults = tuple(f for f in faults if f.agency in (agency, "*")
-                            and f.kind not in DEMAND_SIDE)
+                            and f.kind not in NOT_MIDDLEWARE)
         self.clock, self.rng, self.metrics = clock, rng, metrics
 
     async def __call__(self, scope: Message, receive: Any, send: Any) -> None:

@@ -8,6 +8,10 @@ write's draft, lets the fault layer change the draft (``fakes.faults.apply_hooks
 :func:`commit` runs ``write`` on it and stores the result in one transaction, checking the key
 again inside it (a concurrent duplicate may have won in between). Refusals raised on the way
 store nothing.
+
+A write naming its ``task`` is a step of the scenario: with agencies in time
+(``fakes.work``) :func:`commit` books it on the agency's desks, runs ``write`` dated at the
+booked completion and answers 202 with the work resource, all in the same transaction.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from fakes.auth import Who
 from fakes.faults import Hook, apply_hooks
 from fakes.problems import Problem
 from fakes.store import Store
+from fakes.work import Desks, desks_of
 
 __all__ = ["KEY_PATTERN", "Idem", "Out", "Write", "Writes", "commit", "idem_key", "replay"]
 
@@ -90,20 +95,26 @@ async def replay(store: Store, who: Who, key: str, path: str,
 
 
 Out = tuple[int, dict[str, Any], dict[str, str]]  # what a write returns: status, body, headers
-Write = Callable[[sqlite3.Connection], Out]
+Write = Callable[[Env, sqlite3.Connection], Out]
 
 
-async def commit(idem: Idem, write: Write) -> Response:
-    """Run ``write`` (returning status, body, headers) and store its result, atomically, and
-    answer once it is committed.
+async def commit(idem: Idem, env: Env, write: Write,
+                 timed: tuple[Desks, Any] | None = None) -> Response:
+    """Run ``write(env, db)`` (returning status, body, headers) and store its result,
+    atomically, and answer once it is committed. ``timed`` (an agency's desks and the step):
+    the write is booked on the desks and dated at its completion, the answer is the work's
+    202 (``fakes.work.Desks.accept``).
 
     A result stored meanwhile by a concurrent duplicate is returned instead. Problems raised
-    by ``write`` undo it and propagate.
+    by ``write`` undo it (and its booking) and propagate.
     """
     with idem.store.tx() as db:
         earlier = _stored(db, idem)
         if earlier is None:
-            status, doc, headers = write(db)
+            if timed is None:
+                status, doc, headers = write(env, db)
+            else:
+                status, doc, headers = timed[0].accept(env, db, timed[1], write)
             payload = json.dumps(doc, ensure_ascii=False).encode()
             db.execute("INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?)",
                        (idem.caller, idem.key, idem.hash, status, json.dumps(headers), payload))
@@ -127,11 +138,17 @@ class Writes:
     async def __call__(self, request: Request, who: Who, key: str, body: B,
                        prepare: Callable[[Env, B], Awaitable[D]],
                        write: Callable[[Env, sqlite3.Connection, B, D], Out],
-                       committed: Callable[[Response], None] | None = None) -> Response:
+                       committed: Callable[[Response], None] | None = None, *,
+                       task: str | None = None,
+                       untimed: Callable[[D], bool] | None = None) -> Response:
         """The stored answer of a replay, else the answer of ``write(env, db, body, draft)``
         once committed, ``draft`` being what ``prepare(env, body)`` gives, changed by the hooks
         of the faults marked on ``request``. ``committed`` is called with the answer of a
         commit (this request's, or a concurrent duplicate's), not with a replay's.
+
+        ``task``: the scenario task this write completes; with agencies in time and a step of
+        that task at this agency, the write is booked on its desks (202 and a work resource)
+        unless ``untimed(draft)`` (e.g. a slow PID, answered 202 its own way).
 
         Raises Problem 409 ``idempotency_key_reused`` when the key came with another body, and
         whatever ``prepare`` and ``write`` raise (nothing is stored then).
@@ -141,7 +158,12 @@ class Writes:
         if earlier is not None:
             return earlier
         draft = apply_hooks(self.hooks, request.scope, await prepare(env, body))
-        response = await commit(idem, lambda db: write(env, db, body, draft))
+        timed = None
+        if task is not None and (desks := desks_of(env, self.agency)) is not None \
+                and (step := desks.step(task)) is not None \
+                and (untimed is None or not untimed(draft)):
+            timed = (desks, step)
+        response = await commit(idem, env, lambda e, db: write(e, db, body, draft), timed)
         if committed is not None:
             committed(response)
         return response

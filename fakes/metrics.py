@@ -1,5 +1,6 @@
-"""Prometheus text metrics: request counts and latency histograms per agency and route, and
-the fault middleware's injected delay and own overhead, kept apart."""
+"""Prometheus text metrics: request counts and latency histograms per agency and route, the
+fault middleware's injected delay and own overhead, kept apart, and the agencies' desks in time
+(work booked and not started, desks busy, work by status) at scrape time."""
 
 from __future__ import annotations
 
@@ -79,6 +80,14 @@ class Metrics:
         lines.append("# TYPE lienthong_portal_dossiers gauge")
         for status, n in sorted(self.gauges.get("dossiers", {}).items()):
             lines.append(f'lienthong_portal_dossiers{{status="{status}"}} {n}')
+        desks = sorted(self.gauges.get("desks", {}).items())
+        lines.append("# TYPE lienthong_desk_queue gauge")
+        lines += [f'lienthong_desk_queue{{agency="{a}"}} {queued}' for a, (queued, _, _) in desks]
+        lines.append("# TYPE lienthong_desk_busy gauge")
+        lines += [f'lienthong_desk_busy{{agency="{a}"}} {busy}' for a, (_, busy, _) in desks]
+        lines.append("# TYPE lienthong_work gauge")
+        lines += [f'lienthong_work{{agency="{a}",status="{status}"}} {n}'
+                  for a, (_, _, by) in desks for status, n in by.items()]
         return "\n".join(lines) + "\n"
 
 

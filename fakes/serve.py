@@ -1,8 +1,10 @@
 """Run the fakes: in this process (``serve``, ``start_thread``) or as a child process
 (``start_subprocess``), on 127.0.0.1 by default, all agencies on one port or one port each.
 
-``python -m fakes.serve --scenario S --run-dir D [--port P] [--split] [--speed X]`` is the
-child's entry point; it prints one ``READY <json>`` line once every port listens.
+``python -m fakes.serve --scenario S --run-dir D [--port P] [--split] [--speed X]
+[--instant | --in-time]`` is the child's entry point; it prints one ``READY <json>`` line once
+every port listens. ``instant`` (``--instant``/``--in-time``) overrides the scenario's
+``load.agencies`` everywhere here (``fakes.app.with_instant``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 
 import uvicorn
 
-from fakes.app import AGENCIES, FakesApp, create_app
+from fakes.app import AGENCIES, FakesApp, create_app, with_instant
 from scenarios import Scenario, dump, load
 
 __all__ = [
@@ -138,19 +140,22 @@ def serve(scenario: Scenario, host: str = "127.0.0.1", port: int = 8000,
           run_dir: str | Path = "runs/fakes", *, split: bool = False,
           speed: float | None = None, ready: Any = None, processes: int = 1,
           agencies: tuple[str, ...] = AGENCIES, base_urls: dict[str, str] | None = None,
-          watch_parent: bool = False, agencies_port: int | None = None) -> None:
+          watch_parent: bool = False, agencies_port: int | None = None,
+          instant: bool | None = None) -> None:
     """Serve the fakes until interrupted; ``ready(base_url, urls)`` is called once listening.
 
     ``processes=2`` runs the agencies in a child process (on ``agencies_port``, default
     ``port + 1``, or a free one when ``port`` is 0) and the portal here, calling them over
     loopback: two event loops, so two cores. ``agencies``/``base_urls`` mount only some
     agencies and reach the others at those URLs; ``watch_parent`` stops the server when its
-    parent process dies.
+    parent process dies. ``instant``: True, every write is answered at once (201); False, the
+    agencies work in time (202 and a work resource); None, as ``scenario.load.agencies`` says.
 
     Raises ValueError for ``processes`` other than 1 or 2, or 2 with ``split``.
     """
     if processes not in (1, 2) or (processes == 2 and split):
         raise ValueError("processes is 1 or 2 (and 2 does not combine with split)")
+    scenario = with_instant(scenario, instant)  # the agencies' process gets it in its file
     _use_uvloop()
     run_dir = Path(run_dir)
     child: subprocess.Popen[bytes] | None = None
@@ -286,8 +291,10 @@ def _keys(scenario: Scenario) -> dict[str, str]:
 
 
 def start_thread(scenario: Scenario, run_dir: str | Path, *, speed: float | None = None,
-                 split: bool = False, host: str = "127.0.0.1", timeout: float = 20.0) -> Handle:
+                 split: bool = False, host: str = "127.0.0.1", timeout: float = 20.0,
+                 instant: bool | None = None) -> Handle:
     """Serve in a background thread of this process (its own event loop) on free ports."""
+    scenario = with_instant(scenario, instant)
     ports = _plan(split, host, 0 if split else free_port(host))
     servers = _servers(_apps(scenario, Path(run_dir), host, ports, speed), host, ports)
     loop = _new_loop()
@@ -318,13 +325,15 @@ def start_subprocess(scenario: Scenario | str | Path = "hanoi-baseline",
                      run_dir: str | Path = "runs/fakes", *, port: int = 0,
                      speed: float | None = None, split: bool = False,
                      host: str = "127.0.0.1", timeout: float = 30.0,
-                     processes: int = 1, agencies: tuple[str, ...] | None = None) -> Handle:
+                     processes: int = 1, agencies: tuple[str, ...] | None = None,
+                     instant: bool | None = None) -> Handle:
     """Start ``python -m fakes.serve`` as a child process and wait until it listens.
 
     ``scenario`` is a Scenario (written to ``run_dir/scenario.toml``), a catalog name or a
     path. ``processes=2``: the child serves the portal and starts the agencies in a
     grandchild (``Handle.urls`` says where each agency is; ``kill()`` takes both down).
     ``agencies``: the ones to serve (default: every agency the scenario gives no base URL).
+    ``instant`` overrides ``load.agencies`` of the scenario (see :func:`serve`).
     Raises RuntimeError with the child's output if it does not become ready. Every path handed
     to the child is absolute: it runs in this process's folder, whatever that is.
     """
@@ -342,6 +351,7 @@ def start_subprocess(scenario: Scenario | str | Path = "hanoi-baseline",
     cmd += ["--speed", str(speed)] if speed else []
     cmd += ["--split"] if split else []
     cmd += ["--agencies", ",".join(agencies)] if agencies else []
+    cmd += [] if instant is None else ["--instant" if instant else "--in-time"]
     if processes != 1:
         cmd += ["--processes", str(processes), "--agencies-port", str(free_port(host))]
     proc, info = spawn_ready(cmd, run_dir / "server.log", timeout)
@@ -380,6 +390,11 @@ def main(argv: list[str] | None = None) -> None:
                    help="comma-separated agencies to serve (default: those without a base URL)")
     p.add_argument("--watch-parent", action="store_true")
     p.add_argument("--agencies-port", type=int, default=None)
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--instant", dest="instant", action="store_const", const=True, default=None,
+                      help="answer every write at once (201), whatever the scenario says")
+    mode.add_argument("--in-time", dest="instant", action="store_const", const=False,
+                      help="book the writes on the agencies' desks (202 and a work resource)")
     args = p.parse_args(argv)
 
     def ready(base: str, urls: dict[str, str]) -> None:
@@ -391,7 +406,7 @@ def main(argv: list[str] | None = None) -> None:
         serve(scenario, args.host, args.port, args.run_dir, split=args.split,
               speed=args.speed, ready=ready, processes=args.processes,
               agencies=agencies, watch_parent=args.watch_parent,
-              agencies_port=args.agencies_port)
+              agencies_port=args.agencies_port, instant=args.instant)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from fakes.idempotency import Out
 from fakes.ids import mask
 from fakes.problems import Problem
 from fakes.store import dumps
+from fakes.work import shown
 from scenarios import Scenario
 
 __all__ = [
@@ -164,4 +165,4 @@ async def payments_of(request: Request, agency: str, table: str, by: tuple[str, 
     ``by`` = ``("death_register_no" | "paid_on", value)`` (CONTRACT.md §10)."""
     column = "death_register_no" if by[0] == "death_register_no" else "json_extract(doc, '$.paid_on')"
     return await list_docs(request, agency, f"SELECT doc FROM {table} WHERE {column} = ? "
-                           "ORDER BY payment_id", by[1])
+                           f"AND {shown(table + '.payment_id')} ORDER BY payment_id", by[1])

@@ -31,6 +31,9 @@ from fakes.idempotency import Out, Writes, idem_key
 from fakes.ids import make_register_number, mask
 from fakes.problems import Problem
 from fakes.store import dumps
+from fakes.work import ACCEPTED, add_routes, shown
+from fakes.work import EXPORT as WORK_EXPORT
+from fakes.work import SCHEMA as WORK_SCHEMA
 
 __all__ = ["EXPORT", "SCHEMA", "router"]
 
@@ -39,9 +42,12 @@ CREATE TABLE IF NOT EXISTS births (register_no TEXT PRIMARY KEY, cert_id TEXT UN
                                    doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS deaths (register_no TEXT PRIMARY KEY, notice_id TEXT UNIQUE NOT NULL,
                                    pid TEXT UNIQUE NOT NULL, doc TEXT NOT NULL);
-"""
-EXPORT = {"births": "SELECT doc FROM births ORDER BY register_no",
-          "deaths": "SELECT doc FROM deaths ORDER BY register_no"}
+""" + WORK_SCHEMA
+_BIRTH_SHOWN = shown("births.register_no")
+_DEATH_SHOWN = shown("deaths.register_no")
+EXPORT = {"births": f"SELECT doc FROM births WHERE {_BIRTH_SHOWN} ORDER BY register_no",
+          "deaths": f"SELECT doc FROM deaths WHERE {_DEATH_SHOWN} ORDER BY register_no",
+          "work": WORK_EXPORT}
 
 router = APIRouter(prefix="/justice", tags=["justice"], responses=PROBLEMS)
 WRITES = Writes("justice")
@@ -118,33 +124,33 @@ def _existing(db: Connection, sql: str, *args: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class _Source:
-    """The health document a registration is made from, as health holds it, and the day."""
+    """The health document a registration is made from, as health holds it."""
 
     doc: dict[str, Any]
-    today: dt.date
 
 
-@router.post("/births", status_code=201, response_model=Birth)
+@router.post("/births", status_code=201, response_model=Birth, responses=ACCEPTED)
 async def register_birth(body: BirthIn, request: Request,
                          who: Who = Depends(require("justice:write")),
                          key: str = Depends(idem_key)) -> Response:
     """Register a birth from an e-birth certificate held by health."""
-    return await WRITES(request, who, key, body, _certificate, _insert_birth)
+    return await WRITES(request, who, key, body, _certificate, _insert_birth,
+                        task="register_birth")
 
 
 async def _certificate(env: Env, body: BirthIn) -> _Source:
-    """The birth certificate at health (422 when unknown or dated in the future)."""
+    """The birth certificate at health (422 when unknown)."""
     cert = await env.read("justice", "health", f"/health/birth-certificates/{body.birth_certificate_id}")
     if cert is None:
         raise Problem(422, "unknown_birth_certificate",
                       f"health has no birth certificate {body.birth_certificate_id!r}")
-    today = env.clock.today()
-    check_past(env, "child_birth_date", dt.date.fromisoformat(cert["child_birth_date"]))
-    return _Source(cert, today)
+    return _Source(cert)
 
 
 def _insert_birth(env: Env, db: Connection, body: BirthIn, source: _Source) -> Out:
-    cert, today = source.doc, source.today
+    """The birth record, dated today (422 when the certificate's birth is after today)."""
+    cert, today = source.doc, env.clock.today()
+    check_past(env, "child_birth_date", dt.date.fromisoformat(cert["child_birth_date"]))
     if (old := _existing(db, "SELECT register_no FROM births WHERE cert_id = ?",
                          body.birth_certificate_id)) is not None:
         raise Problem(409, "already_registered", "this certificate's birth is registered",
@@ -166,42 +172,43 @@ async def find_births(request: Request, who: Who = Depends(require("justice:read
                       cert_id: str = Depends(search_key("birth_certificate_id",
                                                         "GCS-01001-2026-000001"))) -> Response:
     """The birth records made from a birth certificate (CONTRACT.md §10)."""
-    return await list_docs(request, "justice",
-                           "SELECT doc FROM births WHERE cert_id = ? ORDER BY register_no", cert_id)
+    return await list_docs(request, "justice", "SELECT doc FROM births WHERE cert_id = ? "
+                           f"AND {_BIRTH_SHOWN} ORDER BY register_no", cert_id)
 
 
 @router.get("/births/{register_no}", response_model=Birth)
 async def get_birth(register_no: str, request: Request,
                     who: Who = Depends(require("justice:read"))) -> Response:
     """One birth record."""
-    return await one_doc(request, "justice", "SELECT doc FROM births WHERE register_no = ?",
-                         register_no, "birth record")
+    return await one_doc(request, "justice", "SELECT doc FROM births WHERE register_no = ? "
+                         f"AND {_BIRTH_SHOWN}", register_no, "birth record")
 
 
-@router.post("/deaths", status_code=201, response_model=Death)
+@router.post("/deaths", status_code=201, response_model=Death, responses=ACCEPTED)
 async def register_death(body: DeathIn, request: Request,
                          who: Who = Depends(require("justice:write")),
                          key: str = Depends(idem_key)) -> Response:
     """Register a death from a death notice held by health."""
-    return await WRITES(request, who, key, body, _notice, _insert_death)
+    return await WRITES(request, who, key, body, _notice, _insert_death, task="register_death")
 
 
 async def _notice(env: Env, body: DeathIn) -> _Source:
-    """The death notice at health (422 when unknown, dated in the future or before the birth)."""
+    """The death notice at health (422 when unknown or dated before the birth)."""
     notice = await env.read("justice", "health", f"/health/death-notices/{body.death_notice_id}")
     if notice is None:
         raise Problem(422, "unknown_death_notice",
                       f"health has no death notice {body.death_notice_id!r}")
     death_date = dt.date.fromisoformat(notice["death_date"])
     birth_date = dt.date.fromisoformat(notice["deceased_birth_date"])
-    check_past(env, "death_date", death_date)
     if death_date < birth_date:
         raise Problem(422, "death_before_birth", "the death date is before the birth date")
-    return _Source(notice, env.clock.today())
+    return _Source(notice)
 
 
 def _insert_death(env: Env, db: Connection, body: DeathIn, source: _Source) -> Out:
-    notice, today = source.doc, source.today
+    """The death record, dated today (422 when the death is after today)."""
+    notice, today = source.doc, env.clock.today()
+    check_past(env, "death_date", dt.date.fromisoformat(notice["death_date"]))
     pid = notice["deceased_pid"]
     old = _existing(db, "SELECT register_no FROM deaths WHERE notice_id = ? OR pid = ?",
                     body.death_notice_id, pid)
@@ -225,14 +232,16 @@ async def find_deaths(request: Request, who: Who = Depends(require("justice:read
                       notice_id: str = Depends(search_key("death_notice_id",
                                                           "GBT-01001-2026-000001"))) -> Response:
     """The death records made from a death notice (CONTRACT.md §10)."""
-    return await list_docs(request, "justice",
-                           "SELECT doc FROM deaths WHERE notice_id = ? ORDER BY register_no",
-                           notice_id)
+    return await list_docs(request, "justice", "SELECT doc FROM deaths WHERE notice_id = ? "
+                           f"AND {_DEATH_SHOWN} ORDER BY register_no", notice_id)
 
 
 @router.get("/deaths/{register_no}", response_model=Death)
 async def get_death(register_no: str, request: Request,
                     who: Who = Depends(require("justice:read"))) -> Response:
     """One death record."""
-    return await one_doc(request, "justice", "SELECT doc FROM deaths WHERE register_no = ?",
-                         register_no, "death record")
+    return await one_doc(request, "justice", "SELECT doc FROM deaths WHERE register_no = ? "
+                         f"AND {_DEATH_SHOWN}", register_no, "death record")
+
+
+add_routes(router, "justice")

@@ -37,6 +37,9 @@ from fakes.idempotency import Out, Writes, idem_key
 from fakes.ids import make_pid, mask, newborn_allocator, pid_key
 from fakes.problems import Problem
 from fakes.store import Store, dumps
+from fakes.work import ACCEPTED, WorkView, add_routes, shown
+from fakes.work import EXPORT as WORK_EXPORT
+from fakes.work import SCHEMA as WORK_SCHEMA
 
 __all__ = ["EXPORT", "HOOKS", "SCHEMA", "router", "startup"]
 
@@ -50,11 +53,16 @@ CREATE TABLE IF NOT EXISTS residences (residence_id TEXT PRIMARY KEY, pid TEXT N
 CREATE INDEX IF NOT EXISTS residences_pid ON residences(pid, active);
 CREATE TABLE IF NOT EXISTS removals (removal_id TEXT PRIMARY KEY, pid TEXT UNIQUE NOT NULL,
   doc TEXT NOT NULL);
-"""
-EXPORT = {"people": "SELECT doc FROM people ORDER BY pid",
-          "pid_requests": "SELECT doc FROM pid_requests ORDER BY request_id",
-          "residences": "SELECT doc FROM residences ORDER BY residence_id",
-          "removals": "SELECT doc FROM removals ORDER BY removal_id"}
+""" + WORK_SCHEMA
+_PERSON_SHOWN = shown("people.pid")
+_REQUEST_SHOWN = shown("pid_requests.request_id")
+_RESIDENCE_SHOWN = shown("residences.residence_id")
+_REMOVAL_SHOWN = shown("removals.removal_id")
+EXPORT = {"people": f"SELECT doc FROM people WHERE {_PERSON_SHOWN} ORDER BY pid",
+          "pid_requests": f"SELECT doc FROM pid_requests WHERE {_REQUEST_SHOWN} ORDER BY request_id",
+          "residences": f"SELECT doc FROM residences WHERE {_RESIDENCE_SHOWN} ORDER BY residence_id",
+          "removals": f"SELECT doc FROM removals WHERE {_REMOVAL_SHOWN} ORDER BY removal_id",
+          "work": WORK_EXPORT}
 
 router = APIRouter(prefix="/police", tags=["police"], responses=PROBLEMS)
 
@@ -214,11 +222,20 @@ def _public(req: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.post("/pids", status_code=201, response_model=PidRequest,
-             responses={202: {"model": PidRequest, "description": "Issuance pending (slow_pid)"}})
+             responses={202: {"model": PidRequest | WorkView,
+                              "description": "Issuance pending (slow_pid: the PID request, "
+                              "Location /police/pid-requests/{id}), or booked at the desks "
+                              "(agencies in time: the work, Location /police/work/{id})"}})
 async def issue_pid(body: PidIn, request: Request, who: Who = Depends(require("police:write")),
                     key: str = Depends(idem_key)) -> Response:
     """Issue a newborn's PID from a registered birth."""
-    return await WRITES(request, who, key, body, _birth_record, _request_pid)
+    return await WRITES(request, who, key, body, _birth_record, _request_pid, task="issue_pid",
+                        untimed=_slow)
+
+
+def _slow(draft: _PidDraft) -> bool:
+    """A slow PID (fault slow_pid) is answered 202 with its PID request, not booked."""
+    return bool(draft.delay)
 
 
 async def _birth_record(env: Env, body: PidIn) -> _PidDraft:
@@ -279,7 +296,7 @@ async def find_pid_requests(request: Request, who: Who = Depends(require("police
     store = env.stores["police"]
     await store.settled()
     rows = store.db.execute("SELECT doc, available_at FROM pid_requests "
-                            "WHERE birth_register_no = ? ORDER BY request_id",
+                            f"WHERE birth_register_no = ? AND {_REQUEST_SHOWN} ORDER BY request_id",
                             (birth_register_no,)).fetchall()
     return json_response({"items": await _current(env, rows)})
 
@@ -291,7 +308,8 @@ async def get_pid_request(request_id: str, request: Request,
     env = env_of(request)
     store = env.stores["police"]
     await store.settled()
-    row = store.one("SELECT doc, available_at FROM pid_requests WHERE request_id = ?", request_id)
+    row = store.one("SELECT doc, available_at FROM pid_requests WHERE request_id = ? "
+                    f"AND {_REQUEST_SHOWN}", request_id)
     if row is None:
         raise not_found("PID request", request_id)
     [req] = await _current(env, [row])
@@ -302,7 +320,7 @@ async def get_pid_request(request_id: str, request: Request,
 async def get_person(pid: str, request: Request,
                      who: Who = Depends(require("police:read"))) -> Response:
     """One person of the population database."""
-    return await one_doc(request, "police", "SELECT doc FROM people WHERE pid = ?",
+    return await one_doc(request, "police", f"SELECT doc FROM people WHERE pid = ? AND {_PERSON_SHOWN}",
                          pid, "person", "unknown_person")
 
 
@@ -310,16 +328,17 @@ async def get_person(pid: str, request: Request,
 async def find_residences(request: Request, who: Who = Depends(require("police:read")),
                           pid: str = Depends(search_key("pid", "001226000042"))) -> Response:
     """A person's residences, active and removed (CONTRACT.md §10)."""
-    return await list_docs(request, "police",
-                           "SELECT doc FROM residences WHERE pid = ? ORDER BY residence_id", pid)
+    return await list_docs(request, "police", "SELECT doc FROM residences WHERE pid = ? "
+                           f"AND {_RESIDENCE_SHOWN} ORDER BY residence_id", pid)
 
 
-@router.post("/residences", status_code=201, response_model=Residence)
+@router.post("/residences", status_code=201, response_model=Residence, responses=ACCEPTED)
 async def register_residence(body: ResidenceIn, request: Request,
                              who: Who = Depends(require("police:write")),
                              key: str = Depends(idem_key)) -> Response:
     """Register a person's permanent residence in a household."""
-    return await WRITES(request, who, key, body, _linked, _insert_residence)
+    return await WRITES(request, who, key, body, _linked, _insert_residence,
+                        task="register_residence")
 
 
 async def _linked(env: Env, body: ResidenceIn | RemovalIn) -> _Linked:
@@ -390,16 +409,17 @@ def _mark_dead(env: Env, db: Connection, body: DeathIn, death: dict[str, Any]) -
 async def find_removals(request: Request, who: Who = Depends(require("police:read")),
                         pid: str = Depends(search_key("pid", "001052012345"))) -> Response:
     """A person's residence removals (CONTRACT.md §10)."""
-    return await list_docs(request, "police",
-                           "SELECT doc FROM removals WHERE pid = ? ORDER BY removal_id", pid)
+    return await list_docs(request, "police", "SELECT doc FROM removals WHERE pid = ? "
+                           f"AND {_REMOVAL_SHOWN} ORDER BY removal_id", pid)
 
 
-@router.post("/residence-removals", status_code=201, response_model=Removal)
+@router.post("/residence-removals", status_code=201, response_model=Removal, responses=ACCEPTED)
 async def remove_residence(body: RemovalIn, request: Request,
                            who: Who = Depends(require("police:write")),
                            key: str = Depends(idem_key)) -> Response:
     """Remove the permanent residence of a person registered dead."""
-    return await WRITES(request, who, key, body, _linked, _insert_removal)
+    return await WRITES(request, who, key, body, _linked, _insert_removal,
+                        task="remove_residence")
 
 
 def _dead(db: Connection, pid: str, death_register_no: str) -> dict[str, Any]:
@@ -433,3 +453,6 @@ def _insert_removal(env: Env, db: Connection, body: RemovalIn, linked: _Linked) 
     person.update(residence_status="removed")
     db.execute("UPDATE people SET doc = ? WHERE pid = ?", (dumps(person), body.pid))
     return 201, doc, {}
+
+
+add_routes(router, "police")

@@ -10,23 +10,29 @@ from fakes.agencies._benefits import Benefit, ClaimIn, Payment, Regime, payment_
 from fakes.agencies._common import PROBLEMS, Items, one_doc, search_by
 from fakes.auth import Who, require
 from fakes.idempotency import Writes, idem_key
+from fakes.work import ACCEPTED, add_routes, shown
+from fakes.work import EXPORT as WORK_EXPORT
+from fakes.work import SCHEMA as WORK_SCHEMA
 
 __all__ = ["EXPORT", "SCHEMA", "router"]
 
-SCHEMA = payment_schema("funeral_supports")
-EXPORT = {"funeral_supports": "SELECT doc FROM funeral_supports ORDER BY payment_id"}
+SCHEMA = payment_schema("funeral_supports") + WORK_SCHEMA
+_SHOWN = shown("funeral_supports.payment_id")
+EXPORT = {"funeral_supports": f"SELECT doc FROM funeral_supports WHERE {_SHOWN} ORDER BY payment_id",
+          "work": WORK_EXPORT}
 router = APIRouter(prefix="/social", tags=["social"], responses=PROBLEMS)
 _REGIMES: dict[str, Regime] = {"social": "social_protection", "merit": "merit"}
 _SUPPORT = Benefit("social", "funeral_supports", "MT", _REGIMES.get)
 WRITES = Writes("social")
 
 
-@router.post("/funeral-supports", status_code=201, response_model=Payment)
+@router.post("/funeral-supports", status_code=201, response_model=Payment, responses=ACCEPTED)
 async def pay_funeral_support(body: ClaimIn, request: Request,
                               who: Who = Depends(require("social:write")),
                               key: str = Depends(idem_key)) -> Response:
     """Pay funeral support for a registered death of an eligible person."""
-    return await WRITES(request, who, key, body, _SUPPORT.prepare, _SUPPORT.write)
+    return await WRITES(request, who, key, body, _SUPPORT.prepare, _SUPPORT.write,
+                        task="pay_funeral_support")
 
 
 _BY = search_by(("death_register_no", "KT-00070-2026-Q01-000003"), "paid_on")
@@ -43,5 +49,8 @@ async def find_funeral_supports(request: Request, who: Who = Depends(require("so
 async def get_funeral_support(payment_id: str, request: Request,
                               who: Who = Depends(require("social:read"))) -> Response:
     """One funeral-support payment."""
-    return await one_doc(request, "social", "SELECT doc FROM funeral_supports WHERE payment_id = ?",
-                         payment_id, "payment")
+    return await one_doc(request, "social", "SELECT doc FROM funeral_supports WHERE payment_id = ? "
+                         f"AND {_SHOWN}", payment_id, "payment")
+
+
+add_routes(router, "social")

@@ -50,6 +50,9 @@ from fakes.ids import (
 )
 from fakes.problems import Problem
 from fakes.store import dumps
+from fakes.work import ACCEPTED, add_routes, shown
+from fakes.work import EXPORT as WORK_EXPORT
+from fakes.work import SCHEMA as WORK_SCHEMA
 
 __all__ = ["EXPORT", "HOOKS", "SCHEMA", "router", "startup"]
 
@@ -57,11 +60,15 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS cards (card_code TEXT PRIMARY KEY, pid TEXT UNIQUE NOT NULL,"
     " doc TEXT NOT NULL);\n"
     "CREATE INDEX IF NOT EXISTS cards_issued_on ON cards(json_extract(doc, '$.issued_on'));\n"
-    + payment_schema("funeral_allowances") + payment_schema("survivor_benefits")
+    + payment_schema("funeral_allowances") + payment_schema("survivor_benefits") + WORK_SCHEMA
 )
-EXPORT = {"cards": "SELECT doc FROM cards ORDER BY card_code",
-          "funeral_allowances": "SELECT doc FROM funeral_allowances ORDER BY payment_id",
-          "survivor_benefits": "SELECT doc FROM survivor_benefits ORDER BY payment_id"}
+_CARD_SHOWN = shown("cards.card_code")
+EXPORT = {"cards": f"SELECT doc FROM cards WHERE {_CARD_SHOWN} ORDER BY card_code",
+          "funeral_allowances": f"SELECT doc FROM funeral_allowances WHERE "
+                                f"{shown('funeral_allowances.payment_id')} ORDER BY payment_id",
+          "survivor_benefits": f"SELECT doc FROM survivor_benefits WHERE "
+                               f"{shown('survivor_benefits.payment_id')} ORDER BY payment_id",
+          "work": WORK_EXPORT}
 router = APIRouter(prefix="/vss", tags=["vss"], responses=PROBLEMS)
 _INSURED: dict[str, Regime] = {"pensioner": "bhxh_funeral", "insured": "bhxh_funeral"}
 _SURVIVOR: dict[str, Regime] = {"pensioner": "survivor", "insured": "survivor"}
@@ -93,21 +100,19 @@ class Card(Body):
 
 @dataclass(frozen=True, slots=True)
 class _CardDraft:
-    """A child card about to be issued: the child as police knows it and the card's dates."""
+    """A child card about to be issued: the child as police knows it, the card's dates and
+    whether it runs to 31/12 of the issue year instead (incident F8, see HOOKS)."""
 
     person: dict[str, Any]
     birth: dt.date
     valid_from: dt.date
     valid_to: dt.date
-    today: dt.date
+    year_end: bool = False
 
 
-def _new_year_expiry(card: _CardDraft, _: object) -> dt.date:
-    """Incident F8, the 31/12 data error: the card runs to the end of the issue year."""
-    return dt.date(card.today.year, 12, 31)
-
-
-HOOKS = {"wrong_card_expiry": Hook("valid_to", _new_year_expiry)}
+#: wrong_card_expiry (incident F8, the 31/12 data error): the card runs to the end of the
+#: issue year (the year it is issued: with agencies in time, of its completion).
+HOOKS = {"wrong_card_expiry": Hook("year_end", lambda card, _: True)}
 WRITES = Writes("vss", HOOKS)
 
 
@@ -120,7 +125,7 @@ def startup(env: Env) -> None:
     env.extras["bhxh_alloc"] = Blocks(alloc)
 
 
-@router.post("/child-cards", status_code=201, response_model=Card)
+@router.post("/child-cards", status_code=201, response_model=Card, responses=ACCEPTED)
 async def issue_child_card(body: CardIn, request: Request,
                            who: Who = Depends(require("vss:write")),
                            key: str = Depends(idem_key)) -> Response:
@@ -129,11 +134,11 @@ async def issue_child_card(body: CardIn, request: Request,
         raise Problem(422, "no_pid", "a card needs the child's personal ID number")
     if (reason := validate_pid(body.pid)) is not None:
         raise Problem(422, "invalid_pid", reason, errors=[{"field": "pid", "message": reason}])
-    return await WRITES(request, who, key, body, _child, _insert_card)
+    return await WRITES(request, who, key, body, _child, _insert_card, task="issue_child_card")
 
 
 async def _child(env: Env, body: CardIn) -> _CardDraft:
-    """The card of a living child under 6 with a PID at police (422 otherwise)."""
+    """The card of a living child with a PID at police (422 otherwise)."""
     pid = str(body.pid)
     person = await env.read("vss", "police", f"/police/people/{pid}")
     if person is None:
@@ -141,15 +146,15 @@ async def _child(env: Env, body: CardIn) -> _CardDraft:
     if not person["alive"]:
         raise Problem(422, "person_deceased", f"{mask(pid)} is registered dead")
     birth = dt.date.fromisoformat(person["birth_date"])
-    today = env.clock.today()
-    if add_months(birth, 72) <= today:
-        raise Problem(422, "child_too_old", f"a child born {birth} is 72 months or older on "
-                      f"{today}; cards are for children under 6")
-    return _CardDraft(person, birth, *card_validity(birth), today)
+    return _CardDraft(person, birth, *card_validity(birth))
 
 
 def _insert_card(env: Env, db: Connection, body: CardIn, card: _CardDraft) -> Out:
-    pid = str(body.pid)
+    """The card, issued today (422 when the child is 6 or older today)."""
+    pid, today = str(body.pid), env.clock.today()
+    if add_months(card.birth, 72) <= today:
+        raise Problem(422, "child_too_old", f"a child born {card.birth} is 72 months or older "
+                      f"on {today}; cards are for children under 6")
     old = db.execute("SELECT card_code FROM cards WHERE pid = ?", (pid,)).fetchone()
     if old is not None:
         raise Problem(409, "already_issued", f"{mask(pid)} has a card", existing=old[0])
@@ -159,17 +164,18 @@ def _insert_card(env: Env, db: Connection, body: CardIn, card: _CardDraft) -> Ou
     db.execute("INSERT OR REPLACE INTO counters VALUES (?, ?)",
                (f"bhxh:{province2}", alloc.used(province2)))
     code = make_child_bhyt(province2, bhxh)
+    valid_to = dt.date(today.year, 12, 31) if card.year_end else card.valid_to
     doc = Card(card_code=code, bhxh=bhxh, pid=pid, full_name=card.person["full_name"],
-               birth_date=card.birth, valid_from=card.valid_from, valid_to=card.valid_to,
+               birth_date=card.birth, valid_from=card.valid_from, valid_to=valid_to,
                initial_care_facility=body.initial_care_facility,
-               issued_on=card.today).model_dump(mode="json")
+               issued_on=today).model_dump(mode="json")
     db.execute("INSERT INTO cards VALUES (?, ?, ?)", (code, pid, dumps(doc)))
     return 201, doc, {"Location": f"/vss/child-cards/{code}"}
 
 
-_CARDS_BY = {"pid": "SELECT doc FROM cards WHERE pid = ? ORDER BY card_code",
+_CARDS_BY = {"pid": f"SELECT doc FROM cards WHERE pid = ? AND {_CARD_SHOWN} ORDER BY card_code",
              "issued_on": "SELECT doc FROM cards WHERE json_extract(doc, '$.issued_on') = ? "
-                          "ORDER BY card_code"}
+                          f"AND {_CARD_SHOWN} ORDER BY card_code"}
 
 
 @router.get("/child-cards", response_model=Items[Card])
@@ -184,23 +190,26 @@ async def find_child_cards(request: Request, who: Who = Depends(require("vss:rea
 async def get_child_card(card_code: str, request: Request,
                          who: Who = Depends(require("vss:read"))) -> Response:
     """One child BHYT card."""
-    return await one_doc(request, "vss", "SELECT doc FROM cards WHERE card_code = ?", card_code, "card")
+    return await one_doc(request, "vss", f"SELECT doc FROM cards WHERE card_code = ? AND {_CARD_SHOWN}",
+                         card_code, "card")
 
 
-@router.post("/funeral-allowances", status_code=201, response_model=Payment)
+@router.post("/funeral-allowances", status_code=201, response_model=Payment, responses=ACCEPTED)
 async def pay_funeral_allowance(body: ClaimIn, request: Request,
                                 who: Who = Depends(require("vss:write")),
                                 key: str = Depends(idem_key)) -> Response:
     """Pay the BHXH funeral allowance (10 × base pay on the date of death)."""
-    return await WRITES(request, who, key, body, _FUNERAL.prepare, _FUNERAL.write)
+    return await WRITES(request, who, key, body, _FUNERAL.prepare, _FUNERAL.write,
+                        task="pay_funeral_allowance")
 
 
-@router.post("/survivor-benefits", status_code=201, response_model=Payment)
+@router.post("/survivor-benefits", status_code=201, response_model=Payment, responses=ACCEPTED)
 async def settle_survivor_benefit(body: ClaimIn, request: Request,
                                   who: Who = Depends(require("vss:write")),
                                   key: str = Depends(idem_key)) -> Response:
     """Settle the survivor benefit (amount not modelled)."""
-    return await WRITES(request, who, key, body, _SETTLEMENT.prepare, _SETTLEMENT.write)
+    return await WRITES(request, who, key, body, _SETTLEMENT.prepare, _SETTLEMENT.write,
+                        task="settle_survivor_benefit")
 
 
 _DEATH = search_by(("death_register_no", "KT-00070-2026-Q01-000003"), "paid_on")
@@ -236,7 +245,11 @@ async def get_survivor_benefit(payment_id: str, request: Request,
 
 async def _get(env: Env, table: str, payment_id: str) -> Response:
     await env.stores["vss"].settled()
-    doc = env.stores["vss"].raw(f"SELECT doc FROM {table} WHERE payment_id = ?", payment_id)
+    doc = env.stores["vss"].raw(f"SELECT doc FROM {table} WHERE payment_id = ? "
+                                f"AND {shown(table + '.payment_id')}", payment_id)
     if doc is None:
         raise not_found("payment", payment_id)
     return raw_response(doc)
+
+
+add_routes(router, "vss")

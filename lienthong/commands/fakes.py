@@ -29,11 +29,17 @@ def serve_command(
     ),
     run_dir: Path = typer.Option(Path("runs/fakes"), "--run-dir", help="Where the stores live."),
     speed: float | None = typer.Option(None, "--speed", help="Clock speed (default: scenario)."),
+    instant: bool | None = typer.Option(
+        None, "--instant/--in-time", help="Instant: every write answered at once (201). In time: "
+        "writes booked on the agencies' desks and calendars (202 and a work resource). Default: "
+        "the scenario's load.agencies.",
+    ),
 ) -> None:
     """Serve every agency (health, justice, police, vss, social, portal) with OpenAPI at /docs."""
+    from fakes.app import with_instant
     from fakes.serve import local_agencies, serve
 
-    loaded = _checked(scenario, port, split, processes)
+    loaded = with_instant(_checked(scenario, port, split, processes), instant)
     run_dir = run_dir.resolve()  # absolute: handed to the agencies' process with --processes 2
     try:
         serve(loaded, host, port, run_dir, split=split, speed=speed, ready=_printer(loaded, run_dir),
@@ -82,6 +88,11 @@ def _printer(loaded: Any, run_dir: Path) -> Callable[[str, dict[str, str]], None
         for name, caller in loaded.callers.items():
             keys.add_row(name, caller.key, " ".join(caller.scopes))
         console.print(keys)
+        if loaded.load.agencies == "in_time":
+            console.print("Agencies in time: writes are booked on the desks and calendars "
+                          "(202 and /<agency>/work/{id}); --instant answers them at once.")
+        else:
+            console.print("Agencies instant: every write is answered at once (201).")
         console.print("Ctrl+C to stop.")
 
     return ready

@@ -43,7 +43,7 @@ def test_export_needs_admin_and_a_known_agency(api: Api) -> None:
     assert api.get("portal", "/admin/export/vss").status_code == 403
     r = api.get("admin", "/admin/export/tax")
     assert (r.status_code, r.json()["code"]) == (404, "unknown_agency")
-    assert set(api.export("police")) == {"people", "pid_requests", "residences", "removals"}
+    assert set(api.export("police")) == {"people", "pid_requests", "residences", "removals", "work"}
 
 
 def test_oversized_and_malformed_bodies(api: Api) -> None:
@@ -142,4 +142,7 @@ def test_openapi_lists_every_endpoint_with_problem_responses(server: Handle) -> 
     assert {"201", "401", "403", "409", "422"} <= set(post["responses"])
     assert "application/problem+json" in post["responses"]["422"]["content"]
     assert any(p["name"] == "Idempotency-Key" for p in post["parameters"])
-    assert len(spec["paths"]) == 28
+    assert len(spec["paths"]) == 32  # 28 + GET /<agency>/work/{work_id} of four agencies
+    accepted = post["responses"]["202"]["content"]["application/json"]["schema"]
+    assert accepted == {"$ref": "#/components/schemas/WorkView"}
+    assert "/justice/work/{work_id}" in spec["paths"]

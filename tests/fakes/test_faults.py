@@ -17,7 +17,7 @@ from scenarios import Scenario, load
 from scenarios.clock import ScenarioClock
 from scenarios.clock import write as write_clock
 from scenarios.model import Dist, Fault
-from tests.fakes.conftest import Api, serve_thread
+from tests.fakes.conftest import Api, instant, serve_thread
 
 
 def with_faults(scenario: Scenario, *faults: Fault, seed: int | None = None) -> Scenario:
@@ -172,8 +172,9 @@ def test_false_rejection_and_portal_code_mismatch(scenario: Scenario, start: Any
 # -- the incident scenarios as the catalog names them, their clock inside the fault window ----
 
 def incident(name: str, rate: float | None = None) -> Scenario:
-    """Catalog scenario ``name``; ``rate`` (if given) replaces its faults' rate."""
-    s = load(name)
+    """Catalog scenario ``name`` with instant agencies; ``rate`` (if given) replaces its
+    faults' rate."""
+    s = instant(load(name))
     if rate is None:
         return s
     return s.model_copy(update={"faults": tuple(f.model_copy(update={"rate": rate})
