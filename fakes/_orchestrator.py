@@ -3,12 +3,20 @@
 A dossier is one JSON document in ``portal.db``. Every change is committed before the next
 outbound call, including the call's ``Idempotency-Key`` (``<id>:<step>:<n>``), so a call
 resumed after a crash is a replay of the same write, never a second one.
+
+A call answered 202 with a ``Location`` (an agency in time, or a slow PID) leaves its step
+``waiting`` with that location stored; the portal polls it on the scenario clock: at the
+``available_at`` the agency announced, else every ``scenario.load.portal_poll_minutes``, and
+during a ``slow_polling`` fault on the portal every draw of its ``delay`` (announcements
+ignored). A step resumed after a restart polls its stored location.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,12 +24,16 @@ from fakes._env import Env
 from fakes._outbound import Reply, TransportError
 from fakes.ids import mask
 from fakes.store import dumps
+from fakes.work import PENDING
+from scenarios.desks import Draws, service_rng
+from scenarios.model import Fault
 
 __all__ = ["PLANS", "TERMINAL", "Orchestrator", "build_steps", "public", "results"]
 
 TERMINAL = ("completed", "rejected")
 _DONE = ("done", "skipped")
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+_SETTLE = 0.002  # wall seconds past an announced completion before polling it
 Doc = dict[str, Any]
 Call = tuple[str, str, str, Doc]  # agency, method, path, body
 Outcome = tuple[str, Any, int]  # "done" | "rejected", answer or problem, calls made
@@ -39,7 +51,7 @@ def build_steps(env: Env, service: str, variant: str, status: str | None) -> lis
         out.append({"step": sid, "agency": step.agency, "task": step.task,
                     "after": [a for a in step.after if a in names],
                     "status": "skipped" if skip or not known else "pending", "attempts": 0,
-                    "call": 0, "idempotency_key": None, "started_at": None,
+                    "call": 0, "idempotency_key": None, "location": None, "started_at": None,
                     "finished_at": None, "error": None if known else
                     {"code": "task_not_modelled", "detail": f"the fakes have no task {step.task!r}"},
                     "result": None})
@@ -167,6 +179,11 @@ class Orchestrator:
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.docs: dict[str, Doc] = {}
         self.rng = random.Random(env.scenario.meta.seed)
+        self.poll_minutes = env.scenario.load.portal_poll_minutes
+        self.slow: list[tuple[Fault, Draws]] = [
+            (f, Draws(f.delay, service_rng(env.scenario.meta.seed, 0, f"fakes.portal.slow_polling.{i}")))
+            for i, f in enumerate(env.scenario.faults)
+            if f.kind == "slow_polling" and f.agency in ("portal", "*") and f.delay is not None]
 
     def spawn(self, dossier_id: str) -> None:
         """Start driving ``dossier_id`` unless it is already being driven."""
@@ -295,26 +312,32 @@ class Orchestrator:
         """Send the claimed step's calls in order: ("done", last answer, calls made) or
         ("rejected", problem, call). The driver has committed the claim of the first call;
         each later call's number and key are committed with the previous answer before it is
-        sent."""
+        sent. A call answered 202 with a ``Location`` is polled there (the location committed
+        first, with the step ``waiting``); a step resumed with a location polls it again."""
         doc = self.load(dossier_id)
         plan = PLANS[self._step(doc, step)["task"]]
         first = self._step(doc, step)["call"]
         for n in range(first, len(plan)):
             agency, method, path, body = plan[n](doc)
-            key = f"{dossier_id}:{step}:{n}"
-            reply = await self.send(agency, method, path, body, key)
-            if reply.status == 202 and reply.headers.get("location"):
-                await self._set(dossier_id, step, status="waiting")
-                reply = await self.poll(agency, reply.headers["location"])
+            location = self._step(doc, step).get("location") if n == first else None
+            if location:  # accepted before a restart: follow the work
+                reply = await self.poll(agency, location)
+            else:
+                reply = await self.send(agency, method, path, body, f"{dossier_id}:{step}:{n}")
+                if reply.status == 202 and reply.headers.get("location"):
+                    location = reply.headers["location"]
+                    doc = await self._set(dossier_id, step, status="waiting", location=location)
+                    reply = await self.poll(agency, location, reply.body)
             if not 200 <= reply.status < 300:
                 error = reply.body if isinstance(reply.body, dict) else {"status": reply.status}
                 return "rejected", error, n
+            answer = _answer(reply.body)
             if n + 1 < len(plan):  # this answer and the next call's claim in one commit
-                doc = await self._set(dossier_id, step, result=reply.body, call=n + 1,
-                                      status="in_flight",
+                doc = await self._set(dossier_id, step, result=answer, call=n + 1,
+                                      status="in_flight", location=None,
                                       idempotency_key=f"{dossier_id}:{step}:{n + 1}")
             else:
-                return "done", reply.body, n + 1
+                return "done", answer, n + 1
         raise AssertionError(f"{dossier_id} step {step}: no call left")  # pragma: no cover
 
     async def send(self, agency: str, method: str, path: str, body: Doc | None,
@@ -336,16 +359,40 @@ class Orchestrator:
             await asyncio.sleep(self.rng.uniform(0, min(cap, base * 2 ** attempt)))
             attempt += 1
 
-    async def poll(self, agency: str, location: str) -> Reply:
-        """GET ``location`` until its ``status`` is no longer pending."""
-        wait = self.backoff[0]
+    async def poll(self, agency: str, location: str, first: Any = None) -> Reply:
+        """GET ``location`` until its ``status`` is no longer pending (``queued``,
+        ``in_work``, ``pending``), waiting as :meth:`wait` says between polls; ``first`` is
+        the 202's body (pending: the first poll waits too; None: poll at once)."""
+        body = first if isinstance(first, dict) and first.get("status") in PENDING else None
+        late = 0
         while True:
+            if body is not None:
+                wait, late = self.wait(body, late)
+                await asyncio.sleep(wait)
             reply = await self.send(agency, "GET", location, None, None)
             if reply.status != 200 or not isinstance(reply.body, dict) \
-                    or reply.body.get("status") != "pending":
+                    or reply.body.get("status") not in PENDING:
                 return reply
-            await asyncio.sleep(wait)
-            wait = min(wait * 2, 2.0)
+            body = reply.body
+
+    def wait(self, body: Doc, late: int = 0) -> tuple[float, int]:
+        """Wall seconds until the next poll of a pending work ``body``, and the count of polls
+        since its announced time passed: a draw of a ``slow_polling`` fault's delay while one
+        is active on the portal; else until ``available_at`` when the agency announced it (once
+        it has passed, soon again, backing off up to the cadence); else every
+        ``portal_poll_minutes`` (scenario minutes)."""
+        clock = self.env.clock
+        now = clock.minute()
+        for fault, draws in self.slow:
+            if fault.start <= now < fault.end:
+                return max(clock.wall_seconds(draws()), _SETTLE), 0
+        cadence = clock.wall_seconds(self.poll_minutes)
+        at = _minute_of(self.env, body.get("available_at"))
+        if at is None:
+            return cadence, 0
+        if at > now:
+            return max(clock.wall(at) - time.time(), 0.0) + _SETTLE, 0
+        return min(cadence, _SETTLE * 2 ** (late + 1)), late + 1
 
     async def _callback(self, doc: Doc) -> None:
         url = doc["input"].get("callback_url")
@@ -356,6 +403,25 @@ class Orchestrator:
             if await self.env.outbound.post_url(url, view):
                 return
             await asyncio.sleep(0.1 * 2 ** attempt)
+
+
+def _minute_of(env: Env, stamp: Any) -> float | None:
+    """The scenario minute of an ISO timestamp (None when it is not one)."""
+    if not isinstance(stamp, str):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(stamp)
+        return (when - env.clock.origin).total_seconds() / 60.0
+    except (TypeError, ValueError):  # not ISO, or without an offset
+        return None
+
+
+def _answer(body: Any) -> Any:
+    """A step's result from an agency's answer: a done work resource's ``result`` (agencies in
+    time), else the answer itself."""
+    if isinstance(body, dict) and "work_id" in body and body.get("status") == "done":
+        return body.get("result")
+    return body
 
 
 def _redact(error: Doc) -> Doc:

@@ -123,6 +123,7 @@ class StepView(Body):
     attempts: int
     call: int
     idempotency_key: str | None
+    location: str | None = None
     started_at: str | None
     finished_at: str | None
     error: dict[str, Any] | None
