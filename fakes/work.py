@@ -43,6 +43,7 @@ from starlette.responses import Response
 from fakes._clock import Clock
 from fakes._env import Env
 from fakes.auth import Who, require
+from fakes.ids import mask
 from fakes.problems import Problem
 from fakes.store import Store, dumps
 from scenarios.demand import calendar_for
@@ -285,7 +286,7 @@ def add_routes(router: APIRouter, agency: str) -> None:
         row = store.one("SELECT n, step, accepted, start, done_at, result FROM work WHERE n = ?",
                         int(m[1])) if m else None
         if row is None:
-            raise Problem(404, "not_found", f"no work {work_id!r} at {agency}")
+            raise Problem(404, "not_found", f"no work {mask(work_id)} at {agency}")
         n, step, accepted, start, end, result = row
         view = _view(env.clock, agency, n, step, accepted, start, end, env.clock.minute())
         text = json.dumps(view, ensure_ascii=False)

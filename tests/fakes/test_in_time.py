@@ -300,4 +300,6 @@ def test_work_resources_need_the_agencys_read_scope(tmp_path: Path, served: Any)
     assert (r.status_code, r.json()["code"]) == (404, "not_found")
     r = api.get("portal", "/vss/work/nonsense")
     assert (r.status_code, r.json()["code"]) == (404, "not_found")
+    r = api.get("portal", "/police/work/001226000042")  # a PID where a work id belongs: masked
+    assert r.status_code == 404 and "001226000042" not in r.text
     assert httpx.get(api.handle.base_url + "/justice/work/W1").status_code == 401
