@@ -139,7 +139,8 @@ def build(agency: str, variant: str, upstream: str, run_dir: Path) -> Any:
     if variant == "wrong_prefix":  # the vendor hard-coded HCMC's BHYT province (79)
         vss.make_child_bhyt = lambda province2, bhxh: "TE179" + bhxh
     urls = {a: upstream for a in AGENCIES if a != agency}
-    app: Any = create_app(scenario, run_dir, agencies=(agency,), speed=1.0, base_urls=urls)
+    app: Any = create_app(scenario, run_dir, agencies=(agency,), speed=1.0, base_urls=urls,
+                          instant=True)
     wrap = {"card_to_31_12": CardTo3112, "non_idempotent": NonIdempotent,
             "crash_on_bad_input": CrashOnBadInput, "slow": Slow,
             "no_auth_on_reads": lambda a: NoAuthOnReads(a, scenario.callers["portal"].key)}

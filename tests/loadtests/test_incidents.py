@@ -6,7 +6,9 @@ each run's work in its own processes). Short form: only the days up to four hour
 fault window (at most the scenario's), a tenth of Hanoi's volume, 6 s of wall time per day; the
 incidents with a 4-hour window on the first morning at 12 s a day (the window lasts 2 s, well
 above the fakes' own sub-second lag on a busy machine); F10 at 0.6 of the volume, so that its 5%
-loss rate hits (P(no loss) < 0.2%). The incidents' faults are untouched.
+loss rate hits (P(no loss) < 0.2%). The incidents' faults are untouched. The fakes answer at
+once (``instant``): these tests are about each fault's mechanics, measured against a flat
+baseline; agencies in time (desks, office hours) are tested in ``test_in_time.py``.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, RunOutcome]:
             multiplier=MULTIPLIER.get(name, 0.1),
             out=out,
             drain_s=40,
+            instant=True,
         )
         return run_scenario(s, settings)
 

@@ -83,7 +83,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ecosystem]:
         process, url = _start_vss(tmp, toml, f"http://127.0.0.1:{up_port}", port=vss_port)
         processes.append(process)
         assert url == f"http://127.0.0.1:{vss_port}"
-        fakes = start_subprocess(scenario, tmp / "fakes", port=up_port)  # after the VSS, as in a run
+        fakes = start_subprocess(scenario, tmp / "fakes", port=up_port,  # after the VSS, as in a run
+                                 instant=True)
         with httpx.Client(timeout=30) as client:
             yield Ecosystem(f"http://127.0.0.1:{vss_port}", fakes, client)
     finally:
