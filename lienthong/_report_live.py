@@ -104,7 +104,7 @@ def live_report(live: LiveRun, run: Any, twin: Twin | None = None) -> tuple[Repo
     doc = {**_metrics_doc(m), "thresholds_input": tm}
     report = Report(
         title=f"lienthong run — {s.meta.name}",
-        verdict=_verdict(s, m.journeys, thresholds, m.rec, live.error),
+        verdict=_verdict(s, m.journeys, thresholds, m.rec, live.error, _twin_sentence(m)),
         key_figures=_key_figures(m.journeys, m.http, m.rec, m.outcomes),
         sections=_sections(m, plots),
         thresholds=thresholds,
@@ -612,12 +612,38 @@ def group_sentence(jm: dict[str, Any], thresholds: list[Any]) -> tuple[bool, str
     return all_met, "; ".join(parts)
 
 
+def _twin_sentence(m: _Measured) -> str:
+    """What the twin on the same stream says of the groups, for the verdict: nothing in instant
+    mode (not expected to agree); else whether each group agrees, and for one that does not,
+    the share in time on both sides — a miss the twin does not predict is the system's delay."""
+    if m.instant or not m.comparison:
+        return ""
+    agree = [g for g, c in m.comparison.items() if c["agrees"]]
+    differ = [g for g, c in m.comparison.items() if c["agrees"] is False]
+    if not differ:
+        return f"The twin on the same stream agrees ({', '.join(agree)})." if agree else ""
+    parts = []
+    for g in differ:
+        f = m.comparison[g]["figures"]["attainment"]
+        if f["measured"] is not None and f["twin"] is not None:
+            parts.append(f"{g} {f['measured']:.1%} in time, the twin {f['twin']:.1%} "
+                         f"[{f['twin_ci95'][0]:.1%}, {f['twin_ci95'][1]:.1%}]")
+        else:
+            parts.append(g)
+    return (f"The twin on the same stream differs for {', '.join(differ)} ({'; '.join(parts)}): "
+            "the system under test adds delay the twin does not know about.")
+
+
 def _verdict(
-    s: Scenario, jm: dict[str, Any], thresholds: list[Any], rec: Reconciliation, error: str = ""
+    s: Scenario, jm: dict[str, Any], thresholds: list[Any], rec: Reconciliation, error: str = "",
+    twin: str = "",
 ) -> str:
     """The first words answer the question that failed: a stage that failed, a group that missed
-    its deadline, the registers (broken or not verifiable), another threshold — then the rest."""
+    its deadline, the registers (broken or not verifiable), another threshold — then the rest;
+    what the twin on the same stream says comes right after the groups."""
     groups_met, groups = group_sentence(jm, thresholds)
+    if twin:
+        groups = f"{groups}. {twin.rstrip('.')}" if groups else twin.rstrip(".")
     failed = [t for t in thresholds if t.failed]
     measured = [t for t in thresholds if t.status != "not measured"]
     if failed:
