@@ -13,11 +13,13 @@ stopped at the booked end), and the answer is **202** with a *work resource*
 What is stored, in the agency's SQLite, in the write's own transaction:
 
 - ``work``: one row per booked write (minutes: accepted, start, desk end, system start, end;
-  the record as it will be shown). The desks' state is *derived* from it, not saved apart: a
-  FIFO pool's ``free`` heap is always the ``units`` largest task ends booked on it (each booking
-  replaces the smallest free time by a later end), so a restarted server takes the largest
-  ``desk_end`` (desks) and ``done_at`` of the steps with a system phase (servers) and continues
-  exactly where the crash left it; the draws skip as many values as the step has work rows.
+  the record as it will be shown). The desks' and servers' state is *derived* from it, not saved
+  apart: a FIFO pool's ``free`` heap is always the ``units`` largest task ends booked on it (each
+  booking replaces the smallest free time by a later end), so a restarted server takes the
+  largest ``desk_end`` for its desks; the servers are a ``Timetable`` (a system phase is booked
+  at acceptance for when the desk will be done, so asks come out of time order and idle time
+  before later bookings is filled), rebuilt from the system phases that end after the last
+  acceptance; the draws skip as many values as the step has work rows.
 - ``unseen``: the keys of the records a work made, with the minute they may be shown from;
   register reads and single GETs filter on it (:func:`shown`) so nobody sees work not done yet.
 
@@ -47,7 +49,7 @@ from fakes.ids import mask
 from fakes.problems import Problem
 from fakes.store import Store, dumps
 from scenarios.demand import calendar_for
-from scenarios.desks import Draws, Office, service_rng
+from scenarios.desks import Draws, Office, Timetable, service_rng
 from scenarios.model import Scenario
 
 __all__ = ["ACCEPTED", "EXPORT", "HORIZON_DAYS", "PENDING", "RECORDS", "SCHEMA", "Desks", "WorkView",
@@ -130,6 +132,23 @@ def _top(db: sqlite3.Connection, column: str, where: str, units: int) -> list[fl
     return [float(r[0]) for r in rows] + [0.0] * (units - len(rows))
 
 
+def _busy(db: sqlite3.Connection, units: int) -> list[list[tuple[float, float]]]:
+    """The servers' timetable from the work register: the system phases not ended before the
+    last booking (earlier ones can no longer matter), laid on ``units`` servers first fit — they
+    were booked without overlap on that many, so they fit again."""
+    last = db.execute("SELECT max(accepted) FROM work").fetchone()[0]
+    rows = db.execute("SELECT sys_start, done_at FROM work WHERE sys_start IS NOT NULL "
+                      "AND done_at > ? ORDER BY sys_start, done_at",
+                      (float(last or 0.0) - 1.0,)).fetchall()
+    busy: list[list[tuple[float, float]]] = [[] for _ in range(units)]
+    for start, end in rows:
+        unit = next((u for u in busy if not u or u[-1][1] <= start), None)
+        if unit is None:  # pragma: no cover - cannot happen for bookings made on ``units``
+            unit = min(busy, key=lambda u: u[-1][1])
+        unit.append((float(start), float(end)))
+    return busy
+
+
 def _horizon(scenario: Scenario, agency: str) -> int:
     last = calendar_for(scenario, agency).last_year
     return max(1, min(HORIZON_DAYS, (dt.date(last, 12, 31) - scenario.calendar.start).days + 1))
@@ -166,9 +185,9 @@ class Desks:
         free = {}
         if spec.desks:
             free["desks"] = _top(db, "desk_end", "desk_end IS NOT NULL", spec.desks)
-        if spec.servers:
-            free["servers"] = _top(db, "done_at", "sys_start IS NOT NULL", spec.servers)
-        self.office = Office(scenario, agency, days or _horizon(scenario, agency), free=free)
+        busy = _busy(db, spec.servers) if spec.servers else None
+        self.office = Office(scenario, agency, days or _horizon(scenario, agency), free=free,
+                             ahead=True, busy=busy)
         for s in self.steps.values():
             if s.desk is not None and self.office.desks is None:
                 raise ValueError(f"step {s.sid!r} needs a desk but agency {agency!r} has none")
@@ -194,11 +213,14 @@ class Desks:
         beyond the calendar's horizon; nothing is booked then.
         """
         desks, servers = self.office.desks, self.office.servers
+        assert servers is None or isinstance(servers, Timetable)
+        ready = env.clock.minute()
+        if servers is not None:
+            servers.forget(ready - 1.0)  # nothing is booked before now any more
         saved_desks = desks.free[:] if desks is not None else None
-        saved_servers = servers.free[:] if servers is not None else None
         desk_work = step.desk() if step.desk is not None else None
         system_work = step.system() if step.system is not None else None
-        ready = env.clock.minute()
+        t = None
         try:
             t = self.office.serve(ready, desk_work, system_work)
             if not t.end < math.inf:
@@ -215,8 +237,8 @@ class Desks:
         except BaseException:
             if desks is not None and saved_desks is not None:
                 desks.free = saved_desks
-            if servers is not None and saved_servers is not None:
-                servers.free = saved_servers
+            if servers is not None and t is not None and t.sys_start == t.sys_start:
+                servers.unbook(t.sys_start, t.end)
             for draws in (step.desk, step.system):
                 if draws is not None:
                     draws.i -= 1  # the next booking gets the same draw

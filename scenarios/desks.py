@@ -21,12 +21,13 @@ same time in both for the same draws.
 
 from __future__ import annotations
 
-import heapq
 import math
 import zlib
 from bisect import bisect_left, bisect_right
+from collections import deque
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from heapq import heappop, heappush, heapreplace
 from typing import Any
 
 import numpy as np
@@ -36,7 +37,7 @@ from scenarios.calendar import WorkingCalendar
 from scenarios.demand import calendar_for
 from scenarios.model import Dist, Scenario
 
-__all__ = ["DAY", "INF", "Availability", "Draws", "Office", "Pool", "StepTimes", "Workdays",
+__all__ = ["DAY", "INF", "Availability", "Draws", "Office", "Pool", "StepTimes", "Timetable", "Workdays",
            "outages", "service_rng"]
 
 DAY = 1440.0
@@ -242,12 +243,15 @@ class Pool:
     each unit is next free (a heap; persist it to resume a pool).
 
     With ``track=True`` the pool also keeps what the twin reports over time: tasks waiting and
-    in work at ``now`` and the time integrals of both (``at(now)``).
+    in work at ``now`` and the time integrals of both (``at(now)``). A task waits until a unit is
+    free for it; from then until its end it holds the unit (in work), even while that unit waits
+    for the calendar to open — so tasks wait only when every unit is taken, as in the twin's
+    timeline; its busy area counts open time worked only.
 
     Raises ValueError for fewer than one unit or a ``free`` of another length.
     """
 
-    __slots__ = ("always", "avail", "done_work", "free", "pos_sum", "q_done", "q_enq_sum",
+    __slots__ = ("always", "avail", "done_work", "free", "held", "pos_sum", "q_done", "q_enq_sum",
                  "running", "track", "units", "waiting")
 
     def __init__(self, units: int, avail: Availability, free: list[float] | None = None,
@@ -259,28 +263,33 @@ class Pool:
         self.units, self.avail, self.always = units, avail, avail.always
         self.free = [0.0] * units if free is None else sorted(float(f) for f in free)
         self.track = track
-        self.waiting: list[tuple[float, float, float, float, float]] = []  # start, t, pos, end, work
-        self.running: list[tuple[float, float, float]] = []  # end, pos, work
+        # Tracking, read lazily by ``at``. A task is ``(end, pos, work)``: in ``waiting`` until it
+        # has a unit, preceded by when its unit is free and ``t`` (in booking order, which is the
+        # order units free up for them as asks come in time order), else in ``held`` until the
+        # next ``at``, which keeps in ``running`` (a heap by end) only those not ended by then —
+        # most end within a reading or two and are counted without any heap.
+        self.waiting: deque[tuple[float, float, float, float, float]] = deque()
+        self.held: list[tuple[float, float, float]] = []
+        self.running: list[tuple[float, float, float]] = []
         self.done_work = self.pos_sum = self.q_done = self.q_enq_sum = 0.0
 
     def take(self, t: float, work: float) -> tuple[float, float, float]:
         """Book ``work`` minutes asked for at ``t``: ``(start, position, end)``, position being
         the open time before the start (``avail.office(start)``); ``inf`` when never served."""
-        free = self.free[0]
-        at = t if free <= t else free
+        free = self.free
+        at = t if free[0] <= t else free[0]
         if self.always:
             start = pos = at
             end = at + work
         else:
             start, pos, end = self.avail.serve(at, work)
-        heapq.heapreplace(self.free, end)
+        heapreplace(free, end)
         if self.track:
-            if start > t:
+            if at > t:
                 self.q_enq_sum += t
-                heapq.heappush(self.waiting, (start, t, pos, end, work))
+                self.waiting.append((at, t, end, pos, work))
             else:
-                self.pos_sum += pos
-                heapq.heappush(self.running, (end, pos, work))
+                self.held.append((end, pos, work))
         return start, pos, end
 
     def next_free(self) -> float:
@@ -289,22 +298,118 @@ class Pool:
 
     def at(self, now: float) -> tuple[int, float, int, float]:
         """``(waiting, waiting area, in work, busy area)`` at ``now`` (``track=True``; ``now``
-        not decreasing between calls): tasks booked and not started, the integral of that count
-        up to ``now``, tasks started and not ended, and the open time worked up to ``now``."""
-        waiting, running = self.waiting, self.running
-        while waiting and waiting[0][0] <= now:
-            start, t, pos, end, work = heapq.heappop(waiting)
-            self.q_done += start - t
-            self.q_enq_sum -= t
-            self.pos_sum += pos
-            heapq.heappush(running, (end, pos, work))
+        not decreasing between calls): tasks booked with no unit free for them yet, the integral
+        of that count up to ``now``, tasks holding a unit and not ended (started, or waiting for
+        the calendar to open), and the open time worked up to ``now``."""
+        waiting, held, running = self.waiting, self.held, self.running
+        done_work, pos_sum = self.done_work, self.pos_sum
+        if waiting and waiting[0][0] <= now:
+            q_done, q_enq_sum = self.q_done, self.q_enq_sum
+            while waiting and waiting[0][0] <= now:
+                at, t, end, pos, work = waiting.popleft()
+                q_done += at - t
+                q_enq_sum -= t
+                if end <= now:
+                    done_work += work
+                else:
+                    pos_sum += pos
+                    heappush(running, (end, pos, work))
+            self.q_done, self.q_enq_sum = q_done, q_enq_sum if waiting else 0.0  # no rounding residue
+        if held:
+            for task in held:
+                if task[0] <= now:
+                    done_work += task[2]
+                else:
+                    pos_sum += task[1]
+                    heappush(running, task)
+            held.clear()
         while running and running[0][0] <= now:
-            _, pos, work = heapq.heappop(running)
-            self.done_work += work
-            self.pos_sum -= pos
+            _, pos, work = heappop(running)
+            done_work += work
+            pos_sum -= pos
+        self.done_work, self.pos_sum = done_work, pos_sum
         office = now if self.always else self.avail.office(now)
         return (len(waiting), self.q_done + len(waiting) * now - self.q_enq_sum, len(running),
-                self.done_work + len(running) * office - self.pos_sum)
+                done_work + len(running) * office - pos_sum)
+
+
+class Timetable:
+    """``units`` identical servers open on ``avail``, booked ahead of time in any order.
+
+    The fakes book a step's system phase when the step is accepted, for when its desk phase will
+    end: asks do not come in time order. ``book(t, work)`` gives the work the earliest start at
+    or after ``t`` on any unit where it fits between the work already booked there (worked only
+    while open), so work asked for later but due earlier is not queued behind it. For asks in
+    time order this books exactly as :class:`Pool` (first come, first served; tested).
+    ``busy`` is the state: each unit's booked ``(start, end)`` intervals, sorted.
+    ``forget(before)`` drops intervals that ended before a minute no ask will come before.
+
+    Raises ValueError for fewer than one unit or a ``busy`` of another length.
+    """
+
+    __slots__ = ("always", "avail", "busy", "units")
+
+    def __init__(self, units: int, avail: Availability,
+                 busy: list[list[tuple[float, float]]] | None = None) -> None:
+        if units < 1:
+            raise ValueError(f"a timetable needs at least one unit, got {units}")
+        if busy is not None and len(busy) != units:
+            raise ValueError(f"busy has {len(busy)} units, the timetable {units}")
+        self.units, self.avail, self.always = units, avail, avail.always
+        self.busy: list[list[tuple[float, float]]] = (
+            [[] for _ in range(units)] if busy is None
+            else [sorted((float(a), float(b)) for a, b in unit) for unit in busy])
+
+    def _fit(self, unit: list[tuple[float, float]], t: float, work: float) -> tuple[float, float, float, int]:
+        """Earliest ``(start, pos, end, index)`` of ``work`` from ``t`` on one unit's intervals."""
+        i = bisect_right(unit, (t, INF))
+        if i and unit[i - 1][1] > t:  # ``t`` falls inside a booked interval
+            i -= 1
+        at = t
+        while True:
+            if i < len(unit) and unit[i][0] <= at:
+                at = max(at, unit[i][1])
+                i += 1
+                continue
+            if self.always:
+                start, pos, end = at, at, at + work
+            else:
+                start, pos, end = self.avail.serve(at, work)
+            if i == len(unit) or end <= unit[i][0]:
+                return start, pos, end, i
+            at = max(at, unit[i][1])
+            i += 1
+
+    def book(self, t: float, work: float) -> tuple[float, float, float]:
+        """Book ``work`` minutes asked for at ``t``: ``(start, position, end)`` (see :class:`Pool`)."""
+        best: tuple[float, float, float, int] | None = None
+        best_u = 0
+        for u, unit in enumerate(self.busy):
+            fit = self._fit(unit, t, work)
+            if best is None or fit[0] < best[0]:
+                best, best_u = fit, u
+        assert best is not None
+        start, pos, end, i = best
+        self.busy[best_u].insert(i, (start, end))
+        return start, pos, end
+
+    def unbook(self, start: float, end: float) -> None:
+        """Take back a booking (as :meth:`book` returned it). Raises ValueError if there is none."""
+        for unit in self.busy:
+            i = bisect_left(unit, (start, end))
+            if i < len(unit) and unit[i] == (start, end):
+                del unit[i]
+                return
+        raise ValueError(f"no booking ({start}, {end})")
+
+    def forget(self, before: float) -> None:
+        """Drop booked intervals that ended at or before ``before``."""
+        for u, unit in enumerate(self.busy):
+            k = bisect_right(unit, (before, INF))
+            while k and unit[k - 1][1] > before:
+                k -= 1
+            if k:
+                self.busy[u] = unit[k:]
 
 
 def outages(scenario: Scenario, agency: str) -> list[tuple[float, float]]:
@@ -332,12 +437,19 @@ class Office:
     and ``servers`` override the scenario's counts; ``free`` gives the pools' saved states
     (``{"desks": [...], "servers": [...]}``, see :attr:`Pool.free`).
 
+    ``ahead=True`` is for whoever books a step's system phase when the step is accepted, before
+    its desk phase ends (the fakes): the servers are then a :class:`Timetable`, which fills the
+    idle time before work booked for later, instead of a :class:`Pool` (which would queue work
+    due earlier behind it); ``busy`` is the timetable's saved state (:attr:`Timetable.busy`).
+    The twin asks in time order and uses pools for both.
+
     Raises ValueError (from the calendar) when ``days`` leave its supported years.
     """
 
     def __init__(self, scenario: Scenario, agency: str, days: int, *, desks: int | None = None,
                  servers: int | None = None, free: dict[str, list[float]] | None = None,
-                 track: bool = False, workdays: Workdays | None = None) -> None:
+                 track: bool = False, workdays: Workdays | None = None, ahead: bool = False,
+                 busy: list[list[tuple[float, float]]] | None = None) -> None:
         spec = scenario.agencies[agency]  # type: ignore[index]
         self.agency = agency
         self.workdays = workdays or Workdays(calendar_for(scenario, agency), scenario.calendar.start, days)
@@ -345,16 +457,18 @@ class Office:
         n_desks = spec.desks if desks is None else desks
         n_servers = spec.servers if servers is None else servers
         self.desks = Pool(n_desks, self.workdays.avail, saved.get("desks"), track) if n_desks else None
-        down = outages(scenario, agency)
-        self.servers = (Pool(n_servers, Availability.up_except(down), saved.get("servers"), track)
-                        if n_servers else None)
+        up = Availability.up_except(outages(scenario, agency))
+        self.servers: Pool | Timetable | None = None
+        if n_servers:
+            self.servers = (Timetable(n_servers, up, busy) if ahead
+                            else Pool(n_servers, up, saved.get("servers"), track))
 
     def state(self) -> dict[str, list[float]]:
-        """The pools' state, to save and hand back as ``free``."""
+        """The pools' state, to save and hand back as ``free`` (a timetable's is its ``busy``)."""
         out: dict[str, list[float]] = {}
         if self.desks is not None:
             out["desks"] = list(self.desks.free)
-        if self.servers is not None:
+        if isinstance(self.servers, Pool):
             out["servers"] = list(self.servers.free)
         return out
 
@@ -375,7 +489,9 @@ class Office:
         if system_work is not None:
             if self.servers is None:
                 raise ValueError(f"agency {self.agency!r} has no servers for a step with system time")
-            sys_start, _, t = self.servers.take(t, system_work)
+            servers = self.servers
+            sys_start, _, t = (servers.book(t, system_work) if isinstance(servers, Timetable)
+                               else servers.take(t, system_work))
             if start != start:
                 start = sys_start
         return StepTimes(ready, start if start == start else ready, desk_end, sys_start,

@@ -285,6 +285,9 @@ def test_a_restarted_office_continues_its_pools_and_draws(tmp_path: Path) -> Non
     resumed = Desks(s, "vss", store)
     assert {k: sorted(v) for k, v in resumed.office.state().items()} == \
         {k: sorted(v) for k, v in desks.office.state().items()}
+    assert resumed.office.servers is not None and desks.office.servers is not None
+    booked = sorted(b for unit in desks.office.servers.busy for b in unit)  # type: ignore[union-attr]
+    assert sorted(b for unit in resumed.office.servers.busy for b in unit) == booked  # type: ignore[union-attr]
     nxt = resumed.step("issue_child_card")
     assert nxt is not None and nxt.desk is not None and nxt.system is not None
     assert task.desk is not None and task.system is not None
