@@ -15,7 +15,9 @@ Model (minutes from the scenario's start; ``run`` is the entry point):
   closures from its working calendar). A task starts at the next opening and, when closing time
   comes first, pauses and resumes at the next opening (preemptive-resume on the calendar), so
   ``desk_end - start`` may span nights while exactly ``desk_time`` minutes of office time are
-  worked. Queues are FIFO per agency.
+  worked. Queues are FIFO per agency. Desks and servers are ``scenarios.desks.Pool``s, the one
+  desk/calendar model the reference fakes use too (agencies in time), with its service-time
+  draws (``Draws``, ``service_rng``): the same seed gives the same work in both.
 - **Systems** run 24/7 except during ``outage`` faults of their agency (or ``"*"``); work in
   progress pauses through an outage. ``latency`` faults add their draw (ms) to an attempt;
   ``error`` faults fail an attempt with their rate, and it is retried after an exponential
@@ -33,19 +35,22 @@ Not modelled (no queueing effect, or not a capacity question): ``lost_attachment
 ``duplicate_delivery``, ``code_mismatch``, ``wrong_card_expiry`` faults; the extra work of
 verification (only its longer deadline); officers holding a desk during the system phase.
 
-Speed: no SimPy process per dossier — one feeder process walks the sorted arrivals, pools start
-work with precomputed finish times on the calendar (``sim._clock``), and each phase end is one
-scheduled event whose callback moves the dossier on. Records are buffered as tuples and
-finished in vectorised chunks (deadlines, working-day durations) before the consumers see them.
+Speed: no SimPy process per dossier — one feeder process walks the sorted arrivals; a phase is
+booked on its pool when the task asks for it (``Pool.take``: start and end on the calendar are
+known at once, the FIFO queue being the pool's heap of free times), and its end is one scheduled
+event whose callback moves the dossier on. The hourly timeline reads each pool's counts and
+their integrals from ``Pool.at``: a task is queued until a unit is free for it and busy from then
+to its end (a desk taken at night counts busy, its area only office time worked). Records are
+buffered as tuples and finished in vectorised chunks (deadlines, working-day durations) before the
+consumers see them.
 """
 
 from __future__ import annotations
 
 import time as _time
-import zlib
-from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from heapq import heappush
 from typing import Any
 
 import numpy as np
@@ -54,9 +59,9 @@ import simpy
 from simpy.events import NORMAL, Event
 
 from scenarios.demand import calendar_for
-from scenarios.model import AGENCY_IDS, DEATH_STATUSES, Dist, Fault, Scenario
+from scenarios.desks import DAY, INF, Availability, Draws, Pool, Workdays, outages, service_rng
+from scenarios.model import AGENCY_IDS, DEATH_STATUSES, Fault, Scenario
 from sim._accumulator import Accumulator
-from scenarios.desks import DAY, INF, Availability, Workdays
 from sim._sinks import CsvSink, NpySink, Sink
 from sim.arrivals import arrivals as make_arrivals
 from sim.records import (
@@ -156,47 +161,24 @@ def _capacity(scenario: Scenario, override: dict[str, tuple[int, int]] | None) -
 
 
 class _Wake(Event):
-    """An event that calls ``fn(arg)`` after ``delay``: a Timeout carrying its own callback."""
+    """An event that, after ``delay``, hands itself to the callback in ``callbacks`` (a one-item
+    list shared by every wake of that callback: SimPy swaps an event's callbacks out before
+    calling them, never mutates them): a Timeout carrying what it is about (``arg``)."""
 
-    __slots__ = ("arg", "fn")
+    __slots__ = ("arg",)
 
-    def __init__(self, env: simpy.Environment, delay: float, fn: Callable[[Any], None], arg: Any) -> None:
-        # Same state a simpy Timeout sets up, without its per-call checks (delay >= 0 holds here).
+    def __init__(self, env: simpy.Environment, delay: float, callbacks: _Callbacks, arg: Any) -> None:
+        # Same state a simpy Timeout sets up, without its per-call checks (delay >= 0 holds here),
+        # scheduled as ``env.schedule(self, NORMAL, delay)`` does, without the call.
         self.env = env
-        self.callbacks = _FIRE
+        self.callbacks = callbacks
         self._value = None
         self._ok = True
-        self.fn, self.arg = fn, arg
-        env.schedule(self, NORMAL, delay)
+        self.arg = arg
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))
 
 
-def _fire(event: _Wake) -> None:
-    event.fn(event.arg)
-
-
-_FIRE: list[Callable[[Any], None]] = [
-    _fire
-]  # shared: SimPy swaps an event's callbacks out before calling them, never mutates
-
-
-class _Draws:
-    """Draws of one distribution handed out one by one from vectorised blocks."""
-
-    __slots__ = ("buf", "dist", "i", "rng", "scale")
-
-    def __init__(self, dist: Dist | None, rng: np.random.Generator, scale: float = 1.0) -> None:
-        self.dist, self.rng, self.scale = dist, rng, scale
-        self.buf: list[float] = []
-        self.i = 0
-
-    def __call__(self) -> float:
-        if self.dist is None:
-            return 0.0
-        if self.i >= len(self.buf):
-            self.buf = (np.asarray(self.dist.sample(self.rng, _DRAW_BLOCK)) * self.scale).tolist()
-            self.i = 0
-        self.i += 1
-        return self.buf[self.i - 1]
+_Callbacks = list[Callable[[_Wake], None]]
 
 
 class _Uniforms:
@@ -223,31 +205,6 @@ class _Plan:
     needs: tuple[int, ...]
 
 
-class _Pool:
-    """``units`` identical desks or servers, open on ``avail``, with a FIFO queue.
-
-    Time integrals are kept as sums so the hot path never integrates: busy office time is the
-    work of finished tasks plus, for tasks in work, office time since their start
-    (``busy * office(now) - pos_sum``); queue area is ``q_done + len(queue) * now - q_enq_sum``.
-    """
-
-    __slots__ = ("always", "avail", "busy", "done_work", "pos_sum", "q_done", "q_enq_sum", "queue", "units")
-
-    def __init__(self, units: int, avail: Availability) -> None:
-        self.units, self.avail = units, avail
-        self.always = avail.always
-        self.busy = 0
-        self.queue: deque[_Task] = deque()
-        self.done_work = self.pos_sum = self.q_done = self.q_enq_sum = 0.0
-
-    def busy_area(self, now: float) -> float:
-        office = now if self.always else self.avail.office(now)
-        return self.done_work + self.busy * office - self.pos_sum
-
-    def queue_area(self, now: float) -> float:
-        return self.q_done + len(self.queue) * now - self.q_enq_sum
-
-
 class _Dossier:
     __slots__ = ("i", "left", "needs", "plan", "refused", "tasks")
 
@@ -260,31 +217,14 @@ class _Dossier:
 
 
 class _Task:
-    __slots__ = (
-        "d",
-        "desk_end",
-        "desk_time",
-        "end",
-        "local",
-        "phase",
-        "pool",
-        "pos",
-        "qt",
-        "ready",
-        "retries",
-        "start",
-        "step",
-        "sys_start",
-        "sys_time",
-        "work",
-    )
+    __slots__ = ("d", "desk_end", "desk_time", "end", "local", "ready", "retries", "start", "step",
+                 "sys_start", "sys_time")
 
     def __init__(self, d: _Dossier, local: int, step: int, ready: float) -> None:
         self.d, self.local, self.step, self.ready = d, local, step, ready
         self.start = self.desk_end = self.sys_start = self.end = _NAN
-        self.desk_time = self.sys_time = self.work = self.pos = self.qt = 0.0
-        self.retries = self.phase = 0
-        self.pool: _Pool | None = None
+        self.desk_time = self.sys_time = 0.0
+        self.retries = 0
 
 
 # -- the model --------------------------------------------------------------------------------
@@ -308,6 +248,14 @@ class _Model:
         self.horizon = days * DAY
         self.env = simpy.Environment()
         self.events = 0
+        # what each kind of wake calls (one shared list per callback, see ``_Wake``)
+        self.on_receive: _Callbacks = [self._receive]
+        self.on_refuse_supplement: _Callbacks = [self._refuse_supplement]
+        self.on_begin_later: _Callbacks = [self._begin_later]
+        self.on_desk_end: _Callbacks = [self._desk_end]
+        self.on_system_end: _Callbacks = [self._system_end]
+        self.on_retry: _Callbacks = [self._retry]
+        self.on_step_done_later: _Callbacks = [self._step_done_later]
         self.step_names = tuple(scenario.steps)
         self.step_agency = [AGENCY_IDS.index(scenario.steps[n].agency) for n in self.step_names]
         self._calendars(days)
@@ -345,15 +293,20 @@ class _Model:
         }
 
     def _pools(self) -> None:
-        self.desks: list[_Pool | None] = [None] * len(AGENCY_IDS)
-        self.servers: list[_Pool | None] = [None] * len(AGENCY_IDS)
+        """Each agency's desks (its working calendar) and servers (up except its outages), as
+        ``scenarios.desks.Pool``s; an agency with no desks (servers) has none (the capacity
+        check guarantees no step needs them), its calendar is still kept for the records."""
+        n = len(AGENCY_IDS)
+        self.desks: list[Pool | None] = [None] * n
+        self.servers: list[Pool | None] = [None] * n
+        self.desk_avail: list[Availability | None] = [None] * n
+        self.sys_avail: list[Availability | None] = [None] * n
         for aid, (desks, servers) in self.caps.items():
             a = AGENCY_IDS.index(aid)
-            self.desks[a] = _Pool(desks, self.workdays[aid].avail)
-            outages = [
-                (f.start, f.end) for f in self.s.faults if f.kind == "outage" and f.agency in (aid, "*")
-            ]
-            self.servers[a] = _Pool(servers, Availability.up_except(outages))
+            self.desk_avail[a] = desk_avail = self.workdays[aid].avail
+            self.sys_avail[a] = sys_avail = Availability.up_except(outages(self.s, aid))
+            self.desks[a] = Pool(desks, desk_avail, track=True) if desks else None
+            self.servers[a] = Pool(servers, sys_avail, track=True) if servers else None
         portal = [(f.start, f.end) for f in self.s.faults if f.kind == "outage" and f.agency == "portal"]
         self.portal = Availability.up_except(portal) if portal else None
 
@@ -374,13 +327,13 @@ class _Model:
         self.handoff_faults = [bool(self.f_delay[a]) or self.portal is not None for a in range(n)]
 
     def _rng(self, purpose: str) -> np.random.Generator:
-        key = (self.replication, zlib.crc32(f"twin.{purpose}".encode()))
-        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=key))
+        """The draws of one purpose, ``twin.<purpose>`` (``scenarios.desks.service_rng``)."""
+        return service_rng(self.seed, self.replication, f"twin.{purpose}")
 
     def _random(self) -> None:
         steps = self.s.steps
-        self.desk_draw = [_Draws(steps[n].desk_time, self._rng(f"desk.{n}")) for n in self.step_names]
-        self.sys_draw = [_Draws(steps[n].system_time, self._rng(f"system.{n}")) for n in self.step_names]
+        self.desk_draw = [Draws(steps[n].desk_time, self._rng(f"desk.{n}")) for n in self.step_names]
+        self.sys_draw = [Draws(steps[n].system_time, self._rng(f"system.{n}")) for n in self.step_names]
         self.has_desk = [steps[n].desk_time is not None for n in self.step_names]
         self.has_sys = [steps[n].system_time is not None for n in self.step_names]
         self.limits = np.array(
@@ -388,7 +341,7 @@ class _Model:
         )
         self.uniform = _Uniforms(self._rng("faults.uniform"))
         self.fault_draw = {
-            id(f): _Draws(f.latency or f.delay, self._rng(f"fault.{i}"))
+            id(f): Draws(f.latency or f.delay, self._rng(f"fault.{i}"))
             for i, f in enumerate(self.s.faults)
             if f.latency or f.delay
         }
@@ -498,11 +451,11 @@ class _Model:
                 r = received[k]
                 if r == r:  # not nan: complete now or after supplementation
                     if r > t:
-                        self._at(r - t, self._receive, d)
+                        self._at(r - t, self.on_receive, d)
                     else:
                         self._start_roots(d)
                 else:
-                    self._at(refuse[k] - t, self._refuse_supplement, d)
+                    self._at(refuse[k] - t, self.on_refuse_supplement, d)
 
     def _monitor(self) -> Generator[Event, Any, None]:
         env = self.env
@@ -518,13 +471,12 @@ class _Model:
             for base, pool in ((0, self.desks[a]), (4, self.servers[a])):
                 if pool is None:
                     continue
-                cols[base][a], cols[base + 1][a] = len(pool.queue), pool.queue_area(now)
-                cols[base + 2][a], cols[base + 3][a] = pool.busy, pool.busy_area(now)
+                cols[base][a], cols[base + 1][a], cols[base + 2][a], cols[base + 3][a] = pool.at(now)
         self.timeline.append((now, self.wip, self.wip_area, *cols))
 
-    def _at(self, delay: float, fn: Callable[[Any], None], arg: Any) -> None:
+    def _at(self, delay: float, callbacks: _Callbacks, arg: Any) -> None:
         self.events += 1
-        _Wake(self.env, delay, fn, arg)
+        _Wake(self.env, delay, callbacks, arg)
 
     def _wip(self, change: int) -> None:
         now = self.env.now
@@ -534,8 +486,8 @@ class _Model:
 
     # -- dossier life ------------------------------------------------------------------------
 
-    def _receive(self, d: _Dossier) -> None:
-        self._start_roots(d)
+    def _receive(self, ev: _Wake) -> None:
+        self._start_roots(ev.arg)
 
     def _start_roots(self, d: _Dossier) -> None:
         plan = d.plan
@@ -545,10 +497,10 @@ class _Model:
         for local in plan.roots:
             self._ready(d, local)
 
-    def _refuse_supplement(self, d: _Dossier) -> None:
-        self._finish(d, REFUSED)
+    def _refuse_supplement(self, ev: _Wake) -> None:
+        self._finish(ev.arg, REFUSED)
 
-    # The hot path: a few fat methods, ``now`` passed along, pools requested inline.
+    # The hot path: a few fat methods, ``now`` passed along, phases booked inline.
 
     def _ready(self, d: _Dossier, local: int) -> None:
         step = d.plan.steps[local]
@@ -558,7 +510,7 @@ class _Model:
         if self.handoff_faults[self.step_agency[step]]:
             delay = self._handoff_delay(self.step_agency[step], now)
             if delay > 0:
-                self._at(delay, self._begin_later, task)
+                self._at(delay, self.on_begin_later, task)
                 return
         self._begin(task, now)
 
@@ -571,19 +523,32 @@ class _Model:
             delay = self.portal.next_open(now + delay) - now
         return delay
 
-    def _begin_later(self, task: _Task) -> None:
-        self._begin(task, self.env.now)
+    def _begin_later(self, ev: _Wake) -> None:
+        self._begin(ev.arg, self.env.now)
 
     def _begin(self, task: _Task, now: float) -> None:
         step = task.step
         if not self.has_desk[step]:
             self._system(task, now)
             return
-        task.desk_time = task.work = self.desk_draw[step]()
-        task.phase = _DESK
+        task.desk_time = work = self.desk_draw[step]()
         pool = self.desks[self.step_agency[step]]
         assert pool is not None
-        self._request(pool, task, now)
+        # Booked now, FIFO: a unit is assigned when the earliest is free (``free``, or at once);
+        # only an assignment before the horizon makes a start known by the horizon.
+        free = pool.free[0]
+        start, _, end = pool.take(now, work)
+        if free < self.horizon:
+            task.start = start
+        if end < INF:
+            self.events += 1
+            _Wake(self.env, end - now, self.on_desk_end, task)
+
+    def _desk_end(self, ev: _Wake) -> None:
+        task: _Task = ev.arg
+        now = self.env.now
+        task.desk_end = now
+        self._system(task, now)
 
     def _system(self, task: _Task, now: float) -> None:
         step = task.step
@@ -597,61 +562,25 @@ class _Model:
                 if f.start <= now < f.end:
                     work += self.fault_draw[id(f)]() / 60_000.0
         task.sys_time += work
-        task.work = work
-        task.phase = _SYSTEM
         pool = self.servers[a]
         assert pool is not None
-        self._request(pool, task, now)
-
-    def _request(self, pool: _Pool, task: _Task, now: float) -> None:
-        task.pool = pool
-        if pool.busy < pool.units:
-            pool.busy += 1
-            self._serve(pool, task, now)
-        else:
-            task.qt = now
-            pool.q_enq_sum += now
-            pool.queue.append(task)
-
-    def _retry(self, task: _Task) -> None:
-        self._system(task, self.env.now)
-
-    def _serve(self, pool: _Pool, task: _Task, now: float) -> None:
-        if pool.always:
-            start = pos = now
-            end = now + task.work
-        else:
-            start, pos, end = pool.avail.serve(now, task.work)
-        task.pos = pos
-        pool.pos_sum += pos
-        if task.phase == _DESK:
-            task.start = start
-        else:
+        free = pool.free[0]
+        start, _, end = pool.take(now, work)
+        if free < self.horizon:
             if task.sys_start != task.sys_start:
                 task.sys_start = start
             if task.start != task.start:
                 task.start = start
         if end < INF:
             self.events += 1
-            _Wake(self.env, end - now, self._phase_end, task)
+            _Wake(self.env, end - now, self.on_system_end, task)
 
-    def _phase_end(self, task: _Task) -> None:
-        pool = task.pool
-        assert pool is not None
+    def _retry(self, ev: _Wake) -> None:
+        self._system(ev.arg, self.env.now)
+
+    def _system_end(self, ev: _Wake) -> None:
+        task: _Task = ev.arg
         now = self.env.now
-        pool.done_work += task.work
-        pool.pos_sum -= task.pos
-        if pool.queue:
-            nxt = pool.queue.popleft()
-            pool.q_done += now - nxt.qt
-            pool.q_enq_sum -= nxt.qt
-            self._serve(pool, nxt, now)
-        else:
-            pool.busy -= 1
-        if task.phase == _DESK:
-            task.desk_end = now
-            self._system(task, now)
-            return
         step = task.step
         a = self.step_agency[step]
         if self.f_error[a]:
@@ -662,19 +591,19 @@ class _Model:
             if rate and self.uniform() < rate:
                 backoff = min(2.0**task.retries, _BACKOFF_CAP)
                 task.retries += 1
-                self._at(backoff, self._retry, task)
+                self._at(backoff, self.on_retry, task)
                 return
         if self.f_slow_of[step]:
             extra = sum(
                 self.fault_draw[id(f)]() for f in self.f_slow_of[step] if f.start <= task.sys_start < f.end
             )
             if extra > 0:
-                self._at(extra, self._step_done_later, task)
+                self._at(extra, self.on_step_done_later, task)
                 return
         self._step_done(task, now)
 
-    def _step_done_later(self, task: _Task) -> None:
-        self._step_done(task, self.env.now)
+    def _step_done_later(self, ev: _Wake) -> None:
+        self._step_done(ev.arg, self.env.now)
 
     def _step_done(self, task: _Task, now: float) -> None:
         task.end = now
@@ -817,9 +746,9 @@ class _Model:
         out = np.zeros((hours, len(AGENCY_IDS)))
         for aid in self.s.agencies:
             a = AGENCY_IDS.index(aid)
-            pool = self.servers[a] if system else self.desks[a]
-            assert pool is not None
-            out[:, a] = np.diff(pool.avail.office_v(edges))
+            avail = self.sys_avail[a] if system else self.desk_avail[a]
+            assert avail is not None
+            out[:, a] = np.diff(avail.office_v(edges))
         return out
 
     def result(self, time_taken: float) -> SimResult:
@@ -853,7 +782,6 @@ class _Model:
 
 _STATUSES = DEATH_STATUSES
 _NAN = float("nan")
-_DESK, _SYSTEM = 0, 1
 
 # What the event loop records per step; the rest of STEP_DTYPE is derived in ``_flush_steps``.
 _RAW_STEP = np.dtype(

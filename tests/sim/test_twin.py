@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 import scenarios
 from scenarios import Scenario, validate
 from scenarios.demand import calendar_for, datetime_to_minute, minute_to_datetime
-from sim import ARRIVAL_DTYPE, CsvSink, NpySink, simulate
 from scenarios.desks import Workdays
+from sim import ARRIVAL_DTYPE, CsvSink, NpySink, simulate
 from sim._sinks import read_npy
 from sim.metrics import metrics
 from sim.queueing import erlang_c_wait
