@@ -89,7 +89,7 @@ def live_report(live: LiveRun, run: Any, twin: Twin | None = None) -> tuple[Repo
         return _failed_report(live, run)
     s, cfg, merged = live.scenario, live.config, live.merged
     clock = ScenarioClock(t0=cfg.t0, speed=cfg.speed)
-    predicted = _twin(s, cfg, twin)
+    predicted = _twin(s, cfg, twin, merged)
     comparison, end = _compare(s, cfg, merged, clock, predicted)
     m = _Measured(
         live, merged, journey_metrics(s, merged.journeys, merged.steps, clock),
@@ -237,12 +237,25 @@ def _compare(
         return {}, end
 
 
-def _twin(s: Scenario, cfg: LoadConfig, twin_fn: Twin | None) -> dict[str, Any]:
-    """The twin's prediction on the run's stream; its failure is noted, not raised."""
+def _twin(s: Scenario, cfg: LoadConfig, twin_fn: Twin | None, merged: Merged | None = None) -> dict[str, Any]:
+    """The twin's prediction on the arrivals the run actually sent (an arrival the driver never
+    started — dropped, or past the time bound — is not in the system the run measured, so it is
+    left out of the twin's stream too, and counted); its failure is noted, not raised."""
     if twin_fn is None:
         return {"services": {}, "hourly_wip": None}
     try:
-        return twin_fn(s, stream_of(s, cfg), cfg.days)
+        stream = stream_of(s, cfg)
+        unsent = 0
+        if merged is not None and merged.journeys.size == stream.size:
+            outcome = merged.journeys["outcome"][np.argsort(merged.journeys["dossier"])]
+            sent = outcome != OUTCOMES.index("not_started")
+            unsent = int(np.count_nonzero(~sent))
+            if unsent:
+                stream = stream[sent].copy()
+                stream["dossier"] = np.arange(stream.size)
+        out = dict(twin_fn(s, stream, cfg.days))
+        out["unsent"] = unsent
+        return out
     except Exception as exc:  # the measurement stands without the prediction
         return {"services": {}, "hourly_wip": None, "error": f"{type(exc).__name__}: {exc}"}
 
@@ -423,7 +436,10 @@ def _comparison_sections(m: _Measured) -> list[Section]:
     end = (f"{_clock_text(first['end_minute'])} (the twin's horizon; the run followed dossiers until "
            f"{_clock_text(first['run_end_minute'])})" if "run_end_minute" in first
            else f"{_clock_text(first['end_minute'])} (the end of the run's observation)")
-    note = (f"{instant}Both sides censored at E = {end}; "
+    unsent = int(m.twin.get("unsent") or 0)
+    unsent_text = (f"{unsent} arrivals the driver never sent (see the driver check) are left out of "
+                   "the twin's stream too. " if unsent else "")
+    note = (f"{instant}{unsent_text}Both sides censored at E = {end}; "
             f"counted (outcome known at E): {counted}. Rejected dossiers are left out of both. {RULE}")
     table = Table(f"Measured vs the twin (same stream, {first['replications']} replications)",
                   ["group", "figure", "measured", "twin (mean)", "twin 95% interval",

@@ -134,7 +134,10 @@ def replay(p: Prepared) -> dict[str, Any]:
         p.runner,
         max_seconds=max(1.0, p.deadline - max(p.clock.t0, time.time())),
         drain_s=cfg.drain_s,
-        max_in_flight=max(1000, 4 * cfg.concurrency),
+        # A journey lives as long as its dossier: with agencies in time, days of scenario time
+        # (a backlog after Tết keeps thousands open). Never drop an arrival for that: every one
+        # of the share may be open at once (bounded, at most the share's size and 200,000).
+        max_in_flight=min(200_000, max(1000, 4 * cfg.concurrency, int(p.share.size))),
     )
     ticker = gevent.spawn(_progress, p, driver) if cfg.progress else None
     try:

@@ -4,6 +4,8 @@ asked out of order it never double-books a unit and fills idle time before later
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -39,7 +41,7 @@ def test_asked_in_any_order_no_unit_is_double_booked_and_work_is_whole(
         assert avail.office(end) - avail.office(start) == pytest.approx(work)
         assert pos == pytest.approx(avail.office(start))
     for unit in table.busy:
-        for (a0, a1), (b0, b1) in zip(unit, unit[1:], strict=False):
+        for (a0, a1), (b0, b1) in itertools.pairwise(unit):
             assert a0 <= a1 <= b0 <= b1
 
 

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 import scenarios
 from scenarios import Scenario
 from scenarios.demand import calendar_for, start_datetime, working_days_per_year
-from sim import ARRIVAL_DTYPE, arrivals, split_by_index
 from scenarios.desks import Availability
+from sim import ARRIVAL_DTYPE, arrivals, split_by_index
 
 BASE = scenarios.load("hanoi-baseline")
 
