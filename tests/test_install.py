@@ -202,7 +202,7 @@ def test_certify_the_reference_vss_passes(venv: Venv, tmp_path: Path) -> None:
     temp.mkdir()
     log = tmp_path / "vendor.log"
     cmd = [str(venv.python), "-m", "fakes.serve", "--scenario", "vendor.toml", "--agencies", "vss",
-           "--port", str(vendor), "--run-dir", "vendor"]
+           "--instant", "--port", str(vendor), "--run-dir", "vendor"]
     with venv.background(cmd, folder, log) as proc:
         wait_healthy(f"http://127.0.0.1:{vendor}", 30, process=proc, log=log)
         cert = venv.run(["certify", "vss", "--base-url", f"http://127.0.0.1:{vendor}", "--ecosystem-port",
