@@ -241,7 +241,7 @@ class Desks:
                 servers.unbook(t.sys_start, t.end)
             for draws in (step.desk, step.system):
                 if draws is not None:
-                    draws.i -= 1  # the next booking gets the same draw
+                    draws.unget()  # the next booking gets the same draw
             raise
         n = int(cur.lastrowid or 0)
         view = _view(env.clock, self.agency, n, step.sid, ready, t.start, t.end, ready)

@@ -525,3 +525,8 @@ class Draws:
             self.i = 0
         self.i += 1
         return self.buf[self.i - 1]
+
+    def unget(self) -> None:
+        """Give the last draw back: the next call returns it again (a booking that was undone)."""
+        if self.dist is not None and self.i > 0:
+            self.i -= 1

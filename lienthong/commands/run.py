@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-__all__ = ["register", "run_command", "twin_prediction"]
+__all__ = ["register", "run_command"]
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
@@ -18,7 +18,7 @@ def register(root: typer.Typer) -> None:
     root.command("run")(run_command)
 
 
-def twin_prediction(scenario: Any, stream: Any, days: int) -> dict[str, Any]:
+def _twin_prediction(scenario: Any, stream: Any, days: int) -> dict[str, Any]:
     """The twin's replications on the run's own arrival stream: ``lienthong._comparison.twin_prediction``,
     imported when called (it pulls in the twin and numpy, which ``lienthong --help`` does without)."""
     from lienthong._comparison import twin_prediction as predict
@@ -81,7 +81,9 @@ def run_command(
         instant=True if instant else None,
     )
     finish(
-        lambda: _with_progress(lambda cb: run_scenario(scenario, settings, progress=cb, twin=twin_prediction))
+        lambda: _with_progress(
+            lambda cb: run_scenario(scenario, settings, progress=cb, twin=_twin_prediction)
+        )
     )
 
 

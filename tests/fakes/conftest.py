@@ -153,3 +153,21 @@ def api(server: Handle) -> Iterator[Api]:
     client = Api(server)
     yield client
     client.http.close()
+
+
+@pytest.fixture
+def served() -> Iterator[Any]:
+    """``served(handle) -> Api``: a client of a started server; both closed after the test."""
+    handles: list[Handle] = []
+    clients: list[Api] = []
+
+    def go(handle: Handle) -> Api:
+        handles.append(handle)
+        clients.append(Api(handle))
+        return clients[-1]
+
+    yield go
+    for c in clients:
+        c.http.close()
+    for h in handles:
+        h.stop()

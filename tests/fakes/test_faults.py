@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,6 @@ import httpx
 import pytest
 
 from fakes.faults import Hook, apply_hooks
-from fakes.serve import Handle
 from scenarios import Scenario, load
 from scenarios.clock import ScenarioClock
 from scenarios.clock import write as write_clock
@@ -28,21 +26,11 @@ def with_faults(scenario: Scenario, *faults: Fault, seed: int | None = None) -> 
 
 
 @pytest.fixture
-def start(tmp_path: Path) -> Iterator[Any]:
-    handles: list[Handle] = []
-    clients: list[Api] = []
-
+def start(tmp_path: Path, served: Any) -> Any:
     def go(scenario: Scenario, speed: float = 60.0, name: str = "run") -> Api:
-        handle = serve_thread(scenario, tmp_path / name, speed=speed)
-        handles.append(handle)
-        clients.append(Api(handle))
-        return clients[-1]
+        return served(serve_thread(scenario, tmp_path / name, speed=speed))
 
-    yield go
-    for c in clients:
-        c.http.close()
-    for h in handles:
-        h.stop()
+    return go
 
 
 def metric(api: Api, prefix: str) -> float:

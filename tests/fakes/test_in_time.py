@@ -18,7 +18,7 @@ import pytest
 from fakes._env import Env
 from fakes._outbound import Outbound
 from fakes.auth import Auth
-from fakes.serve import Handle, start_subprocess, start_thread
+from fakes.serve import start_subprocess, start_thread
 from fakes.store import Store
 from fakes.work import SCHEMA, Desks
 from scenarios import Scenario, load
@@ -78,23 +78,6 @@ def sleep_until(clock: ScenarioClock, m: float) -> None:
 def birth_body(cert: dict[str, Any]) -> dict[str, Any]:
     return {"birth_certificate_id": cert["id"], "child_name": "Trần Minh An", "unit_code": "00070",
             "declarant_name": "Nguyễn Thị Lan", "declarant_relation": "mother"}
-
-
-@pytest.fixture
-def served() -> Any:
-    handles: list[Handle] = []
-    clients: list[Api] = []
-
-    def go(handle: Handle) -> Api:
-        handles.append(handle)
-        clients.append(Api(handle))
-        return clients[-1]
-
-    yield go
-    for c in clients:
-        c.http.close()
-    for h in handles:
-        h.stop()
 
 
 def test_one_desk_books_exact_times_across_lunch_and_a_weekend(tmp_path: Path, served: Any) -> None:

@@ -13,8 +13,8 @@ import numpy as np
 from typer.testing import CliRunner
 
 import scenarios
+from lienthong._comparison import twin_prediction
 from lienthong.cli import app
-from lienthong.commands.run import twin_prediction
 from lienthong.live import RunSettings, run_scenario
 from loadtests._merge import merge
 

@@ -250,3 +250,17 @@ def test_twin_steps_are_what_the_pool_books(desk_time: dict[str, Any]) -> None:
     booked = [office.desks.take(t, w) for t, w in zip(times.tolist(), work, strict=True)]
     assert steps["start"].tolist() == [b[0] for b in booked]
     assert steps["end"].tolist() == steps["desk_end"].tolist() == [b[2] for b in booked]
+
+
+def test_an_undone_draw_is_handed_out_again_even_across_a_block_boundary() -> None:
+    s = scenarios.load("hanoi-baseline")
+    dist = s.steps["ks"].desk_time
+    plain = Draws(dist, service_rng(1, 0, "x"), block=3)
+    expected = [plain() for _ in range(7)]
+    draws = Draws(dist, service_rng(1, 0, "x"), block=3)
+    got = []
+    for _ in range(7):
+        draws()          # booked, then undone (the write failed) …
+        draws.unget()
+        got.append(draws())  # … so the next booking gets the same draw
+    assert got == expected
