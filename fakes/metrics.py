@@ -81,13 +81,12 @@ class Metrics:
         for status, n in sorted(self.gauges.get("dossiers", {}).items()):
             lines.append(f'lienthong_portal_dossiers{{status="{status}"}} {n}')
         desks = sorted(self.gauges.get("desks", {}).items())
-        lines.append("# TYPE lienthong_desk_queue gauge")
-        lines += [f'lienthong_desk_queue{{agency="{a}"}} {queued}' for a, (queued, _, _) in desks]
-        lines.append("# TYPE lienthong_desk_busy gauge")
-        lines += [f'lienthong_desk_busy{{agency="{a}"}} {busy}' for a, (_, busy, _) in desks]
+        for name in ("desk_queue", "desk_busy", "sys_queue", "sys_busy"):  # as the twin's timeline
+            lines.append(f"# TYPE lienthong_{name} gauge")
+            lines += [f'lienthong_{name}{{agency="{a}"}} {g[name]}' for a, g in desks]
         lines.append("# TYPE lienthong_work gauge")
         lines += [f'lienthong_work{{agency="{a}",status="{status}"}} {n}'
-                  for a, (_, _, by) in desks for status, n in by.items()]
+                  for a, g in desks for status, n in g["work"].items()]
         return "\n".join(lines) + "\n"
 
 

@@ -283,17 +283,24 @@ def install(env: Env, agencies: Iterable[str]) -> None:
     env.extras["desks"] = desks
 
 
-def gauges(env: Env, agency: str) -> tuple[int, int, dict[str, int]]:
-    """``(booked not started, at a desk, work by status)`` of ``agency`` now."""
+def gauges(env: Env, agency: str) -> dict[str, Any]:
+    """``agency``'s desks and servers now, in the twin's terms (``sim.records`` timeline):
+    ``desk_queue`` (work waiting for a desk), ``desk_busy`` (at a desk), ``sys_queue`` (desk work
+    done or none, waiting for a server), ``sys_busy`` (on a server), and ``work`` by status."""
     db = env.stores[agency].db
     now = env.clock.minute()
-    open_, queued, busy = db.execute(
-        "SELECT count(*), total(start > ?1), total(start <= ?1 AND desk_end > ?1) FROM work "
-        "WHERE done_at > ?1", (now,)).fetchone()
+    open_, queued, desk_q, desk_b, sys_q, sys_b = db.execute(
+        "SELECT count(*), total(start > ?1), "
+        "total(desk_end IS NOT NULL AND start > ?1), "
+        "total(desk_end IS NOT NULL AND start <= ?1 AND desk_end > ?1), "
+        "total(sys_start IS NOT NULL AND sys_start > ?1 AND coalesce(desk_end, start) <= ?1), "
+        "total(sys_start IS NOT NULL AND sys_start <= ?1) FROM work WHERE done_at > ?1",
+        (now,)).fetchone()
     total = db.execute("SELECT max(n) FROM work").fetchone()[0] or 0
-    queued = int(queued)
-    return queued, int(busy), {"queued": queued, "in_work": int(open_) - queued,
-                               "done": int(total) - int(open_)}
+    return {"desk_queue": int(desk_q), "desk_busy": int(desk_b), "sys_queue": int(sys_q),
+            "sys_busy": int(sys_b),
+            "work": {"queued": int(queued), "in_work": int(open_) - int(queued),
+                     "done": int(total) - int(open_)}}
 
 
 def add_routes(router: APIRouter, agency: str) -> None:

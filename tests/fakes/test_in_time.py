@@ -120,6 +120,9 @@ def test_one_desk_books_exact_times_across_lunch_and_a_weekend(tmp_path: Path, s
     w1, w2 = (api.get("portal", r.headers["location"]).json() for r in answers[:2])
     assert (w1["status"], w1["completed_at"], w2["status"]) == \
         ("done", iso(minute(4, "10:00")), "in_work")
+    gauges = api.http.get("/metrics").text  # the twin's terms: W3 and W4 wait for the one desk
+    for name, n in (("desk_queue", 2), ("desk_busy", 1), ("sys_queue", 0), ("sys_busy", 0)):
+        assert f'lienthong_{name}{{agency="justice"}} {n}' in gauges, name
     sleep_until(clock, minute(5, "12:00"))  # Saturday: W4 is paused mid-work until Monday
     now = [api.get("portal", r.headers["location"]).json() for r in answers]
     assert [w["status"] for w in now] == ["done", "done", "done", "in_work"]
