@@ -8,6 +8,7 @@ never read from the fakes. :data:`CHECKS`, at the end, names the requirement eac
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 import time
@@ -16,14 +17,14 @@ from typing import Any
 from certify import _test_data as data
 from certify._dossiers import birth_dossier, death_dossier, poll_dossier, submit
 from certify._exchanges import Exchange
-from certify._outcomes import Outcome, ensure, passed
+from certify._outcomes import Cases, Outcome, covering, ensure, expect_equal, passed
 from certify._reference_fakes import reference_registers
 from certify._run_context import Check, Ctx
 from fakes.ids import validate_bhyt, validate_pid
 
 __all__ = ["CHECKS"]
 
-BEFORE, AFTER = dt.date(2024, 6, 30), dt.date(2024, 7, 1)  # the 2024-07-01 rate change
+AFTER = dt.date(2024, 7, 1)  # a death date after the 2024-07-01 rate change (eligibility checks)
 
 
 def _created(ex: Exchange, what: str, status: int = 201) -> dict[str, Any]:
@@ -49,7 +50,7 @@ def card_validity(birth: dt.date) -> tuple[dt.date, dt.date]:
     """Valid from/to of a child's BHYT card, from DOMAIN.md §5 (written here from the rule, not
     taken from the fakes): to the day before 72 months, or 30/09 when the 72-month day falls on
     or before 30/09 of its year."""
-    sixth = data.months_ago(birth, -72)
+    sixth = seventy_two_months(birth)
     school_end = dt.date(sixth.year, 9, 30)
     return birth, school_end if sixth <= school_end else sixth - dt.timedelta(days=1)
 
@@ -63,23 +64,44 @@ def birth_certificate_issued_with_the_fields_as_sent(ctx: Ctx) -> Outcome:
     ensure(bool(re.fullmatch(rf"GCS-01001-({year}|{ctx.today.year})-\d{{6}}", str(doc.get("id")))),
            f"id {doc.get('id')!r} is not GCS-01001-<year>-<6 digits>", ex)
     for k in ("child_birth_date", "child_sex", "mother_pid", "facility_code"):
-        ensure(doc.get(k) == body[k], f"{k} not echoed as sent", ex)
+        expect_equal(k, body[k], doc.get(k), ex, why="not echoed as sent")
     return passed(f"certificate {doc['id']} issued with the fields as sent", ex)
 
 
-def birth_in_the_future_refused(ctx: Ctx) -> Outcome:
-    body = data.certificate_body(ctx, ctx.today + dt.timedelta(days=5))
-    ex = _post(ctx, "/health/birth-certificates", body, "hospital", "gcs2")
-    _refused(ex, 422, "future_date", "birth in 5 days")
-    return passed("a birth date in the future is refused future_date", ex)
+@covering
+def birth_in_the_future_refused(ctx: Ctx, cases: Cases) -> Outcome:
+    later = int(ctx.rng("HEALTH-GCS-002").integers(2, 366))
+    out = []
+    for label, days in (("born tomorrow (boundary)", 1), (f"born in {later} days (drawn)", later)):
+        day = ctx.today + dt.timedelta(days=days)
+        with cases.case(label, "422 future_date", born=day.isoformat(), today=ctx.today.isoformat()):
+            ex = _post(ctx, "/health/birth-certificates", data.certificate_body(ctx, day), "hospital",
+                       f"gcs2/{days}")
+            out.append(ex)
+            _refused(ex, 422, "future_date", f"a birth on {day}, {label}")
+    with cases.case("born today (boundary)", "201 certificate", born=ctx.today.isoformat()):
+        ex = _post(ctx, "/health/birth-certificates", data.certificate_body(ctx, ctx.today), "hospital",
+                   "gcs2/today")
+        out.append(ex)
+        _created(ex, f"a birth today ({ctx.today})")
+    return cases.passed("a birth date in the future is refused future_date; today is not", *out)
 
 
-def mother_born_after_the_child_refused(ctx: Ctx) -> Outcome:
-    body = data.certificate_body(ctx, _days_ago(ctx, 10))
-    body["mother_birth_date"] = _days_ago(ctx, 5).isoformat()
-    ex = _post(ctx, "/health/birth-certificates", body, "hospital", "gcs3")
-    _refused(ex, 422, "invalid_date", "mother born after the child")
-    return passed("a mother born after the child is refused invalid_date", ex)
+@covering
+def mother_born_after_the_child_refused(ctx: Ctx, cases: Cases) -> Outcome:
+    child = _days_ago(ctx, 10)
+    after = int(ctx.rng("HEALTH-GCS-003").integers(1, 10))
+    out = []
+    for label, days in (("mother born the same day as the child (boundary)", 0),
+                        (f"mother born {after} days after the child (drawn)", after)):
+        mother = child + dt.timedelta(days=days)
+        with cases.case(label, "422 invalid_date", child_born=child.isoformat(),
+                        mother_born=mother.isoformat()):
+            body = dict(data.certificate_body(ctx, child), mother_birth_date=mother.isoformat())
+            ex = _post(ctx, "/health/birth-certificates", body, "hospital", f"gcs3/{days}")
+            out.append(ex)
+            _refused(ex, 422, "invalid_date", label)
+    return cases.passed("a mother not born before the child is refused invalid_date", *out)
 
 
 def malformed_mother_pid_refused(ctx: Ctx) -> Outcome:
@@ -92,19 +114,35 @@ def malformed_mother_pid_refused(ctx: Ctx) -> Outcome:
     return passed("an unknown province and an 11-digit PID are refused invalid_pid", *out)
 
 
-def death_notice_issued_and_death_before_birth_refused(ctx: Ctx) -> Outcome:
-    pid = data.pid_of(ctx, "M", 1950)
-    body = {"facility_code": "01001", "deceased_pid": pid, "deceased_name": "Lê Văn Hùng",
-            "deceased_sex": "M", "deceased_birth_date": "1950-05-17",
+@covering
+def death_notice_issued_and_death_before_birth_refused(ctx: Ctx, cases: Cases) -> Outcome:
+    rng = ctx.rng("HEALTH-GBT-001")
+    born = dt.date(1950, 5, 17) + dt.timedelta(days=int(rng.integers(0, 3650)))
+    body = {"facility_code": "01001", "deceased_pid": data.pid_of(ctx, "M", born.year),
+            "deceased_name": "Lê Văn Hùng", "deceased_sex": "M", "deceased_birth_date": born.isoformat(),
             "death_date": _days_ago(ctx, 2).isoformat(), "place_of_death": "Bệnh viện Bạch Mai"}
-    ex = _post(ctx, "/health/death-notices", body, "hospital", "gbt1")
-    doc = _created(ex, "death notice")
-    ensure(bool(re.fullmatch(r"GBT-01001-\d{4}-\d{6}", str(doc.get("id")))),
-           f"id {doc.get('id')!r} is not GBT-01001-<year>-<6 digits>", ex)
-    early = dict(body, deceased_pid=data.pid_of(ctx, "M", 1950), death_date="1949-01-01")
-    ex2 = _post(ctx, "/health/death-notices", early, "hospital", "gbt1/early")
-    _refused(ex2, 422, "death_before_birth", "death before birth")
-    return passed("notice issued; death before birth refused", ex, ex2)
+    out = []
+    with cases.case("death two days ago", "201 notice GBT-01001-<year>-<6 digits>"):
+        ex = _post(ctx, "/health/death-notices", body, "hospital", "gbt1")
+        doc = _created(ex, "death notice")
+        out.append(ex)
+        ensure(bool(re.fullmatch(r"GBT-01001-\d{4}-\d{6}", str(doc.get("id")))),
+               f"id: {doc.get('id')!r} is not GBT-01001-<year>-<6 digits>", ex)
+    earlier = int(rng.integers(2, 3650))
+    for label, delta, want in (("death on the day of birth (boundary)", 0, "201 notice"),
+                               ("death the day before birth (boundary)", 1, "422 death_before_birth"),
+                               (f"death {earlier} days before birth (drawn)", earlier,
+                                "422 death_before_birth")):
+        day = born - dt.timedelta(days=delta)
+        with cases.case(label, want, born=born.isoformat(), died=day.isoformat()):
+            case = dict(body, deceased_pid=data.pid_of(ctx, "M", born.year), death_date=day.isoformat())
+            ex = _post(ctx, "/health/death-notices", case, "hospital", f"gbt1/{delta}")
+            out.append(ex)
+            if delta:
+                _refused(ex, 422, "death_before_birth", label)
+            else:
+                _created(ex, label)
+    return cases.passed("notice issued; death before birth refused, death on the birth day issued", *out)
 
 
 # -- justice -------------------------------------------------------------------------------
@@ -118,10 +156,11 @@ def birth_registered_from_the_certificate(ctx: Ctx) -> Outcome:
            f"register number {no!r} is not KS-<unit>-<year>-Q<book>-<entry>", ex)
     for mine, theirs in (("child_sex", "child_sex"), ("child_birth_date", "child_birth_date"),
                          ("mother_pid", "mother_pid")):
-        ensure(doc.get(mine) == cert[theirs], f"{mine} {doc.get(mine)!r} is not the certificate's", ex)
+        expect_equal(mine, cert[theirs], doc.get(mine), ex, why=f"the certificate's {theirs}")
     got = ctx.vendor.get(f"/justice/births/{no}", "police")
-    ensure(got.status == 200 and got.response.get("register_no") == no,
-           "the record cannot be read back", got)
+    expect_equal("status of GET /justice/births/{register_no}", 200, got.status, got,
+                 why="the record cannot be read back")
+    expect_equal("register_no", no, got.response.get("register_no"), got, why="read back")
     return passed(f"birth registered as {no} from the certificate", ex, got)
 
 
@@ -138,7 +177,8 @@ def one_birth_registration_per_certificate(ctx: Ctx) -> Outcome:
     first = _created(_post(ctx, "/justice/births", body, "portal", "ks3"), "first registration")
     ex = _post(ctx, "/justice/births", body, "portal", "ks3", salt="again")
     _refused(ex, 409, "already_registered", "second registration of one certificate")
-    ensure(ex.response.get("existing") == first["register_no"], "409 does not name the first record", ex)
+    expect_equal("existing", first["register_no"], ex.response.get("existing"), ex,
+                 why="the 409 names the first record")
     return passed("a second registration is refused naming the first", ex)
 
 
@@ -151,7 +191,7 @@ def death_registered_from_the_notice(ctx: Ctx) -> Outcome:
            f"register number {doc.get('register_no')!r} is not KT-<unit>-<year>-Q<book>-<entry>", ex)
     for k, want in (("deceased_pid", n["deceased_pid"]), ("death_date", n["death_date"]),
                     ("status", "pensioner")):
-        ensure(doc.get(k) == want, f"{k} {doc.get(k)!r} is not {want!r}", ex)
+        expect_equal(k, want, doc.get(k), ex, why="taken from the death notice")
     return passed(f"death registered as {doc['register_no']}", ex)
 
 
@@ -170,7 +210,8 @@ def one_death_registration_per_person(ctx: Ctx) -> Outcome:
                            "kt3/1"), "first death")
     ex = _post(ctx, "/justice/deaths", data.death_body(ctx, n2["id"], "none"), "portal", "kt3/2")
     _refused(ex, 409, "already_registered", "second death of one person")
-    ensure(ex.response.get("existing") == first["register_no"], "409 does not name the first record", ex)
+    expect_equal("existing", first["register_no"], ex.response.get("existing"), ex,
+                 why="the 409 names the first record")
     return passed("a second death of one PID is refused", ex)
 
 
@@ -189,20 +230,36 @@ def _pid_from(ctx: Ctx, ex: Exchange) -> tuple[str, Exchange]:
     return str(doc["pid"]), ex
 
 
-def pid_carries_province_century_sex_and_birth_year(ctx: Ctx) -> Outcome:
+def pid_prefix(province: str, sex: str, birth: dt.date) -> str:
+    """The first six digits of a PID: province, century/sex digit, two-digit birth year
+    (DOMAIN.md §5: 0/1 for men/women born in the 1900s, 2/3 in the 2000s, …)."""
+    digit = 2 * ((birth.year - 1900) // 100) + (0 if sex == "M" else 1)
+    return f"{province}{digit}{birth.year % 100:02d}"
+
+
+@covering
+def pid_carries_province_century_sex_and_birth_year(ctx: Ctx, cases: Cases) -> Outcome:
+    rng = ctx.rng("POLICE-PID-001")
+    year = ctx.today.year
+    drawn = ctx.today - dt.timedelta(days=int(rng.integers(0, 6 * 365)))
+    plan = [("boy born 31/12 of last year: the birth year, not the year of issue", "M",
+             dt.date(year - 1, 12, 31)),
+            ("girl born 01/01 of this year (year boundary)", "F", dt.date(year, 1, 1)),
+            ("child born on a drawn day of the last six years", "MF"[int(rng.integers(2))], drawn)]
     out = []
-    for sex, digit in (("M", "2"), ("F", "3")):
-        birth = _days_ago(ctx, 15)
-        cert = data.certificate(ctx, f"pid1/{sex}/cert", birth, sex)
-        rec = data.birth(ctx, f"pid1/{sex}/ks", cert["id"])
-        ex = _post(ctx, "/police/pids", {"birth_register_no": rec["register_no"]}, "portal", f"pid1/{sex}")
-        pid, ex = _pid_from(ctx, ex)
-        ensure(validate_pid(pid) is None, f"PID is malformed: {validate_pid(pid)}", ex)
-        want = f"001{digit}{birth.year % 100:02d}"
-        ensure(pid[:6] == want, f"PID starts {pid[:6]!r}; expected {want!r} (province 001, "
-               f"century/sex digit {digit} for a {sex} child born {birth.year})", ex)
-        out.append(ex)
-    return passed("PIDs carry province 001, the century/sex digit and the birth year", *out)
+    for i, (label, sex, birth) in enumerate(plan):
+        want = pid_prefix("001", sex, birth)
+        with cases.case(label, f"PID starting {want}", sex=sex, born=birth.isoformat()):
+            cert = data.certificate(ctx, f"pid1/{i}/cert", birth, sex)
+            rec = data.birth(ctx, f"pid1/{i}/ks", cert["id"])
+            ex = _post(ctx, "/police/pids", {"birth_register_no": rec["register_no"]}, "portal", f"pid1/{i}")
+            pid, ex = _pid_from(ctx, ex)
+            out.append(ex)
+            ensure(validate_pid(pid) is None, f"pid: malformed ({validate_pid(pid)})", ex)
+            expect_equal("pid, first 6 digits", want, pid[:6], ex, personal=False,
+                         why=f"province 001, century/sex digit {want[3]} for a {sex} child born "
+                         f"{birth}, birth year {want[4:]}")
+    return cases.passed("PIDs carry province 001, the century/sex digit and the birth year", *out)
 
 
 def pid_for_an_unregistered_birth_refused(ctx: Ctx) -> Outcome:
@@ -262,14 +319,16 @@ def residence_removed_once_after_the_death(ctx: Ctx) -> Outcome:
     rec = data.death(ctx, "xtt2/kt", n["id"], "none")
     dead = _post(ctx, "/police/deaths", {"death_register_no": rec["register_no"]}, "portal", "xtt2/dead")
     doc = _created(dead, "record death")
-    ensure(doc.get("alive") is False, "the person is not marked dead", dead)
+    expect_equal("alive", False, doc.get("alive"), dead, why="the person is marked dead")
     body = {"pid": kid["pid"], "death_register_no": rec["register_no"]}
     ex = _post(ctx, "/police/residence-removals", body, "portal", "xtt2")
     removal = _created(ex, "residence removal")
-    ensure(removal.get("household_id") == home["household_id"], "removal names another household", ex)
+    expect_equal("household_id", home["household_id"], removal.get("household_id"), ex,
+                 why="the removal names the household the person lived in")
     person = ctx.vendor.get(f"/police/people/{kid['pid']}", "vss")
-    ensure(person.status == 200 and person.response.get("residence_status") == "removed",
-           "the person does not show the residence removed", person)
+    expect_equal("status of GET /police/people/{pid}", 200, person.status, person)
+    expect_equal("residence_status", "removed", person.response.get("residence_status"), person,
+                 why="the person shows the residence removed")
     again = _post(ctx, "/police/residence-removals", body, "portal", "xtt2", salt="again")
     _refused(again, 409, "already_registered", "second removal")
     return passed("death recorded, residence removed once", dead, ex, again)
@@ -287,38 +346,109 @@ def card_coded_te1_province_and_bhxh_number(ctx: Ctx) -> Outcome:
     doc, ex, kid = _card(ctx, "card1", _days_ago(ctx, 20))
     code, bhxh = str(doc.get("card_code")), str(doc.get("bhxh"))
     province = ctx.scenario.region.bhyt_code
-    ensure(code.startswith(f"TE1{province}"), f"card code {code[:5]}… does not start TE1{province} "
-           "(group TE, level 1, BHYT province)", ex)
+    expect_equal("card_code, first 5 characters", f"TE1{province}", code[:5], ex, personal=False,
+                 why="group TE, level 1, BHYT province")
     ensure(validate_bhyt(code, expect_group="TE") is None, f"card code malformed: "
            f"{validate_bhyt(code, expect_group='TE')}", ex)
-    ensure(bool(re.fullmatch(r"\d{10}", bhxh)) and code[5:] == bhxh,
-           "the card code does not end with the 10-digit BHXH number", ex)
-    ensure(doc.get("pid") == kid["pid"], "the card names another PID", ex)
+    ensure(bool(re.fullmatch(r"\d{10}", bhxh)), f"bhxh: {len(bhxh)} characters, expected 10 digits", ex)
+    expect_equal("card_code, characters 6-15", bhxh, code[5:], ex, personal=True,
+                 why="the card code ends with the card's BHXH number (bhxh)")
+    expect_equal("pid", kid["pid"], doc.get("pid"), ex, why="the card names the child's PID")
     return passed("card coded TE1 + province + BHXH number", ex)
 
 
-def card_valid_to_the_72_month_rule(ctx: Ctx) -> Outcome:
+def seventy_two_months(birth: dt.date) -> dt.date:
+    """The day a child born ``birth`` is 72 months old (calendar months, clamped to the month's
+    end: a child born 29 February is 72 months old on 28 February)."""
+    return data.months_ago(birth, -72)
+
+
+def youngest_too_old(today: dt.date) -> dt.date:
+    """The latest birth date of a child who is 72 months or older on ``today`` (the next day's
+    child is served)."""
+    birth = data.months_ago(today, 72)
+    while seventy_two_months(birth + dt.timedelta(days=1)) <= today:
+        birth += dt.timedelta(days=1)
+    while seventy_two_months(birth) > today:
+        birth -= dt.timedelta(days=1)
+    return birth
+
+
+#: The branches and boundaries of the card validity rule (DOMAIN.md §5, CONTRACT.md §7), by where
+#: the 72-month day falls: each is a case of VSS-CARD-002.
+CARD_CASES = (
+    ("before 30/09", "72-month day before 30/09: to 30/09 of that year (30/09 branch)"),
+    ("on 30/09", "72-month day on 30/09: to 30/09 (boundary, 30/09 branch)"),
+    ("on 01/10", "72-month day on 01/10: to the day before, 30/09 (boundary, day-before branch)"),
+    ("on 02/10", "72-month day on 02/10: to the day before, 01/10 (first day the branches differ)"),
+    ("after 02/10", "72-month day after 02/10: to the day before 72 months (day-before branch)"),
+    ("born 29/02", "born 29 February: 72-month day at the end of February, to 30/09"),
+)
+
+
+def _card_branch(birth: dt.date) -> str:
+    if (birth.month, birth.day) == (2, 29):
+        return "born 29/02"
+    sixth = seventy_two_months(birth)
+    md = (sixth.month, sixth.day)
+    if md < (9, 30):
+        return "before 30/09"
+    return {(9, 30): "on 30/09", (10, 1): "on 01/10", (10, 2): "on 02/10"}.get(md, "after 02/10")
+
+
+def card_case_births(today: dt.date, rng: Any) -> list[tuple[str, dt.date]]:
+    """One birth date per case of :data:`CARD_CASES`, drawn with ``rng`` among the children under
+    72 months on ``today`` (every case has candidates in any six-year window)."""
+    first = youngest_too_old(today) + dt.timedelta(days=1)
+    groups: dict[str, list[dt.date]] = {}
+    for n in range((today - first).days + 1):
+        birth = first + dt.timedelta(days=n)
+        groups.setdefault(_card_branch(birth), []).append(birth)
+    return [(label, groups[key][int(rng.integers(len(groups[key])))])
+            for key, label in CARD_CASES if groups.get(key)]
+
+
+@covering
+def card_valid_to_the_72_month_rule(ctx: Ctx, cases: Cases) -> Outcome:
     out = []
-    for tag, birth in (("a", _days_ago(ctx, 25)), ("b", data.months_ago(ctx.today, 60)),
-                       ("c", data.months_ago(ctx.today, 66, days=-3))):
-        doc, ex, _ = _card(ctx, f"card2/{tag}", birth)
+    for i, (label, birth) in enumerate(card_case_births(ctx.today, ctx.rng("VSS-CARD-002"))):
         frm, to = card_validity(birth)
-        ensure(doc.get("valid_from") == frm.isoformat(),
-               f"born {birth}: valid_from {doc.get('valid_from')} (expected {frm})", ex)
-        ensure(doc.get("valid_to") == to.isoformat(),
-               f"born {birth}: valid_to {doc.get('valid_to')} (expected {to}: 72 months, 30/09 rule)", ex)
-        out.append(ex)
-    return passed("validity to 72 months with the 30/09 rule for three birth dates", *out)
+        with cases.case(label, f"valid {frm} to {to}", born=birth.isoformat(),
+                        turns_72_months=seventy_two_months(birth).isoformat()):
+            doc, ex, _ = _card(ctx, f"card2/{i}", birth)
+            out.append(ex)
+            expect_equal("valid_from", frm.isoformat(), doc.get("valid_from"), ex,
+                         why=f"born {birth}: valid from the birth date")
+            expect_equal("valid_to", to.isoformat(), doc.get("valid_to"), ex, why=f"born {birth}, "
+                         f"72 months on {seventy_two_months(birth)}: {label}")
+    return cases.passed("validity to 72 months with the 30/09 rule, every branch and boundary", *out)
 
 
-def card_for_a_child_of_72_months_refused(ctx: Ctx) -> Outcome:
-    old = data.child(ctx, "card3/old", data.months_ago(ctx.today, 72))
-    ex = _post(ctx, "/vss/child-cards", {"pid": old["pid"]}, "portal", "card3/old")
-    _refused(ex, 422, "child_too_old", "a child 72 months old today")
-    young = data.child(ctx, "card3/young", data.months_ago(ctx.today, 72, days=-1))
-    ok = _post(ctx, "/vss/child-cards", {"pid": young["pid"]}, "portal", "card3/young")
-    _created(ok, "a child one day short of 72 months")
-    return passed("72 months old refused; one day younger served", ex, ok)
+@covering
+def card_for_a_child_of_72_months_refused(ctx: Ctx, cases: Cases) -> Outcome:
+    rng = ctx.rng("VSS-CARD-003")
+    old = youngest_too_old(ctx.today)
+    older = old - dt.timedelta(days=int(rng.integers(1, 366)))
+    leaps = [dt.date(y, 2, 29) for y in range(ctx.today.year - 12, ctx.today.year)
+             if calendar.isleap(y) and dt.date(y + 6, 3, 1) <= ctx.today]  # 72 months either way
+    refused = [("72 months old today (boundary)", old), ("older than 72 months (drawn)", older)]
+    refused += [("born 29 February, 72 months before today", leaps[-1])] if leaps else []
+    out = []
+    for i, (label, birth) in enumerate(refused):
+        with cases.case(label, "422 child_too_old", born=birth.isoformat(),
+                        turns_72_months=seventy_two_months(birth).isoformat()):
+            kid = data.child(ctx, f"card3/{i}", birth)
+            ex = _post(ctx, "/vss/child-cards", {"pid": kid["pid"]}, "portal", f"card3/{i}")
+            _refused(ex, 422, "child_too_old", f"a child born {birth}, {label}")
+            out.append(ex)
+    young = old + dt.timedelta(days=1)
+    with cases.case("one day short of 72 months today (boundary)", "201 card",
+                    born=young.isoformat(), turns_72_months=seventy_two_months(young).isoformat()):
+        kid = data.child(ctx, "card3/young", young)
+        ok = _post(ctx, "/vss/child-cards", {"pid": kid["pid"]}, "portal", "card3/young")
+        _created(ok, f"a child born {young}, one day short of 72 months on {ctx.today}")
+        out.append(ok)
+    return cases.passed("72 months old refused; one day younger served", *out)
 
 
 def card_without_an_issued_pid_refused(ctx: Ctx) -> Outcome:
@@ -334,7 +464,8 @@ def one_card_per_child(ctx: Ctx) -> Outcome:
     ex = _post(ctx, "/vss/child-cards", {"pid": kid["pid"], "initial_care_facility": "01001"},
                "portal", "card5", salt="again")
     _refused(ex, 409, "already_issued", "second card")
-    ensure(ex.response.get("existing") == doc["card_code"], "409 does not name the first card", ex)
+    expect_equal("existing", doc["card_code"], ex.response.get("existing"), ex,
+                 why="the 409 names the first card")
     return passed("a second card is refused already_issued", ex)
 
 
@@ -349,18 +480,58 @@ def _amount(ctx: Ctx, table: str, multiple: float, day: dt.date) -> int:
     return round(money.amount_on(getattr(money, table), day) * multiple)
 
 
-def funeral_allowance_is_10_base_pay_on_the_death_date(ctx: Ctx) -> Outcome:
+_TABLE_NAMES = {"base_pay": "base pay", "standard_level": "the standard level"}
+
+
+def amount_case_days(ctx: Ctx, table: str, name: str) -> list[tuple[str, dt.date]]:
+    """Death dates covering the rate ``table`` of the scenario's money settings up to today: the
+    first day of the table, the day before and the day of each change, and one day drawn from
+    the seed inside each period (each a case of the amount check ``name``)."""
+    rng = ctx.rng(name)
+    rates = sorted((r for r in getattr(ctx.scenario.money, table) if r.since <= ctx.today),
+                   key=lambda r: r.since)
+    what = _TABLE_NAMES.get(table, table)
+    out: list[tuple[str, dt.date]] = []
+    for i, rate in enumerate(rates):
+        end = rates[i + 1].since - dt.timedelta(days=1) if i + 1 < len(rates) else ctx.today
+        if i == 0:
+            out.append((f"first day of the {what} table ({rate.since})", rate.since))
+        else:
+            out.append((f"day before the {what} change of {rate.since}", rate.since - dt.timedelta(days=1)))
+            out.append((f"day of the {what} change of {rate.since}", rate.since))
+        span = (end - rate.since).days
+        if span > 1:
+            day = rate.since + dt.timedelta(days=int(rng.integers(1, span)))
+            out.append((f"inside the period from {rate.since} (drawn)", day))
+    return sorted(out, key=lambda c: c[1])
+
+
+def _amounts(ctx: Ctx, cases: Cases, name: str, path: str, tag: str, statuses: tuple[str, ...],
+             table: str, multiple: float) -> list[Exchange]:
+    """Pay one death per case of :func:`amount_case_days`, the statuses taking turns from a
+    drawn start, and compare each amount with ``multiple`` × the rate in force that day."""
     out = []
+    turn = int(ctx.rng(name + "/status").integers(len(statuses)))
+    what = _TABLE_NAMES.get(table, table)
+    for i, (label, day) in enumerate(amount_case_days(ctx, table, name)):
+        status = statuses[(turn + i) % len(statuses)]
+        want = _amount(ctx, table, multiple, day)
+        with cases.case(label, f"{want} VND ({multiple:g} × {what} of {day})", death_date=day.isoformat(),
+                        status=status):
+            ex, _ = _pay(ctx, path, f"{tag}/{day}", status, day)
+            doc = _created(ex, f"payment for a {status} who died {day}")
+            out.append(ex)
+            expect_equal("amount_vnd", want, doc.get("amount_vnd"), ex,
+                         why=f"death on {day}: {multiple:g} × {what} in force that day")
+    return out
+
+
+@covering
+def funeral_allowance_is_10_base_pay_on_the_death_date(ctx: Ctx, cases: Cases) -> Outcome:
     mult = ctx.scenario.money.funeral_base_pay_multiple
-    for status, day in (("pensioner", BEFORE), ("insured", AFTER)):
-        ex, _ = _pay(ctx, "/vss/funeral-allowances", f"fun1/{status}", status, day)
-        doc = _created(ex, f"allowance for a {status} who died {day}")
-        want = _amount(ctx, "base_pay", mult, day)
-        ensure(doc.get("amount_vnd") == want,
-               f"death on {day}: amount {doc.get('amount_vnd')} VND, expected {want:,} "
-               f"({mult:g} × base pay in force that day)", ex)
-        out.append(ex)
-    return passed("10 × base pay on the date of death (before and after 2024-07-01)", *out)
+    out = _amounts(ctx, cases, "VSS-FUN-001", "/vss/funeral-allowances", "fun1", ("pensioner", "insured"),
+                   "base_pay", mult)
+    return cases.passed(f"{mult:g} × base pay on the date of death, either side of each change", *out)
 
 
 def _not_eligible(ctx: Ctx, path: str, tag: str, statuses: tuple[str, ...]) -> Outcome:
@@ -381,7 +552,8 @@ def _once(ctx: Ctx, path: str, tag: str, status: str, code: str) -> Outcome:
     first = _created(ex, "first payment")
     again = _post(ctx, path, body, "portal", tag, salt="again")
     _refused(again, 409, code, "second payment for one death")
-    ensure(again.response.get("existing") == first.get("payment_id"), "409 does not name the first", again)
+    expect_equal("existing", first.get("payment_id"), again.response.get("existing"), again,
+                 why="the 409 names the first payment")
     ghost = dict(body, death_register_no="KT-00070-2026-Q01-999999")
     ex3 = _post(ctx, path, ghost, "portal", f"{tag}/ghost")
     _refused(ex3, 422, "death_not_registered", "an unregistered death")
@@ -401,25 +573,22 @@ def survivor_benefit_settled_once(ctx: Ctx) -> Outcome:
 
 
 # -- social --------------------------------------------------------------------------------
-def funeral_support_is_20_standard_levels_on_the_death_date(ctx: Ctx) -> Outcome:
-    out = []
+@covering
+def funeral_support_is_20_standard_levels_on_the_death_date(ctx: Ctx, cases: Cases) -> Outcome:
     mult = ctx.scenario.money.social_funeral_multiple
-    for day in (BEFORE, AFTER):
-        ex, _ = _pay(ctx, "/social/funeral-supports", f"sfun1/{day}", "social", day)
-        doc = _created(ex, f"support for a death on {day}")
-        want = _amount(ctx, "standard_level", mult, day)
-        ensure(doc.get("amount_vnd") == want, f"death on {day}: amount {doc.get('amount_vnd')} VND, "
-               f"expected {want:,} ({mult:g} × the standard level that day)", ex)
-        out.append(ex)
-    return passed("20 × the standard level on the date of death", *out)
+    out = _amounts(ctx, cases, "SOCIAL-FUN-001", "/social/funeral-supports", "sfun1", ("social",),
+                   "standard_level", mult)
+    return cases.passed(f"{mult:g} × the standard level on the date of death, either side of each "
+                        "change", *out)
 
 
-def merit_funeral_support_is_10_base_pay(ctx: Ctx) -> Outcome:
-    ex, _ = _pay(ctx, "/social/funeral-supports", "sfun2", "merit", AFTER)
-    doc = _created(ex, "support for a person with merit")
-    want = _amount(ctx, "base_pay", ctx.scenario.money.funeral_base_pay_multiple, AFTER)
-    ensure(doc.get("amount_vnd") == want, f"amount {doc.get('amount_vnd')} VND, expected {want:,}", ex)
-    return passed("merit: 10 × base pay", ex)
+@covering
+def merit_funeral_support_is_10_base_pay(ctx: Ctx, cases: Cases) -> Outcome:
+    mult = ctx.scenario.money.funeral_base_pay_multiple
+    out = _amounts(ctx, cases, "SOCIAL-FUN-002", "/social/funeral-supports", "sfun2", ("merit",),
+                   "base_pay", mult)
+    return cases.passed(f"merit: {mult:g} × base pay on the date of death, either side of each change",
+                        *out)
 
 
 def funeral_support_refused_to_those_vss_pays(ctx: Ctx) -> Outcome:
@@ -478,8 +647,8 @@ def death_dossier_completes_with_the_vendors_payment(ctx: Ctx) -> Outcome:
     n = data.notice(ctx, "link/gbt", _days_ago(ctx, 2), dt.date(1940, 3, 3))
     doc, ex = _through_portal(ctx, death_dossier(ctx, n["id"], "social"), "link/social")
     want = _amount(ctx, "standard_level", ctx.scenario.money.social_funeral_multiple, _days_ago(ctx, 2))
-    ensure(doc["result"].get("funeral_amount_vnd") == want,
-           f"funeral amount {doc['result'].get('funeral_amount_vnd')}, expected {want:,}", ex)
+    expect_equal("result.funeral_amount_vnd", want, doc["result"].get("funeral_amount_vnd"), ex,
+                 why="20 × the standard level on the date of death")
     return passed("death dossier completed with the vendor's payment", ex)
 
 
@@ -536,7 +705,8 @@ def birth_dossier_leaves_one_record_of_each_kind(ctx: Ctx) -> Outcome:
     cards = [c for c in vss["cards"] if c["pid"] == pid]
     ensure(len(homes) == 1 and len(cards) == 1,
            f"{len(homes)} residences and {len(cards)} cards for the child (expected 1 and 1)", ex)
-    ensure(cards[0]["valid_to"] == card_validity(birth)[1].isoformat(), "card validity is wrong", ex)
+    expect_equal("valid_to of the card", card_validity(birth)[1].isoformat(), cards[0]["valid_to"], ex,
+                 why=f"born {birth}: 72 months with the 30/09 rule")
     return passed("completed with one birth record, PID, residence and card", ex)
 
 
@@ -556,7 +726,8 @@ def pensioner_death_dossier_paid_once_by_vss(ctx: Ctx) -> Outcome:
     ensure(len(removed) == 1, f"{len(removed)} residence removals (expected 1)", ex)
     ensure(len(paid) == 1 and not wrong, f"{len(paid)} VSS and {len(wrong)} social payments "
            "(expected 1 and 0)", ex)
-    ensure(paid[0]["amount_vnd"] == want, f"amount {paid[0]['amount_vnd']}, expected {want:,}", ex)
+    expect_equal("amount_vnd of the allowance", want, paid[0]["amount_vnd"], ex,
+                 why=f"10 × base pay on {day}")
     return passed("completed with one removal and one allowance of 10 × base pay", ex)
 
 
