@@ -8,14 +8,15 @@ exhaustive: every operation × every wrong caller.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 from typing import Any
 
 from certify import _test_data as data
 from certify._dossiers import birth_dossier, submit
-from certify._exchanges import PERSONAL, Exchange
-from certify._outcomes import Outcome, ensure, passed
+from certify._exchanges import PERSONAL, Exchange, scrub
+from certify._outcomes import Failed, Outcome, ensure, fingerprint, identifier_kind, passed
 from certify._run_context import Check, Ctx
+from fakes.ids import mask
 
 __all__ = ["CHECKS", "operations", "scope_of"]
 
@@ -85,14 +86,37 @@ def caller_without_the_scope_refused_403(ctx: Ctx) -> Outcome:
     return passed(f"{n} out-of-scope calls: all 403", *([first] if first else []))
 
 
-def _leaks(ex: Exchange) -> list[str]:
+def _leaks(ex: Exchange) -> list[dict[str, Any]]:
+    """Where the error body of ``ex`` carries a full personal identifier: the field path, the
+    kind of identifier, the 1-based character position in that field and the identifier masked
+    (never in full)."""
     if ex.status < 400 or ex.response is None:
         return []
     doc = ex.response
     if isinstance(doc, dict):  # `existing` must name the record (CONTRACT.md §3)
         doc = {k: v for k, v in doc.items() if k != "existing"}
-    text = doc if isinstance(doc, str) else json.dumps(doc, ensure_ascii=False)
-    return PERSONAL.findall(text)
+    return list(_walk(doc, "body" if isinstance(doc, str) else ""))
+
+
+def _walk(doc: Any, path: str) -> Iterator[dict[str, Any]]:
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            yield from _walk(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            yield from _walk(v, f"{path}[{i}]")
+    elif isinstance(doc, str | int) and not isinstance(doc, bool):
+        text = str(doc)
+        for m in PERSONAL.finditer(text):
+            yield {"field": path or "body", "kind": identifier_kind(m.group(0)) or "identifier",
+                   "position": m.start() + 1, "masked": mask(m.group(0)),
+                   "fingerprint": fingerprint(m.group(0))}
+
+
+def _where(ex: Exchange) -> str:
+    """``GET /vss/child-cards/001******042 → 404`` (identifiers in the path masked)."""
+    path = "/" + ex.url.split("://", 1)[-1].split("/", 1)[-1]
+    return f"{ex.method} {scrub(path)} → {ex.status}"
 
 
 def _identifier_probes(ctx: Ctx) -> list[Exchange]:
@@ -132,11 +156,13 @@ def _reader(ctx: Ctx) -> str:
 def no_full_identifier_in_error_bodies(ctx: Ctx) -> Outcome:
     probes = _identifier_probes(ctx)
     errors = [e for e in ctx.vendor.log if e.status >= 400]
-    leaky = [(e, _leaks(e)) for e in errors]
-    leaky = [(e, ids) for e, ids in leaky if ids]
-    ensure(not leaky, f"{len(leaky)} error bodies carry full identifiers (first: "
-           f"{leaky[0][0].method} {leaky[0][0].url} → {leaky[0][0].status})" if leaky else "",
-           *[e for e, _ in leaky[:3]])
+    leaky = [(e, found) for e in errors if (found := _leaks(e))]
+    if leaky:
+        where = [dict(leak, request=_where(e)) for e, found in leaky for leak in found]
+        first = "; ".join(f"{w['request']}: field {w['field']} carries a full {w['kind']} at character "
+                          f"{w['position']} ({w['masked']}, fp {w['fingerprint']})" for w in where[:3])
+        raise Failed(f"{len(leaky)} error bodies carry full identifiers ({len(where)} in all): {first}",
+                     *[e for e, _ in leaky[:3]], data={"leaks": where[:50]})
     return passed(f"{len(errors)} error bodies scanned (the run so far and {len(probes)} probes): "
                   "no full identifier", *probes[:2])
 
