@@ -1,4 +1,11 @@
-"""Recorded HTTP exchanges with the vendor: evidence, curl reproducers, masking (private)."""
+"""Recorded HTTP exchanges with the vendor: evidence, curl reproducers, masking (private).
+
+Evidence is masked (personal identifiers ``001******123``, API keys ``lt-p************01``), except
+the curl reproducer, which must run as written: the identifiers in it are in clear (they are
+synthetic, and the certificate is the vendor's own) and the API key is read from the environment,
+``$LIENTHONG_KEY`` (the reproducer names whose key it wants). A key that is no caller's (the
+suite's deliberately wrong key) is shown as sent.
+"""
 
 from __future__ import annotations
 
@@ -57,6 +64,7 @@ class Exchange:
     response: Any = None
     error: str = ""
     seconds: float = 0.0
+    caller: str | None = None  # whose key X-API-Key carries (None: no key, or no caller's key)
 
     @property
     def code(self) -> str | None:
@@ -68,20 +76,26 @@ class Exchange:
         return self.response_headers.get("content-type", "").split(";")[0].strip()
 
     def curl(self) -> str:
-        """A curl command reproducing the request (API key and identifiers masked)."""
-        parts = ["curl", "-sS", "-i", "-X", self.method, self.url]
+        """A bash command reproducing the request as written: identifiers in clear, the API key
+        from ``$LIENTHONG_KEY`` (a comment says whose key it must be)."""
+        parts = [shlex.quote(p) for p in ("curl", "-sS", "-i", "-X", self.method, self.url)]
         for name, value in self.headers.items():
-            shown = mask_key(value) if name.lower() == "x-api-key" else value
-            parts += ["-H", f"{name}: {shown}"]
+            if name.lower() == "x-api-key" and self.caller is not None:
+                need = f"set LIENTHONG_KEY to the API key of caller {self.caller}"
+                parts += ["-H", f'"{name}: ${{LIENTHONG_KEY:?{need}}}"']
+            else:
+                parts += ["-H", shlex.quote(f"{name}: {value}")]
         if self.body is not None:
-            parts += ["--data-raw", scrub(json.dumps(self.body, ensure_ascii=False))]
-        return " ".join(shlex.quote(p) for p in parts)
+            parts += ["--data-raw", shlex.quote(json.dumps(self.body, ensure_ascii=False))]
+        who = f"  # as caller {self.caller}: export LIENTHONG_KEY=<its key>" if self.caller else ""
+        return " ".join(parts) + who
 
     def evidence(self) -> dict[str, Any]:
         """The exchange as certificate evidence (masked, bodies truncated)."""
         headers = {k: (mask_key(v) if k.lower() == "x-api-key" else v)
                    for k, v in self.headers.items()}
-        return {"request": {"method": self.method, "url": self.url, "headers": headers,
+        return {"request": {"method": self.method, "url": scrub(self.url), "headers": headers,
+                            **({"caller": self.caller} if self.caller else {}),
                             "body": _truncate(scrub_doc(self.body))},
                 "response": {"status": self.status, "headers": dict(self.response_headers),
                              "body": _truncate(scrub_doc(self.response)),
@@ -118,6 +132,7 @@ class Client:
         api_key = key if key is not None else (self.keys[caller] if caller else None)
         if api_key is not None:
             headers["X-API-Key"] = api_key
+        who = caller if caller else next((n for n, k in sorted(self.keys.items()) if k == api_key), None)
         if idem is not None:
             headers["Idempotency-Key"] = idem
         data: bytes | None = raw
@@ -125,7 +140,8 @@ class Client:
             data = json.dumps(body, ensure_ascii=False).encode()
         if data is not None:
             headers["Content-Type"] = content_type
-        ex = Exchange(method, self.base_url + path, headers, body)
+        ex = Exchange(method, self.base_url + path, headers, body,
+                      caller=who if api_key is not None else None)
         start = time.perf_counter()
         try:
             r = self._http.request(method, ex.url, headers=headers, content=data,

@@ -22,7 +22,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -36,6 +36,9 @@ from certify.certificate import Certificate, Result
 from certify.requirements import AGENCIES, PHASES, Requirement, requirements_for, table_digest
 from fakes.serve import free_port
 from scenarios import Scenario, dump, load
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 __all__ = ["MAIN_CALLER", "SUITE_VERSION", "CertifyError", "certification_scenario", "certify"]
 
@@ -90,28 +93,44 @@ def _reachable(url: str) -> None:
 def _run_one(ctx: Ctx, req: Requirement) -> Result:
     table = _CHECKS[req.phase]
     check = table.get(req.id) or table.get(req.key)
-    if check is None:  # a requirement without a check is a bug of the suite, never a pass
-        raise RuntimeError(f"no check for requirement {req.id}")
     ctx.current = req.id
     start = time.perf_counter()
     try:
+        if check is None:  # a requirement without a check is a bug of the suite, never a pass
+            raise RuntimeError(f"no check for requirement {req.id}")
         outcome = check(ctx)
     except Failed as exc:
-        outcome = Outcome("fail", exc.detail, exc.exchanges)
+        outcome = Outcome("fail", exc.detail, exc.exchanges, dict(getattr(exc, "data", None) or {}))
     except Blocked as exc:
-        outcome = Outcome("not run", exc.detail, exc.exchanges)
-    except Exception as exc:  # an answer the check could not read is the vendor's failure
-        tail = traceback.format_exception_only(exc)[-1].strip()[:600]
-        outcome = Outcome("fail", f"unexpected answer broke the check: {tail}",
-                          data={"traceback": scrub(traceback.format_exc()[-1500:])})
+        outcome = Outcome("not run", exc.detail, exc.exchanges, dict(getattr(exc, "data", None) or {}))
+    except Exception as exc:  # the check itself broke: the suite's bug, no verdict on the vendor
+        outcome = _suite_error(exc, ctx.vendor.log[-1:] if ctx.vendor.log else [])
     finally:
         ctx.proxy.clear()
     return Result(req, outcome, time.perf_counter() - start)
 
 
-def _order(reqs: list[Requirement]) -> list[Requirement]:
+def _suite_error(exc: BaseException, exchanges: list[Any]) -> Outcome:
+    """An exception inside a check: graded ``error`` (makes the verdict INCOMPLETE), with the
+    traceback and the last exchange with the vendor before it."""
+    tail = traceback.format_exception_only(exc)[-1].strip()[:600]
+    return Outcome("error", f"suite error, not a verdict on the vendor: the check raised {tail}",  # type: ignore[arg-type]
+                   list(exchanges),
+                   data={"traceback": scrub("".join(traceback.format_exception(exc))[-1500:])})
+
+
+def _left_out(req: Requirement, phases: tuple[str, ...]) -> Result:
+    chosen = ",".join(phases) or "none"
+    return Result(req, Outcome("not run", f"phase {req.phase} left out (--phases {chosen})"))
+
+
+def _order_key(r: Requirement) -> tuple[int, bool, str]:
     # the personal-data scan reads every error body of the run: it goes last in its phase
-    return sorted(reqs, key=lambda r: (PHASES.index(r.phase), r.key == "SEC-003", r.id))
+    return PHASES.index(r.phase), r.key == "SEC-003", r.id
+
+
+def _order(reqs: list[Requirement]) -> list[Requirement]:
+    return sorted(reqs, key=_order_key)
 
 
 def _coverage(ctx: Ctx) -> dict[str, Any]:
@@ -132,9 +151,14 @@ def certify(agency: str, base_url: str, *, scenario: str | Scenario = "hanoi-bas
             api_key: str | None = None, seed: int | None = None,
             phases: Sequence[str] = PHASES,
             ecosystem_port: int | None = None, options: Options | None = None,
-            progress: Progress | None = None) -> Certificate:
+            progress: Progress | None = None, signer: Ed25519PrivateKey | None = None) -> Certificate:
     """Certify the vendor's ``agency`` at ``base_url``; the returned certificate is not written
-    anywhere (``lienthong certify`` writes its folder).
+    anywhere (``lienthong certify`` writes its folder). Every requirement of ``agency`` has a
+    result: those of phases left out of ``phases`` are *not run* (the verdict is then at best
+    CONDITIONAL PASS). ``signer``: an Ed25519 key the document is signed with.
+
+    The run's temporary folder (``certify-<agency>-*`` in the temp directory: the reference
+    ecosystem's stores) is removed on the way out, whatever ends the run (an error, Ctrl-C).
 
     Raises CertifyError for bad input or an unreachable target.
     """
@@ -156,11 +180,15 @@ def certify(agency: str, base_url: str, *, scenario: str | Scenario = "hanoi-bas
         stack.callback(proxy.stop)
         proxy.start()
         ctx = _context(agency, base_url, cs, seed, options, reference.base_url, proxy)
+        stack.callback(ctx.eco.close)
+        stack.callback(ctx.vendor.close)
         results = _run_all(ctx, _order(requirements_for(agency, phases)), progress)
-        ctx.vendor.close()
-        ctx.eco.close()
+    # a phase left out is listed requirement by requirement as not run: never a PASS
+    results += [_left_out(r, phases) for r in requirements_for(agency) if r.phase not in phases]
+    results.sort(key=lambda r: _order_key(r.requirement))
     stamp = _stamp(ctx, base, base_url, proxy.url, phases)
-    return Certificate(stamp, results, _coverage(ctx), ctx.notes.get("performance", {}))
+    return Certificate(stamp, results, _coverage(ctx), ctx.notes.get("performance", {}),
+                       signer=signer)
 
 
 def _run_all(ctx: Ctx, reqs: list[Requirement], progress: Progress | None) -> list[Result]:

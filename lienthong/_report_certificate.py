@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from certify.certificate import case_text
 from certify.requirements import PHASES
 from lienthong._report_html import render_html
 from lienthong._report_junit import render_junit
@@ -37,8 +38,11 @@ def certificate_report(doc: Mapping[str, Any]) -> Report:
     stamp, summ, cov = doc["certificate"], doc["summary"], doc["coverage"]
     reqs: Sequence[Mapping[str, Any]] = doc["requirements"]
     failed = f" Failed: {', '.join(summ['failed'])}." if summ["failed"] else ""
+    errors = f", {summ['error']} suite errors" if summ.get("error") else ""
+    not_run = (doc.get("not_run") or {}).get("phases") or []
+    left_out = f" Not run: {', '.join(not_run)}." if not_run else ""
     verdict = (f"{doc['verdict']} — {summ['pass']} passed, {summ['fail']} failed, {summ['not run']} "
-               f"not run of {summ['requirements']} requirements.{failed}")
+               f"not run{errors} of {summ['requirements']} requirements.{failed}{left_out}")
     missing = f"; not exercised: {', '.join(cov['missing'])}" if cov["missing"] else ""
     phases = [p for p in PHASES if any(r["phase"] == p for r in reqs)]
     phases += sorted({r["phase"] for r in reqs} - set(phases))
@@ -75,6 +79,11 @@ def _phase_section(phase: str, rows: Sequence[Mapping[str, Any]]) -> Section:
                   [(r["id"], r["severity"], r["text"], r["source"], r["status"], r["detail"]) for r in rows])
     evidence = [(r["id"], _exchange(e), e["curl"]) for r in rows for e in r["evidence"]]
     tables = [table]
+    cases = [(r["id"], str(i + 1), case_text(c)) for r in rows
+             for i, c in enumerate((r.get("data") or {}).get("cases") or ())]
+    if cases:
+        tables.append(Table(f"{phase}: cases", ("id", "#", "case"), cases,
+                            note="The branches and boundaries each check covered."))
     if evidence:
         tables.append(Table(f"{phase}: evidence", ("id", "request → response", "curl"), evidence,
                             note="The exchanges that decided each requirement (at most three)."))
