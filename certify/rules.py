@@ -419,8 +419,8 @@ def card_valid_to_the_72_month_rule(ctx: Ctx, cases: Cases) -> Outcome:
             out.append(ex)
             expect_equal("valid_from", frm.isoformat(), doc.get("valid_from"), ex,
                          why=f"born {birth}: valid from the birth date")
-            expect_equal("valid_to", to.isoformat(), doc.get("valid_to"), ex, why=f"born {birth}, "
-                         f"72 months on {seventy_two_months(birth)}: {label}")
+            expect_equal("valid_to", to.isoformat(), doc.get("valid_to"), ex,
+                         why=f"born {birth}, 72 months old on {seventy_two_months(birth)}")
     return cases.passed("validity to 72 months with the 30/09 rule, every branch and boundary", *out)
 
 
@@ -464,8 +464,8 @@ def one_card_per_child(ctx: Ctx) -> Outcome:
     ex = _post(ctx, "/vss/child-cards", {"pid": kid["pid"], "initial_care_facility": "01001"},
                "portal", "card5", salt="again")
     _refused(ex, 409, "already_issued", "second card")
-    expect_equal("existing", doc["card_code"], ex.response.get("existing"), ex,
-                 why="the 409 names the first card")
+    expect_equal("existing", doc.get("card_id"), ex.response.get("existing"), ex,
+                 why="the 409 names the first card by its record id (card_id, CONTRACT.md §3)")
     return passed("a second card is refused already_issued", ex)
 
 
@@ -516,13 +516,14 @@ def _amounts(ctx: Ctx, cases: Cases, name: str, path: str, tag: str, statuses: t
     for i, (label, day) in enumerate(amount_case_days(ctx, table, name)):
         status = statuses[(turn + i) % len(statuses)]
         want = _amount(ctx, table, multiple, day)
-        with cases.case(label, f"{want} VND ({multiple:g} × {what} of {day})", death_date=day.isoformat(),
-                        status=status):
+        unit = ctx.scenario.money.amount_on(getattr(ctx.scenario.money, table), day)
+        with cases.case(label, f"{want:,} VND ({multiple:g} × {unit:,}, {what} in force on {day})",
+                        death_date=day.isoformat(), status=status):
             ex, _ = _pay(ctx, path, f"{tag}/{day}", status, day)
             doc = _created(ex, f"payment for a {status} who died {day}")
             out.append(ex)
             expect_equal("amount_vnd", want, doc.get("amount_vnd"), ex,
-                         why=f"death on {day}: {multiple:g} × {what} in force that day")
+                         why=f"death on {day}: {multiple:g} × {unit:,} VND, {what} in force that day")
     return out
 
 
