@@ -142,7 +142,7 @@ WRITES: dict[str, Write] = {
                      "already_registered"),
     "police": Write("/police/pids", "portal", _police, _police_vary, "request_id", "already_issued"),
     "vss": Write("/vss/child-cards", "portal", _vss,
-                 lambda ctx, b: dict(b, initial_care_facility="01002"), "card_code", "already_issued"),
+                 lambda ctx, b: dict(b, initial_care_facility="01002"), "card_id", "already_issued"),
     "social": Write("/social/funeral-supports", "portal", _social,
                     lambda ctx, b: dict(b, claimant_name="Đỗ Thị Mai"), "payment_id", "already_paid"),
     "portal": Write("/portal/dossiers", "desk", _portal,

@@ -92,9 +92,7 @@ def _leaks(ex: Exchange) -> list[dict[str, Any]]:
     (never in full)."""
     if ex.status < 400 or ex.response is None:
         return []
-    doc = ex.response
-    if isinstance(doc, dict):  # `existing` must name the record (CONTRACT.md §3)
-        doc = {k: v for k, v in doc.items() if k != "existing"}
+    doc = ex.response  # `existing` too: a record id, never personal (CONTRACT.md §3)
     return list(_walk(doc, "body" if isinstance(doc, str) else ""))
 
 
