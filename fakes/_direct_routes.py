@@ -29,7 +29,7 @@ from fakes.auth import Auth, Who
 from fakes.idempotency import KEY_PATTERN, idem_key
 from fakes.problems import Problem, problem_response
 
-__all__ = ["DirectRoutes"]
+__all__ = ["DirectRoutes", "api_routes", "json_type"]
 
 _KEY = re.compile(KEY_PATTERN)
 Message = dict[str, Any]
@@ -88,7 +88,7 @@ class DirectRoutes:
     def __init__(self, api: FastAPI, auth: Auth) -> None:
         self.api, self.auth = api, auth
         self.plans: dict[str, list[_Plan]] = {}
-        for route in _routes(api.routes):
+        for route in api_routes(api.routes):
             if (plan := _plan(route)) is not None:
                 method = next(iter(route.methods or ()))
                 self.plans.setdefault(method, []).append(plan)
@@ -167,7 +167,7 @@ class DirectRoutes:
                 return None
             args[plan.key_arg] = key
         if plan.body is not None:
-            if not body or ctype is None or not _json_type(ctype):
+            if not body or ctype is None or not json_type(ctype):
                 return None
             try:
                 args[str(plan.body_arg)] = plan.body.model_validate_json(body)
@@ -176,7 +176,7 @@ class DirectRoutes:
         return args
 
 
-def _routes(routes: Any) -> list[APIRoute]:
+def api_routes(routes: Any) -> list[APIRoute]:
     """The APIRoutes of ``routes``, through routers included without a prefix or
     dependencies (the agencies' routers carry their prefix themselves)."""
     out: list[APIRoute] = []
@@ -187,11 +187,11 @@ def _routes(routes: Any) -> list[APIRoute]:
         inner = getattr(route, "original_router", None)
         if context is not None and inner is not None and not context.prefix \
                 and not context.dependencies:
-            out += _routes(inner.routes)
+            out += api_routes(inner.routes)
     return out
 
 
-def _json_type(ctype: bytes) -> bool:
+def json_type(ctype: bytes) -> bool:
     """``application/json`` or ``application/*+json`` (parameters allowed), as FastAPI."""
     mime = ctype.split(b";", 1)[0].strip().lower()
     return mime == b"application/json" or (mime.startswith(b"application/")

@@ -1,13 +1,15 @@
 """The app factory: agencies, portal, admin and operations endpoints behind the middleware.
 
 ``create_app(scenario, run_dir)`` mounts every agency (or the ones named) on one FastAPI app and
-wraps it, outermost first, in metrics, a body-size limit and one fault middleware per agency.
+wraps it, outermost first, in metrics, the gate of writes (auth, Idempotency-Key, body size,
+content type, in the contract's order) and one fault middleware per agency.
 With ``scenario.load.agencies == "in_time"`` (see :func:`with_instant`) the agencies' writes are
 booked on their desks (``fakes.work``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,7 +21,7 @@ from starlette.responses import Response
 
 from fakes import portal
 from fakes._clock import Clock
-from fakes._direct_routes import DirectRoutes
+from fakes._direct_routes import DirectRoutes, api_routes, json_type
 from fakes._env import Env
 from fakes._orchestrator import Orchestrator
 from fakes._outbound import Outbound
@@ -27,54 +29,98 @@ from fakes._request_body import replay_body
 from fakes.agencies import health, justice, police, social, vss
 from fakes.auth import Auth, Who, require
 from fakes.faults import FaultMiddleware
+from fakes.idempotency import KEY_PATTERN
 from fakes.metrics import Metrics, MetricsMiddleware
-from fakes.problems import MEDIA_TYPE, PROBLEM_RESPONSES, Problem, install_handlers
+from fakes.problems import PROBLEM_RESPONSES, Problem, install_handlers, problem_response
 from fakes.store import Store
 from fakes.work import gauges, install
 from scenarios import Scenario
 
-__all__ = ["AGENCIES", "BODY_LIMIT", "FakesApp", "create_app", "with_instant"]
+__all__ = ["AGENCIES", "BODY_LIMIT", "FakesApp", "Gate", "create_app", "with_instant"]
 
 AGENCIES = ("health", "justice", "police", "vss", "social", "portal")
 BODY_LIMIT = 64 * 1024
+_KEY = re.compile(KEY_PATTERN)
 _MODULES: dict[str, Any] = {"health": health, "justice": justice, "police": police,
                             "vss": vss, "social": social, "portal": portal}
 
 
-class BodyLimit:
-    """Refuses bodies over ``limit`` bytes with 413 ``payload_too_large``."""
+class Gate:
+    """The refusals of a write that come before its body is validated, in the contract's order
+    (CONTRACT.md §3 "Order of checks"): 401 ``unauthenticated``, 403 ``forbidden``, 400
+    ``idempotency_key_missing`` / ``idempotency_key_invalid``, 413 ``payload_too_large`` (bodies
+    over ``limit`` bytes, declared or streamed), 415 ``unsupported_media_type`` (not
+    ``application/json`` or ``application/*+json``), 400 ``invalid_json`` (an empty body; a
+    malformed one is FastAPI's). A write that passes goes on, body replayed, to ``app``, where
+    the same checks pass again. Paths and methods that are not a write of ``api`` go on untouched.
+    """
 
-    def __init__(self, app: Any, limit: int = BODY_LIMIT) -> None:
-        self.app, self.limit = app, limit
+    def __init__(self, app: Any, api: FastAPI, auth: Auth, limit: int = BODY_LIMIT) -> None:
+        self.app, self.auth, self.limit = app, auth, limit
+        self.writes = [(route.path_regex, scope) for route in api_routes(api.routes)
+                       if "POST" in (route.methods or ()) and (scope := _scope(route.dependant))]
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
+        if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send)
+        path = scope["path"]
+        need = next((s for regex, s in self.writes if regex.match(path)), None)
+        if need is None:
+            await self.app(scope, receive, send)
             return
+        headers: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:
+            headers.setdefault(name, value)
+        try:
+            self.auth.check(_text(headers.get(b"x-api-key")), need)
+            key = headers.get(b"idempotency-key")
+            if key is None:
+                raise Problem(400, "idempotency_key_missing", "writes need an Idempotency-Key header")
+            if not _KEY.fullmatch(key.decode("latin-1")):
+                raise Problem(400, "idempotency_key_invalid",
+                              "Idempotency-Key must be 1-128 characters of A-Za-z0-9._:-")
+            declared = headers.get(b"content-length", b"0")
+            if declared.isdigit() and int(declared) > self.limit:
+                raise self._too_large()
+            ctype = headers.get(b"content-type")
+            if ctype is None or not json_type(ctype):
+                raise Problem(415, "unsupported_media_type", "a write's body is JSON: send "
+                              "Content-Type: application/json")
+            body = await self._body(receive)
+            if not body.strip():
+                raise Problem(400, "invalid_json", "the body is empty; send a JSON object")
+        except Problem as problem:
+            await problem_response(problem)(scope, receive, send)
+            return
+        await self.app(scope, replay_body(body, receive), send)
+
+    async def _body(self, receive: Any) -> bytes:
         chunks, size = [], 0
         while True:
             message = await receive()
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > self.limit:
-                await self._refuse(send)
-                return
+                raise self._too_large()
             if not message.get("more_body"):
-                break
-        await self.app(scope, replay_body(b"".join(chunks), receive), send)
+                return b"".join(chunks)
 
-    async def _refuse(self, send: Any) -> None:
-        problem = Problem(413, "payload_too_large", f"bodies are limited to {self.limit} bytes")
-        import json
+    def _too_large(self) -> Problem:
+        return Problem(413, "payload_too_large", f"bodies are limited to {self.limit} bytes")
 
-        payload = json.dumps(problem.body()).encode()
-        await send({"type": "http.response.start", "status": 413, "headers": [
-            (b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(payload)).encode())]})
-        await send({"type": "http.response.body", "body": payload})
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
+
+
+def _scope(dependant: Any) -> str | None:
+    """The scope a route's ``require(scope)`` dependency needs, if any."""
+    for dep in dependant.dependencies:
+        scope = getattr(dep.call, "scope", None) or _scope(dep)
+        if scope:
+            return str(scope)
+    return None
 
 
 class FakesApp:
@@ -126,7 +172,7 @@ def create_app(scenario: Scenario, run_dir: str | Path, *, agencies: Iterable[st
         asgi = FaultMiddleware(asgi, agency=name, prefix=f"/{name}", faults=scenario.faults,
                                clock=env.clock, rng=env.rng(100 + AGENCIES.index(name)),
                                metrics=metrics)
-    app = FakesApp(api, env, MetricsMiddleware(BodyLimit(asgi), metrics))
+    app = FakesApp(api, env, MetricsMiddleware(Gate(asgi, api, env.auth), metrics))
     env.outbound.app = app
     return app
 

@@ -38,6 +38,7 @@ __all__ = [
     "DOSSIER_GROUPS",
     "PID_SERIALS",
     "PROVINCES",
+    "RECORD_ID_PATTERN",
     "REGISTER_KINDS",
     "BhytGroup",
     "DossierCode",
@@ -146,6 +147,10 @@ REGISTER_KINDS: Final[Mapping[str, str]] = MappingProxyType({"KS": "birth", "KT"
 
 #: Dossier service groups (DOMAIN §2): G1 birth group, G2 death group.
 DOSSIER_GROUPS: Final[Mapping[str, str]] = MappingProxyType({"G1": "birth group", "G2": "death group"})
+
+#: A record id (CONTRACT.md §3): the id of a register record that a 409 names in ``existing``.
+#: Minted by the agency holding the register; never a PID, BHXH number or card code.
+RECORD_ID_PATTERN: Final = r"^[A-Za-z][A-Za-z0-9._-]{0,63}$"
 
 PID_SERIALS: Final = 1_000_000  # RRRRRR: serials per (province, century/sex digit, year)
 BHXH_SERIALS: Final = 100_000_000  # 8-digit serial per BHYT province (ASSUMPTION, see make_bhxh)

@@ -8,9 +8,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+
+from fakes.ids import RECORD_ID_PATTERN
 
 __all__ = ["PROBLEM_RESPONSES", "Problem", "ProblemModel", "install_handlers", "problem_response"]
 
@@ -49,8 +51,15 @@ class Problem(Exception):
         return doc
 
 
+class FieldError(BaseModel):
+    """One invalid field of a 400/422 (``field`` is a dotted path)."""
+
+    field: str
+    message: str
+
+
 class ProblemModel(BaseModel):
-    """Schema of a problem document (RFC 7807 plus ``code``)."""
+    """Schema of a problem document (RFC 7807 plus ``code``; CONTRACT.md §3)."""
 
     model_config = ConfigDict(extra="allow")
     type: str
@@ -58,6 +67,12 @@ class ProblemModel(BaseModel):
     status: int
     detail: str
     code: str
+    errors: list[FieldError] | None = Field(
+        default=None, description="400/422: the invalid fields (dotted paths)")
+    existing: str | None = Field(
+        default=None, pattern=RECORD_ID_PATTERN,
+        description="409 of business uniqueness: the record id of the record that already holds "
+                    "the fact, never a PID, BHXH number or card code (CONTRACT.md §3)")
 
 
 def problem_response(problem: Problem) -> Response:
@@ -86,6 +101,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _doc("Unknown resource"),
     409: _doc("Idempotency key reused with another body, or the fact already exists"),
     413: _doc("Body over 64 KiB"),
+    415: _doc("A write whose Content-Type is not application/json"),
     422: _doc("Validation error or business-rule refusal"),
     502: _doc("An upstream agency failed"),
     503: _doc("Injected outage"),
@@ -127,10 +143,10 @@ async def _validation(request: Request, exc: Exception) -> Response:
         return problem_response(Problem(422, "missing_attachment", "the attachment of the request "
                                         "did not arrive", errors=errors))
     fields = ", ".join(sorted({e["field"] for e in errors}))
-    coded = [m[1] for e in errors if (m := _CODED.search(e["message"]))]
-    return problem_response(
-        Problem(422, coded[0] if coded else "validation_error", f"invalid fields: {fields}", errors=errors)
-    )
+    # a coded error (a malformed PID: invalid_pid) gives its code only when it is all that is wrong
+    coded = {m[1] if (m := _CODED.search(e["message"])) else None for e in errors}
+    code = coded.pop() if len(coded) == 1 and None not in coded else "validation_error"
+    return problem_response(Problem(422, code, f"invalid fields: {fields}", errors=errors))
 
 
 async def _problem(request: Request, exc: Exception) -> Response:
@@ -144,6 +160,7 @@ _HTTP_CODES = {
     401: "unauthenticated",
     403: "forbidden",
     413: "payload_too_large",
+    415: "unsupported_media_type",
 }
 
 

@@ -14,7 +14,7 @@ from pydantic import Field
 from starlette.responses import Response
 
 from fakes._env import Env
-from fakes.agencies._common import Body, Name, RegisterNo, Relation, list_docs
+from fakes.agencies._common import Body, Name, RecordId, RegisterNo, Relation, list_docs
 from fakes.idempotency import Out
 from fakes.ids import mask
 from fakes.problems import Problem
@@ -74,7 +74,7 @@ class ClaimIn(Body):
 class Payment(Body):
     """A funeral payment or survivor settlement."""
 
-    payment_id: str
+    payment_id: RecordId
     death_register_no: str
     deceased_pid: str
     death_date: dt.date

@@ -14,10 +14,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from fakes._env import Env
-from fakes.ids import SerialAllocator, mask, validate_pid
+from fakes.ids import PROVINCES, RECORD_ID_PATTERN, SerialAllocator, mask, validate_pid
 from fakes.problems import PROBLEM_RESPONSES, Problem
 
 __all__ = [
+    "PID_PATTERN",
     "PROBLEMS",
     "Blocks",
     "Body",
@@ -25,6 +26,8 @@ __all__ = [
     "Items",
     "Name",
     "Pid",
+    "Province",
+    "RecordId",
     "Ref",
     "RegisterNo",
     "Relation",
@@ -60,8 +63,23 @@ def _pid(value: str) -> str:
     return value
 
 
-Name = Annotated[str, Field(max_length=400), AfterValidator(_name)]
-Pid = Annotated[str, Field(max_length=40, examples=["001226000042"]), AfterValidator(_pid)]
+def _province(value: str) -> str:
+    if value not in PROVINCES:
+        raise ValueError("not one of the 63 PID province codes (CONTRACT.md §3)")
+    return value
+
+
+#: 12 ASCII digits (the province must be known too): documented in the OpenAPI, checked by
+#: ``fakes.ids.validate_pid`` so that a malformed PID is refused ``invalid_pid`` (CONTRACT.md §3).
+PID_PATTERN = r"^[0-9]{12}$"
+Name = Annotated[str, Field(min_length=1, max_length=400), AfterValidator(_name)]
+Pid = Annotated[str, Field(max_length=40, examples=["001226000042"],
+                           json_schema_extra={"pattern": PID_PATTERN}), AfterValidator(_pid)]
+#: A PID province code (``001`` Hà Nội): one of ``fakes.ids.PROVINCES``.
+Province = Annotated[str, Field(examples=["001"], json_schema_extra={"enum": sorted(PROVINCES)}),
+                     AfterValidator(_province)]
+#: The id of a register record (CONTRACT.md §3): what a 409 names in ``existing``.
+RecordId = Annotated[str, Field(pattern=RECORD_ID_PATTERN, examples=["TH0000000001"])]
 Code5 = Annotated[str, Field(pattern=r"^\d{5}$", examples=["00070"])]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 Ref = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,40}$", examples=["GCS-01001-2026-000001"])]

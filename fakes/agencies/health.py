@@ -18,6 +18,7 @@ from fakes.agencies._common import (
     Code5,
     Name,
     Pid,
+    Province,
     Sex,
     Text,
     check_past,
@@ -48,7 +49,7 @@ class BirthCertificateIn(Body):
     mother_pid: Pid
     mother_bhxh: str | None = Field(default=None, pattern=r"^\d{10}$")
     father_name: Name | None = None
-    residence_province: str = Field(pattern=r"^\d{3}$", examples=["001"])
+    residence_province: Province
     residence_commune: Code5
     child_name: Name | None = None
     child_sex: Sex

@@ -21,6 +21,7 @@ from fakes.agencies._common import (
     Code5,
     Items,
     Pid,
+    RecordId,
     RegisterNo,
     Sex,
     Text,
@@ -112,7 +113,7 @@ class PidIn(Body):
 class PidRequest(Body):
     """A PID request and, once issued, the PID."""
 
-    request_id: str
+    request_id: RecordId
     status: Literal["pending", "issued"]
     pid: str | None
     birth_register_no: str
@@ -152,7 +153,7 @@ class ResidenceIn(Body):
 class Residence(ResidenceIn):
     """A permanent residence entry."""
 
-    residence_id: str
+    residence_id: RecordId
     active: bool
     registered_on: dt.date
 
@@ -174,7 +175,7 @@ class RemovalIn(Body):
 class Removal(Body):
     """A residence removal."""
 
-    removal_id: str
+    removal_id: RecordId
     pid: str
     household_id: str | None
     death_register_no: str

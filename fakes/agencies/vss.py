@@ -24,11 +24,13 @@ from fakes.agencies._benefits import (
     payments_of,
 )
 from fakes.agencies._common import (
+    PID_PATTERN,
     PROBLEMS,
     Blocks,
     Body,
     Code5,
     Items,
+    RecordId,
     env_of,
     list_docs,
     not_found,
@@ -80,13 +82,15 @@ _SETTLEMENT = Benefit("vss", "survivor_benefits", "TT", _SURVIVOR.get, priced=Fa
 class CardIn(Body):
     """A first child BHYT card for a child under 6 with a PID."""
 
-    pid: str | None = Field(default=None, max_length=40, examples=["001226000042"])
+    pid: str | None = Field(default=None, max_length=40, examples=["001226000042"],
+                            json_schema_extra={"pattern": PID_PATTERN})
     initial_care_facility: Code5 | None = None
 
 
 class Card(Body):
     """A child BHYT card."""
 
+    card_id: RecordId
     card_code: str
     bhxh: str
     pid: str
@@ -130,8 +134,9 @@ async def issue_child_card(body: CardIn, request: Request,
                            who: Who = Depends(require("vss:write")),
                            key: str = Depends(idem_key)) -> Response:
     """Issue a child's first BHYT card (code TE1 + province + BHXH number)."""
-    if body.pid is None:
-        raise Problem(422, "no_pid", "a card needs the child's personal ID number")
+    if not body.pid:  # absent, null or empty (after trimming): the child has no PID
+        raise Problem(422, "no_pid", "a card needs the child's personal ID number",
+                      errors=[{"field": "pid", "message": "missing or empty"}])
     if (reason := validate_pid(body.pid)) is not None:
         raise Problem(422, "invalid_pid", reason, errors=[{"field": "pid", "message": reason}])
     return await WRITES(request, who, key, body, _child, _insert_card, task="issue_child_card")
@@ -155,8 +160,9 @@ def _insert_card(env: Env, db: Connection, body: CardIn, card: _CardDraft) -> Ou
     if add_months(card.birth, 72) <= today:
         raise Problem(422, "child_too_old", f"a child born {card.birth} is 72 months or older "
                       f"on {today}; cards are for children under 6")
-    old = db.execute("SELECT card_code FROM cards WHERE pid = ?", (pid,)).fetchone()
-    if old is not None:
+    old = db.execute("SELECT json_extract(doc, '$.card_id') FROM cards WHERE pid = ?",
+                     (pid,)).fetchone()
+    if old is not None:  # named by its card id: the card code holds the BHXH number
         raise Problem(409, "already_issued", f"{mask(pid)} has a card", existing=old[0])
     alloc: Blocks = env.extras["bhxh_alloc"]
     province2 = bhyt_province_code(pid[:3])
@@ -165,7 +171,8 @@ def _insert_card(env: Env, db: Connection, body: CardIn, card: _CardDraft) -> Ou
                (f"bhxh:{province2}", alloc.used(province2)))
     code = make_child_bhyt(province2, bhxh)
     valid_to = dt.date(today.year, 12, 31) if card.year_end else card.valid_to
-    doc = Card(card_code=code, bhxh=bhxh, pid=pid, full_name=card.person["full_name"],
+    card_id = f"TH{env.stores['vss'].next_serial(db, 'card'):010d}"
+    doc = Card(card_id=card_id, card_code=code, bhxh=bhxh, pid=pid, full_name=card.person["full_name"],
                birth_date=card.birth, valid_from=card.valid_from, valid_to=valid_to,
                initial_care_facility=body.initial_care_facility,
                issued_on=today).model_dump(mode="json")

@@ -39,8 +39,9 @@ KEY_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 PID_RE = re.compile(r"[0-9]{12}")
 FACILITY_RE = re.compile(r"[0-9]{5}")
 REGISTER_NO_RE = re.compile(r"[A-Za-z0-9.-]{1,64}")
-BANK_RE = re.compile(r"[A-Za-z0-9]{1,34}")
-RELATIONS = ("spouse", "child", "parent", "relative", "other")
+BANK_RE = re.compile(r"[0-9]{6,20}")
+JSON_TYPE_RE = re.compile(r"application/(json|[^;/]+\+json)\s*(;.*)?", re.IGNORECASE | re.DOTALL)
+RELATIONS = ("mother", "father", "grandparent", "spouse", "child", "parent", "sibling", "relative", "other")
 PAID_STATUSES = ("pensioner", "insured")
 # Province codes of the personal ID (Circular 59/2021/TT-BCA, the 63 pre-2025 provinces; the 2025
 # merged provinces kept one of these). The BHYT province is the same code on two digits.
@@ -150,7 +151,7 @@ Spec = dict[str, tuple[bool, Callable[[Any], Any]]]  # field -> (required, check
 CARD: Spec = {"pid": (False, _text), "initial_care_facility": (False, _matching(FACILITY_RE, "5 digits"))}
 PAYMENT: Spec = {"death_register_no": (True, _matching(REGISTER_NO_RE, "a register number")),
                  "claimant_name": (True, _name), "claimant_relation": (True, _relation),
-                 "bank_account": (False, _matching(BANK_RE, "1-34 letters or digits"))}
+                 "bank_account": (False, _matching(BANK_RE, "6-20 digits"))}
 
 
 def validate(data: Any, spec: Spec) -> dict[str, Any]:
@@ -346,10 +347,12 @@ class Vss:
             raise Problem(403, "forbidden", "Caller lacks the scope", f"this endpoint needs {scope}")
         return found[0]
 
-    # ---- writes: auth, key, size, JSON, validation, replay, business rules, one commit
+    # ---- writes (§3 order of checks): auth, key, size, content type, JSON, validation (with the
+    # PID checks), replay, business rules, one commit
 
     async def write(self, request: Request, spec: Spec,
-                    rules: Callable[[dict[str, Any]], Awaitable[Write]]) -> Response:
+                    rules: Callable[[dict[str, Any]], Awaitable[Write]],
+                    check: Callable[[dict[str, Any]], None] | None = None) -> Response:
         caller = self.caller(request, "vss:write")
         key = request.headers.get("idempotency-key")
         if key is None:
@@ -358,11 +361,16 @@ class Vss:
             raise Problem(400, "idempotency_key_invalid", "Idempotency-Key malformed",
                           "1-128 characters of A-Za-z0-9._:-")
         raw = await _body(request)
+        if not JSON_TYPE_RE.fullmatch(request.headers.get("content-type", "")):
+            raise Problem(415, "unsupported_media_type", "Unsupported media type",
+                          "send Content-Type: application/json")
         try:
             data = json.loads(raw)
         except ValueError:
             raise Problem(400, "invalid_json", "Body is not JSON", "send a UTF-8 JSON object") from None
         body = validate(data, spec)
+        if check is not None:
+            check(body)
         canonical = json.dumps([request.url.path, body], sort_keys=True, ensure_ascii=False)
         fingerprint = hashlib.sha256(canonical.encode()).hexdigest()
         if (hit := self.store.replay(caller, key, fingerprint)) is not None:
@@ -370,7 +378,9 @@ class Vss:
         write = await rules(body)
         return self.store.commit(caller, key, fingerprint, write)
 
-    async def card_rules(self, body: dict[str, Any]) -> Write:
+    @staticmethod
+    def card_pid(body: dict[str, Any]) -> None:
+        """§7: an absent, null or empty PID is no_pid; a malformed one invalid_pid (validation)."""
         pid = body.get("pid") or ""
         if not pid:
             raise Problem(422, "no_pid", "No personal ID", "the child has no PID yet", errors=[
@@ -379,9 +389,13 @@ class Vss:
             raise Problem(422, "invalid_pid", "Invalid personal ID",
                           f"{mask(pid)} is not 12 digits with a known province",
                           errors=[{"field": "pid", "message": "12 digits, known province"}])
-        self._no_card(pid)
+
+    async def card_rules(self, body: dict[str, Any]) -> Write:
+        pid = body["pid"]
         person = await self.upstream.read("police", f"/police/people/{pid}", Problem(
             422, "no_pid", "No personal ID", f"police has not issued {mask(pid)}"))
+        if person.get("alive") is False:
+            raise Problem(422, "person_deceased", "Person is deceased", f"{mask(pid)} is registered dead")
         today = await self.clock.today()
         born = _field_date(person, "birth_date", "police")
         d72, valid_to = card_validity(born)
@@ -390,15 +404,15 @@ class Vss:
             raise Problem(422, "child_too_old", "Child is 6 or older",
                           f"child born {born} is {months} months old on {today}; cards are for children"
                           " under 72 months")
-        if person.get("alive") is False:
-            raise Problem(422, "person_deceased", "Person is deceased", f"{mask(pid)} is registered dead")
         province = pid[1:3]
 
         def write(db: sqlite3.Connection) -> dict[str, Any]:
             self._no_card(pid)
             serial = (self.mult * self.store.next(db, f"bhxh:{province}") + self.offset) % 10**8
             bhxh = f"{province}{serial:08d}"
-            card = {"card_code": f"TE1{province}{bhxh}", "bhxh": bhxh, "pid": pid,
+            # §3: the card's record id, named by a 409 in `existing` (its code holds the BHXH number)
+            card = {"card_id": f"CARD-{self.store.next(db, 'card'):08d}",
+                    "card_code": f"TE1{province}{bhxh}", "bhxh": bhxh, "pid": pid,
                     "full_name": person.get("full_name"), "birth_date": born.isoformat(),
                     "valid_from": born.isoformat(), "valid_to": valid_to.isoformat(),
                     "issued_on": today.isoformat(),
@@ -412,8 +426,8 @@ class Vss:
         card = self.store.one("SELECT body FROM cards WHERE pid=?", pid)
         if card is not None:
             raise Problem(409, "already_issued", "Card already issued",
-                          f"child {mask(pid)} already holds card {mask(card['card_code'])}",
-                          existing=mask(card["card_code"]))
+                          f"child {mask(pid)} already holds card {card['card_id']}",
+                          existing=card["card_id"])
 
     def payment_rules(self, kind: str) -> Callable[[dict[str, Any]], Awaitable[Write]]:
         funeral = kind == "funeral"
@@ -427,7 +441,6 @@ class Vss:
 
         async def rules(body: dict[str, Any]) -> Write:
             no = body["death_register_no"]
-            unique(no)
             death = await self.upstream.read("justice", f"/justice/deaths/{urllib.parse.quote(no, safe='')}",
                                              Problem(422, "death_not_registered", "Death not registered",
                                                      "justice holds no such death record"))
@@ -439,7 +452,7 @@ class Vss:
             if funeral:
                 rates = [vnd for since, vnd in self.cfg.base_pay if since <= died]
                 if not rates:
-                    raise Problem(422, "not_eligible", "Not eligible", f"no base pay in force on {died}")
+                    raise Problem(422, "invalid_date", "Invalid date", f"no base pay in force on {died}")
                 unit, m = rates[-1], self.cfg.funeral_multiple
                 multiple = int(m) if m.is_integer() else m
                 amount = round(unit * m)
@@ -452,8 +465,7 @@ class Vss:
                            "death_date": died.isoformat(), "status": death["status"],
                            "regime": "bhxh_funeral" if funeral else "survivor",
                            "unit_vnd": unit, "multiple": multiple, "amount_vnd": amount,
-                           "claimant_name": body["claimant_name"],
-                           "claimant_relation": body["claimant_relation"], "paid_on": today.isoformat()}
+                           "claimant_name": body["claimant_name"], "paid_on": today.isoformat()}
                 db.execute("INSERT INTO payments VALUES (?, ?, ?, ?)",
                            (kind, payment["payment_id"], no, json.dumps(payment, ensure_ascii=False)))
                 return payment
@@ -519,7 +531,10 @@ def create_app(cfg: Config, db_path: str | Path) -> Starlette:
     vss = Vss(cfg, db_path)
 
     async def post_card(r: Request) -> Response:
-        return await vss.write(r, CARD, vss.card_rules)
+        return await vss.write(r, CARD, vss.card_rules, vss.card_pid)
+
+    async def get_work(r: Request) -> Response:  # §13: every write is answered 201, so no work exists
+        return vss.get_one(r, "SELECT body FROM cards WHERE 0 AND ?", "work_id")
 
     async def list_cards(r: Request) -> Response:
         return vss.get_items(r, {
@@ -532,7 +547,8 @@ def create_app(cfg: Config, db_path: str | Path) -> Starlette:
     routes = [Route("/healthz", problems(vss.healthz), methods=["GET"]),
               Route("/vss/child-cards", problems(post_card), methods=["POST"]),
               Route("/vss/child-cards", problems(list_cards), methods=["GET"]),
-              Route("/vss/child-cards/{card_code}", problems(get_card), methods=["GET"])]
+              Route("/vss/child-cards/{card_code}", problems(get_card), methods=["GET"]),
+              Route("/vss/work/{work_id}", problems(get_work), methods=["GET"])]
     for kind, path in (("funeral", "/vss/funeral-allowances"), ("survivor", "/vss/survivor-benefits")):
         routes += payment_routes(vss, kind, path)
 

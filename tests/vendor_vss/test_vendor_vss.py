@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import sys
 import threading
 import time
@@ -23,11 +24,12 @@ import pytest
 
 import scenarios
 from fakes.serve import Handle, free_port, spawn_ready, start_subprocess, stop_process
-from tests.vendor_vss.app import card_validity, mask
+from tests.vendor_vss.app import card_validity
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {c: f"lt-{c}-key-0001" for c in ("hospital", "desk", "citizen", "portal", "vss", "auditor")}
 _serial = itertools.count(1)
+RECORD_ID = r"[A-Za-z][A-Za-z0-9._-]{0,63}"  # CONTRACT.md §3, record ids
 
 
 def _start_vss(tmp: Path, scenario_toml: Path, upstream: str, port: int = 0,
@@ -197,8 +199,11 @@ def test_birth_dossier_gets_one_card(run: Ecosystem, caller: str, variant: str, 
 
     again = run.post(f"{run.vss}/vss/child-cards", "portal", {"pid": pid})  # new key, same child
     problem = _problem(again, 409, "already_issued")
-    assert problem["existing"] == mask(code) and pid not in again.text and code not in again.text
-    assert len(run.get(f"{run.vss}/vss/child-cards?pid={pid}").json()["items"]) == 1
+    # §3: `existing` is the card's record id, followed through the register read; nothing personal
+    assert problem["existing"] == card["card_id"] and re.fullmatch(RECORD_ID, card["card_id"])
+    assert pid not in again.text and code not in again.text and code[5:] not in again.text
+    assert [c["card_id"] for c in run.get(f"{run.vss}/vss/child-cards?pid={pid}").json()["items"]] \
+        == [problem["existing"]]
 
 
 @pytest.mark.parametrize(("variant", "status", "died", "amount"), [
@@ -233,14 +238,12 @@ def test_death_dossier_pays_once(run: Ecosystem, variant: str, status: str, died
 
 def test_card_refusals(run: Ecosystem) -> None:
     cards = f"{run.vss}/vss/child-cards"
-    _problem(run.post(cards, "portal", {}), 422, "no_pid")
+    for absent in ({}, {"pid": None}, {"pid": ""}, {"pid": "  "}):  # §7: absent, null or empty
+        _problem(run.post(cards, "portal", absent), 422, "no_pid")
     _problem(run.post(cards, "portal", {"pid": "001226999999"}), 422, "no_pid")  # police never issued it
     for bad in ("00122600004", "003226000042", "00122600004x"):
         assert bad not in _problem(run.post(cards, "portal", {"pid": bad}), 422, "invalid_pid")["detail"]
-    old = _registered_death(run, "none")  # a legacy person of 1950 once police is told of the death
-    r = run.post(f"{run.fakes.base_url}/police/deaths", "portal", {"death_register_no": old["register_no"]})
-    assert r.status_code == 201, r.text
-    old = old["deceased_pid"]
+    old = _birth_dossier(run, "desk", "ks_tt", "2019-01-02")["result"]["pid"]  # 86 months on 2026-03-09
     assert old not in _problem(run.post(cards, "portal", {"pid": old}), 422, "child_too_old")["detail"]
     # a child who died: born, given a PID (KS + TT, no card), then registered dead at justice and police
     dossier = _birth_dossier(run, "desk", "ks_tt", "2026-03-01")
@@ -250,6 +253,12 @@ def test_card_refusals(run: Ecosystem) -> None:
     assert r.status_code == 201, r.text
     _problem(run.post(cards, "portal", {"pid": child}), 422, "person_deceased")
     assert run.get(f"{cards}?pid={child}").json() == {"items": []}
+    # §3 precedence: the rules that read police come before business uniqueness
+    carded = _birth_dossier(run, "desk", "ks_tt_bhyt", "2026-03-02")["result"]["pid"]
+    death = _registered_death(run, "none", pid=carded, born="2026-03-02", died="2026-03-08")
+    r = run.post(f"{run.fakes.base_url}/police/deaths", "portal", {"death_register_no": death["register_no"]})
+    assert r.status_code == 201, r.text
+    _problem(run.post(cards, "portal", {"pid": carded}), 422, "person_deceased")
 
 
 def test_payment_refusals(run: Ecosystem) -> None:
@@ -271,7 +280,8 @@ def test_payment_refusals(run: Ecosystem) -> None:
 def test_auth(run: Ecosystem) -> None:
     for method, path in (("POST", "/vss/child-cards"), ("GET", "/vss/child-cards?pid=001226000042"),
                          ("POST", "/vss/funeral-allowances"), ("GET", "/vss/survivor-benefits/TT-1"),
-                         ("GET", "/vss/funeral-allowances?death_register_no=KT-1")):
+                         ("GET", "/vss/funeral-allowances?death_register_no=KT-1"),
+                         ("GET", "/vss/work/W0000000001")):  # §1: every path of the agency
         for headers in ({}, {"X-API-Key": "nope"}):
             r = run.client.request(method, run.vss + path, headers={**headers, "Idempotency-Key": "k"},
                                    json={})
@@ -329,6 +339,12 @@ def test_validation(run: Ecosystem) -> None:
     headers = {"X-API-Key": KEYS["portal"], "Idempotency-Key": "v-1", "Content-Type": "application/json"}
     _problem(run.client.post(cards, content=b"{not json", headers=headers), 400, "invalid_json")
     _problem(run.client.post(cards, content=b"{}" + b" " * 70_000, headers=headers), 413, "payload_too_large")
+    _problem(run.client.post(cards, content=b"", headers=headers), 400, "invalid_json")
+    for ctype in ("text/plain", None):  # §3: a write's body is JSON
+        plain = {k: v for k, v in headers.items() if k != "Content-Type"}
+        plain |= {"Content-Type": ctype} if ctype else {}
+        _problem(run.client.post(cards, content=b'{"pid": "001226000042"}', headers=plain), 415,
+                 "unsupported_media_type")
     cases: list[tuple[str, Any, set[str]]] = [
         (cards, {"pid": "001226000042", "extra": 1}, {"extra"}),
         (cards, {"pid": 1226000042}, {"pid"}),
