@@ -20,7 +20,7 @@ from certify._exchanges import Exchange
 from certify._outcomes import Cases, Outcome, covering, ensure, expect_equal, passed
 from certify._reference_fakes import reference_registers
 from certify._run_context import Check, Ctx
-from fakes.ids import validate_bhyt, validate_pid
+from fakes.ids import PROVINCES, validate_bhyt, validate_pid
 
 __all__ = ["CHECKS"]
 
@@ -29,13 +29,13 @@ AFTER = dt.date(2024, 7, 1)  # a death date after the 2024-07-01 rate change (el
 
 def _created(ex: Exchange, what: str, status: int = 201) -> dict[str, Any]:
     ensure(ex.status == status and isinstance(ex.response, dict),
-           f"{what}: expected {status}, got {ex.status} {ex.code or ex.error}", ex)
+           f"status: expected {status}, got {ex.status} {ex.code or ex.error} ({what})", ex)
     return dict(ex.response)
 
 
 def _refused(ex: Exchange, status: int, code: str, what: str) -> None:
     ensure(ex.status == status and ex.code == code,
-           f"{what}: expected {status} {code}, got {ex.status} {ex.code or ex.error}", ex)
+           f"status and code: expected {status} {code}, got {ex.status} {ex.code or ex.error} ({what})", ex)
 
 
 def _post(ctx: Ctx, path: str, body: dict[str, Any], caller: str, tag: str, salt: str = "") -> Exchange:
@@ -104,14 +104,22 @@ def mother_born_after_the_child_refused(ctx: Ctx, cases: Cases) -> Outcome:
     return cases.passed("a mother not born before the child is refused invalid_date", *out)
 
 
-def malformed_mother_pid_refused(ctx: Ctx) -> Outcome:
+@covering
+def malformed_mother_pid_refused(ctx: Ctx, cases: Cases) -> Outcome:
+    rng = ctx.rng("HEALTH-GCS-004")
+    unknown = [f"{n:03d}" for n in range(1000) if f"{n:03d}" not in PROVINCES]
+    province = unknown[int(rng.integers(len(unknown)))]
+    serial = int(rng.integers(1_000_000))
+    plan = ((f"unknown province code {province} (drawn)", f"{province}195{serial:06d}"),
+            ("11 digits", f"001195{serial:06d}"[:11]))
     out = []
-    for bad in ("999195012345", "00119501234"):
-        body = dict(data.certificate_body(ctx, _days_ago(ctx, 10)), mother_pid=bad)
-        ex = _post(ctx, "/health/birth-certificates", body, "hospital", f"gcs4/{bad}")
-        _refused(ex, 422, "invalid_pid", f"mother PID {bad!r}")
-        out.append(ex)
-    return passed("an unknown province and an 11-digit PID are refused invalid_pid", *out)
+    for i, (label, bad) in enumerate(plan):
+        with cases.case(f"mother PID: {label}", "422 invalid_pid"):
+            body = dict(data.certificate_body(ctx, _days_ago(ctx, 10)), mother_pid=bad)
+            ex = _post(ctx, "/health/birth-certificates", body, "hospital", f"gcs4/{i}")
+            out.append(ex)
+            _refused(ex, 422, "invalid_pid", f"mother PID with {label}")
+    return cases.passed("an unknown province and an 11-digit PID are refused invalid_pid", *out)
 
 
 @covering
@@ -535,17 +543,19 @@ def funeral_allowance_is_10_base_pay_on_the_death_date(ctx: Ctx, cases: Cases) -
     return cases.passed(f"{mult:g} × base pay on the date of death, either side of each change", *out)
 
 
-def _not_eligible(ctx: Ctx, path: str, tag: str, statuses: tuple[str, ...]) -> Outcome:
+def _not_eligible(ctx: Ctx, cases: Cases, path: str, tag: str, statuses: tuple[str, ...]) -> Outcome:
     out = []
     for status in statuses:
-        ex, _ = _pay(ctx, path, f"{tag}/{status}", status, AFTER)
-        _refused(ex, 422, "not_eligible", f"status {status}")
-        out.append(ex)
-    return passed(f"statuses {', '.join(statuses)} refused not_eligible", *out)
+        with cases.case(f"deceased with status {status}", "422 not_eligible", death_date=AFTER.isoformat()):
+            ex, _ = _pay(ctx, path, f"{tag}/{status}", status, AFTER)
+            out.append(ex)
+            _refused(ex, 422, "not_eligible", f"status {status}")
+    return cases.passed(f"statuses {', '.join(statuses)} refused not_eligible", *out)
 
 
-def funeral_allowance_only_for_pensioners_and_insured(ctx: Ctx) -> Outcome:
-    return _not_eligible(ctx, "/vss/funeral-allowances", "fun2", ("social", "merit", "none"))
+@covering
+def funeral_allowance_only_for_pensioners_and_insured(ctx: Ctx, cases: Cases) -> Outcome:
+    return _not_eligible(ctx, cases, "/vss/funeral-allowances", "fun2", ("social", "merit", "none"))
 
 
 def _once(ctx: Ctx, path: str, tag: str, status: str, code: str) -> Outcome:
@@ -592,8 +602,9 @@ def merit_funeral_support_is_10_base_pay(ctx: Ctx, cases: Cases) -> Outcome:
                         *out)
 
 
-def funeral_support_refused_to_those_vss_pays(ctx: Ctx) -> Outcome:
-    return _not_eligible(ctx, "/social/funeral-supports", "sfun3", ("pensioner", "insured", "none"))
+@covering
+def funeral_support_refused_to_those_vss_pays(ctx: Ctx, cases: Cases) -> Outcome:
+    return _not_eligible(ctx, cases, "/social/funeral-supports", "sfun3", ("pensioner", "insured", "none"))
 
 
 def one_funeral_support_per_death(ctx: Ctx) -> Outcome:
