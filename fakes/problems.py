@@ -144,8 +144,8 @@ async def _validation(request: Request, exc: Exception) -> Response:
                                         "did not arrive", errors=errors))
     fields = ", ".join(sorted({e["field"] for e in errors}))
     # a coded error (a malformed PID: invalid_pid) gives its code only when it is all that is wrong
-    coded = {m[1] if (m := _CODED.search(e["message"])) else None for e in errors}
-    code = coded.pop() if len(coded) == 1 and None not in coded else "validation_error"
+    coded = {m[1] if (m := _CODED.search(e["message"])) else "" for e in errors}
+    code = coded.pop() if len(coded) == 1 and "" not in coded else "validation_error"
     return problem_response(Problem(422, code, f"invalid fields: {fields}", errors=errors))
 
 

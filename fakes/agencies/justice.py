@@ -8,6 +8,7 @@ from sqlite3 import Connection
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import Field
 from starlette.responses import Response
 
 from fakes._env import Env
@@ -70,7 +71,7 @@ class BirthIn(Body):
 class Birth(Body):
     """A birth record in the civil-status register."""
 
-    register_no: str
+    register_no: str = Field(pattern=r"^KS-\d{5}-\d{4}-Q\d{2}-\d{6}$")
     printed: str
     birth_certificate_id: str
     child_name: str
@@ -97,7 +98,7 @@ class DeathIn(Body):
 class Death(Body):
     """A death record in the civil-status register."""
 
-    register_no: str
+    register_no: str = Field(pattern=r"^KT-\d{5}-\d{4}-Q\d{2}-\d{6}$")
     printed: str
     death_notice_id: str
     deceased_pid: Pid

@@ -91,8 +91,8 @@ class Card(Body):
     """A child BHYT card."""
 
     card_id: RecordId
-    card_code: str
-    bhxh: str
+    card_code: str = Field(pattern=r"^TE1[0-9]{12}$")
+    bhxh: str = Field(pattern=r"^[0-9]{10}$")
     pid: str
     full_name: str
     birth_date: dt.date
