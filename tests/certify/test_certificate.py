@@ -141,7 +141,7 @@ def test_junit_has_one_case_per_requirement(tmp_path: Path) -> None:
     assert failure is not None and "VSS-CARD-002 fail" in failure.get("message", "")
     assert "curl -sS -i -X POST" in (failure.text or "")  # the reproducer travels with the failure
     props = {p.get("name"): p.get("value") for p in root.iter("property")}
-    assert props["target"].startswith("http://127.0.0.1") and props["seed"]
+    assert str(props["target"]).startswith("http://127.0.0.1") and props["seed"]
     skipped = cases[2].find("skipped")  # not run is skipped, never passed
     assert skipped is not None and "VSS-IDEM-004 not run" in skipped.get("message", "")
     assert cases[2].find("failure") is None
