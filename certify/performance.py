@@ -18,8 +18,10 @@ For VSS that is 0.21 request/s in the national busiest hour, 2.08 with the surge
 health, justice and the portal 2.9, social 0.083 (funeral support is rare). ``--rate`` overrides.
 The run lasts ``perf_seconds`` (20 s by default; ``--perf-seconds`` to lengthen it).
 
-Arrivals are a Poisson stream from the seed, replayed by ``loadtests.driver.OpenModelDriver`` in a
-child process (coordinated-omission-safe: latency is read from each request's *intended* start).
+Arrivals are a Poisson stream from the seed (``⌈rate × perf_seconds⌉`` arrivals spread over the
+window as a Poisson process places them: uniform order statistics), replayed by
+``loadtests.driver.OpenModelDriver`` in a child process (coordinated-omission-safe: latency is
+read from each request's *intended* start).
 The achieved rate is measured from the requests' actual send times. The verdict uses the
 scenario's ``http.latency`` and ``http.errors`` thresholds. If the generator itself fell behind,
 the measurement is invalid and the requirements are *not run* rather than failed.
@@ -132,8 +134,10 @@ def _measure(ctx: Ctx) -> dict[str, Any]:
     ctx.notes.setdefault("contract_ops", set()).add(f"POST {w.path}")
     rate = declared_rate(ctx.agency, ctx.options.rate)
     n = max(1, math.ceil(rate * ctx.options.perf_seconds))
-    gaps = ctx.rng("performance").exponential(1.0 / rate, n)
-    due = np.cumsum(gaps) - gaps[0]
+    # a Poisson stream of n arrivals over the window: given their number, the arrival times of a
+    # Poisson process are uniform order statistics (so the run lasts the window, at the rate)
+    due = np.sort(ctx.rng("performance").uniform(0.0, ctx.options.perf_seconds, n))
+    due -= due[0]
     reqs = []
     for i in range(n):
         body = w.make(ctx, f"perf/{i}")
