@@ -208,8 +208,9 @@ def test_certify_the_reference_vss_passes(venv: Venv, tmp_path: Path) -> None:
         cert = venv.run(["certify", "vss", "--base-url", f"http://127.0.0.1:{vendor}", "--ecosystem-port",
                          str(eco), "--phases", "security,performance", "--rate", "4", "--perf-seconds", "2"],
                         folder, TMPDIR=str(temp))
-    out = _ok(cert)
-    assert re.search(r"^PASS — ", out, re.M), out[-3000:]
+    out = cert.stdout  # two phases of five: at best CONDITIONAL PASS (exit 3), never PASS
+    assert cert.returncode == 3, out[-3000:] + cert.stderr[-3000:]
+    assert re.search(r"^CONDITIONAL PASS — 5 passed, 0 failed, 18 not run of 23", out, re.M), out[-3000:]
     (where,) = (folder / "runs").glob("certify-vss-*")
     assert {p.name for p in where.iterdir()} >= {"certificate.html", "certificate.json", "junit.xml"}
     assert [p.name for p in temp.iterdir() if p.name.startswith("certify-")] == []
