@@ -4,6 +4,15 @@ Each check builds its own data (through :mod:`certify._test_data`, in the vendor
 agency and in the reference fakes for the rest), calls the vendor and decides. Expected values
 are computed here from the rules themselves (DOMAIN.md §5–6 and the scenario's money table),
 never read from the fakes. :data:`CHECKS`, at the end, names the requirement each check decides.
+
+A rule with branches or boundaries is checked on cases drawn from the seed (``ctx.rng(<id>)``)
+that cover each of them: card validity on both sides of 30/09 and of the day before 72 months
+and for a child born 29 February (:data:`CARD_CASES`), the 72-month refusal at its boundary,
+amounts on the first day of each rate table, the day before and the day of each change and a day
+inside each period (:func:`amount_case_days`), the PID's year at a year boundary, future and
+before-birth dates at the day that flips them. The same seed draws the same cases; another seed
+other days, but always every branch. Each such result lists its cases in ``data["cases"]``
+(:class:`certify._outcomes.Cases`: the branch, the dates, the expected value, the result).
 """
 
 from __future__ import annotations
