@@ -7,9 +7,9 @@
 """
 
 from certify._run_context import Options
-from certify.certificate import Certificate, grade, verify
+from certify.certificate import EXIT_CODES, Certificate, check_document, grade, verify
 from certify.requirements import REQUIREMENTS, Requirement, requirements_for
 from certify.runner import CertifyError, certify
 
-__all__ = ["REQUIREMENTS", "Certificate", "CertifyError", "Options", "Requirement", "certify", "grade",
-           "requirements_for", "verify"]
+__all__ = ["EXIT_CODES", "REQUIREMENTS", "Certificate", "CertifyError", "Options", "Requirement", "certify",
+           "check_document", "grade", "requirements_for", "verify"]

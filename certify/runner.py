@@ -95,6 +95,7 @@ def _run_one(ctx: Ctx, req: Requirement) -> Result:
     check = table.get(req.id) or table.get(req.key)
     ctx.current = req.id
     start = time.perf_counter()
+    seen = len(ctx.vendor.log)
     try:
         if check is None:  # a requirement without a check is a bug of the suite, never a pass
             raise RuntimeError(f"no check for requirement {req.id}")
@@ -104,7 +105,7 @@ def _run_one(ctx: Ctx, req: Requirement) -> Result:
     except Blocked as exc:
         outcome = Outcome("not run", exc.detail, exc.exchanges, dict(getattr(exc, "data", None) or {}))
     except Exception as exc:  # the check itself broke: the suite's bug, no verdict on the vendor
-        outcome = _suite_error(exc, ctx.vendor.log[-1:] if ctx.vendor.log else [])
+        outcome = _suite_error(exc, ctx.vendor.log[seen:][-1:])
     finally:
         ctx.proxy.clear()
     return Result(req, outcome, time.perf_counter() - start)
@@ -112,7 +113,7 @@ def _run_one(ctx: Ctx, req: Requirement) -> Result:
 
 def _suite_error(exc: BaseException, exchanges: list[Any]) -> Outcome:
     """An exception inside a check: graded ``error`` (makes the verdict INCOMPLETE), with the
-    traceback and the last exchange with the vendor before it."""
+    traceback and the check's last exchange with the vendor, if any."""
     tail = traceback.format_exception_only(exc)[-1].strip()[:600]
     return Outcome("error", f"suite error, not a verdict on the vendor: the check raised {tail}",  # type: ignore[arg-type]
                    list(exchanges),
