@@ -92,7 +92,7 @@ def live_report(live: LiveRun, run: Any, twin: Twin | None = None) -> tuple[Repo
     predicted = _twin(s, cfg, twin, merged)
     comparison, end = _compare(s, cfg, merged, clock, predicted)
     m = _Measured(
-        live, merged, journey_metrics(s, merged.journeys, merged.steps, clock),
+        live, merged, journey_metrics(s, merged.journeys, merged.steps, clock, merged.end_minute),
         http_metrics(merged.requests),
         {name: int(np.count_nonzero(merged.journeys["outcome"] == i)) for i, name in enumerate(OUTCOMES)},
         predicted, _incidents(s, cfg, merged, clock), comparison, end,
@@ -126,7 +126,9 @@ def _checks(m: _Measured) -> list[Check]:
         *twin,
         *_comparison_checks(m),
         Check("no dossier lost or stuck", m.outcomes["stuck"] == 0 and not lost,
-              f"{m.outcomes['stuck']} stuck at the end, {lost} lost", group="reconciliation"),
+              f"{m.outcomes['stuck']} stuck at the end, {lost} lost"
+              + (f" ({m.outcomes['open']} open: in work at the desks)" if m.outcomes.get("open") else ""),
+              group="reconciliation"),
         Check("open-model driver kept the schedule", not d.get("dropped") and not d.get("not_sent"),
               f"{int(d.get('dropped', 0))} dropped, {int(d.get('not_sent', 0))} not sent, "
               f"{int(d.get('late', 0))} started > 50 ms late", group="driver"),
@@ -399,13 +401,15 @@ def _journey_table(jm: dict[str, Any]) -> Table:
         if service not in jm:
             continue
         j = jm[service]
-        rows.append([service, j["count"], j["completed"], j["rejected"], j["stuck"], j["deadline_wd"],
-                     j["e2e_wd"]["p50"], j["e2e_wd"]["p95"], j["attainment"]])
-    cols = ["group", "arrivals", "completed", "rejected", "stuck", "deadline WD", "e2e p50 WD", "e2e p95 WD",
-            "attainment"]
+        rows.append([service, j["count"], j["completed"], j["rejected"], j.get("open", 0), j["stuck"],
+                     j["deadline_wd"], j["e2e_wd"]["p50"], j["e2e_wd"]["p95"], j["attainment"]])
+    cols = ["group", "arrivals", "completed", "rejected", "open at the end", "stuck", "deadline WD",
+            "e2e p50 WD", "e2e p95 WD", "attainment"]
     return Table("Linked groups (measured)", cols, rows,
-                 note="Attainment here: completed in time over every accepted dossier (rejected and stuck "
-                 "included); the comparison with the twin below uses its own, shared rule.")
+                 note="Open at the end: still in work at the agencies' desks when the run stopped (agencies "
+                 "in time), as the twin's open dossiers; stuck: no answer or no progress. Attainment here: "
+                 "completed in time over every accepted dossier (rejected, open and stuck included); the "
+                 "comparison with the twin below uses its own, shared rule.")
 
 
 def _comparison_sections(m: _Measured) -> list[Section]:
@@ -611,7 +615,8 @@ def group_sentence(jm: dict[str, Any], thresholds: list[Any]) -> tuple[bool, str
         if service not in jm:
             continue
         j = jm[service]
-        accepted = j["completed"] + j["rejected"] + j["stuck"]
+        not_due = j.get("open_not_due", 0)
+        accepted = j["completed"] + j["rejected"] + j["stuck"] + j.get("open", 0) - not_due
         if not accepted:
             parts.append(f"{service}: no dossier accepted")
             all_met = False
@@ -623,7 +628,9 @@ def group_sentence(jm: dict[str, Any], thresholds: list[Any]) -> tuple[bool, str
         within = round(att * accepted)
         parts.append(
             f"{service} {'met' if met else 'MISSED'} its {j['deadline_wd']:g}-WD deadline "
-            f"({within} of {accepted} accepted dossiers in time, p95 {_wd(j['e2e_wd']['p95'])})"
+            f"({within} of {accepted} accepted dossiers in time"
+            + (f", {not_due} more still open and not yet due" if not_due else "")
+            + f", p95 {_wd(j['e2e_wd']['p95'])})"
         )
     return all_met, "; ".join(parts)
 

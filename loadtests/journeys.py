@@ -44,8 +44,12 @@ __all__ = [
 
 # How a journey ended; the index is JOURNEY_DTYPE.outcome. ``untracked``: the portal accepted
 # the dossier but the code it answered with does not resolve (404 on every poll: incident F3).
-OUTCOMES = ("completed", "rejected", "incomplete", "not_submitted", "stuck", "not_started", "untracked")
-COMPLETED, REJECTED, INCOMPLETE, NOT_SUBMITTED, STUCK, NOT_STARTED, UNTRACKED = range(7)
+OUTCOMES = ("completed", "rejected", "incomplete", "not_submitted", "stuck", "not_started", "untracked",
+            "open")
+COMPLETED, REJECTED, INCOMPLETE, NOT_SUBMITTED, STUCK, NOT_STARTED, UNTRACKED, OPEN = range(8)
+#: Accepted dossiers: completed, rejected, stuck (no answer or no progress at the end) and open
+#: (agencies in time: still in work at the desks when the run ended, as the twin's open dossiers).
+ACCEPTED = (COMPLETED, REJECTED, STUCK, OPEN)
 UNKNOWN_CODE_POLLS = 3  # consecutive 404s on the dossier code given before a journey stops following
 TERMINAL = ("completed", "rejected")
 POLL_BACKOFF = 4.0  # the longest gap between two status polls, in poll intervals …
@@ -121,6 +125,8 @@ class JourneyRunner:
         self.rng = random.Random(seed)
         self.max_polls = max(1, int((deadline - float(clock.t0)) / poll_interval_s) + 1)
         self._last_status = 0
+        # agencies in time: a dossier the portal still shows in progress at the end is open
+        self.open_outcome = OPEN if scenario.load.agencies == "in_time" else STUCK
 
     # -- the journey ---------------------------------------------------------------------------
 
@@ -198,6 +204,8 @@ class JourneyRunner:
         if body is not None and body.get("status") in TERMINAL:
             self._finish(row, int(a["dossier"]), body)
             return True
+        if body is not None:  # in progress at the portal (answered, not terminal)
+            row["outcome"] = self.open_outcome
         return False
 
     def _caller_for(self, a: np.void) -> Caller:
@@ -315,15 +323,18 @@ def step_rows(runner: JourneyRunner) -> npt.NDArray[np.void]:
 
 
 def journey_metrics(
-    scenario: Scenario, journeys: npt.NDArray[np.void], steps: npt.NDArray[np.void], clock: ScenarioClock
+    scenario: Scenario, journeys: npt.NDArray[np.void], steps: npt.NDArray[np.void], clock: ScenarioClock,
+    end_minute: float | None = None,
 ) -> dict[str, Any]:
     """End-to-end and per-step figures in working days, by service, from the journey rows.
 
     The statutory clock of a dossier starts on its received day (15:00 rule) at acceptance;
-    ``attainment`` is the share of *accepted* dossiers (completed, rejected or stuck) completed by
-    the group deadline (``verification_deadline_wd`` for dossiers needing verification). Keys: ``"birth"``,
-    ``"death"`` (``count``, ``completed``, ``rejected``, ``incomplete``, ``not_submitted``,
-    ``stuck``, ``attainment``, ``e2e_wd`` summary, ``deadline_wd``) and ``"steps"`` (per step
+    ``attainment`` is the share of *accepted* dossiers (completed, rejected, stuck or open)
+    completed by the group deadline (``verification_deadline_wd`` for dossiers needing
+    verification); an open dossier not yet due at ``end_minute`` (the run's end) is left out, as
+    its outcome is not known (``open_not_due``). Keys: ``"birth"``, ``"death"`` (``count``,
+    ``completed``, ``rejected``, ``incomplete``, ``not_submitted``, ``stuck``, ``open``,
+    ``open_not_due``, ``attainment``, ``e2e_wd`` summary, ``deadline_wd``) and ``"steps"`` (per step
     id: ``count``, ``attainment`` against ``limit_wd``, ``elapsed_wd`` summary).
     """
     cal = calendar_for(scenario)
@@ -334,7 +345,8 @@ def journey_metrics(
         if service not in scenario.services:
             continue
         sel = journeys["service"] == code
-        out[service] = _service_figures(scenario, service, journeys[sel], accepted_min[sel], cal, origin)
+        out[service] = _service_figures(scenario, service, journeys[sel], accepted_min[sel], cal, origin,
+                                        end_minute)
     out["steps"] = _step_figures(scenario, journeys, steps, cal, origin)
     return out
 
@@ -344,7 +356,8 @@ def _at(origin: datetime, minute: float) -> datetime:
 
 
 def _service_figures(
-    scenario: Scenario, service: str, rows: npt.NDArray[np.void], accepted: Any, cal: Any, origin: datetime
+    scenario: Scenario, service: str, rows: npt.NDArray[np.void], accepted: Any, cal: Any, origin: datetime,
+    end_minute: float | None = None,
 ) -> dict[str, Any]:
     svc = scenario.services[service]  # type: ignore[index]
     done = np.flatnonzero(rows["outcome"] == COMPLETED)
@@ -357,10 +370,18 @@ def _service_figures(
         e2e[k] = cal.working_days_between(max(start, received), completed)
         met[k] = completed <= cal.deadline(received, int(limit))
     counts = {name: int(np.count_nonzero(rows["outcome"] == i)) for i, name in enumerate(OUTCOMES)}
-    accepted_n = counts["completed"] + counts["rejected"] + counts["stuck"]
+    not_due = 0
+    if end_minute is not None and np.isfinite(end_minute):
+        end = _at(origin, end_minute)
+        for j in np.flatnonzero(rows["outcome"] == OPEN):
+            received = _at(origin, accepted[j])
+            limit = svc.verification_deadline_wd if rows["verification"][j] else svc.deadline_wd
+            not_due += int(cal.deadline(received, int(limit)) > end)
+    accepted_n = counts["completed"] + counts["rejected"] + counts["stuck"] + counts["open"] - not_due
     return {
         "count": int(rows.size),
         **counts,
+        "open_not_due": not_due,
         "deadline_wd": svc.deadline_wd,
         "attainment": float(met.sum() / accepted_n) if accepted_n else None,
         "e2e_wd": summary(e2e, "wd"),

@@ -52,6 +52,7 @@ from loadtests.registers import (
     EXPORTED_AGENCIES,
     ContractRegisters,
     ExportRegisters,
+    Memo,
     MixedRegisters,
     NotVerifiable,
     Registers,
@@ -605,7 +606,12 @@ def reconcile_run(s: Scenario, merged: Merged, placement: Placement, cfg: LoadCo
     contract = ContractRegisters(placement.urls, auditor_key or (auditor.key if auditor else None))
     try:
         sources: dict[str, Registers] = dict.fromkeys(AGENCY_IDS, contract)
+        submissions = [Submission(**d) for d in merged.submissions]
         admin = s.callers.get("admin")
+        if placement.embedded and admin is not None and "portal" not in placement.embedded:
+            portal = Memo(contract)  # the portal's dossiers before the exports (see fetch_exports)
+            portal.warm([sub.code for sub in submissions])
+            sources["portal"] = portal
         if placement.embedded and admin is not None:
             try:
                 exports = fetch_exports(placement.urls[placement.embedded[0]], admin.key, placement.embedded)
@@ -614,7 +620,6 @@ def reconcile_run(s: Scenario, merged: Merged, placement: Placement, cfg: LoadCo
             if exports is not None:
                 fast = ExportRegisters(exports, "admin export of the reference fakes")
                 sources.update(dict.fromkeys(placement.embedded, fast))
-        submissions = [Submission(**d) for d in merged.submissions]
         return reconcile(s, submissions, MixedRegisters(sources), days=run_days(s, cfg))
     finally:
         contract.close()
