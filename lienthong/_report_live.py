@@ -3,6 +3,7 @@ shared writer in :mod:`lienthong.report` (private)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -78,6 +79,16 @@ class _Measured:
     def rec(self) -> Reconciliation:
         return self.live.reconciliation
 
+    @property
+    def response_lag(self) -> tuple[float, float] | None:
+        """``(p95 response time in wall seconds, the same in scenario minutes)`` of the run's
+        requests: each hand-off between agencies waits about that long, so at a high ``--speed``
+        a slow answer is hours of scenario time (None without requests)."""
+        p95_ms = (self.http.get("service_ms") or {}).get("p95")
+        if p95_ms is None or not math.isfinite(p95_ms):
+            return None
+        return p95_ms / 1000.0, p95_ms / 1000.0 * self.live.config.speed / 60.0
+
 
 def live_report(live: LiveRun, run: Any, twin: Twin | None = None) -> tuple[Report, dict[str, Any]]:
     """``(Report, metrics)`` of a live run in run folder ``run``; the plots are written into it.
@@ -129,6 +140,7 @@ def _checks(m: _Measured) -> list[Check]:
               f"{m.outcomes['stuck']} stuck at the end, {lost} lost"
               + (f" ({m.outcomes['open']} open: in work at the desks)" if m.outcomes.get("open") else ""),
               group="reconciliation"),
+        *_lag_check(m),
         Check("open-model driver kept the schedule", not d.get("dropped") and not d.get("not_sent"),
               f"{int(d.get('dropped', 0))} dropped, {int(d.get('not_sent', 0))} not sent, "
               f"{int(d.get('late', 0))} started > 50 ms late", group="driver"),
@@ -471,6 +483,24 @@ def _figure_names() -> list[str]:
     return [f"{label} ({unit})" for key, label, unit, _ in FIGURES if key in COMPARED]
 
 
+#: Above this many scenario minutes of p95 response time, the answers' own lag weighs on the times
+#: measured as much as a desk does (a step's desk time is 10-40 minutes in the catalog).
+LAG_MINUTES = 10.0
+
+
+def _lag_check(m: _Measured) -> list[Check]:
+    """Agencies in time: whether the responses were fast enough for this compression (a warning:
+    when they were not, part of the delay measured is the servers', not the desks')."""
+    lag = m.response_lag
+    if m.instant or lag is None:
+        return []
+    wall, minutes = lag
+    return [Check("responses fast enough for the compression", minutes <= LAG_MINUTES,
+                  f"p95 response {wall * 1000:,.0f} ms = {minutes:,.1f} scenario minutes at --speed "
+                  f"{m.live.config.speed:g} (≤ {LAG_MINUTES:g}: hand-offs then add less than a desk's time)",
+                  group="driver", blocking=False)]
+
+
 def _comparison_checks(m: _Measured) -> list[Check]:
     """One non-blocking check per group: a disagreement is a warning, never hidden; none in
     instant mode (the twin is not expected to agree)."""
@@ -653,8 +683,13 @@ def _twin_sentence(m: _Measured) -> str:
                          f"[{f['twin_ci95'][0]:.1%}, {f['twin_ci95'][1]:.1%}]")
         else:
             parts.append(g)
-    return (f"The twin on the same stream differs for {', '.join(differ)} ({'; '.join(parts)}): "
+    said = (f"The twin on the same stream differs for {', '.join(differ)} ({'; '.join(parts)}): "
             "the system under test adds delay the twin does not know about.")
+    lag = m.response_lag
+    if lag is not None and lag[1] > LAG_MINUTES:
+        said += (f" Its answers took {lag[0]:,.1f} s at p95, {lag[1]:,.0f} scenario minutes at --speed "
+                 f"{m.live.config.speed:g}: run slower to tell its response time from the desks'.")
+    return said
 
 
 def _verdict(

@@ -83,3 +83,21 @@ def test_a_run_that_stops_while_desks_still_hold_work_calls_it_open_not_stuck(tm
     assert "more still open and not yet due" in out.report.verdict, out.report.verdict
     report = (out.path / "report.md").read_text()
     assert "open at the end" in report
+
+
+def test_answers_too_slow_for_the_compression_are_named_not_blamed_on_the_desks(tmp_path: Path) -> None:
+    base = scenarios.load("hanoi-baseline")
+    # Every answer takes 0.3 s: at a day in 4 s that is 108 scenario minutes per hand-off.
+    slow = Fault(kind="latency", agency="*", start=0.0, end=30 * 1440.0,
+                 latency=Dist(kind="constant", mean=300.0), note="every answer 300 ms")
+    s = base.model_copy(update={"faults": (slow,)})
+    out = run_scenario(s, RunSettings(speed=_speed(4.0), multiplier=0.1, out=tmp_path), twin=twin_prediction)
+    (check,) = [c for c in out.report.checks if c.name == "responses fast enough for the compression"]
+    assert not check.passed and not check.blocking, check
+    assert "scenario minutes at --speed 21600" in check.detail, check.detail
+    assert out.reconciliation.passed, out.reconciliation.violations[:5]
+    # the twin cannot know the answers' delay, and the verdict says where it comes from …
+    assert "The twin on the same stream differs" in out.report.verdict, out.report.verdict
+    assert "run slower to tell its response time from the desks'" in out.report.verdict, out.report.verdict
+    # … and the report says how slow they were in scenario time
+    assert "responses fast enough for the compression" in (out.path / "report.md").read_text()
