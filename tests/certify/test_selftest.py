@@ -1,10 +1,14 @@
 """The certification self-test, against real servers on 127.0.0.1 through the real CLI.
 
 Each certification is ``lienthong certify`` in a child process (it starts the reference
-ecosystem itself); the vendor is the reference fakes of one agency served alone, or a broken
-variant of them (``broken_vendors``). The reference gets PASS for every agency; every broken
-variant FAILs on exactly the requirement ids it breaks. Runs are short (2 s performance phase at
-8 requests/s, 6 schemathesis examples per operation and mode) and four go at once.
+ecosystem itself); the vendor is the reference fakes of one agency served alone, a broken
+variant of them (``broken_vendors``), or ``tests/vendor_vss``, a VSS written from the contract
+alone. The reference gets PASS for every agency and so does the independent VSS; every broken
+variant of every agency FAILs (or, breaking only a minor requirement, gets CONDITIONAL PASS) on
+exactly the requirement ids it breaks, everything else passing. A second run with the same seed
+gives the same ``results_digest`` and the same rule cases; another seed or a broken variant
+another digest. Every run is a full one (all five phases), short: 2 s performance phase at 8
+requests/s, 6 schemathesis examples per operation and mode; four go at once.
 """
 
 from __future__ import annotations
@@ -14,36 +18,60 @@ import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
-from certify.requirements import AGENCIES
+from certify.certificate import EXIT_CODES
+from certify.requirements import AGENCIES, REQUIREMENTS
 from fakes.serve import free_port
-from tests.certify.broken_vendors import EXPECTED, start_vendor
+from tests.certify.broken_vendors import BROKEN, EXPECTED, Vendor, start_independent_vss, start_vendor
 
-RUNS = [(a, "reference") for a in AGENCIES] + [(agency, v) for v, (agency, _) in EXPECTED.items()]
+SEED, OTHER_SEED = 20250701, 7
+INDEPENDENT = "independent"  # the vendor tests/vendor_vss (VSS only)
 # the slow vendor takes ~4 cards/s: the declared rate is twice that
-_ARGS = ["--rate", "8", "--perf-seconds", "2", "--contract-examples", "6", "--seed", "20250701"]
+_ARGS = ["--rate", "8", "--perf-seconds", "2", "--contract-examples", "6"]
+_SEVERITY = {r.id: r.severity for r in REQUIREMENTS}
 
 
-def _certify(agency: str, variant: str, out: Path) -> dict[str, Any]:
+class Run(NamedTuple):
+    agency: str
+    vendor: str  # "reference", a variant of broken_vendors.EXPECTED, or INDEPENDENT
+    seed: int = SEED
+    again: bool = False  # a second run of the same vendor and seed
+
+
+REFERENCE = {a: Run(a, "reference") for a in AGENCIES}
+BROKEN_RUNS = {v: Run(agency, v) for v, (agency, _) in EXPECTED.items()}
+# the slow vendor first: its performance phase is the longest
+RUNS = [BROKEN_RUNS["slow"], *REFERENCE.values(), *(r for v, r in BROKEN_RUNS.items() if v != "slow"),
+        Run("vss", INDEPENDENT), Run("vss", "reference", again=True), Run("vss", "reference", OTHER_SEED)]
+
+
+def _start(run: Run, upstream: str) -> Vendor:
+    if run.vendor == INDEPENDENT:
+        return start_independent_vss(upstream)
+    return start_vendor(run.agency, run.vendor, upstream)
+
+
+def _certify(run: Run, out: Path) -> dict[str, Any]:
     port = free_port()
-    vendor = start_vendor(agency, variant, f"http://127.0.0.1:{port}")
+    vendor = _start(run, f"http://127.0.0.1:{port}")
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "lienthong", "certify", agency, "--base-url", vendor.base_url,
-             "--ecosystem-port", str(port), "--out", str(out), *_ARGS],
-            cwd=out.parent, capture_output=True, text=True, timeout=240)  # any folder will do
+            [sys.executable, "-m", "lienthong", "certify", run.agency, "--base-url", vendor.base_url,
+             "--ecosystem-port", str(port), "--out", str(out), "--seed", str(run.seed), *_ARGS],
+            cwd=out.parent, capture_output=True, text=True, timeout=300)  # any folder will do
     finally:
         vendor.stop()
     doc: dict[str, Any] = {}
     if (out / "certificate.json").exists():
         doc = json.loads((out / "certificate.json").read_text(encoding="utf-8"))
     return {"code": proc.returncode, "doc": doc, "folder": out, "stdout": proc.stdout[-3000:],
-            "stderr": proc.stderr[-3000:]}
+            "stderr": proc.stderr[-3000:], "vendor_exit": vendor.process.returncode}
 
 
 def _check_folder(run: dict[str, Any]) -> None:
@@ -62,43 +90,101 @@ def _check_folder(run: dict[str, Any]) -> None:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], dict[str, Any]]:
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[Run, dict[str, Any]]:
     root = tmp_path_factory.mktemp("certify")
     with ThreadPoolExecutor(4) as pool:
-        futures = {run: pool.submit(_certify, *run, root / f"{run[0]}-{run[1]}") for run in RUNS}
+        futures = {run: pool.submit(_certify, run, root / "-".join(map(str, run))) for run in RUNS}
         return {run: f.result() for run, f in futures.items()}
 
 
-def _failed(doc: dict[str, Any]) -> set[str]:
-    return {r["id"] for r in doc["requirements"] if r["status"] == "fail"}
+def _statuses(doc: dict[str, Any]) -> dict[str, str]:
+    return {r["id"]: r["status"] for r in doc["requirements"]}
 
 
-@pytest.mark.parametrize("agency", AGENCIES)
-def test_reference_fakes_pass(runs: dict[tuple[str, str], dict[str, Any]], agency: str) -> None:
-    run = runs[(agency, "reference")]
+def _assert_full_pass(run: dict[str, Any], agency: str, seed: int = SEED) -> None:
     doc = run["doc"]
     assert doc, run["stderr"] or run["stdout"]
     bad = [(r["id"], r["status"], r["detail"]) for r in doc["requirements"] if r["status"] != "pass"]
     assert bad == []
+    assert sorted(_statuses(doc)) == sorted(r.id for r in REQUIREMENTS if r.agency == agency)
     assert doc["verdict"] == "PASS" and run["code"] == 0
     assert doc["coverage"]["ratio"] == 1.0
-    assert doc["certificate"]["seed"] == 20250701 and doc["certificate"]["agency"] == agency
+    assert doc["certificate"]["seed"] == seed and doc["certificate"]["agency"] == agency
     _check_folder(run)
 
 
+@pytest.mark.parametrize("agency", AGENCIES)
+def test_reference_fakes_pass(runs: dict[Run, dict[str, Any]], agency: str) -> None:
+    _assert_full_pass(runs[REFERENCE[agency]], agency)
+
+
+def test_an_independent_vss_written_from_the_contract_passes(runs: dict[Run, dict[str, Any]]) -> None:
+    # tests/vendor_vss imports nothing of the reference: PASS, exit 0, every requirement run
+    run = runs[Run("vss", INDEPENDENT)]
+    _assert_full_pass(run, "vss")
+    assert run["doc"]["summary"]["pass"] == 23
+    assert run["vendor_exit"] == 0  # and it stopped cleanly on SIGTERM
+
+
 @pytest.mark.parametrize("variant", sorted(EXPECTED))
-def test_broken_variant_fails_exactly(runs: dict[tuple[str, str], dict[str, Any]], variant: str) -> None:
+def test_broken_variant_fails_exactly(runs: dict[Run, dict[str, Any]], variant: str) -> None:
     agency, expected = EXPECTED[variant]
-    run = runs[(agency, variant)]
+    run = runs[BROKEN_RUNS[variant]]
     doc = run["doc"]
     assert doc, run["stderr"] or run["stdout"]
-    assert _failed(doc) == set(expected)
-    assert [r["id"] for r in doc["requirements"] if r["status"] == "not run"] == []
-    assert doc["verdict"] == "FAIL" and run["code"] == 1
+    statuses = _statuses(doc)
+    # exactly the ids it breaks fail; every other requirement of the agency ran and passed
+    assert {i for i, s in statuses.items() if s == "fail"} == set(expected), BROKEN[variant]
+    assert {i for i, s in statuses.items() if s != "pass"} == set(expected)
+    assert sorted(statuses) == sorted(r.id for r in REQUIREMENTS if r.agency == agency)
+    # graded by severity: FAIL (exit 1) on a critical or major, CONDITIONAL PASS (exit 3) on minors only
+    verdict = "FAIL" if {_SEVERITY[i] for i in expected} - {"minor"} else "CONDITIONAL PASS"
+    assert doc["verdict"] == verdict and run["code"] == EXIT_CODES[verdict]
+    assert doc["summary"]["failed"] == sorted(expected)
     _check_folder(run)
     for r in doc["requirements"]:
         if r["status"] == "fail":
             assert r["detail"] and (r["evidence"] or r["phase"] in ("performance", "security"))
+
+
+def test_every_agency_has_broken_variants_across_phases() -> None:
+    # at least three per agency, a business rule among them and a resilience or security defect
+    phase = {r.id: r.phase for r in REQUIREMENTS}
+    broken: dict[str, list[set[str]]] = defaultdict(list)
+    for agency, ids in EXPECTED.values():
+        assert ids and all(i.startswith(agency.upper() + "-") for i in ids)
+        broken[agency].append({phase[i] for i in ids})
+    for agency in AGENCIES:
+        phases = set().union(*broken[agency])
+        assert len(broken[agency]) >= 3, agency
+        assert "rules" in phases and phases & {"resilience", "security"}, agency
+    assert sorted(BROKEN) == sorted(EXPECTED)
+
+
+def _cases(doc: dict[str, Any]) -> dict[str, Any]:
+    """The cases each rule requirement was decided on (drawn from the seed)."""
+    return {r["id"]: (r.get("data") or {}).get("cases") for r in doc["requirements"] if r["phase"] == "rules"}
+
+
+def test_the_same_seed_gives_the_same_digest_another_seed_or_vendor_another(
+        runs: dict[Run, dict[str, Any]]) -> None:
+    first, again = runs[REFERENCE["vss"]]["doc"], runs[Run("vss", "reference", again=True)]["doc"]
+    other = runs[Run("vss", "reference", OTHER_SEED)]
+    _assert_full_pass(other, "vss", OTHER_SEED)
+    # two runs, one seed: the same verdict, digest and rule cases (their documents differ: the
+    # date, the ports and the timings are the run's own)
+    assert first["verdict"] == again["verdict"] == "PASS"
+    assert first["results_digest"] == again["results_digest"]
+    assert first["sha256"] != again["sha256"]
+    assert _cases(first) == _cases(again)
+    assert _cases(first)["VSS-CARD-002"] and _cases(first)["VSS-FUN-001"]
+    # another seed draws other cases and stamps another digest
+    assert _cases(other["doc"])["VSS-CARD-002"] != _cases(first)["VSS-CARD-002"]
+    assert other["doc"]["results_digest"] != first["results_digest"]
+    # a broken vendor, same seed: another verdict, another digest
+    broken = runs[BROKEN_RUNS["card_to_31_12"]]["doc"]
+    assert broken["certificate"]["seed"] == SEED
+    assert broken["results_digest"] != first["results_digest"]
 
 
 def test_bad_input_exits_2(tmp_path: Path) -> None:
