@@ -8,8 +8,9 @@ import hashlib
 import json
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,8 @@ class Ctx:
     openapi: dict[str, Any]
     vendor_url: str
     eco_url: str
+    work_dir: Path | None = None    # the run's temporary folder (removed at the end)
+    cleanup: ExitStack = field(default_factory=ExitStack)  # the run's; what stops it early
     notes: dict[str, Any] = field(default_factory=dict)
     _serial: int = 0
     current: str = ""

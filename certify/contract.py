@@ -106,6 +106,8 @@ def _run_op(ctx: Ctx, op: Any, positive: bool, mode: Any, checks: list[Any],
         problem = None if positive else _problem_issue(response)
         try:
             case.validate_response(response, checks=checks)
+        except (KeyboardInterrupt, SystemExit):  # Ctrl-C / SIGTERM: never a finding on the vendor
+            raise
         except BaseException as exc:  # schemathesis raises Failure / FailureGroup
             problem = problem or " ".join(str(exc).split())[:400]
         if problem:

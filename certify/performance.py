@@ -159,7 +159,7 @@ def _run_load(ctx: Ctx) -> dict[str, Any]:
                                  "Content-Type": "application/json"}})
     cfg = {"target": ctx.vendor_url, "requests": reqs, "due_s": due.tolist(), "timeout": _TIMEOUT_S,
            "max_seconds": float(due[-1]) + _TIMEOUT_S + 5, "drain_s": _TIMEOUT_S + 5}
-    out = _load(cfg)
+    out = _load(ctx, cfg)
     rows = np.array([[np.nan if x is None else x for x in r] for r in out["rows"]], dtype=float)
     done = np.isfinite(rows[:, 2])
     latency = (rows[done, 2] - rows[done, 0]) * 1000.0   # from the intended start
@@ -186,21 +186,33 @@ def _run_load(ctx: Ctx) -> dict[str, Any]:
     return result
 
 
-def _load(cfg: dict[str, Any]) -> dict[str, Any]:
+def _load(ctx: Ctx, cfg: dict[str, Any]) -> dict[str, Any]:
     """Run ``cfg`` in ``python -m certify._load_generator`` (this process's folder, absolute paths,
-    ``-P``: that folder is not on the child's ``sys.path``); its output. The temporary folder
-    holding the config and output is removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="certify-perf-") as tmp:
-        work = Path(tmp).resolve()
-        (work / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
-        proc = subprocess.run([sys.executable, "-P", "-m", "certify._load_generator",
-                               str(work / "config.json"), str(work / "out.json")],
-                              capture_output=True, text=True,
-                              timeout=cfg["max_seconds"] + 60, env=dict(os.environ))
-        if proc.returncode != 0:
-            raise RuntimeError(f"load process failed: {proc.stderr[-1500:]}")
-        out: dict[str, Any] = json.loads((work / "out.json").read_text(encoding="utf-8"))
+    ``-P``: that folder is not on the child's ``sys.path``); its output. The config and output
+    live in the run's work folder (removed with it); the child is killed if the run is stopped."""
+    work = Path(tempfile.mkdtemp(prefix="perf-", dir=ctx.work_dir)).resolve()
+    (work / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-P", "-m", "certify._load_generator",
+                             str(work / "config.json"), str(work / "out.json")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ))
+    ctx.cleanup.callback(_kill, proc)
+    try:
+        _, err = proc.communicate(timeout=cfg["max_seconds"] + 60)
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+        limit = cfg["max_seconds"] + 60
+        raise RuntimeError(f"the load process did not finish within {limit:.0f} s") from None
+    if proc.returncode != 0:
+        raise RuntimeError(f"load process failed: {err[-1500:]}")
+    out: dict[str, Any] = json.loads((work / "out.json").read_text(encoding="utf-8"))
     return out
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
 
 
 def _stats(x: np.ndarray) -> dict[str, float | None]:

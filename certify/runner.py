@@ -40,7 +40,7 @@ from scenarios import Scenario, dump, load
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-__all__ = ["MAIN_CALLER", "SUITE_VERSION", "CertifyError", "certification_scenario", "certify"]
+__all__ = ["MAIN_CALLER", "SUITE_VERSION", "CertifyError", "abort", "certification_scenario", "certify"]
 
 SUITE_VERSION = "1.0"
 #: The caller whose key ``--api-key`` replaces: the one that writes to the agency.
@@ -51,6 +51,7 @@ _CHECKS: dict[str, dict[str, Check]] = {
     "security": security.CHECKS, "performance": performance.CHECKS,
 }
 Progress = Callable[[str, Requirement, Result | None], None]
+_ACTIVE: list[contextlib.ExitStack] = []  # the runs in progress in this process (see abort)
 
 
 class CertifyError(ValueError):
@@ -173,6 +174,8 @@ def certify(agency: str, base_url: str, *, scenario: str | Scenario = "hanoi-bas
     cs = certification_scenario(base, agency, base_url.rstrip("/"), seed=seed, api_key=api_key)
     _reachable(base_url)
     with contextlib.ExitStack() as stack:  # stops the proxy, then the fakes, then removes `work`
+        _ACTIVE.append(stack)
+        stack.callback(_ACTIVE.remove, stack)  # the last callback to run
         work = Path(tempfile.mkdtemp(prefix=f"certify-{agency}-")).resolve()
         stack.callback(shutil.rmtree, work, ignore_errors=True)
         reference = start_reference_fakes(cs, work / "ecosystem")
@@ -181,6 +184,7 @@ def certify(agency: str, base_url: str, *, scenario: str | Scenario = "hanoi-bas
         stack.callback(proxy.stop)
         proxy.start()
         ctx = _context(agency, base_url, cs, seed, options, reference.base_url, proxy)
+        ctx.work_dir, ctx.cleanup = work, stack
         stack.callback(ctx.eco.close)
         stack.callback(ctx.vendor.close)
         results = _run_all(ctx, _order(requirements_for(agency, phases)), progress)
@@ -190,6 +194,19 @@ def certify(agency: str, base_url: str, *, scenario: str | Scenario = "hanoi-bas
     stamp = _stamp(ctx, base, base_url, proxy.url, phases)
     return Certificate(stamp, results, _coverage(ctx), ctx.notes.get("performance", {}),
                        signer=signer)
+
+
+def abort() -> None:
+    """Stop every certification running in this process at once — kill its load process, stop
+    its proxy and reference fakes, remove its ``certify-*`` folder — whatever it was doing (for a
+    signal handler: Ctrl-C or SIGTERM, which some libraries the checks use would swallow as an
+    exception). The caller then exits; the interrupted run writes no certificate."""
+    while _ACTIVE:
+        stack = _ACTIVE[-1]
+        with contextlib.suppress(Exception):
+            stack.close()
+        if _ACTIVE and _ACTIVE[-1] is stack:  # its last callback did not run
+            _ACTIVE.pop()
 
 
 def _run_all(ctx: Ctx, reqs: list[Requirement], progress: Progress | None) -> list[Result]:

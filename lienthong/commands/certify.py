@@ -11,6 +11,7 @@ for ``lienthong certify run AGENCY …``.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import sys
@@ -106,20 +107,31 @@ def certify_command(
         except ValueError as exc:
             _bad(console, str(exc))
     folder = (out or Path("runs") / f"certify-{agency}-{datetime.now(UTC):%Y%m%d-%H%M%S}").resolve()
-    previous = signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM cleans up like Ctrl-C
+    # Ctrl-C and SIGTERM stop the run at once and clean up (a KeyboardInterrupt could be
+    # swallowed by the libraries the checks use, and the run would go on)
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         code = _run(console, agency, base_url, api_key, rate, seed, folder, wanted, scenario,
                     ecosystem_port, perf_seconds, examples, signer)
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted:[/yellow] no certificate written; temporary folders removed")
-        code = 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     raise typer.Exit(code)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+    """Stop the certification now: its load process, proxy and reference fakes, its temporary
+    folders; no certificate; exit 130."""
+    from certify.runner import abort
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.stdout.write(f"\ninterrupted ({signal.Signals(signum).name}): stopping the reference "
+                     "ecosystem and removing the temporary folders; no certificate written\n")
+    sys.stdout.flush()
+    abort()
+    sys.stdout.flush()
+    os._exit(130)
 
 
 def _bad(console: Console, text: str) -> None:
