@@ -252,21 +252,29 @@ def _compare(
 
 
 def _twin(s: Scenario, cfg: LoadConfig, twin_fn: Twin | None, merged: Merged | None = None) -> dict[str, Any]:
-    """The twin's prediction on the arrivals the run actually sent (an arrival the driver never
-    started — dropped, or past the time bound — is not in the system the run measured, so it is
-    left out of the twin's stream too, and counted); its failure is noted, not raised."""
+    """The twin's prediction on the arrivals the run actually sent, each at the minute the system
+    accepted it (the measured clock starts there too, so a driver or a portal that is late to
+    accept shifts both sides alike; lateness is the driver check's business). An arrival the
+    driver never started — dropped, or past the time bound — is not in the system the run
+    measured, so it is left out of the twin's stream too, and counted. The twin's failure is
+    noted, not raised."""
     if twin_fn is None:
         return {"services": {}, "hourly_wip": None}
     try:
         stream = stream_of(s, cfg)
         unsent = 0
         if merged is not None and merged.journeys.size == stream.size:
-            outcome = merged.journeys["outcome"][np.argsort(merged.journeys["dossier"])]
+            journeys = merged.journeys[np.argsort(merged.journeys["dossier"])]
+            clock = ScenarioClock(t0=cfg.t0, speed=cfg.speed)
+            accepted = np.asarray(clock.minute(journeys["accepted"]), dtype=np.float64) - cfg.shift_minutes
+            took = np.isfinite(accepted) & (journeys["outcome"] != OUTCOMES.index("incomplete"))
+            stream, intended = stream.copy(), stream["submitted"]
+            stream["submitted"] = np.where(took, np.maximum(np.nan_to_num(accepted), intended), intended)
+            outcome = journeys["outcome"]
             sent = outcome != OUTCOMES.index("not_started")
             unsent = int(np.count_nonzero(~sent))
-            if unsent:
-                stream = stream[sent].copy()
-                stream["dossier"] = np.arange(stream.size)
+            stream = stream[sent][np.argsort(stream["submitted"][sent], kind="stable")]
+            stream["dossier"] = np.arange(stream.size)
         out = dict(twin_fn(s, stream, cfg.days))
         out["unsent"] = unsent
         return out
@@ -683,13 +691,30 @@ def _twin_sentence(m: _Measured) -> str:
                          f"[{f['twin_ci95'][0]:.1%}, {f['twin_ci95'][1]:.1%}]")
         else:
             parts.append(g)
-    said = (f"The twin on the same stream differs for {', '.join(differ)} ({'; '.join(parts)}): "
-            "the system under test adds delay the twin does not know about.")
+    slower = [g for g in differ if _slower(m.comparison[g])]
+    why = ("the system under test adds delay the twin does not know about." if slower else
+           "the system under test is faster than the twin predicts (shorter desk or system times than "
+           "the scenario's, or work skipped).")
+    said = f"The twin on the same stream differs for {', '.join(differ)} ({'; '.join(parts)}): {why}"
     lag = m.response_lag
     if lag is not None and lag[1] > LAG_MINUTES:
         said += (f" Its answers took {lag[0]:,.1f} s at p95, {lag[1]:,.0f} scenario minutes at --speed "
                  f"{m.live.config.speed:g}: run slower to tell its response time from the desks'.")
     return said
+
+
+def _slower(c: dict[str, Any]) -> bool:
+    """Whether a group that differs from the twin is slower (attainment below, or end-to-end times
+    above, the widened interval) rather than faster."""
+    for key in COMPARED:
+        f = c["figures"][key]
+        if f["agrees"] is False:
+            if f["none_completed"] == "measured":
+                return True
+            if f["measured"] is not None and f["widened"] is not None:
+                low = f["measured"] < f["widened"][0]
+                return low if key == "attainment" else not low
+    return True
 
 
 def _verdict(
