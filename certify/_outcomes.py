@@ -24,7 +24,7 @@ from fakes.ids import mask
 __all__ = ["Blocked", "Cases", "Failed", "Outcome", "covering", "ensure", "expect_equal", "fingerprint",
            "first_difference", "identifier_kind", "mismatch", "passed", "shown"]
 
-Status = Literal["pass", "fail", "not run"]
+Status = Literal["pass", "fail", "not run", "error"]
 
 #: Fields that hold a personal identifier (compared by fingerprint, shown masked).
 PERSONAL_FIELDS = frozenset({"pid", "mother_pid", "deceased_pid", "applicant_pid", "card_code", "bhxh",

@@ -116,7 +116,7 @@ def _suite_error(exc: BaseException, exchanges: list[Any]) -> Outcome:
     """An exception inside a check: graded ``error`` (makes the verdict INCOMPLETE), with the
     traceback and the check's last exchange with the vendor, if any."""
     tail = traceback.format_exception_only(exc)[-1].strip()[:600]
-    return Outcome("error", f"suite error, not a verdict on the vendor: the check raised {tail}",  # type: ignore[arg-type]
+    return Outcome("error", f"suite error, not a verdict on the vendor: the check raised {tail}",
                    list(exchanges),
                    data={"traceback": scrub("".join(traceback.format_exception(exc))[-1500:])})
 
