@@ -94,10 +94,13 @@ COMPARED = ("attainment", "p50_wh", "p95_wh")
 RULE = (
     "A group agrees with the twin when each compared figure (share within deadline, e2e p50 and "
     "p95 in working hours) lies inside the twin's 95% interval (mean ± t(0.975, R−1)·sd/√R over "
-    "its R replications) widened on each side by 1.96 × the measurement's own standard error "
-    "(√(p(1−p)/n) for the share of n counted dossiers; for a percentile, half the width of its "
-    "distribution-free 95% order-statistic interval ÷ 1.96), both sides censored at the same "
-    "minute E; working days are shown, not compared (same-day work reads 0 WD)."
+    "its R replications) widened on each side by the measurement's own sampling error: the larger "
+    "of 1.96 × its standard error from its dossiers (√(p(1−p)/n) for the share of n counted "
+    "dossiers; for a percentile, half the width of its distribution-free 95% order-statistic "
+    "interval ÷ 1.96) and the run-to-run spread of one run on the same stream, as the twin's own "
+    "replications show it (t·sd·√(1+1/R) − t·sd/√R: a live run is one run, and waits in one "
+    "queue are not independent), both sides censored at the same minute E; working days are "
+    "shown, not compared (same-day work reads 0 WD)."
 )
 
 
@@ -406,10 +409,24 @@ def _interval(values: Sequence[float | None]) -> tuple[float | None, list[float]
     return mean, [mean - half, mean + half]
 
 
+def _spread(values: Sequence[float | None]) -> float:
+    """How much wider than the interval of the mean the 95% prediction interval of one more run
+    is: ``t·sd·(√(1+1/R) − 1/√R)`` over the replications' values (0 with fewer than two)."""
+    xs = [float(v) for v in values if v is not None]
+    if len(xs) < 2:
+        return 0.0
+    mean = sum(xs) / len(xs)
+    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
+    r = len(xs)
+    return t_quantile(0.975, r - 1) * sd * (math.sqrt(1 + 1 / r) - 1 / math.sqrt(r))
+
+
 def _figure(key: str, measured: Figures, twin: Sequence[Figures]) -> dict[str, Any]:
     value, se = measured.value(key), measured.se(key)
-    mean, ci = _interval([f.value(key) for f in twin])
-    widened = None if ci is None or se is None else [ci[0] - Z * se, ci[1] + Z * se]
+    values = [f.value(key) for f in twin]
+    mean, ci = _interval(values)
+    error = None if se is None else max(Z * se, _spread(values))
+    widened = None if ci is None or error is None else [ci[0] - error, ci[1] + error]
     agrees, none_completed = None, None
     if value is not None and widened is not None:
         agrees = widened[0] - _EPS <= value <= widened[1] + _EPS
