@@ -497,7 +497,7 @@ def _amount(ctx: Ctx, table: str, multiple: float, day: dt.date) -> int:
     return round(money.amount_on(getattr(money, table), day) * multiple)
 
 
-_TABLE_NAMES = {"base_pay": "base pay", "standard_level": "the standard level"}
+_TABLE_NAMES = {"base_pay": "base pay", "standard_level": "standard level"}
 
 
 def amount_case_days(ctx: Ctx, table: str, name: str) -> list[tuple[str, dt.date]]:
