@@ -92,12 +92,13 @@ class Exchange:
 
     def evidence(self) -> dict[str, Any]:
         """The exchange as certificate evidence (masked, bodies truncated)."""
-        headers = {k: (mask_key(v) if k.lower() == "x-api-key" else v)
+        headers = {k: (mask_key(v) if k.lower() == "x-api-key" else scrub(v))
                    for k, v in self.headers.items()}
         return {"request": {"method": self.method, "url": scrub(self.url), "headers": headers,
                             **({"caller": self.caller} if self.caller else {}),
                             "body": _truncate(scrub_doc(self.body))},
-                "response": {"status": self.status, "headers": dict(self.response_headers),
+                "response": {"status": self.status,
+                             "headers": {k: scrub(v) for k, v in self.response_headers.items()},
                              "body": _truncate(scrub_doc(self.response)),
                              **({"error": scrub(self.error)} if self.error else {})},
                 "curl": self.curl()}

@@ -21,7 +21,8 @@ _REQS = {r.id: r for r in requirements_for("vss")}
 
 def _res(rid: str, status: str, **data: object) -> Result:
     ex = Exchange("POST", "http://127.0.0.1:9/vss/child-cards",
-                  {"X-API-Key": "lt-portal-key-0001"}, {"pid": "001226000042"}, 201, {},
+                  {"X-API-Key": "lt-portal-key-0001"}, {"pid": "001226000042"}, 201,
+                  {"location": "/vss/child-cards/TE1011234567890"},
                   {"card_code": "TE1011234567890"}, caller="portal")
     return Result(_REQS[rid], Outcome(status, f"{rid} {status}", [ex], dict(data)))  # type: ignore[arg-type]
 
@@ -124,6 +125,7 @@ def test_evidence_is_masked_but_the_reproducer_runs_as_written(tmp_path: Path) -
     assert evidence["request"]["body"] == {"pid": "001******042"}
     assert evidence["response"]["body"] == {"card_code": "TE1*********890"}
     assert evidence["request"]["headers"]["X-API-Key"] == "lt-p************01"
+    assert evidence["response"]["headers"]["location"] == "/vss/child-cards/TE1*********890"
     without_curl = json.dumps({k: v for k, v in evidence.items() if k != "curl"})
     assert "001226000042" not in without_curl
     curl = evidence["curl"]  # the synthetic identifier in clear, the key from the environment
