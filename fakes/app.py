@@ -9,6 +9,7 @@ booked on their desks (``fakes.work``).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
@@ -31,7 +32,7 @@ from fakes.auth import Auth, Who, require
 from fakes.faults import FaultMiddleware
 from fakes.idempotency import KEY_PATTERN
 from fakes.metrics import Metrics, MetricsMiddleware
-from fakes.problems import PROBLEM_RESPONSES, Problem, install_handlers, problem_response
+from fakes.problems import PROBLEM_RESPONSES, Problem, install_handlers, internal_error, problem_response
 from fakes.store import Store
 from fakes.work import gauges, install
 from scenarios import Scenario
@@ -130,7 +131,30 @@ class FakesApp:
         self.api, self.env, self._asgi = api, env, asgi
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await self._asgi(scope, receive, send)
+        if scope["type"] != "http":
+            await self._asgi(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: dict[str, Any]) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._asgi(scope, receive, watched)
+        except Exception as exc:  # every 5xx is a problem document, logged with a request id
+            if started:
+                if getattr(exc, "lienthong_answered", False):
+                    return  # FastAPI's handler answered and logged it
+                raise
+            problem = internal_error(exc, scope.get("method", ""), scope.get("path", ""))
+            body = json.dumps(problem.body(), ensure_ascii=False).encode()
+            headers = [(b"content-type", b"application/problem+json"),
+                       (b"content-length", str(len(body)).encode()),
+                       *((k.lower().encode(), v.encode()) for k, v in problem.headers.items())]
+            await send({"type": "http.response.start", "status": 500, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
 
 
 def with_instant(scenario: Scenario, instant: bool | None) -> Scenario:

@@ -81,7 +81,7 @@ class BirthPart(Body):
     unit_code: Code5
     declarant_relation: Relation
     father_name: Name | None = None
-    household_id: str = Field(pattern=r"^HK\d{10}$", examples=["HK0000012345"])
+    household_id: str = Field(pattern=r"^HK[0-9]{10}$", examples=["HK0000012345"])
     relation_to_head: Literal["head", "spouse", "child", "grandchild", "parent", "sibling", "other"]
     address: Text
     initial_care_facility: Code5 | None = None
@@ -96,7 +96,7 @@ class DeathPart(Body):
     declarant_relation: Relation
     claimant_name: Name
     claimant_relation: Relation
-    bank_account: str | None = Field(default=None, pattern=r"^\d{6,20}$")
+    bank_account: str | None = Field(default=None, pattern=r"^[0-9]{6,20}$")
 
 
 class DossierIn(Body):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,7 +16,8 @@ from starlette.responses import Response
 
 from fakes.ids import RECORD_ID_PATTERN
 
-__all__ = ["PROBLEM_RESPONSES", "Problem", "ProblemModel", "install_handlers", "problem_response"]
+__all__ = ["PROBLEM_RESPONSES", "Problem", "ProblemModel", "install_handlers", "internal_error",
+           "problem_response"]
 
 PROBLEM_TYPE = "https://lienthong.example/problems/"
 MEDIA_TYPE = "application/problem+json"
@@ -103,6 +106,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _doc("Body over 64 KiB"),
     415: _doc("A write whose Content-Type is not application/json"),
     422: _doc("Validation error or business-rule refusal"),
+    500: _doc("The server failed (internal_error, with request_id)"),
     502: _doc("An upstream agency failed"),
     503: _doc("Injected outage"),
 }
@@ -170,8 +174,29 @@ async def _http(request: Request, exc: Exception) -> Response:
     return problem_response(Problem(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {})))
 
 
+log = logging.getLogger("fakes")
+
+
+def internal_error(exc: BaseException, method: str, path: str) -> Problem:
+    """The 500 ``internal_error`` problem for an exception no handler expected, logged (with its
+    traceback) under a new request id that the problem carries (``request_id`` and header
+    ``X-Request-Id``), so a client's report can be found in the server's log."""
+    rid = uuid.uuid4().hex[:16]
+    log.error("request %s: %s %s failed: %s: %s", rid, method, path, type(exc).__name__, exc,
+              exc_info=(type(exc), exc, exc.__traceback__))
+    exc.lienthong_answered = True  # type: ignore[attr-defined]  # logged and answered: not again
+    return Problem(500, "internal_error", f"the server failed on this request; its log has it under "
+                   f"request id {rid}", headers={"X-Request-Id": rid}, request_id=rid)
+
+
+async def _internal(request: Request, exc: Exception) -> Response:
+    return problem_response(internal_error(exc, request.method, request.url.path))
+
+
 def install_handlers(app: FastAPI) -> None:
-    """Turn validation errors, HTTP errors and ``Problem`` into problem documents."""
+    """Turn validation errors, HTTP errors and ``Problem`` into problem documents, and any other
+    exception into a logged 500 ``internal_error`` problem."""
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(Problem, _problem)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _internal)

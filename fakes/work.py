@@ -86,7 +86,7 @@ EXPORT = ("SELECT json_object('work_id', printf('W%010d', n), 'step', step, 'sta
           "WHEN done_at > scenario_minute() THEN 'in_work' ELSE 'done' END, "
           "'accepted', accepted, 'start', start, 'desk_end', desk_end, 'sys_start', sys_start, "
           "'done_at', done_at) FROM work ORDER BY n")
-_WORK_ID = re.compile(r"^W(\d{1,18})$")
+_WORK_ID = re.compile(r"^W([0-9]{1,18})$")
 Out = tuple[int, dict[str, Any], dict[str, str]]
 
 

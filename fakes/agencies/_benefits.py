@@ -68,7 +68,7 @@ class ClaimIn(Body):
     death_register_no: RegisterNo
     claimant_name: Name
     claimant_relation: Relation
-    bank_account: str | None = Field(default=None, pattern=r"^\d{6,20}$")
+    bank_account: str | None = Field(default=None, pattern=r"^[0-9]{6,20}$")
 
 
 class Payment(Body):

@@ -80,10 +80,10 @@ Province = Annotated[str, Field(examples=["001"], json_schema_extra={"enum": sor
                      AfterValidator(_province)]
 #: The id of a register record (CONTRACT.md §3): what a 409 names in ``existing``.
 RecordId = Annotated[str, Field(pattern=RECORD_ID_PATTERN, examples=["TH0000000001"])]
-Code5 = Annotated[str, Field(pattern=r"^\d{5}$", examples=["00070"])]
+Code5 = Annotated[str, Field(pattern=r"^[0-9]{5}$", examples=["00070"])]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 Ref = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,40}$", examples=["GCS-01001-2026-000001"])]
-RegisterNo = Annotated[str, Field(pattern=r"^K[ST]-\d{5}-\d{4}-Q\d{2}-\d{6}$",
+RegisterNo = Annotated[str, Field(pattern=r"^K[ST]-[0-9]{5}-[0-9]{4}-Q[0-9]{2}-[0-9]{6}$",
                                   examples=["KT-00070-2026-Q01-000003"])]
 Relation = Literal["mother", "father", "grandparent", "spouse", "child", "parent", "sibling",
                    "relative", "other"]

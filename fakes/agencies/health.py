@@ -47,7 +47,7 @@ class BirthCertificateIn(Body):
     mother_name: Name
     mother_birth_date: dt.date
     mother_pid: Pid
-    mother_bhxh: str | None = Field(default=None, pattern=r"^\d{10}$")
+    mother_bhxh: str | None = Field(default=None, pattern=r"^[0-9]{10}$")
     father_name: Name | None = None
     residence_province: Province
     residence_commune: Code5

@@ -71,7 +71,7 @@ class BirthIn(Body):
 class Birth(Body):
     """A birth record in the civil-status register."""
 
-    register_no: str = Field(pattern=r"^KS-\d{5}-\d{4}-Q\d{2}-\d{6}$")
+    register_no: str = Field(pattern=r"^KS-[0-9]{5}-[0-9]{4}-Q[0-9]{2}-[0-9]{6}$")
     printed: str
     birth_certificate_id: str
     child_name: str
@@ -98,7 +98,7 @@ class DeathIn(Body):
 class Death(Body):
     """A death record in the civil-status register."""
 
-    register_no: str = Field(pattern=r"^KT-\d{5}-\d{4}-Q\d{2}-\d{6}$")
+    register_no: str = Field(pattern=r"^KT-[0-9]{5}-[0-9]{4}-Q[0-9]{2}-[0-9]{6}$")
     printed: str
     death_notice_id: str
     deceased_pid: Pid

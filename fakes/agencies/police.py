@@ -143,7 +143,7 @@ class ResidenceIn(Body):
     """Permanent residence registration into a household."""
 
     pid: Pid
-    household_id: str = Field(pattern=r"^HK\d{10}$", examples=["HK0000012345"])
+    household_id: str = Field(pattern=r"^HK[0-9]{10}$", examples=["HK0000012345"])
     relation_to_head: Literal["head", "spouse", "child", "grandchild", "parent", "sibling", "other"]
     address: Text
     commune_code: Code5
