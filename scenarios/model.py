@@ -21,6 +21,7 @@ __all__ = [
     "DEATH_STATUSES",
     "FAULT_KINDS",
     "LUNAR_ANIMALS",
+    "TASKS",
     "Agency",
     "Assumption",
     "CalendarSpec",
@@ -107,6 +108,20 @@ Minutes = Annotated[float, BeforeValidator(parse_duration)]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Positive = Annotated[float, Field(gt=0.0)]
 Hhmm = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+#: What a step does: the write of one agency a linked dossier needs (the reference fakes' portal
+#: has a plan for each; a scenario naming any other task is refused when loaded).
+TaskId = Literal[
+    "register_birth",
+    "register_death",
+    "issue_pid",
+    "register_residence",
+    "remove_residence",
+    "issue_child_card",
+    "pay_funeral_allowance",
+    "pay_funeral_support",
+    "settle_survivor_benefit",
+]
+TASKS: tuple[str, ...] = get_args(TaskId)
 Interval = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")]
 
 
@@ -298,7 +313,7 @@ class Step(Frozen):
     """
 
     agency: AgencyId
-    task: str
+    task: TaskId
     name_vi: str = ""
     after: tuple[str, ...] = ()
     limit_wd: float | None = Field(default=None, ge=0)

@@ -149,3 +149,12 @@ def test_callback_receives_the_final_dossier(api: Api) -> None:
         hook.server_close()
     assert [r["id"] for r in received] == [doc["id"]]
     assert received[0]["status"] == "completed"
+
+
+def test_the_portal_runs_every_task_a_scenario_may_name() -> None:
+    from fakes._orchestrator import PLANS
+    from fakes.work import RECORDS
+    from scenarios.model import TASKS
+
+    # a scenario is refused for any other task (scenarios.model), so none is silently skipped
+    assert set(PLANS) == set(TASKS) == set(RECORDS)
