@@ -52,6 +52,12 @@ def _as_time(t: str | time) -> time:
     return t if isinstance(t, time) else parse_hhmm(t)
 
 
+def _as_closing(t: str | time) -> time:
+    """A closing time: ``"24:00"`` is the end of the day (desks open until midnight, 24/7 with
+    ``"00:00-24:00"``), the last instant ``time.max`` — a microsecond short of midnight."""
+    return time.max if t == "24:00" else _as_time(t)
+
+
 def _us(t: time) -> int:
     """Microseconds since midnight."""
     return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000 + t.microsecond
@@ -83,10 +89,11 @@ class OfficeHours:
 
     @classmethod
     def parse(cls, spec: HoursSpec) -> OfficeHours:
-        """Office hours from ``(("07:30", "11:30"), ...)`` pairs (strings or times)."""
+        """Office hours from ``(("07:30", "11:30"), ...)`` pairs (strings or times; a closing
+        ``"24:00"`` is midnight at the end of the day)."""
         if isinstance(spec, OfficeHours):
             return spec
-        return cls(tuple((_as_time(a), _as_time(b)) for a, b in spec))
+        return cls(tuple((_as_time(a), _as_closing(b)) for a, b in spec))
 
     @property
     def duration(self) -> timedelta:

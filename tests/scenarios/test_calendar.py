@@ -249,3 +249,17 @@ def test_aware_and_naive_agree(dt: datetime) -> None:
     aware = dt.replace(tzinfo=ICT).astimezone(UTC)
     assert CAL.deadline(aware, 2).replace(tzinfo=None) == CAL.deadline(dt, 2)
     assert CAL.is_open(aware) is CAL.is_open(dt)
+
+
+def test_desks_open_around_the_clock_with_24_00() -> None:
+    from scenarios import loads
+    from scenarios.demand import calendar_for
+
+    s = loads('extends = "hanoi-baseline"\n[meta]\nname = "t"\n[calendar]\nweekday_hours = ["00:00-24:00"]\n')
+    cal = calendar_for(s)
+    monday = datetime(2026, 3, 9, tzinfo=timezone(timedelta(hours=7)))
+    spans = cal.open_intervals_minutes(monday, 7)
+    open_minutes = float(np.sum(spans[:, 1] - spans[:, 0]))
+    assert abs(open_minutes - 5 * 1440) < 1e-3  # five whole weekdays, the weekend closed
+    # 23:30 on a Monday is office time; the cut-off rule still applies to the received day
+    assert cal.is_open(monday + timedelta(hours=23, minutes=30))
