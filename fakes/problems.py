@@ -159,6 +159,7 @@ async def _problem(request: Request, exc: Exception) -> Response:
 
 
 _HTTP_CODES = {
+    400: "invalid_json",  # FastAPI's own body parsing: invalid UTF-8, JSON nested too deep
     404: "not_found",
     405: "method_not_allowed",
     401: "unauthenticated",
@@ -171,7 +172,8 @@ _HTTP_CODES = {
 async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-    return problem_response(Problem(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {})))
+    detail = "the body is not valid JSON in UTF-8" if code == "invalid_json" else str(exc.detail)
+    return problem_response(Problem(exc.status_code, code, detail, headers=dict(exc.headers or {})))
 
 
 log = logging.getLogger("fakes")

@@ -42,3 +42,13 @@ def test_a_failing_handler_answers_a_problem_with_a_request_id_the_log_has(
         assert logged and logged[0].exc_info, "the log has the request id and the traceback"
         assert "birth_certificates" in logged[0].getMessage()  # what failed, for whoever reads it
     assert api.get("auditor", "/healthz").status_code == 200  # the server lives on
+
+
+def test_bodies_that_are_not_json_in_utf8_are_invalid_json_whatever_breaks_the_parser(
+        tmp_path: Path, served: Any) -> None:
+    api: Api = served(start_thread(instant(load("hanoi-baseline")), tmp_path, speed=60.0))
+    for n, body in enumerate((b'{"facility_code": "\xff\xfe"}', b"[" * 5000 + b"]" * 5000, b"{bad")):
+        r = api.http.post("/health/birth-certificates", content=body,
+                          headers={**api.headers("hospital", f"k{n}"), "Content-Type": "application/json"})
+        assert (r.status_code, r.json()["code"]) == (400, "invalid_json"), r.text  # a code of §3's table
+    assert api.export("health")["birth_certificates"] == []
