@@ -36,6 +36,7 @@ from fakes.problems import PROBLEM_RESPONSES, Problem, install_handlers, interna
 from fakes.store import Store
 from fakes.work import gauges, install
 from scenarios import Scenario
+from scenarios.model import TASKS
 
 __all__ = ["AGENCIES", "BODY_LIMIT", "FakesApp", "Gate", "create_app", "with_instant"]
 
@@ -143,6 +144,8 @@ class FakesApp:
 
         try:
             await self._asgi(scope, receive, watched)
+        except ConnectionError:  # an injected outage refuses an in-process caller's connection
+            raise
         except Exception as exc:  # every 5xx is a problem document, logged with a request id
             if started:
                 if getattr(exc, "lienthong_answered", False):
@@ -181,6 +184,10 @@ def create_app(scenario: Scenario, run_dir: str | Path, *, agencies: Iterable[st
     mounted = tuple(agencies)
     if unknown := [a for a in mounted if a not in AGENCIES]:
         raise ValueError(f"unknown agency {unknown[0]!r}; expected some of {', '.join(AGENCIES)}")
+    if odd := [(sid, st.task) for sid, st in scenario.steps.items() if st.task not in TASKS]:
+        sid, task = odd[0]
+        raise ValueError(f"steps.{sid}.task {task!r} is not a task the reference portal runs "
+                         f"(one of {', '.join(TASKS)}); such a scenario is for the twin only")
     run_dir = Path(run_dir)
     urls = _base_urls(scenario, mounted, base_urls or {})
     env = Env(scenario, run_dir, Clock.for_run(scenario, run_dir, speed), Auth(scenario.callers),

@@ -108,8 +108,9 @@ Minutes = Annotated[float, BeforeValidator(parse_duration)]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Positive = Annotated[float, Field(gt=0.0)]
 Hhmm = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
-#: What a step does: the write of one agency a linked dossier needs (the reference fakes' portal
-#: has a plan for each; a scenario naming any other task is refused when loaded).
+#: The tasks the reference fakes' portal runs (the write of one agency a linked dossier needs). The
+#: twin runs any task name (an abstract queue in a planner's model); a live run or ``fakes serve``
+#: refuses a scenario whose steps name another.
 TaskId = Literal[
     "register_birth",
     "register_death",
@@ -313,7 +314,7 @@ class Step(Frozen):
     """
 
     agency: AgencyId
-    task: TaskId
+    task: str
     name_vi: str = ""
     after: tuple[str, ...] = ()
     limit_wd: float | None = Field(default=None, ge=0)

@@ -164,7 +164,7 @@ def test_the_wheel_is_what_is_imported_and_holds_every_file(venv: Venv, tmp_path
 def test_run_writes_its_report_in_the_current_folder(venv: Venv, tmp_path: Path) -> None:
     folder = _empty(tmp_path)
     proc = venv.run(["run", "hanoi-baseline", "--days", "1", "--speed", "5760", "--multiplier", "0.1",
-                     "--drain", "20"], folder)
+                     "--drain", "10"], folder)
     _report(proc, folder)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -158,3 +159,14 @@ def test_the_portal_runs_every_task_a_scenario_may_name() -> None:
 
     # a scenario is refused for any other task (scenarios.model), so none is silently skipped
     assert set(PLANS) == set(TASKS) == set(RECORDS)
+
+
+def test_fakes_refuse_a_scenario_with_a_task_no_portal_plan_runs(tmp_path: Path) -> None:
+    from fakes.app import create_app
+    from scenarios import loads
+
+    # the twin takes any task; the fakes used to skip it silently and stick the next step
+    s = loads('extends = "hanoi-baseline"\n[meta]\nname = "t"\n[steps.ks]\ntask = "register_brith"\n')
+    with pytest.raises(ValueError, match=r"steps\.ks\.task 'register_brith' is not a task the reference "
+                                         r"portal runs \(one of register_birth, "):
+        create_app(s, tmp_path)

@@ -299,7 +299,8 @@ def test_the_report_and_metrics_json_carry_the_comparison(tmp_path: Path) -> Non
     assert birth["agrees"] is True and len(birth["twin_p95_wh_ci95"]) == 2 and birth["rule"] == RULE
     assert birth["end_minute"] == 9 * DAY and birth["replications"] >= 10
     md = (run.path / "report.md").read_text()
-    assert "Measured vs the twin (same stream," in md and "widened on each side by the measurement's own sampling error" in md
+    assert "Measured vs the twin (same stream," in md
+    assert "widened on each side by the measurement's own sampling error" in md
     assert "Finding" not in md
     twin_checks = [c for c in doc["checks"] if c["group"] == "twin"]
     assert twin_checks and all(c["passed"] for c in twin_checks)

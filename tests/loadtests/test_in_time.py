@@ -24,7 +24,7 @@ def _speed(wall_s_per_day: float) -> float:
 def test_a_day_in_time_has_real_waits_passes_and_sits_with_the_twin(tmp_path: Path) -> None:
     s = scenarios.load("hanoi-baseline")
     assert s.load.agencies == "in_time"  # the default
-    out = run_scenario(s, RunSettings(speed=_speed(30.0), multiplier=0.3, out=tmp_path), twin=twin_prediction)
+    out = run_scenario(s, RunSettings(speed=_speed(20.0), multiplier=0.3, out=tmp_path), twin=twin_prediction)
     assert out.exit_code == 0 and out.report.verdict.startswith("Yes:"), out.report.verdict
     assert out.reconciliation.passed, out.reconciliation.violations[:5]
     comparison = out.metrics["comparison"]

@@ -39,9 +39,6 @@ MISTAKES: list[tuple[str, str, tuple[str, ...]]] = [
      ("'outgae' is not one of", "latency", "incomplete", "did you mean 'outage'?")),
     ('[steps.ks]\nagency = "justise"\n', "steps.ks.agency",
      ("'justise'", "health, justice, police, vss, social, portal", "did you mean 'justice'?")),
-    # a task nothing runs (it was silently skipped and the next step hit a KeyError)
-    ('[steps.ks]\ntask = "register_brith"\n', "steps.ks.task",
-     ("'register_brith'", "issue_child_card", "did you mean 'register_birth'?")),
     ('[steps.ks.desk_time]\nkind = "lognorml"\n', "steps.ks.desk_time.kind",
      ("'lognorml'", "did you mean 'lognormal'?")),
     ("[demand]\nlunar_year_factor = { dragn = 1.1 }\n", "demand.lunar_year_factor.dragn",
