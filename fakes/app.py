@@ -36,7 +36,8 @@ from fakes.problems import PROBLEM_RESPONSES, Problem, install_handlers, interna
 from fakes.store import Store
 from fakes.work import gauges, install
 from scenarios import Scenario
-from scenarios.model import TASKS
+from scenarios.errors import ScenarioError
+from scenarios.model import live_task_problems
 
 __all__ = ["AGENCIES", "BODY_LIMIT", "FakesApp", "Gate", "create_app", "with_instant"]
 
@@ -184,10 +185,8 @@ def create_app(scenario: Scenario, run_dir: str | Path, *, agencies: Iterable[st
     mounted = tuple(agencies)
     if unknown := [a for a in mounted if a not in AGENCIES]:
         raise ValueError(f"unknown agency {unknown[0]!r}; expected some of {', '.join(AGENCIES)}")
-    if odd := [(sid, st.task) for sid, st in scenario.steps.items() if st.task not in TASKS]:
-        sid, task = odd[0]
-        raise ValueError(f"steps.{sid}.task {task!r} is not a task the reference portal runs "
-                         f"(one of {', '.join(TASKS)}); such a scenario is for the twin only")
+    if problems := live_task_problems(scenario):
+        raise ScenarioError(problems)
     run_dir = Path(run_dir)
     urls = _base_urls(scenario, mounted, base_urls or {})
     env = Env(scenario, run_dir, Clock.for_run(scenario, run_dir, speed), Auth(scenario.callers),

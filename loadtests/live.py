@@ -43,6 +43,7 @@ from loadtests.reconcile import Reconciliation, reconcile_run
 from loadtests.results import LiveRun
 from scenarios import Scenario
 from scenarios.clock import ScenarioClock
+from scenarios.model import live_task_problems
 
 __all__ = ["LivePlan", "RunSettings", "drive_live", "plan_live"]
 
@@ -127,6 +128,8 @@ def plan_live(
     st = settings or RunSettings()
     base = scenario if isinstance(scenario, Scenario) else scenarios.load(scenario)
     s = with_time(with_agencies(with_multiplier(base, st.multiplier), st.agencies), st.instant)
+    if not st.target and (problems := live_task_problems(s)):  # the reference fakes serve a part
+        raise scenarios.ScenarioError(problems)
     speed = float(st.speed or s.load.speed)
     days = int(st.days or s.load.days)
     if not speed > 0 or days < 1:

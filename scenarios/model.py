@@ -41,6 +41,7 @@ __all__ = [
     "Step",
     "Threshold",
     "Variant",
+    "live_task_problems",
     "parse_duration",
 ]
 
@@ -84,6 +85,14 @@ FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)d)?\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*$")
 _UNIT_MINUTES = (1440.0, 60.0, 1.0)
+
+
+def live_task_problems(scenario: Scenario) -> list[tuple[str, str]]:
+    """``(key, message)`` for each step whose task the reference fakes' portal does not run
+    (:data:`TASKS`): such a scenario is for the twin only (raise them as a ScenarioError)."""
+    return [(f"steps.{sid}.task", f"{step.task!r} is not a task the reference portal runs (one of "
+             f"{', '.join(TASKS)}); such a scenario is for the twin only")
+            for sid, step in scenario.steps.items() if step.task not in TASKS]
 
 
 def parse_duration(value: Any) -> float:

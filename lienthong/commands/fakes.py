@@ -54,9 +54,12 @@ def serve_command(
 def _checked(scenario: str, port: int, split: bool, processes: int) -> Any:
     """The scenario, once the options make sense; exits 2 naming the problem otherwise."""
     from scenarios import ScenarioError, load
+    from scenarios.model import live_task_problems
 
     try:
         loaded = load(scenario)
+        if problems := live_task_problems(loaded):
+            raise ScenarioError(problems)
     except ScenarioError as exc:
         console.print(f"[red]bad scenario:[/red] {exc}")
         raise typer.Exit(2) from exc

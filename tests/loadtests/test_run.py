@@ -83,3 +83,13 @@ def test_the_test_process_was_never_patched_by_gevent() -> None:
     import socket
 
     assert socket.socket.__module__ == "socket"
+
+
+def test_a_scenario_with_a_task_the_fakes_do_not_run_exits_2_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "twin-only.toml"
+    path.write_text('extends = "hanoi-baseline"\n[meta]\nname = "t"\n[steps.ks]\ntask = "register_brith"\n',
+                    encoding="utf-8")
+    for args in (["run", str(path), "--instant"], ["fakes", "serve", "--scenario", str(path), "--port", "0"]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert "steps.ks.task" in result.output and "register_brith" in result.output
