@@ -394,17 +394,25 @@ def _mean_services(per_run: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 # -- the comparison ---------------------------------------------------------------------------
 
 
+def _mean_sd(values: Sequence[float | None]) -> tuple[list[float], float, float]:
+    """The values present, their mean and sample sd (0 with fewer than two)."""
+    xs = [float(v) for v in values if v is not None]
+    if not xs:
+        return xs, math.nan, 0.0
+    mean = sum(xs) / len(xs)
+    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
+    return xs, mean, sd
+
+
 def _interval(values: Sequence[float | None]) -> tuple[float | None, list[float] | None]:
     """Mean and Student-t 95% interval of the values present (a point when all are equal)."""
-    xs = [float(v) for v in values if v is not None]
+    xs, mean, sd = _mean_sd(values)
     if not xs:
         return None, None
     if min(xs) == max(xs):  # identical replications: a point, exactly
         return xs[0], ([xs[0], xs[0]] if len(xs) > 1 else None)
-    mean = sum(xs) / len(xs)
     if len(xs) < 2:
         return mean, None
-    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
     half = t_quantile(0.975, len(xs) - 1) * sd / math.sqrt(len(xs))
     return mean, [mean - half, mean + half]
 
@@ -412,12 +420,10 @@ def _interval(values: Sequence[float | None]) -> tuple[float | None, list[float]
 def _spread(values: Sequence[float | None]) -> float:
     """How much wider than the interval of the mean the 95% prediction interval of one more run
     is: ``t·sd·(√(1+1/R) − 1/√R)`` over the replications' values (0 with fewer than two)."""
-    xs = [float(v) for v in values if v is not None]
-    if len(xs) < 2:
-        return 0.0
-    mean = sum(xs) / len(xs)
-    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
+    xs, _, sd = _mean_sd(values)
     r = len(xs)
+    if r < 2:
+        return 0.0
     return t_quantile(0.975, r - 1) * sd * (math.sqrt(1 + 1 / r) - 1 / math.sqrt(r))
 
 
