@@ -231,21 +231,30 @@ def stop_process(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
             process.wait()
 
 
-def spawn_ready(cmd: list[str], log_path: Path,
-                timeout: float) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+def spawn_ready(cmd: list[str], log_path: Path, timeout: float,
+                primed: Any = None) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
     """Run ``cmd`` (a child printing one ``READY <json>`` line when it listens) and wait for it.
 
+    ``primed``: the child was started with ``--primed``: once it prints ``PRIMED`` (imports
+    done), ``primed()`` is called (it writes the run's clock) and the child is told to go on.
     stderr goes to ``log_path``. Raises RuntimeError with the log's tail if no READY line comes
     within ``timeout`` seconds (the child is killed).
     """
     with open(log_path, "ab") as log:  # the child keeps its own descriptor
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log,
+                                stdin=subprocess.PIPE if primed is not None else None,
                                 env=dict(os.environ, PYTHONUNBUFFERED="1"))
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     line = b""
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
+        if line.startswith(b"PRIMED") and primed is not None and proc.stdin is not None:
+            primed()
+            with contextlib.suppress(OSError):
+                proc.stdin.write(b"go\n")
+                proc.stdin.close()
+            continue
         if line.startswith(b"READY ") or (not line and proc.poll() is not None):
             break
     if not line.startswith(b"READY "):
@@ -326,7 +335,7 @@ def start_subprocess(scenario: Scenario | str | Path = "hanoi-baseline",
                      speed: float | None = None, split: bool = False,
                      host: str = "127.0.0.1", timeout: float = 30.0,
                      processes: int = 1, agencies: tuple[str, ...] | None = None,
-                     instant: bool | None = None) -> Handle:
+                     instant: bool | None = None, primed: Any = None) -> Handle:
     """Start ``python -m fakes.serve`` as a child process and wait until it listens.
 
     ``scenario`` is a Scenario (written to ``run_dir/scenario.toml``), a catalog name or a
@@ -334,6 +343,9 @@ def start_subprocess(scenario: Scenario | str | Path = "hanoi-baseline",
     grandchild (``Handle.urls`` says where each agency is; ``kill()`` takes both down).
     ``agencies``: the ones to serve (default: every agency the scenario gives no base URL).
     ``instant`` overrides ``load.agencies`` of the scenario (see :func:`serve`).
+    ``primed()``, when given, runs once the child has imported everything and before it reads
+    the run folder: a live run writes its clock there, so the clock's lead is not eaten by a
+    slow start (imports take seconds on a busy machine).
     Raises RuntimeError with the child's output if it does not become ready. Every path handed
     to the child is absolute: it runs in this process's folder, whatever that is.
     """
@@ -354,7 +366,8 @@ def start_subprocess(scenario: Scenario | str | Path = "hanoi-baseline",
     cmd += [] if instant is None else ["--instant" if instant else "--in-time"]
     if processes != 1:
         cmd += ["--processes", str(processes), "--agencies-port", str(free_port(host))]
-    proc, info = spawn_ready(cmd, run_dir / "server.log", timeout)
+    cmd += ["--primed"] if primed is not None else []
+    proc, info = spawn_ready(cmd, run_dir / "server.log", timeout, primed)
     return Handle(info["base_url"], info["urls"], _keys(scenario_obj), run_dir, process=proc)
 
 
@@ -390,6 +403,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="comma-separated agencies to serve (default: those without a base URL)")
     p.add_argument("--watch-parent", action="store_true")
     p.add_argument("--agencies-port", type=int, default=None)
+    p.add_argument("--primed", action="store_true",
+                   help="print PRIMED once imported and wait for a line on stdin before reading the run folder")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--instant", dest="instant", action="store_const", const=True, default=None,
                       help="answer every write at once (201), whatever the scenario says")
@@ -400,6 +415,9 @@ def main(argv: list[str] | None = None) -> None:
     def ready(base: str, urls: dict[str, str]) -> None:
         print("READY " + json.dumps({"base_url": base, "urls": urls}), flush=True)
 
+    if args.primed:
+        print("PRIMED", flush=True)
+        sys.stdin.readline()
     scenario = load(args.scenario)
     agencies = tuple(args.agencies.split(",")) if args.agencies else local_agencies(scenario)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn turns SIGTERM/SIGINT into a stop

@@ -36,11 +36,16 @@ class Embedded:
         from scenarios.clock import write as write_clock
 
         self.dir.mkdir(parents=True, exist_ok=True)
-        t0 = time.time() + self.lead_s
-        write_clock(self.dir, ScenarioClock(t0, self.speed))
+        planned: list[float] = []
+
+        def plan() -> None:  # the child has imported everything: the lead is left for the rest
+            planned.append(time.time() + self.lead_s)
+            write_clock(self.dir, ScenarioClock(planned[0], self.speed))
+
         self.handle = start_subprocess(
-            self.s, self.dir, port=self.port, speed=self.speed, agencies=self.agencies
+            self.s, self.dir, port=self.port, speed=self.speed, agencies=self.agencies, primed=plan
         )
+        t0 = planned[0]
         self.machine.boost(self.handle.process.pid, "fakes")
         tmp = go_file.with_suffix(".tmp")
         tmp.write_text(json.dumps({"t0": t0}), encoding="utf-8")
