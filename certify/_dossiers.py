@@ -41,11 +41,11 @@ def submit(ctx: Ctx, client: Client, body: dict[str, Any], tag: str,
 
 def poll_dossier(client: Client, dossier_id: str, timeout: float,
                  caller: str = "desk") -> Exchange:
-    """GET the dossier until it is completed or rejected (or ``timeout`` passes)."""
+    """GET the dossier until it is completed, rejected or failed (or ``timeout`` passes)."""
     deadline = time.monotonic() + timeout
     while True:
         ex = client.get(f"/portal/dossiers/{dossier_id}", caller)
         status = ex.response.get("status") if isinstance(ex.response, dict) else None
-        if status in ("completed", "rejected") or time.monotonic() > deadline:
+        if status in ("completed", "rejected", "failed") or time.monotonic() > deadline:
             return ex
         time.sleep(0.2)

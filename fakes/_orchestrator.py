@@ -9,6 +9,14 @@ A call answered 202 with a ``Location`` (an agency in time, or a slow PID) leave
 ``available_at`` the agency announced, else every ``scenario.load.portal_poll_minutes``, and
 during a ``slow_polling`` fault on the portal every draw of its ``delay`` (announcements
 ignored). A step resumed after a restart polls its stored location.
+
+Transient failures (a timeout or refused connection, 408/425/429/5xx) are retried with full-jitter
+exponential backoff in scenario time within the step's budget (``Retry``: ``load.portal_retry``
+or the step's ``retry``), counted from the step's first transient failure (``retry_since``,
+committed before the first pause, so a restart keeps the clock running). When the budget is
+spent the step ends ``failed`` with a ``retries_exhausted`` problem naming the agency, the call
+and its last answer, and the dossier ends ``failed`` (its other unfinished steps cancelled):
+a finding, never a dossier stuck in flight.
 """
 
 from __future__ import annotations
@@ -26,17 +34,36 @@ from fakes.ids import mask
 from fakes.store import dumps
 from fakes.work import PENDING
 from scenarios.desks import Draws, service_rng
-from scenarios.model import Fault
+from scenarios.model import Fault, Retry
 
 __all__ = ["PLANS", "TERMINAL", "Orchestrator", "build_steps", "public", "results"]
 
-TERMINAL = ("completed", "rejected")
+TERMINAL = ("completed", "rejected", "failed")
 _DONE = ("done", "skipped")
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 _SETTLE = 0.002  # wall seconds past an announced completion before polling it
 Doc = dict[str, Any]
 Call = tuple[str, str, str, Doc]  # agency, method, path, body
-Outcome = tuple[str, Any, int]  # "done" | "rejected", answer or problem, calls made
+Outcome = tuple[str, Any, int]  # "done" | "rejected" | "failed", answer or problem, calls made
+_MIN_CAP_S = 0.25  # a capped pause is never shorter than this (wall): no retry storm at high speed
+
+
+class RetriesExhausted(Exception):
+    """A step's retry budget is spent; ``problem`` says on what."""
+
+    def __init__(self, problem: Doc) -> None:
+        super().__init__(problem["detail"])
+        self.problem = problem
+
+
+class Budget:
+    """The retry budget of one step of one dossier: its policy, when its first transient
+    failure was (scenario minute, None before any) and the retries made in this process;
+    ``persist`` commits ``retry_since`` on the first failure."""
+
+    def __init__(self, policy: Retry, since: float | None,
+                 persist: Callable[[float], Any] | None = None) -> None:
+        self.policy, self.since, self.retries, self.persist = policy, since, 0, persist
 
 
 def build_steps(env: Env, service: str, variant: str, status: str | None) -> list[Doc]:
@@ -172,10 +199,9 @@ class Orchestrator:
     end, the dossier's outcome.
     """
 
-    def __init__(self, env: Env, backoff: tuple[float, float] = (0.05, 5.0)) -> None:
+    def __init__(self, env: Env) -> None:
         self.env, self.store = env, env.stores["portal"]
         self.key = env.key_of("portal")
-        self.backoff = backoff
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.docs: dict[str, Doc] = {}
         self.rng = random.Random(env.scenario.meta.seed)
@@ -200,7 +226,7 @@ class Orchestrator:
     def resume(self) -> int:
         """Re-drive every dossier not completed or rejected; returns how many."""
         rows = self.store.db.execute(
-            "SELECT id FROM dossiers WHERE status NOT IN ('completed', 'rejected')").fetchall()
+            "SELECT id FROM dossiers WHERE status NOT IN ('completed', 'rejected', 'failed')").fetchall()
         for (dossier_id,) in rows:
             self.spawn(dossier_id)
         return len(rows)
@@ -257,9 +283,8 @@ class Orchestrator:
                     if status == "done":
                         record.update(result=payload, call=call, status="done", error=None,
                                       finished_at=now)
-                    else:
-                        record.update(status="rejected", error=_redact(payload),
-                                      finished_at=now)
+                    else:  # rejected (the agency's refusal) or failed (retries exhausted)
+                        record.update(status=status, error=_redact(payload), finished_at=now)
                 state = {s["step"]: s["status"] for s in doc["steps"]}
                 for s in doc["steps"]:
                     if s["status"] in ("pending", "in_flight", "waiting") \
@@ -293,11 +318,17 @@ class Orchestrator:
                       started_at=record["started_at"] or now)
 
     def _finish(self, doc: Doc) -> None:
-        rejected = any(s["status"] == "rejected" for s in doc["steps"])
+        ended = {s["status"] for s in doc["steps"]}
+        failed = next((s for s in doc["steps"] if s["status"] == "failed"), None)
         for s in doc["steps"]:
             if s["status"] in ("pending", "in_flight", "waiting"):
                 s["status"] = "cancelled"
-        doc["status"] = "rejected" if rejected else "completed"
+        if failed is not None:  # a system failure wins over a refusal: the finding to act on
+            doc["status"] = "failed"
+            doc["failure"] = {"step": failed["step"], "agency": failed["agency"],
+                              "code": failed["error"].get("code"), "detail": failed["error"].get("detail")}
+        else:
+            doc["status"] = "rejected" if "rejected" in ended else "completed"
         doc["completed_at"] = self.env.clock.now().isoformat()
         doc["result"] = results(doc)
 
@@ -309,67 +340,100 @@ class Orchestrator:
         return await self.update(dossier_id, lambda doc: self._step(doc, step).update(fields))
 
     async def run_step(self, dossier_id: str, step: str) -> Outcome:
-        """Send the claimed step's calls in order: ("done", last answer, calls made) or
-        ("rejected", problem, call). The driver has committed the claim of the first call;
-        each later call's number and key are committed with the previous answer before it is
-        sent. A call answered 202 with a ``Location`` is polled there (the location committed
-        first, with the step ``waiting``); a step resumed with a location polls it again."""
+        """Send the claimed step's calls in order: ("done", last answer, calls made),
+        ("rejected", problem, call) or ("failed", problem, call) when the step's retry budget
+        ran out. The driver has committed the claim of the first call; each later call's number
+        and key are committed with the previous answer before it is sent. A call answered 202
+        with a ``Location`` is polled there (the location committed first, with the step
+        ``waiting``); a step resumed with a location polls it again."""
         doc = self.load(dossier_id)
-        plan = PLANS[self._step(doc, step)["task"]]
-        first = self._step(doc, step)["call"]
-        for n in range(first, len(plan)):
-            agency, method, path, body = plan[n](doc)
-            location = self._step(doc, step).get("location") if n == first else None
-            if location:  # accepted before a restart: follow the work
-                reply = await self.poll(agency, location)
-            else:
-                reply = await self.send(agency, method, path, body, f"{dossier_id}:{step}:{n}")
-                if reply.status == 202 and reply.headers.get("location"):
-                    location = reply.headers["location"]
-                    doc = await self._set(dossier_id, step, status="waiting", location=location)
-                    reply = await self.poll(agency, location, reply.body)
-            if not 200 <= reply.status < 300:
-                error = reply.body if isinstance(reply.body, dict) else {"status": reply.status}
-                return "rejected", error, n
-            answer = _answer(reply.body)
-            if n + 1 < len(plan):  # this answer and the next call's claim in one commit
-                doc = await self._set(dossier_id, step, result=answer, call=n + 1,
-                                      status="in_flight", location=None,
-                                      idempotency_key=f"{dossier_id}:{step}:{n + 1}")
-            else:
-                return "done", answer, n + 1
+        record = self._step(doc, step)
+        plan = PLANS[record["task"]]
+        first = record["call"]
+        budget = Budget(self.retry_of(step), _minute_of(self.env, record.get("retry_since")),
+                        lambda minute: self._set(dossier_id, step,
+                                                 retry_since=self.env.clock.datetime_at(minute).isoformat()))
+        n = first
+        try:
+            for n in range(first, len(plan)):
+                agency, method, path, body = plan[n](doc)
+                location = self._step(doc, step).get("location") if n == first else None
+                if location:  # accepted before a restart: follow the work
+                    reply = await self.poll(agency, location, budget=budget)
+                else:
+                    reply = await self.send(agency, method, path, body, f"{dossier_id}:{step}:{n}", budget)
+                    if reply.status == 202 and reply.headers.get("location"):
+                        location = reply.headers["location"]
+                        doc = await self._set(dossier_id, step, status="waiting", location=location)
+                        reply = await self.poll(agency, location, reply.body, budget)
+                if not 200 <= reply.status < 300:
+                    error = reply.body if isinstance(reply.body, dict) else {"status": reply.status}
+                    return "rejected", error, n
+                answer = _answer(reply.body)
+                if n + 1 < len(plan):  # this answer and the next call's claim in one commit
+                    doc = await self._set(dossier_id, step, result=answer, call=n + 1,
+                                          status="in_flight", location=None,
+                                          idempotency_key=f"{dossier_id}:{step}:{n + 1}")
+                else:
+                    return "done", answer, n + 1
+        except RetriesExhausted as exc:
+            return "failed", exc.problem, n
         raise AssertionError(f"{dossier_id} step {step}: no call left")  # pragma: no cover
 
+    def retry_of(self, step: str) -> Retry:
+        """The retry policy of ``step``: its own, else the portal's."""
+        return self.env.scenario.steps[step].retry or self.env.scenario.load.portal_retry
+
     async def send(self, agency: str, method: str, path: str, body: Doc | None,
-                   key: str | None) -> Reply:
-        """One call, retried with full-jitter exponential backoff on transient failures."""
-        attempt = 0
+                   key: str | None, budget: Budget | None = None) -> Reply:
+        """One call, retried on transient failures with full-jitter exponential backoff (in
+        scenario time, as ``budget.policy`` says) until ``budget`` is spent: then
+        :class:`RetriesExhausted`. Without a budget, the portal's policy from now."""
+        budget = budget or Budget(self.env.scenario.load.portal_retry, None)
+        policy, clock = budget.policy, self.env.clock
         metrics = self.env.extras["metrics"].outbound
         while True:
             try:
                 reply = await self.env.outbound.call(agency, method, path, self.key, body, key)
-            except TransportError:
+            except TransportError as exc:
                 metrics[(agency, "transport_error")] += 1
+                last = f"no answer ({exc})"
             else:
                 if reply.status not in _RETRY_STATUS:
                     metrics[(agency, str(reply.status))] += 1
                     return reply
                 metrics[(agency, f"retry_{reply.status}")] += 1
-            base, cap = self.backoff
-            await asyncio.sleep(self.rng.uniform(0, min(cap, base * 2 ** attempt)))
-            attempt += 1
+                code = reply.body.get("code") if isinstance(reply.body, dict) else None
+                last = f"{reply.status}" + (f" {code}" if code else "")
+            now = clock.minute()
+            if budget.since is None:
+                budget.since = now
+                if budget.persist is not None:
+                    await budget.persist(now)
+            spent = now - budget.since
+            if spent >= policy.within or (policy.attempts and budget.retries >= policy.attempts):
+                metrics[(agency, "exhausted")] += 1
+                raise RetriesExhausted(_exhausted(agency, method, path, last, budget, spent))
+            base, cap = policy.backoff
+            cap_s = max(clock.wall_seconds(cap), _MIN_CAP_S)
+            pause = min(cap_s, clock.wall_seconds(base) * 2 ** min(budget.retries, 60))
+            budget.retries += 1  # never pause past the budget's end: one last try there
+            left_s = clock.wall_seconds(policy.within - spent)
+            await asyncio.sleep(min(self.rng.uniform(0, pause), left_s))
 
-    async def poll(self, agency: str, location: str, first: Any = None) -> Reply:
+    async def poll(self, agency: str, location: str, first: Any = None,
+                   budget: Budget | None = None) -> Reply:
         """GET ``location`` until its ``status`` is no longer pending (``queued``,
         ``in_work``, ``pending``), waiting as :meth:`wait` says between polls; ``first`` is
-        the 202's body (pending: the first poll waits too; None: poll at once)."""
+        the 202's body (pending: the first poll waits too; None: poll at once). Transient
+        failures of the polls spend ``budget`` as :meth:`send` says."""
         body = first if isinstance(first, dict) and first.get("status") in PENDING else None
         late = 0
         while True:
             if body is not None:
                 wait, late = self.wait(body, late)
                 await asyncio.sleep(wait)
-            reply = await self.send(agency, "GET", location, None, None)
+            reply = await self.send(agency, "GET", location, None, None, budget)
             if reply.status != 200 or not isinstance(reply.body, dict) \
                     or reply.body.get("status") not in PENDING:
                 return reply
@@ -405,6 +469,19 @@ class Orchestrator:
             await asyncio.sleep(0.1 * 2 ** attempt)
 
 
+def _exhausted(agency: str, method: str, path: str, last: str, budget: Budget, spent: float) -> Doc:
+    """The ``retries_exhausted`` problem of a step whose budget ran out."""
+    policy = budget.policy
+    limit = f"{policy.within:g} scenario minutes"
+    limit += f" or {policy.attempts} retries" if policy.attempts else ""
+    return {"type": "https://lienthong.example/problems/retries_exhausted", "title": "Retries exhausted",
+            "status": 503, "code": "retries_exhausted", "agency": agency,
+            "detail": f"{agency} did not take {method} {path.split('?')[0]}: last answer {last}; "
+                      f"{budget.retries} retries over {spent:,.0f} scenario minutes "
+                      f"(budget: {limit})",
+            "last": last}
+
+
 def _minute_of(env: Env, stamp: Any) -> float | None:
     """The scenario minute of an ISO timestamp (None when it is not one)."""
     if not isinstance(stamp, str):
@@ -435,6 +512,7 @@ def _redact(error: Doc) -> Doc:
 
 def public(doc: Doc) -> Doc:
     """The dossier as clients see it."""
-    return {k: doc[k] for k in ("id", "service", "variant", "channel", "status",
-                                "submitted_at", "completed_at", "steps", "result")}
+    return {**{k: doc[k] for k in ("id", "service", "variant", "channel", "status",
+                                   "submitted_at", "completed_at", "steps", "result")},
+            "failure": doc.get("failure")}
 

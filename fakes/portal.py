@@ -119,13 +119,15 @@ class StepView(Body):
     agency: str
     task: str
     after: list[str]
-    status: Literal["pending", "in_flight", "waiting", "done", "skipped", "rejected", "cancelled"]
+    status: Literal["pending", "in_flight", "waiting", "done", "skipped", "rejected", "failed", "cancelled"]
     attempts: int
     call: int
     idempotency_key: str | None
     location: str | None = None
     started_at: str | None
     finished_at: str | None
+    retry_since: str | None = Field(default=None, description="scenario time of the step's first "
+                                    "transient failure: its retry budget runs from there")
     error: dict[str, Any] | None
     result: dict[str, Any] | None
 
@@ -137,11 +139,14 @@ class DossierView(Body):
     service: str
     variant: str
     channel: str
-    status: Literal["accepted", "in_progress", "completed", "rejected"]
+    status: Literal["accepted", "in_progress", "completed", "rejected", "failed"]
     submitted_at: str
     completed_at: str | None
     steps: list[StepView]
     result: dict[str, Any]
+    failure: dict[str, Any] | None = Field(
+        default=None, description="a failed dossier's reason: the step, its agency, the problem "
+        "code (retries_exhausted) and its detail")
 
 
 def _check(body: DossierIn, variants: dict[str, Any]) -> None:

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from loadtests.journeys import COMPLETED, OPEN, STUCK, UNTRACKED, ScenarioClock
+from loadtests.journeys import COMPLETED, FAILED, OPEN, STUCK, UNTRACKED, ScenarioClock
 from scenarios.demand import calendar_for
 from scenarios.desks import DAY, Workdays
 from scenarios.model import Scenario
@@ -224,11 +224,11 @@ def measured_dossiers(
     scenario: Scenario, journeys: npt.NDArray[np.void], clock: ScenarioClock, workdays: Workdays
 ) -> dict[str, Dossiers]:
     """Each group's accepted dossiers of a live run: received when the portal accepted them,
-    completed at the portal's ``completed_minute`` (``nan`` for one open, stuck or untracked), due
+    completed at the portal's ``completed_minute`` (``nan`` for one open, stuck, failed or untracked), due
     ``deadline_wd`` (``verification_deadline_wd`` with verification) working days after."""
     accepted = np.asarray(clock.minute(journeys["accepted"]), dtype=np.float64)
     outcome = journeys["outcome"]
-    followed = np.isfinite(accepted) & np.isin(outcome, (COMPLETED, OPEN, STUCK, UNTRACKED))
+    followed = np.isfinite(accepted) & np.isin(outcome, (COMPLETED, OPEN, STUCK, UNTRACKED, FAILED))
     out: dict[str, Dossiers] = {}
     for code, group in enumerate(GROUPS):
         if group not in scenario.services:

@@ -136,8 +136,10 @@ def _checks(m: _Measured) -> list[Check]:
         *_stage_checks(rec, m.live.error),
         *twin,
         *_comparison_checks(m),
-        Check("no dossier lost or stuck", m.outcomes["stuck"] == 0 and not lost,
-              f"{m.outcomes['stuck']} stuck at the end, {lost} lost"
+        Check("no dossier lost, stuck or failed",
+              m.outcomes["stuck"] == 0 and not lost and not m.outcomes.get("failed"),
+              f"{m.outcomes['stuck']} stuck at the end, {lost} lost, {m.outcomes.get('failed', 0)} failed"
+              + (f" ({_failures(m)})" if m.outcomes.get("failed") else "")
               + (f" ({m.outcomes['open']} open: in work at the desks)" if m.outcomes.get("open") else ""),
               group="reconciliation"),
         *_lag_check(m),
@@ -145,6 +147,18 @@ def _checks(m: _Measured) -> list[Check]:
               f"{int(d.get('dropped', 0))} dropped, {int(d.get('not_sent', 0))} not sent, "
               f"{int(d.get('late', 0))} started > 50 ms late", group="driver"),
     ]
+
+
+def _failures(m: _Measured) -> str:
+    """Where the failed dossiers gave up: "retries ran out at bhyt (vss) ×3, …"."""
+    found = [v for v in m.rec.violations if v.rule == "failed_dossier"]
+    where: dict[str, int] = {}
+    for v in found:
+        key = v.detail.split(":", 1)[0]
+        where[key] = where.get(key, 0) + 1
+    if not where:
+        return "see metrics.json"
+    return "retries ran out at " + ", ".join(f"{k} ×{n}" for k, n in where.items())
 
 
 def _metrics_doc(m: _Measured) -> dict[str, Any]:
@@ -421,14 +435,15 @@ def _journey_table(jm: dict[str, Any]) -> Table:
         if service not in jm:
             continue
         j = jm[service]
-        rows.append([service, j["count"], j["completed"], j["rejected"], j.get("open", 0), j["stuck"],
-                     j["deadline_wd"], j["e2e_wd"]["p50"], j["e2e_wd"]["p95"], j["attainment"]])
-    cols = ["group", "arrivals", "completed", "rejected", "open at the end", "stuck", "deadline WD",
+        rows.append([service, j["count"], j["completed"], j["rejected"], j.get("failed", 0), j.get("open", 0),
+                     j["stuck"], j["deadline_wd"], j["e2e_wd"]["p50"], j["e2e_wd"]["p95"], j["attainment"]])
+    cols = ["group", "arrivals", "completed", "rejected", "failed", "open at the end", "stuck", "deadline WD",
             "e2e p50 WD", "e2e p95 WD", "attainment"]
     return Table("Linked groups (measured)", cols, rows,
                  note="Open at the end: still in work at the agencies' desks when the run stopped (agencies "
-                 "in time), as the twin's open dossiers; stuck: no answer or no progress. Attainment here: "
-                 "completed in time over every accepted dossier (rejected, open and stuck included); the "
+                 "in time), as the twin's open dossiers; stuck: no answer or no progress; failed: the portal "
+                 "gave it up when a step's retry budget ran out. Attainment here: completed in time over "
+                 "every accepted dossier (rejected, failed, open and stuck included); the "
                  "comparison with the twin below uses its own, shared rule.")
 
 
@@ -654,7 +669,8 @@ def group_sentence(jm: dict[str, Any], thresholds: list[Any]) -> tuple[bool, str
             continue
         j = jm[service]
         not_due = j.get("open_not_due", 0)
-        accepted = j["completed"] + j["rejected"] + j["stuck"] + j.get("open", 0) - not_due
+        accepted = (j["completed"] + j["rejected"] + j.get("failed", 0) + j["stuck"] + j.get("open", 0)
+                    - not_due)
         if not accepted:
             parts.append(f"{service}: no dossier accepted")
             all_met = False

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from loadtests._records import REQUEST_KINDS
-from loadtests.journeys import COMPLETED, INCOMPLETE, NOT_SUBMITTED, REJECTED, ScenarioClock
+from loadtests.journeys import COMPLETED, FAILED, INCOMPLETE, NOT_SUBMITTED, REJECTED, ScenarioClock
 from scenarios.model import Scenario
 
 __all__ = ["backlog_curve", "incident_windows"]
@@ -42,7 +42,8 @@ def backlog_curve(journeys: npt.NDArray[np.void], minutes: npt.NDArray[np.float6
     and never finished stays to the end.
     """
     arrived = np.sort(journeys["submitted"])
-    end = np.where(np.isin(journeys["outcome"], (COMPLETED, REJECTED)), journeys["completed_minute"], np.inf)
+    finished = np.isin(journeys["outcome"], (COMPLETED, REJECTED, FAILED))
+    end = np.where(finished, journeys["completed_minute"], np.inf)
     end = np.where(np.isin(journeys["outcome"], (INCOMPLETE, NOT_SUBMITTED)), journeys["submitted"], end)
     end = np.sort(np.nan_to_num(end, nan=np.inf))
     return np.searchsorted(arrived, minutes, "right") - np.searchsorted(end, minutes, "right")
@@ -99,6 +100,10 @@ def incident_windows(
             },
             "rejected": {
                 k: int(_count(journeys["submitted"][journeys["outcome"] == REJECTED], a, b))
+                for k, (a, b) in sides.items()
+            },
+            "failed": {
+                k: int(_count(journeys["submitted"][journeys["outcome"] == FAILED], a, b))
                 for k, (a, b) in sides.items()
             },
             "backlog": _backlog(grid, curve, start, end),

@@ -33,6 +33,10 @@ from scenarios.demand import calendar_for, start_datetime
 from scenarios.model import Scenario
 
 __all__ = [
+    "ACCEPTED",
+    "COMPLETED",
+    "FAILED",
+    "OPEN",
     "OUTCOMES",
     "STEP_DTYPE",
     "JourneyRunner",
@@ -44,14 +48,15 @@ __all__ = [
 
 # How a journey ended; the index is JOURNEY_DTYPE.outcome. ``untracked``: the portal accepted
 # the dossier but the code it answered with does not resolve (404 on every poll: incident F3).
+# ``failed``: the portal gave the dossier up when a step's retry budget ran out.
 OUTCOMES = ("completed", "rejected", "incomplete", "not_submitted", "stuck", "not_started", "untracked",
-            "open")
-COMPLETED, REJECTED, INCOMPLETE, NOT_SUBMITTED, STUCK, NOT_STARTED, UNTRACKED, OPEN = range(8)
-#: Accepted dossiers: completed, rejected, stuck (no answer or no progress at the end) and open
-#: (agencies in time: still in work at the desks when the run ended, as the twin's open dossiers).
-ACCEPTED = (COMPLETED, REJECTED, STUCK, OPEN)
+            "open", "failed")
+COMPLETED, REJECTED, INCOMPLETE, NOT_SUBMITTED, STUCK, NOT_STARTED, UNTRACKED, OPEN, FAILED = range(9)
+#: Accepted dossiers: completed, rejected, failed, stuck (no answer or no progress at the end) and
+#: open (agencies in time: still in work at the desks when the run ended, as the twin's open ones).
+ACCEPTED = (COMPLETED, REJECTED, STUCK, OPEN, FAILED)
 UNKNOWN_CODE_POLLS = 3  # consecutive 404s on the dossier code given before a journey stops following
-TERMINAL = ("completed", "rejected")
+TERMINAL = ("completed", "rejected", "failed")
 POLL_BACKOFF = 4.0  # the longest gap between two status polls, in poll intervals …
 POLL_RATE = 150.0  # … or longer, so the dossiers followed are polled at most this often per second
 
@@ -282,7 +287,7 @@ class JourneyRunner:
 
     def _finish(self, row: np.void, n: int, body: dict[str, Any]) -> None:
         row["finished"] = time.time()
-        row["outcome"] = COMPLETED if body["status"] == "completed" else REJECTED
+        row["outcome"] = {"completed": COMPLETED, "failed": FAILED}.get(body["status"], REJECTED)
         row["completed_minute"] = self._minute_of(body.get("completed_at"), row["finished"])
         for step in body.get("steps") or ():
             self.steps.append(
@@ -329,11 +334,11 @@ def journey_metrics(
     """End-to-end and per-step figures in working days, by service, from the journey rows.
 
     The statutory clock of a dossier starts on its received day (15:00 rule) at acceptance;
-    ``attainment`` is the share of *accepted* dossiers (completed, rejected, stuck or open)
+    ``attainment`` is the share of *accepted* dossiers (completed, rejected, failed, stuck or open)
     completed by the group deadline (``verification_deadline_wd`` for dossiers needing
     verification); an open dossier not yet due at ``end_minute`` (the run's end) is left out, as
     its outcome is not known (``open_not_due``). Keys: ``"birth"``, ``"death"`` (``count``,
-    ``completed``, ``rejected``, ``incomplete``, ``not_submitted``, ``stuck``, ``open``,
+    ``completed``, ``rejected``, ``incomplete``, ``not_submitted``, ``stuck``, ``open``, ``failed``,
     ``open_not_due``, ``attainment``, ``e2e_wd`` summary, ``deadline_wd``) and ``"steps"`` (per step
     id: ``count``, ``attainment`` against ``limit_wd``, ``elapsed_wd`` summary).
     """
@@ -377,7 +382,7 @@ def _service_figures(
             received = _at(origin, accepted[j])
             limit = svc.verification_deadline_wd if rows["verification"][j] else svc.deadline_wd
             not_due += int(cal.deadline(received, int(limit)) > end)
-    accepted_n = counts["completed"] + counts["rejected"] + counts["stuck"] + counts["open"] - not_due
+    accepted_n = sum(counts[OUTCOMES[i]] for i in ACCEPTED) - not_due
     return {
         "count": int(rows.size),
         **counts,

@@ -75,7 +75,7 @@ __all__ = [
     "run_days",
 ]
 
-TERMINAL = ("completed", "rejected")
+TERMINAL = ("completed", "rejected", "failed")
 
 
 @dataclass(frozen=True)
@@ -339,6 +339,8 @@ class _Checker:
             code, text = _rejection(stored)
             rule = "lost_attachment" if code == "missing_attachment" else "refused_valid_dossier"
             out.add(sub.code, rule, text)
+        elif status == "failed":
+            out.add(sub.code, "failed_dossier", _failure(stored))
         if sub.service == "birth":
             return self._birth(sub, done, out), set()
         return set(), self._death(sub, done, out)
@@ -522,6 +524,14 @@ def _returned(sub: Submission) -> str:
 
 
 
+
+
+def _failure(stored: Mapping[str, Any]) -> str:
+    """A failed dossier's reason: "<step> (<agency>): <the portal's detail>"."""
+    f = stored.get("failure") or {}
+    if not isinstance(f, Mapping):
+        return "failed"
+    return f"{f.get('step')} ({f.get('agency')}): {f.get('detail') or f.get('code') or 'failed'}"
 
 
 def _rejection(stored: Mapping[str, Any]) -> tuple[str, str]:

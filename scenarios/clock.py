@@ -85,7 +85,11 @@ class CalendarClock(ScenarioClock):
 
     def now(self) -> dt.datetime:
         """The scenario date-time now."""
-        return self.origin + dt.timedelta(minutes=self.minute())
+        return self.datetime_at(self.minute())
+
+    def datetime_at(self, minute: float) -> dt.datetime:
+        """The scenario date-time of scenario ``minute``."""
+        return self.origin + dt.timedelta(minutes=minute)
 
     def today(self) -> dt.date:
         """The scenario date now."""

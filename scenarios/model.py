@@ -14,7 +14,7 @@ from datetime import date
 from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "AGENCY_IDS",
@@ -34,6 +34,7 @@ __all__ = [
     "Money",
     "Rate",
     "Region",
+    "Retry",
     "Scenario",
     "Service",
     "SimSettings",
@@ -313,13 +314,37 @@ class Agency(Frozen):
     assumption: str | None = None
 
 
+class Retry(Frozen):
+    """How long the portal keeps retrying a step's transient failures (timeouts, connection
+    errors, 408/425/429/5xx) before the dossier ends ``failed`` with the reason.
+
+    ``within``: the step's budget in scenario time from its first transient failure (default
+    three days: the birth group's whole deadline); ``attempts``: at most this many retries
+    (0: no count limit, the time budget alone); ``backoff``: ``[base, cap]`` in scenario minutes
+    of the full-jitter exponential backoff between attempts (the n-th waits a uniform draw in
+    ``[0, min(cap, base·2ⁿ)]``). The budget is scenario data, so a run at any compression retries
+    the same way in scenario time.
+    """
+
+    within: Minutes = Field(default=4320.0, gt=0)
+    attempts: int = Field(default=0, ge=0)
+    backoff: tuple[Positive, Positive] = (1.0, 60.0)
+
+    @model_validator(mode="after")
+    def _base_under_cap(self) -> Retry:
+        if self.backoff[0] > self.backoff[1]:
+            raise ValueError(f"backoff base {self.backoff[0]} is above its cap {self.backoff[1]}")
+        return self
+
+
 class Step(Frozen):
     """One procedure of a linked service, done by one agency.
 
     ``limit_wd`` is the statutory limit in working days from the step's receipt (0 = the same
     working day, 15:00 rule); ``desk_time`` is a person's handling time in minutes and
     ``system_time`` the system's processing time in minutes. ``after`` lists the steps that must
-    finish first; ``when_status`` restricts a death-group step to deceased with those statuses.
+    finish first; ``when_status`` restricts a death-group step to deceased with those statuses;
+    ``retry`` overrides the portal's retry budget (``load.portal_retry``) for this step.
     """
 
     agency: AgencyId
@@ -330,6 +355,7 @@ class Step(Frozen):
     desk_time: Dist | None = None
     system_time: Dist | None = None
     when_status: tuple[DeathStatus, ...] | None = None
+    retry: Retry | None = None
     assumption: str | None = None
 
 
@@ -493,11 +519,14 @@ class Load(Frozen):
     ``"instant"`` answers every write at once (201), as systems with no people behind them.
     ``portal_poll_minutes``: how often the reference portal polls an agency's work in progress
     when the agency does not announce when it will be done (scenario minutes).
+    ``portal_retry``: how the reference portal retries a step's transient failures and when it
+    gives the dossier up as ``failed`` (:class:`Retry`; a step's own ``retry`` wins).
     """
 
     speed: Positive = 720.0
     agencies: Literal["in_time", "instant"] = "in_time"
     portal_poll_minutes: Positive = 5.0
+    portal_retry: Retry = Retry()
     days: int = Field(default=1, ge=1)
     max_dossiers: int = Field(default=1_000_000, ge=1)
     max_seconds: Positive = 600.0

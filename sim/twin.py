@@ -21,7 +21,9 @@ Model (minutes from the scenario's start; ``run`` is the entry point):
 - **Systems** run 24/7 except during ``outage`` faults of their agency (or ``"*"``); work in
   progress pauses through an outage. ``latency`` faults add their draw (ms) to an attempt;
   ``error`` faults fail an attempt with their rate, and it is retried after an exponential
-  backoff (1, 2, 4 … min, at most 60) without holding a server. ``slow_pid`` delays the end of
+  backoff (1, 2, 4 … min, at most 60: ``load.portal_retry.backoff``, the reference portal's, or
+  the step's ``retry``) without holding a server; the twin never gives a dossier up (the
+  portal's ``within`` budget is not modelled). ``slow_pid`` delays the end of
   ``issue_pid`` steps that start their system phase in the window (issuance, not our servers).
 - **Hand-offs** into an agency wait out a ``delivery_delay`` fault (its draw), and every
   hand-off waits out a ``portal`` outage. ``false_rejection`` refuses the dossier at the end of
@@ -83,7 +85,6 @@ __all__ = ["CsvSink", "NpySink", "simulate"]
 
 _MARGIN_DAYS = 150  # calendar tables reach past the horizon for deadlines of late dossiers
 _CHUNK = 65_536
-_BACKOFF_CAP = 60.0
 _DRAW_BLOCK = 4096
 _HOUR = 60.0
 
@@ -258,6 +259,8 @@ class _Model:
         self.on_step_done_later: _Callbacks = [self._step_done_later]
         self.step_names = tuple(scenario.steps)
         self.step_agency = [AGENCY_IDS.index(scenario.steps[n].agency) for n in self.step_names]
+        self.step_backoff = [(scenario.steps[n].retry or scenario.load.portal_retry).backoff
+                             for n in self.step_names]  # the portal's retry policy, as the fakes'
         self._calendars(days)
         self._pools()
         self._faults()
@@ -589,7 +592,8 @@ class _Model:
                 if f.start <= now < f.end and f.rate:
                     rate = max(rate, f.rate)
             if rate and self.uniform() < rate:
-                backoff = min(2.0**task.retries, _BACKOFF_CAP)
+                base, cap = self.step_backoff[step]
+                backoff = min(base * 2.0**task.retries, cap)
                 task.retries += 1
                 self._at(backoff, self.on_retry, task)
                 return

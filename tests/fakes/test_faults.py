@@ -287,3 +287,49 @@ def test_agencies_hook_only_the_faults_the_middleware_marks() -> None:
     hooked = {name: sorted(getattr(m, "HOOKS", {})) for name, m in _MODULES.items()}
     assert hooked == {"health": [], "justice": [], "police": ["code_mismatch", "slow_pid"],
                       "vss": ["wrong_card_expiry"], "social": [], "portal": ["lost_attachment"]}
+
+
+def _with_retry(scenario: Scenario, **policy: Any) -> Scenario:
+    from scenarios.model import Retry
+    load_ = scenario.load.model_copy(update={"portal_retry": Retry(**policy)})
+    return scenario.model_copy(update={"load": load_})
+
+
+def test_a_step_that_never_succeeds_fails_its_dossier_when_its_budget_is_spent(
+        scenario: Scenario, start: Any) -> None:
+    """VSS answers 503 for ever: the portal retries within its 30-minute budget (scenario time),
+    then the dossier ends ``failed`` naming VSS, its call and last answer; the steps before it
+    stay done, nothing retries any more, and /metrics counts it."""
+    s = with_faults(_with_retry(scenario, within=30, backoff=(1, 5)),
+                    Fault(kind="error", agency="vss", start=0, end=1e9, rate=1.0, status=503))
+    api = start(s, speed=600.0)  # 30 scenario minutes: 3 s
+    doc = api.submit_and_wait(api.birth_dossier("ks_bhyt"))
+    assert doc["status"] == "failed", doc["status"]
+    assert doc["failure"]["step"] == "bhyt" and doc["failure"]["agency"] == "vss"
+    assert doc["failure"]["code"] == "retries_exhausted"
+    assert "503" in doc["failure"]["detail"] and "POST /vss/child-cards" in doc["failure"]["detail"]
+    steps = {st["step"]: st for st in doc["steps"]}
+    assert steps["ks"]["status"] == "done" and steps["pid"]["status"] == "done"
+    assert steps["bhyt"]["status"] == "failed" and steps["bhyt"]["error"]["code"] == "retries_exhausted"
+    from datetime import datetime
+    spent = datetime.fromisoformat(doc["completed_at"]) - datetime.fromisoformat(steps["bhyt"]["retry_since"])
+    assert 30 <= spent.total_seconds() / 60 < 32  # the budget, no pause past its end
+    tries = metric(api, 'lienthong_portal_outbound_total{agency="vss",outcome="retry_503"}')
+    assert tries >= 6  # 30 minutes of 1, 2, 4, then ≤ 5-minute pauses
+    assert metric(api, 'lienthong_portal_outbound_total{agency="vss",outcome="exhausted"}') == 1
+    assert metric(api, 'lienthong_portal_dossiers{status="failed"}') == 1
+    time.sleep(0.5)  # 5 scenario minutes: a retry would have happened by now
+    assert metric(api, 'lienthong_portal_outbound_total{agency="vss",outcome="retry_503"}') == tries
+
+
+def test_a_step_can_cap_its_retries_by_count(scenario: Scenario, start: Any) -> None:
+    """A step's own ``retry`` wins over the portal's: 3 retries, then ``failed``."""
+    from scenarios.model import Retry
+    steps = dict(scenario.steps)
+    steps["bhyt"] = steps["bhyt"].model_copy(update={"retry": Retry(attempts=3, backoff=(0.1, 0.1))})
+    s = with_faults(scenario.model_copy(update={"steps": steps}),
+                    Fault(kind="error", agency="vss", start=0, end=1e9, rate=1.0, status=500))
+    api = start(s, speed=600.0)
+    doc = api.submit_and_wait(api.birth_dossier("ks_bhyt"))
+    assert doc["status"] == "failed" and "3 retries over" in doc["failure"]["detail"]
+    assert metric(api, 'lienthong_portal_outbound_total{agency="vss",outcome="retry_500"}') == 4

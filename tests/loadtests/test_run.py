@@ -93,3 +93,33 @@ def test_a_scenario_with_a_task_the_fakes_do_not_run_exits_2_naming_it(tmp_path:
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 2, result.output
         assert "steps.ks.task" in result.output and "register_brith" in result.output
+
+
+def test_dossiers_whose_retries_run_out_fail_the_run_by_name(tmp_path: Path) -> None:
+    """VSS answers 503 from 10:00 to the end of the day and the portal's retry budget is one hour:
+    the birth dossiers with a card step end ``failed`` (not stuck, not silent): counted in the
+    outcomes, named in the checks and the reconciliation, and the run exits 1."""
+    path = tmp_path / "vss-down.toml"
+    path.write_text(
+        'extends = "hanoi-baseline"\n[meta]\nname = "vss-down"\n'
+        '[load.portal_retry]\nwithin = "1h"\n'
+        '[[faults]]\nkind = "error"\nagency = "vss"\nstart = "10h"\nend = "1d"\nrate = 1.0\nstatus = 503\n',
+        encoding="utf-8")
+    s = scenarios.load(str(path))
+    out = run_scenario(s, RunSettings(speed=_short(s, 6.0), multiplier=0.1, out=tmp_path / "runs", drain_s=20,
+                                      instant=True))
+    failed = out.metrics["outcomes"]["failed"]
+    assert failed > 0 and out.metrics["outcomes"]["stuck"] == 0
+    assert out.metrics["outcomes"]["completed"] > 0  # the morning's dossiers, and those without a card
+    rules = [v.rule for v in out.reconciliation.violations]
+    assert rules.count("failed_dossier") == failed and set(rules) == {"failed_dossier"}
+    details = [v.detail for v in out.reconciliation.violations]
+    assert all(d.startswith(("bhyt (vss): vss did not take POST /vss/child-cards: last answer 503",
+                             "funeral_vss (vss): vss did not take POST /vss/funeral-allowances: last answer 503"))
+               for d in details), details[:3]
+    assert out.exit_code == 1
+    report = (out.path / "report.md").read_text(encoding="utf-8")
+    assert f"{failed} failed (retries ran out at bhyt (vss) ×" in report
+    births = out.metrics["journeys"]["birth"]
+    assert births["failed"] + births["completed"] + births["rejected"] + births["open"] + births["stuck"] \
+        <= births["count"] and births["attainment"] < 1.0
