@@ -116,12 +116,13 @@ async def commit(idem: Idem, env: Env, write: Write,
             else:
                 status, doc, headers = timed[0].accept(env, db, timed[1], write)
             payload = json.dumps(doc, ensure_ascii=False).encode()
+            # built before the commit: a response that cannot be produced (a header that does not
+            # encode) raises here and undoes the write, so nothing is stored that cannot answer
+            answer = Response(payload, status, headers=headers, media_type="application/json")
             db.execute("INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?)",
                        (idem.caller, idem.key, idem.hash, status, json.dumps(headers), payload))
     await idem.store.durable()
-    if earlier is not None:
-        return earlier
-    return Response(payload, status, headers=headers, media_type="application/json")
+    return earlier if earlier is not None else answer
 
 
 B = TypeVar("B", bound=BaseModel)

@@ -107,3 +107,23 @@ def test_hooks_of_the_marked_faults_change_the_draft(store: Store) -> None:
     assert json.loads(r.body)["n"] == 42
     call(writes, request(store), "k2", Note(text="b"), log)
     assert log.calls == ["prepare", "write 42", "prepare", "write 1"]
+
+
+def test_a_write_whose_answer_cannot_be_produced_stores_nothing(store: Store) -> None:
+    """A Location that does not encode as an HTTP header (CONTRACT: no write commits unless its
+    response can be produced): the write raises, its record and its idempotency entry are
+    undone, and the same key tried again is a fresh write, not a stored failure."""
+
+    class Bad(Log):
+        def write(self, env: Any, db: Connection, body: Note, draft: Draft) -> Out:
+            status, doc, _ = super().write(env, db, body, draft)
+            return status, doc, {"Location": "/notes/\uff11"}  # fullwidth digit: not latin-1
+
+    writes = Writes("notes")
+    for _ in range(2):
+        with pytest.raises(UnicodeEncodeError):
+            call(writes, request(store), "k1", Note(text="a"), Bad())
+    assert store.db.execute("SELECT count(*) FROM notes").fetchone()[0] == 0
+    assert store.db.execute("SELECT count(*) FROM idempotency").fetchone()[0] == 0
+    ok = call(writes, request(store), "k1", Note(text="a"), Log())
+    assert ok.status_code == 201 and store.db.execute("SELECT count(*) FROM notes").fetchone()[0] == 1
