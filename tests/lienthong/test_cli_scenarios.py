@@ -43,7 +43,17 @@ def test_validate_every_catalog_file_exits_0() -> None:
     files = [str(scenarios.resolve(n)) for n in scenarios.catalog()]
     result = runner.invoke(app, ["scenarios", "validate", *files])
     assert result.exit_code == 0, result.output
-    assert result.output.count("ok") == len(files)
+    assert result.output.count("ok") == len(files) and "warn" not in result.output
+
+
+def test_validate_warns_of_a_task_only_the_twin_runs(tmp_path: Path) -> None:
+    """Valid for the twin (exit 0), but the live run would refuse it: the warning names the key."""
+    path = tmp_path / "twin-only.toml"
+    path.write_text('extends = "hanoi-baseline"\n[meta]\nname = "t"\n[steps.ks]\ntask = "register_brith"\n',
+                    encoding="utf-8")
+    result = runner.invoke(app, ["scenarios", "validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "warn" in result.output and "steps.ks.task: 'register_brith'" in result.output
 
 
 def test_show_unknown_name_suggests_closest() -> None:
