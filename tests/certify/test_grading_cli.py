@@ -8,6 +8,7 @@ the test can count the ``certify-*`` folders a run leaves behind (it must leave 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -63,6 +64,25 @@ def _certify(vendor: tuple[Vendor, int], out: Path, temp: Path, *args: str,
         if (out / "certificate.json").exists() else {}
     return {"code": proc.returncode, "out": proc.stdout, "err": proc.stderr, "doc": doc,
             "left": _leftovers(temp)}
+
+
+@contextlib.contextmanager
+def _running(vendor: tuple[Vendor, int], tmp_path: Path, temp: Path,
+             *args: str) -> Iterator[subprocess.Popen[str]]:
+    """``lienthong certify vss`` running in a child (``TMPDIR`` = ``temp``), killed on the way out
+    if the test left it running."""
+    v, port = vendor
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lienthong", "certify", "vss", "--base-url", v.base_url,
+         "--ecosystem-port", str(port), "--out", str(tmp_path / "cert"), *args],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "TMPDIR": str(temp)})
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -135,14 +155,9 @@ def test_a_suite_error_is_incomplete_not_the_vendors_fail(vendor: tuple[Vendor, 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_run_removes_its_temporary_folders(vendor: tuple[Vendor, int], tmp_path: Path,
                                                           sig: signal.Signals) -> None:
-    v, port = vendor
+    port = vendor[1]
     temp = _temp(tmp_path)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lienthong", "certify", "vss", "--base-url", v.base_url,
-         "--ecosystem-port", str(port), "--out", str(tmp_path / "cert"), *_FAST],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "TMPDIR": str(temp)})
-    try:
+    with _running(vendor, tmp_path, temp, *_FAST) as proc:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # mid-run: the ecosystem answers behind the proxy
             try:
@@ -158,10 +173,6 @@ def test_an_interrupted_run_removes_its_temporary_folders(vendor: tuple[Vendor, 
         time.sleep(1.0)
         proc.send_signal(sig)
         out, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 130, out[-2000:]
     assert "interrupted (SIG" in out and "no certificate written" in out
     assert _leftovers(temp) == []
@@ -171,21 +182,15 @@ def test_an_interrupted_run_removes_its_temporary_folders(vendor: tuple[Vendor, 
 
 
 def test_stopping_the_load_run_kills_its_load_process(vendor: tuple[Vendor, int], tmp_path: Path) -> None:
-    v, port = vendor
     temp = _temp(tmp_path)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lienthong", "certify", "vss", "--base-url", v.base_url,
-         "--ecosystem-port", str(port), "--out", str(tmp_path / "cert"), "--phases", "performance",
-         "--rate", "2", "--perf-seconds", "60"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "TMPDIR": str(temp)})
 
     def generators() -> list[psutil.Process]:  # this run's load process (its files are in temp)
         return [p for p in psutil.process_iter(["cmdline"])
                 if "certify._load_generator" in " ".join(p.info["cmdline"] or ())
                 and str(temp) in " ".join(p.info["cmdline"] or ())]
 
-    try:
+    with _running(vendor, tmp_path, temp, "--phases", "performance", "--rate", "2",
+                  "--perf-seconds", "60") as proc:
         deadline = time.monotonic() + 60
         while not generators() and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -193,10 +198,6 @@ def test_stopping_the_load_run_kills_its_load_process(vendor: tuple[Vendor, int]
         time.sleep(2.0)  # mid-load
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 130, out[-2000:]
     assert "interrupted (SIGTERM)" in out
     assert not load.is_running() or load.status() == psutil.STATUS_ZOMBIE
