@@ -107,9 +107,12 @@ def _group_phrase(sid: str, svc: Mapping[str, Any]) -> str:
 
 def sim_verdict(scenario: Scenario, m: Mapping[str, Any], results: list[ThresholdResult]) -> str:
     """The first sentence: do the services meet their deadlines; if not, which step fails and by how much."""
-    services = dict(m.get("services", {}))
+    every = dict(m.get("services", {}))
+    services = {sid: svc for sid, svc in every.items() if _simulated(svc)}
+    idle = [sid for sid in every if sid not in services]
+    aside = "".join(f" The {sid} group is not simulated: it has no demand." for sid in idle)
     if not services:
-        return "Not judged: no dossier finished in the simulated window."
+        return "Not judged: no dossier arrived in the simulated window." + aside
     failing = [sid for sid, svc in services.items() if not _service_ok(sid, svc, results)]
     if not failing:
         both = "both groups meet" if len(services) == 2 else f"the {next(iter(services))} group meets"
@@ -118,7 +121,8 @@ def sim_verdict(scenario: Scenario, m: Mapping[str, Any], results: list[Threshol
             f"{_num(svc.get('attainment')):.0%} on time"
             for sid, svc in services.items()
         )
-        return f"Yes: {both} their deadlines — {figures}."
+        their = "their deadlines" if len(services) == 2 else "its deadline"
+        return f"Yes: {both} {their} — {figures}.{aside}"
     # Each failing group is blamed on its own worst step; groups sharing one are named together.
     by_step: dict[str | None, list[str]] = {}
     for sid in failing:
@@ -131,7 +135,19 @@ def sim_verdict(scenario: Scenario, m: Mapping[str, Any], results: list[Threshol
         detail = "; ".join(_group_phrase(sid, services[sid]) for sid in sids)
         cause = "" if name is None else f"{_step_phrase(scenario, name, m['steps'][name])}, so "
         clauses.append(f"{cause}{groups} {verb} ({detail})")
-    return f"No: {'; and '.join(clauses)}."
+    return f"No: {'; and '.join(clauses)}.{aside}"
+
+
+def _simulated(svc: Mapping[str, Any]) -> bool:
+    """Whether any dossier of the group arrived (in any replication): a group without demand is
+    not simulated, and has nothing to judge (its figures would be empty, never "nan")."""
+    arrivals = svc.get("arrivals")
+    if arrivals is None:  # figures without arrival counts: judged as given
+        return True
+    if isinstance(arrivals, Mapping):
+        values = arrivals.get("values") or [arrivals.get("mean")]
+        return any(v for v in values if v is not None)
+    return bool(arrivals)
 
 
 def write_step_csv(m: Mapping[str, Any], path: Path) -> Path:
@@ -240,7 +256,9 @@ def _checks(m: Mapping[str, Any]) -> list[Check]:
         Check(
             "warm-up long enough (MSER-5)",
             math.isnan(mser) or mser <= declared,
-            f"declared {declared:g} days, MSER-5 suggests {mser:.1f} days",
+            f"declared {declared:g} days, "
+            + ("MSER-5 cannot tell: too few hours after the cut (fewer than 10 points)" if math.isnan(mser)
+               else f"MSER-5 suggests {mser:.1f} days"),
             blocking=False,
         ),
     ]

@@ -151,3 +151,18 @@ def test_size_bad_input_exits_2(tmp_path: Path, args: list[str], message: str) -
     result = runner.invoke(app, ["size", _scenario(tmp_path, TINY), *args, "--out", str(tmp_path / "runs")])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_a_group_without_demand_is_not_simulated_never_nan(tmp_path: Path) -> None:
+    """``deaths_per_wd = 0``: the verdict judges the birth group alone and says the death group is
+    not simulated; nothing in the console or the report reads "nan"; exit 0."""
+    assert "deaths_per_wd = 10" in TINY
+    text = TINY.replace('name = "tiny"', 'name = "tiny-no-deaths"')
+    text = text.replace("deaths_per_wd = 10", "deaths_per_wd = 0")
+    result = runner.invoke(app, ["sim", _scenario(tmp_path, text), "--days", "7", "-r", "2", "-w", "1",
+                                 "--out", str(tmp_path / "runs")], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "The death group is not simulated: it has no demand." in result.output
+    assert "the birth group meets its deadline" in result.output
+    report = (_only_run(tmp_path / "runs") / "report.md").read_text(encoding="utf-8")
+    assert "nan" not in result.output.lower() and " nan" not in report.lower()
