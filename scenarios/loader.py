@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import UnionType
 from typing import Any, Union, get_args, get_origin
@@ -20,9 +20,11 @@ from scenarios import metrics
 from scenarios.errors import ScenarioError, closest
 from scenarios.model import DIST_PARAMS, FAULT_PARAMS, LUNAR_ANIMALS, Dist, Scenario
 
-__all__ = ["CATALOG_DIR", "catalog", "dump", "load", "loads", "resolve"]
+__all__ = ["CATALOG_DIR", "DELETE", "catalog", "dump", "load", "loads", "resolve"]
 
 CATALOG_DIR = Path(__file__).parent
+#: In a scenario that ``extends`` another, ``key = "__delete__"`` removes the inherited key.
+DELETE = "__delete__"
 _MAX_EXTENDS = 8
 
 
@@ -68,6 +70,9 @@ def loads(text: str, *, source: str = "<string>", base_dir: Path | None = None) 
     """Loads a scenario from TOML text. Raises ScenarioError."""
     raw = _parse(text, source)
     merged = _resolve_extends(raw, source, base_dir or CATALOG_DIR, depth=0)
+    if left := list(_deletions(merged)):
+        raise ScenarioError([(key, f"{DELETE!r} removes a key inherited through 'extends'; there is none "
+                              "to remove here") for key in left], source=source)
     return validate(merged, source=source)
 
 
@@ -126,6 +131,20 @@ def _resolve_extends(raw: dict[str, Any], source: str, base_dir: Path, depth: in
     return deep_merge(base, raw)
 
 
+def _deletions(data: Any, at: str = "") -> Iterator[str]:
+    """Dotted keys still holding :data:`DELETE` (nothing was inherited there to remove)."""
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            here = f"{at}.{key}" if at else str(key)
+            if value == DELETE:
+                yield here
+            else:
+                yield from _deletions(value, here)
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _deletions(value, f"{at}[{i}]")
+
+
 def _resolve_parent(parent: str, source: str) -> Path:
     try:
         return resolve(parent)
@@ -134,10 +153,14 @@ def _resolve_parent(parent: str, source: str) -> Path:
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Tables merge key by key; every other value (lists included) replaces the base's."""
+    """Tables merge key by key; every other value (lists included) replaces the base's; the value
+    :data:`DELETE` (``"__delete__"``) removes the base's key (a variant, a service, a step's
+    inherited ``system_time``), which then takes its default if it has one."""
     out = dict(base)
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+        if value == DELETE and key in out:
+            del out[key]
+        elif isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
             out[key] = deep_merge(out[key], value)
         else:
             out[key] = value

@@ -173,6 +173,27 @@ def test_extends_a_sibling_file_before_the_catalog(tmp_path: Path) -> None:
     assert s.demand.lunar_year_factor == {"dragon": 1.13}  # came through the local sibling
 
 
+def test_extends_can_delete_a_variant_a_step_time_and_a_service() -> None:
+    """``"__delete__"`` removes what the parent set: a variant (the others re-share), an inherited
+    ``system_time`` (the step has none) and a whole service (the twin then has no death group)."""
+    s = loads('extends = "hanoi-baseline"\n'
+              'thresholds = [{ metric = "birth.e2e", expr = "p95 <= 3wd" }]  # lists replace\n'
+              '[meta]\nname = "trimmed"\n'
+              '[services.birth.variants]\nks_tt = "__delete__"\n'
+              '[services.birth.variants.ks_tt_bhyt]\nshare = 0.85\n'
+              '[steps.ks]\nsystem_time = "__delete__"\n'
+              '[services]\ndeath = "__delete__"\n')
+    assert list(s.services["birth"].variants) == ["ks_tt_bhyt", "ks_bhyt"]
+    assert s.steps["ks"].system_time is None and load("hanoi-baseline").steps["ks"].system_time is not None
+    assert "death" not in s.services
+
+
+def test_delete_with_nothing_inherited_names_the_key() -> None:
+    with pytest.raises(ScenarioError) as info:
+        loads('extends = "hanoi-baseline"\n[meta]\nname = "x"\n[steps.ks]\nno_such = "__delete__"\n')
+    assert info.value.key == "steps.ks.no_such" and "there is none to remove here" in str(info.value)
+
+
 def test_unreadable_parent_is_a_scenario_error(tmp_path: Path) -> None:
     (tmp_path / "bad.toml").write_bytes(b'[meta]\nname = "\xff\xfe"\n')
     (tmp_path / "child.toml").write_text('extends = "bad"\n[meta]\nname = "child"\n', encoding="utf-8")
