@@ -9,13 +9,16 @@ booked on their desks (``fakes.work``).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import PlainTextResponse
 from starlette.responses import Response
@@ -32,7 +35,15 @@ from fakes.auth import Auth, Who, require
 from fakes.faults import FaultMiddleware
 from fakes.idempotency import KEY_PATTERN
 from fakes.metrics import Metrics, MetricsMiddleware
-from fakes.problems import PROBLEM_RESPONSES, Problem, install_handlers, internal_error, problem_response
+from fakes.problems import (
+    HEALTH_RESPONSES,
+    PROBLEM_RESPONSES,
+    Problem,
+    dependency_unavailable,
+    install_handlers,
+    internal_error,
+    problem_response,
+)
 from fakes.store import Store
 from fakes.work import gauges, install
 from scenarios import Scenario
@@ -44,6 +55,7 @@ __all__ = ["AGENCIES", "BODY_LIMIT", "FakesApp", "Gate", "create_app", "with_ins
 AGENCIES = ("health", "justice", "police", "vss", "social", "portal")
 BODY_LIMIT = 64 * 1024
 _KEY = re.compile(KEY_PATTERN)
+_PROBE_TIMEOUT_S, _PROBE_TTL_S = 0.75, 1.0  # /healthz's probe of the agencies over HTTP
 _MODULES: dict[str, Any] = {"health": health, "justice": justice, "police": police,
                             "vss": vss, "social": social, "portal": portal}
 
@@ -248,13 +260,49 @@ def _api(env: Env, mounted: tuple[str, ...]) -> FastAPI:
 
 
 def _operations(api: FastAPI, env: Env, mounted: tuple[str, ...]) -> None:
-    @api.get("/healthz", tags=["operations"])
+    # The agencies the portal calls over HTTP (not mounted here): its /healthz probes them.
+    remote = {a: str(url) for a, url in env.outbound.base_urls.items()
+              if url and a not in mounted} if "portal" in mounted else {}
+    theirs = {a for a, url in remote.items()  # someone else's: /healthz only recommended (§1)
+              if (spec := env.scenario.agencies.get(a)) and spec.base_url == url}  # type: ignore[call-overload]
+    probed: dict[str, Any] = {"at": -1e9, "dead": {}, "lock": None}
+
+    async def alive(session: aiohttp.ClientSession, agency: str, url: str) -> bool:
+        """Ours answer 200 on /healthz; someone else's answer any HTTP to a GET of the origin."""
+        try:
+            async with session.get(url.rstrip("/") + ("" if agency in theirs else "/healthz"),
+                                   allow_redirects=False) as resp:
+                return agency in theirs or resp.status == 200
+        except (TimeoutError, OSError, aiohttp.ClientError):
+            return False
+
+    async def dead_agencies() -> dict[str, str]:
+        """The remote agencies that did not answer, probed at most once a second."""
+        if not remote:
+            return {}
+        probed["lock"] = probed["lock"] or asyncio.Lock()
+        async with probed["lock"]:
+            if time.monotonic() - probed["at"] >= _PROBE_TTL_S:
+                async with aiohttp.ClientSession(
+                        timeout=aiohttp.ClientTimeout(total=_PROBE_TIMEOUT_S)) as session:
+                    up = await asyncio.gather(*(alive(session, a, u) for a, u in remote.items()))
+                probed["dead"] = {a: u for (a, u), ok in zip(remote.items(), up, strict=True) if not ok}
+                probed["at"] = time.monotonic()
+            return dict(probed["dead"])
+
+    @api.get("/healthz", tags=["operations"], responses=HEALTH_RESPONSES)
     async def healthz() -> dict[str, Any]:
-        """Liveness, the mounted agencies, whether they work in time and the scenario clock."""
-        return {"status": "ok", "scenario": env.scenario.meta.name, "agencies": list(mounted),
-                "agencies_in_time": env.scenario.load.agencies == "in_time",
-                "now": env.clock.now().isoformat(), "minute": env.clock.minute(),
-                "speed": env.clock.speed, "t0": env.clock.t0}
+        """Liveness, the mounted agencies, whether they work in time and the scenario clock;
+        503 ``dependency_unavailable`` naming them when an agency the portal calls over HTTP
+        does not answer (probed with a short timeout, at most once a second)."""
+        doc = {"status": "ok", "scenario": env.scenario.meta.name, "agencies": list(mounted),
+               "agencies_in_time": env.scenario.load.agencies == "in_time",
+               "now": env.clock.now().isoformat(), "minute": env.clock.minute(),
+               "speed": env.clock.speed, "t0": env.clock.t0}
+        if dead := await dead_agencies():
+            del doc["status"]  # a problem's status is the HTTP one
+            raise dependency_unavailable(dead, health="degraded", **doc)
+        return doc
 
     @api.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
     async def metrics() -> str:

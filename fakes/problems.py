@@ -16,8 +16,8 @@ from starlette.responses import Response
 
 from fakes.ids import RECORD_ID_PATTERN
 
-__all__ = ["PROBLEM_RESPONSES", "Problem", "ProblemModel", "install_handlers", "internal_error",
-           "problem_response"]
+__all__ = ["HEALTH_RESPONSES", "PROBLEM_RESPONSES", "Problem", "ProblemModel", "dependency_unavailable",
+           "install_handlers", "internal_error", "problem_response"]
 
 PROBLEM_TYPE = "https://lienthong.example/problems/"
 MEDIA_TYPE = "application/problem+json"
@@ -110,6 +110,20 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     502: _doc("An upstream agency failed"),
     503: _doc("Injected outage"),
 }
+
+#: The problem a portal's ``/healthz`` may give, for the OpenAPI document.
+HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    503: _doc("An agency the portal calls over HTTP does not answer (dependency_unavailable)"),
+}
+
+
+def dependency_unavailable(dead: dict[str, str], **extra: Any) -> Problem:
+    """The 503 ``dependency_unavailable`` of a ``/healthz`` whose server calls agencies over HTTP
+    and ``dead`` (agency → base URL) do not answer; ``unavailable`` lists them, ``extra`` adds
+    fields (the healthz's own)."""
+    names = ", ".join(f"{agency} at {url}" for agency, url in sorted(dead.items()))
+    return Problem(503, "dependency_unavailable", f"no answer from {names}",
+                   title="Dependency unavailable", unavailable=dict(sorted(dead.items())), **extra)
 
 
 _CODED = re.compile(r"\[([a-z_]+)\]")

@@ -4,7 +4,8 @@
 ``python -m fakes.serve --scenario S --run-dir D [--port P] [--split] [--speed X]
 [--instant | --in-time]`` is the child's entry point; it prints one ``READY <json>`` line once
 every port listens. ``instant`` (``--instant``/``--in-time``) overrides the scenario's
-``load.agencies`` everywhere here (``fakes.app.with_instant``).
+``load.agencies`` everywhere here (``fakes.app.with_instant``). With ``--processes 2`` the
+agencies' child is supervised: restarted on the same run folder and port when it dies.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,6 +155,11 @@ def serve(scenario: Scenario, host: str = "127.0.0.1", port: int = 8000,
     parent process dies. ``instant``: True, every write is answered at once (201); False, the
     agencies work in time (202 and a work resource); None, as ``scenario.load.agencies`` says.
 
+    Under ``processes=2`` the parent supervises the agencies' child (:class:`_Supervisor`): one
+    that dies unasked is restarted on the same run folder and port, at most
+    ``_Supervisor.LIMIT`` times in ``_Supervisor.WINDOW_S`` seconds; meanwhile the portal's
+    ``/healthz`` answers 503 naming the agencies.
+
     Raises ValueError for ``processes`` other than 1 or 2, or 2 with ``split``.
     """
     if processes not in (1, 2) or (processes == 2 and split):
@@ -158,13 +167,17 @@ def serve(scenario: Scenario, host: str = "127.0.0.1", port: int = 8000,
     scenario = with_instant(scenario, instant)  # the agencies' process gets it in its file
     _use_uvloop()
     run_dir = Path(run_dir)
-    child: subprocess.Popen[bytes] | None = None
+    supervisor: _Supervisor | None = None
     elsewhere: dict[str, str] = {}
     if processes == 2:
         if agencies_port is None:
             agencies_port = port + 1 if port else 0
         served = tuple(a for a in agencies if a != "portal")
         child, child_url = _agencies_child(scenario, run_dir, host, agencies_port, speed, served)
+        same_port = urllib.parse.urlsplit(child_url).port or agencies_port
+        supervisor = _Supervisor(
+            lambda: _agencies_child(scenario, run_dir, host, same_port, speed, served)[0],
+            child, run_dir.resolve())
         agencies = ("portal",)
         elsewhere = dict.fromkeys(served, child_url)
         base_urls = dict(elsewhere)
@@ -185,12 +198,111 @@ def serve(scenario: Scenario, host: str = "127.0.0.1", port: int = 8000,
                 ready(*_urls(host, ports, elsewhere))
             if watch_parent:
                 tasks.append(asyncio.ensure_future(_watch_parent(servers)))
+            if supervisor is not None:
+                tasks.append(asyncio.ensure_future(supervisor.watch(servers)))
             await asyncio.gather(*tasks)
 
         asyncio.run(main())
     finally:
-        if child is not None:
-            _stop_child(child)
+        if supervisor is not None:
+            supervisor.stop()
+
+
+class _Supervisor:
+    """Keeps the agencies' child of ``processes=2`` alive: :meth:`watch` (in the parent's event
+    loop) restarts a child that exits unasked with ``start()`` (same run folder and port, so its
+    SQLite state resumes), at most ``LIMIT`` times in ``WINDOW_S`` seconds, then gives up (the
+    portal's ``/healthz`` stays 503). Every event goes to ``<run_dir>/agencies.log`` and stderr;
+    the child's pid is kept in ``<run_dir>/agencies.pid``. :meth:`stop` stops the child, for good.
+    """
+
+    LIMIT, WINDOW_S, POLL_S, SETTLE_S = 5, 60.0, 0.1, 0.2
+
+    def __init__(self, start: Callable[[], subprocess.Popen[bytes]],
+                 proc: subprocess.Popen[bytes], run_dir: Path) -> None:
+        self.start, self.proc = start, proc
+        self.log_path, self.pid_path = run_dir / "agencies.log", run_dir / "agencies.pid"
+        self.restarts: deque[float] = deque()
+        self.stopping = False
+        self._write_pid()
+
+    async def watch(self, servers: list[uvicorn.Server]) -> None:
+        """Poll the child until the servers stop; restart it whenever it has died unasked."""
+        def done() -> bool:
+            return self.stopping or all(s.should_exit for s in servers)
+
+        while not done():
+            if self.proc.poll() is None:
+                await asyncio.sleep(self.POLL_S)
+                continue
+            await asyncio.sleep(self.SETTLE_S)  # a Ctrl-C reaches the whole group: the parent too
+            if not done() and not await self._restart(done):
+                self._forget_pid()
+                return
+        # shutting down: uvicorn may re-raise its SIGTERM before serve()'s cleanup, so the
+        # child is told now (it also stops by itself once this process has gone)
+        self.stopping = True
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        self._forget_pid()
+
+    async def _restart(self, done: Callable[[], bool]) -> bool:
+        """Restart the dead child, retrying a failed start; False once the budget is spent."""
+        code = self.proc.returncode
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        failures = 0
+        while not done():
+            now = time.monotonic()
+            while self.restarts and now - self.restarts[0] > self.WINDOW_S:
+                self.restarts.popleft()
+            if len(self.restarts) >= self.LIMIT:
+                self.note(f"agencies child exited {code}; {self.LIMIT} restarts in the last "
+                          f"{self.WINDOW_S:.0f} s: not restarting it again (the portal's /healthz "
+                          "answers 503 until this server is restarted)")
+                return False
+            self.restarts.append(now)
+            try:
+                await asyncio.to_thread(self._spawn)
+            except (RuntimeError, OSError) as exc:  # no READY line; or no process at all
+                failures += 1
+                self.note(f"agencies child exited {code}; restart failed: {str(exc)[-300:]}")
+                await asyncio.sleep(min(5.0, 0.5 * 2 ** failures))
+                continue
+            self.note(f"agencies child exited {code}, restarted (pid {self.proc.pid})")
+            return True
+        return True
+
+    def _spawn(self) -> None:
+        """Start a child (in a worker thread) and hold it at once, so :meth:`stop` stops it
+        even when the server was shut down meanwhile."""
+        self.proc = self.start()
+        self._write_pid()
+        if self.stopping:
+            _stop_child(self.proc)
+
+    def _write_pid(self) -> None:
+        with contextlib.suppress(OSError):
+            self.pid_path.write_text(f"{self.proc.pid}\n", encoding="utf-8")
+
+    def _forget_pid(self) -> None:
+        with contextlib.suppress(OSError):
+            self.pid_path.unlink()
+
+    def note(self, message: str) -> None:
+        """Log a supervision event to the run folder's agencies.log and to stderr."""
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} supervisor: {message}\n"
+        with contextlib.suppress(OSError), open(self.log_path, "a", encoding="utf-8") as log:
+            log.write(line)
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(line)
+            sys.stderr.flush()
+
+    def stop(self) -> None:
+        """Stop the child (SIGTERM, then SIGKILL after 15 s) and restart it no more."""
+        self.stopping = True
+        _stop_child(self.proc)
+        self._forget_pid()
 
 
 async def _watch_parent(servers: list[uvicorn.Server]) -> None:
@@ -404,7 +516,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--watch-parent", action="store_true")
     p.add_argument("--agencies-port", type=int, default=None)
     p.add_argument("--primed", action="store_true",
-                   help="print PRIMED once imported and wait for a line on stdin before reading the run folder")
+                   help="print PRIMED once imported and wait for a line on stdin before reading the "
+                        "run folder")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--instant", dest="instant", action="store_const", const=True, default=None,
                       help="answer every write at once (201), whatever the scenario says")
