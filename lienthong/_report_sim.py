@@ -153,7 +153,7 @@ def _simulated(svc: Mapping[str, Any]) -> bool:
 def write_step_csv(m: Mapping[str, Any], path: Path) -> Path:
     """Per-step aggregates (mean over replications with 95% CI bounds) as CSV."""
     cols = ["step", "agency", "limit_wd", "count", "open", "open_late", "attainment", "attainment_lo",
-            "attainment_hi"]  # fmt: skip
+            "attainment_hi", "p_wait", "p_wait_lo", "p_wait_hi"]  # fmt: skip
     for fam in ("wait_min", "elapsed_wd"):
         for s in _DIST_STATS:
             cols += [f"{fam}_{s}", f"{fam}_{s}_lo", f"{fam}_{s}_hi"]
@@ -169,7 +169,7 @@ def write_step_csv(m: Mapping[str, Any], path: Path) -> Path:
                 _num(st.get("open")),
                 _num(st.get("open_late")),
             ]
-            row += _triple(st.get("attainment"))
+            row += _triple(st.get("attainment")) + _triple(st.get("p_wait"))
             for fam in ("wait_min", "elapsed_wd"):
                 for s in _DIST_STATS:
                     row += _triple(st[fam].get(s))

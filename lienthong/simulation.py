@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +56,7 @@ def simulate(
     workers: int = 2,
     out: str | Path = "runs",
     seed: int | None = None,
-    records: bool = False,
+    records: bool | str = False,
     argv: list[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> SimOutcome:
@@ -63,8 +64,9 @@ def simulate(
 
     Writes ``manifest.json``, ``metrics.json``, ``steps.csv`` (per-step aggregates), PNG plots,
     ``report.html``, ``report.md`` and ``junit.xml``; with ``records``, replication 0's full
-    records as ``records/steps.csv`` and ``records/dossiers.csv``. Raises ScenarioError for a
-    bad scenario and ValueError for bad settings.
+    records as ``records/steps.csv`` and ``records/dossiers.csv``, or with ``records="all"``
+    every replication's as ``records/rep-<r>/``. Raises ScenarioError for a bad scenario and
+    ValueError for bad settings.
     """
     import sim
     from lienthong._report_sim import flat_metrics, sim_figures, sim_report, write_step_csv
@@ -90,6 +92,7 @@ def simulate(
         progress=progress,
         first="records" if keep else "aggregates",  # replication 0 for the plots: no rerun
         first_sink=sim.CsvSink(run.path / "records") if records else None,
+        sinks=partial(_rep_sink, run.path / "records") if records == "all" else None,
     )
     assert summary.first is not None
     write_step_csv(summary.metrics, run.file("steps.csv"))
@@ -100,6 +103,13 @@ def simulate(
     report.write(run.path)
     run.finish(exit_code=report.exit_code, verdict=report.verdict, wall_s=round(summary.wall_s, 3))
     return SimOutcome(run, report, summary)
+
+
+def _rep_sink(folder: Path, replication: int) -> Any:
+    """Replication ``replication``'s records: ``folder/rep-<r>/``."""
+    import sim
+
+    return sim.CsvSink(folder / f"rep-{replication}")
 
 
 def size_capacity(

@@ -26,6 +26,7 @@ PERCENTILES = (50, 90, 95, 99)
 MINUTE_EDGES = np.concatenate([[0.0], np.logspace(-3, 6, 9 * 48 + 1)])
 WD_EDGES = np.concatenate([[0.0], np.logspace(-4, 3, 7 * 48 + 1)])
 DAY = 1440.0
+_NO_WAIT = 1e-9  # minutes: a wait at or below this is none (float noise of "served at once")
 
 
 class Histogram:
@@ -105,6 +106,8 @@ class Accumulator:
         self.s_wait = [Histogram(MINUTE_EDGES) for _ in range(ns)]
         self.s_sojourn = [Histogram(MINUTE_EDGES) for _ in range(ns)]
         self.s_elapsed = [Histogram(WD_EDGES) for _ in range(ns)]
+        self.s_timed = np.zeros(ns, np.int64)  # steps with a wait (started, or open with one so far)
+        self.s_waited = np.zeros(ns, np.int64)  # … of which waited at all: P(wait) = waited / timed
         nv = len(SERVICES)
         self.d_states = np.zeros((nv, 3), np.int64)  # after warm-up
         self.d_open_all = np.zeros(nv, np.int64)
@@ -117,6 +120,7 @@ class Accumulator:
         self.day_within = np.zeros((nv, days), np.int64)
         self.day_late = np.zeros((nv, days), np.int64)
         self.day_e2e = np.zeros((nv, days))
+        self.day_completed = np.zeros((nv, days), np.int64)  # throughput: by day of completion
         self.little_in = 0.0  # censored time in system of arrivals after the cut
         self.little_n = 0
         self.carry_in = 0.0  # time after the cut of dossiers submitted before it
@@ -132,6 +136,9 @@ class Accumulator:
         np.add.at(self.s_done, step[done], 1)
         np.add.at(self.s_within, step[done & rows["within_limit"]], 1)
         np.add.at(self.s_late, step[~done & (rows["due"] < self.horizon)], 1)
+        timed = ~np.isnan(rows["wait"])
+        np.add.at(self.s_timed, step[timed], 1)
+        np.add.at(self.s_waited, step[timed & (rows["wait"] > _NO_WAIT)], 1)
         for k in np.unique(step):  # open steps count with their times so far (censored)
             r = rows[step == k]
             self.s_wait[k].add(r["wait"])
@@ -154,6 +161,9 @@ class Accumulator:
         np.add.at(self.day_within, (service[done], day[done]), rows["within_deadline"][done].astype(np.int64))
         np.add.at(self.day_late, (service[late_open], day[late_open]), 1)
         np.add.at(self.day_e2e, (service[done], day[done]), rows["e2e_wd"][done])
+        finished = done & (rows["completed"] < self.horizon)
+        done_day = (rows["completed"][finished] // DAY).astype(np.int64)
+        np.add.at(self.day_completed, (service[finished], done_day), 1)
         late = ~early
         self.little_in += float((end[late] - sub[late]).sum())
         self.little_n += int(late.sum())

@@ -96,6 +96,9 @@ def _services(result: SimResult, acc: Accumulator) -> dict[str, Any]:
             "e2e_wd": acc.d_e2e[v].summary(),
             "sojourn_min": acc.d_sojourn[v].summary(),
             "weekly_attainment": [_ratio(int(w), int(d)) for w, d in zip(w_within, w_judged, strict=True)],
+            "throughput_per_day": acc.day_completed[v].tolist(),
+            "throughput_per_week": np.pad(acc.day_completed[v], (0, pad)).reshape(weeks, 7)
+            .sum(axis=1).tolist(),
         }
     return out
 
@@ -109,6 +112,7 @@ def _steps(acc: Accumulator) -> dict[str, Any]:
             "open": int(acc.s_open[k]),
             "open_late": int(acc.s_late[k]),
             "attainment": _ratio(int(acc.s_within[k]), int(acc.s_done[k] + acc.s_late[k])),
+            "p_wait": _ratio(int(acc.s_waited[k]), int(acc.s_timed[k])),
             "wait_min": acc.s_wait[k].summary(),
             "sojourn_min": acc.s_sojourn[k].summary(),
             "elapsed_wd": acc.s_elapsed[k].summary(),

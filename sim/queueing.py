@@ -18,14 +18,15 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LITTLE_TOLERANCE", "erlang_c_wait", "little"]
+__all__ = ["LITTLE_TOLERANCE", "erlang_c", "erlang_c_wait", "little"]
 
 LITTLE_TOLERANCE = 0.10
 _IDENTITY_TOLERANCE = 1e-6
 
 
-def erlang_c_wait(lam: float, mu: float, c: int) -> float:
-    """Mean wait in queue of an M/M/c queue (Erlang C): arrival rate ``lam``, service rate ``mu``.
+def erlang_c(lam: float, mu: float, c: int) -> float:
+    """The probability that an arrival waits in an M/M/c queue (Erlang C): arrival rate ``lam``,
+    service rate ``mu``.
 
     Raises ValueError unless ``lam, mu > 0``, ``c >= 1`` and ``lam < c * mu`` (stable).
     """
@@ -37,8 +38,12 @@ def erlang_c_wait(lam: float, mu: float, c: int) -> float:
     b = 1.0
     for k in range(1, c + 1):
         b = a * b / (k + a * b)  # Erlang B recursion
-    pc = b / (1 - (a / c) * (1 - b))
-    return pc / (c * mu - lam)
+    return b / (1 - (a / c) * (1 - b))
+
+
+def erlang_c_wait(lam: float, mu: float, c: int) -> float:
+    """Mean wait in queue of an M/M/c queue: :func:`erlang_c` / (c·mu − lam). Same errors."""
+    return erlang_c(lam, mu, c) / (c * mu - lam)
 
 
 def little(wip_area: float, span: float, arrivals: int, time_in: float, carry_in: float) -> dict[str, Any]:

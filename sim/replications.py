@@ -126,6 +126,7 @@ def run_replications(
     progress: Callable[[int, int], None] | None = None,
     first: str = "none",
     first_sink: Sink | None = None,
+    sinks: Callable[[int], Sink] | None = None,
 ) -> SimSummary:
     """Independent replications (0..R-1) in ``workers`` processes, combined with 95% CIs.
 
@@ -133,8 +134,9 @@ def run_replications(
     finishes. ``first`` returns replication 0's ``SimResult`` as ``SimSummary.first`` (for plots,
     so nothing needs rerunning): ``"aggregates"`` (its hourly timeline and streaming aggregates,
     no records) or ``"records"`` (its records kept in memory too); ``first_sink`` receives
-    replication 0's records as it runs (in its worker process). Raises ValueError for fewer
-    than 1 replication or worker, or another ``first``.
+    replication 0's records as it runs (in its worker process); ``sinks(r)``, when given, the
+    records of every replication ``r`` (``first_sink`` then unused). Raises ValueError for
+    fewer than 1 replication or worker, or another ``first``.
     """
     reps = scenario.sim.replications if replications is None else replications
     days = scenario.sim.days if days is None else days
@@ -145,7 +147,9 @@ def run_replications(
         raise ValueError(f"first must be one of {', '.join(_FIRST)}, got {first!r}")
     began = time.perf_counter()
     tasks = [_Replication(scenario, r, days, capacity, warm, seed, "none", None) for r in range(reps)]
-    tasks[0] = tasks[0]._replace(keep=first, sink=first_sink)
+    if sinks is not None:
+        tasks = [t._replace(sink=sinks(t.replication)) for t in tasks]
+    tasks[0] = tasks[0]._replace(keep=first, sink=sinks(0) if sinks is not None else first_sink)
     results = _run_all(tasks, workers, progress)
     per_rep = [m for m, _ in results]
     combined = summarize(per_rep)

@@ -686,10 +686,13 @@ class _Model:
         out["service"] = self.arr["service"][raw["dossier"]]
         out["variant"] = self.arr["variant"][raw["dossier"]]
         # Steps open at the horizon get their times so far (right-censored at the horizon).
+        # A desk taken before the horizon may start work after it (the next opening): every
+        # moment is cut at ``end``, so a wait is never longer than the sojourn.
         end = np.where(raw["done"], raw["end"], self.horizon)
-        queued = np.where(np.isnan(raw["start"]), end, raw["start"]) - raw["ready"]
-        between = np.where(np.isnan(raw["sys_start"]), end, raw["sys_start"]) - raw["desk_end"]
-        out["wait"] = queued + np.where(np.isnan(raw["desk_end"]), 0.0, between)
+        start = np.minimum(np.where(np.isnan(raw["start"]), end, raw["start"]), end)
+        desk_end = np.minimum(raw["desk_end"], end)
+        sys_start = np.minimum(np.where(np.isnan(raw["sys_start"]), end, raw["sys_start"]), end)
+        out["wait"] = (start - raw["ready"]) + np.where(np.isnan(desk_end), 0.0, sys_start - desk_end)
         out["sojourn"] = end - raw["ready"]
         for aid in self.s.agencies:
             a = AGENCY_IDS.index(aid)

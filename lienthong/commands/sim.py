@@ -45,6 +45,8 @@ _OUT = typer.Option(Path("runs"), "--out", help="Folder for run folders.")
 _SEED = typer.Option(None, "--seed", min=0, help="Seed (default: the scenario's).")
 _REPLICATIONS = typer.Option(None, "--replications", "-r", min=1, help="Independent replications.")
 _RECORDS = typer.Option(False, "--records", help="Also write replication 0's full records as CSV.")
+_ALL_RECORDS = typer.Option(False, "--all-records",
+                            help="Write every replication's full records as CSV (records/rep-<r>/).")
 _TARGET = typer.Option(..., "--target", "-t", help="e.g. 'birth.p95 <= 3wd', 'step.bhyt.p95 <= 2wd'.")
 _AGENCY = typer.Option([], "--agency", "-a", help="Agency to size (repeatable; default: all involved).")
 _CONFIDENCE = typer.Option(0.95, "--confidence", help="One-sided confidence of the bound.")
@@ -59,11 +61,13 @@ def sim_cmd(
     out: Path = _OUT,
     seed: int | None = _SEED,
     records: bool = _RECORDS,
+    all_records: bool = _ALL_RECORDS,
 ) -> None:
     """Simulate a scenario with the digital twin: do the services meet their deadlines?"""
     with _running("replications", total=replications) as bar:
         outcome = simulate(scenario, days=days, replications=replications, workers=workers, out=out,
-                           seed=seed, records=records, progress=bar.done)  # fmt: skip
+                           seed=seed, records="all" if all_records else records,
+                           progress=bar.done)  # fmt: skip
     _print_report(outcome.report, outcome.run)
     raise typer.Exit(outcome.report.exit_code)
 

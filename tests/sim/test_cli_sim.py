@@ -92,7 +92,7 @@ def test_sim_writes_a_run_folder(tmp_path: Path) -> None:
         "funeral_social",
         "survivor",
     ]
-    assert 0 <= float(rows[0]["attainment"]) <= 1
+    assert 0 <= float(rows[0]["attainment"]) <= 1 and 0 <= float(rows[0]["p_wait"]) <= 1
 
 
 def test_sim_names_the_failing_step_and_exits_1(tmp_path: Path) -> None:
@@ -166,3 +166,27 @@ def test_a_group_without_demand_is_not_simulated_never_nan(tmp_path: Path) -> No
     assert "the birth group meets its deadline" in result.output
     report = (_only_run(tmp_path / "runs") / "report.md").read_text(encoding="utf-8")
     assert "nan" not in result.output.lower() and " nan" not in report.lower()
+
+
+def test_all_records_writes_every_replication_and_no_wait_outlasts_its_sojourn(tmp_path: Path) -> None:
+    """``--all-records``: each replication's records under ``records/rep-<r>/`` (different draws);
+    in every row the wait so far is at most the time in the system (open rows cut at the
+    horizon); metrics.json carries P(wait) per step and the throughput per day and week."""
+    out = tmp_path / "runs"
+    result = runner.invoke(app, ["sim", _scenario(tmp_path, TINY), "--days", "7", "-r", "2", "-w", "1",
+                                 "--out", str(out), "--all-records"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    run = _only_run(out)
+    assert sorted(p.name for p in (run / "records").iterdir()) == ["rep-0", "rep-1"]
+    steps = {}
+    for rep in ("rep-0", "rep-1"):
+        with (run / "records" / rep / "steps.csv").open() as fh:
+            rows = list(csv.DictReader(fh))
+        assert rows and all(float(r["wait"]) <= float(r["sojourn"]) + 1e-9 for r in rows)
+        steps[rep] = [(r["dossier"], r["step"], r["end"]) for r in rows]
+    assert steps["rep-0"] != steps["rep-1"]
+    m = json.loads((run / "metrics.json").read_text())["metrics"]
+    assert 0 <= m["steps"]["ks"]["p_wait"]["mean"] <= 1
+    birth = m["services"]["birth"]
+    assert len(birth["throughput_per_day"]) == 7 and len(birth["throughput_per_week"]) == 1
+    assert sum(birth["throughput_per_day"]) == pytest.approx(birth["throughput_per_week"][0])

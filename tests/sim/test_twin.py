@@ -20,7 +20,7 @@ from scenarios.desks import Workdays
 from sim import ARRIVAL_DTYPE, CsvSink, NpySink, simulate
 from sim._sinks import read_npy
 from sim.metrics import metrics
-from sim.queueing import erlang_c_wait
+from sim.queueing import erlang_c, erlang_c_wait
 from sim.records import DONE, OPEN, REFUSED
 from sim.replications import summarize
 
@@ -87,6 +87,16 @@ def test_one_desk_serves_fifo() -> None:
     assert timeline(r) == [(0, "ks", 480.0, 510.0), (1, "ks", 510.0, 540.0), (2, "ks", 540.0, 570.0)]
     assert r.steps["wait"].tolist() == [0.0, 20.0, 40.0]
     assert r.dossiers["completed"].tolist() == [510.0, 540.0, 570.0]
+
+
+def test_an_open_step_never_waits_longer_than_it_has_been_in_the_system() -> None:
+    """A dossier ready at 20:00 on the last day takes a free desk that opens only the next
+    morning, after the horizon: its wait so far stops at the horizon, as its sojourn does."""
+    s = tiny(DESK_ONLY, capacity={"justice": (1, 1)})
+    r = simulate(s, days=1, stream=stream([1200.0]))
+    (row,) = r.steps
+    assert not row["done"] and row["sojourn"] == 1440.0 - 1200.0
+    assert row["wait"] == row["sojourn"]  # was: Tuesday 07:30 - 20:00 = 690 minutes, past the horizon
 
 
 def test_desk_work_pauses_over_lunch_and_night() -> None:
@@ -363,6 +373,10 @@ def test_mmc_matches_erlang_c() -> None:
     lo, hi = wait["ci95"]
     assert lo <= expected <= hi, (lo, expected, hi)
     assert hi - lo < 0.3 * expected  # the CI is tight enough to mean something
+    p_wait = summary["steps"]["mm"]["p_wait"]  # P(wait): Erlang C itself
+    assert p_wait["ci95"][0] <= erlang_c(lam, 1 / mean_service, c) <= p_wait["ci95"][1], p_wait
+    per_day = summary["services"]["birth"]["throughput_per_day"][1:-1]  # whole days, past the first
+    assert np.mean(per_day) == pytest.approx(lam * 1440, rel=0.03)  # throughput = λ in steady state
     util = summary["agencies"]["police"]["system_utilisation"]["mean"]
     assert util == pytest.approx(rho, rel=0.03)
     little = summary["little"]
