@@ -46,6 +46,7 @@ Doc = dict[str, Any]
 Call = tuple[str, str, str, Doc]  # agency, method, path, body
 Outcome = tuple[str, Any, int]  # "done" | "rejected" | "failed", answer or problem, calls made
 _MIN_CAP_S = 0.25  # a capped pause is never shorter than this (wall): no retry storm at high speed
+_MAX_CAP_S = 5.0  # … nor longer (wall): a server on a slow clock (speed 1) retries within seconds
 
 
 class RetriesExhausted(Exception):
@@ -415,7 +416,7 @@ class Orchestrator:
                 metrics[(agency, "exhausted")] += 1
                 raise RetriesExhausted(_exhausted(agency, method, path, last, budget, spent))
             base, cap = policy.backoff
-            cap_s = max(clock.wall_seconds(cap), _MIN_CAP_S)
+            cap_s = min(max(clock.wall_seconds(cap), _MIN_CAP_S), _MAX_CAP_S)
             pause = min(cap_s, clock.wall_seconds(base) * 2 ** min(budget.retries, 60))
             budget.retries += 1  # never pause past the budget's end: one last try there
             left_s = clock.wall_seconds(policy.within - spent)
