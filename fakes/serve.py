@@ -27,11 +27,14 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import uvicorn
+from scenarios.model import AGENCY_IDS as AGENCIES  # the agencies fakes.app mounts, in order
 
-from fakes.app import AGENCIES, FakesApp, create_app, with_instant
+if TYPE_CHECKING:  # the server stack is imported where it serves: a parent that only starts a
+    import uvicorn  # child (a live run, certify, tests) does not pay for FastAPI's import
+
+    from fakes.app import FakesApp
 from scenarios import Scenario, dump, load
 
 __all__ = [
@@ -114,6 +117,8 @@ def _plan(split: bool, host: str, port: int,
 def _apps(scenario: Scenario, run_dir: Path, host: str, ports: dict[str, int],
           speed: float | None, agencies: tuple[str, ...] = AGENCIES,
           base_urls: dict[str, str] | None = None) -> dict[str, FakesApp]:
+    from fakes.app import create_app
+
     if "*" in ports:
         return {"*": create_app(scenario, run_dir, agencies=agencies, speed=speed,
                                 base_urls=base_urls)}
@@ -124,6 +129,8 @@ def _apps(scenario: Scenario, run_dir: Path, host: str, ports: dict[str, int],
 
 
 def _servers(apps: dict[str, FakesApp], host: str, ports: dict[str, int]) -> list[uvicorn.Server]:
+    import uvicorn
+
     return [uvicorn.Server(uvicorn.Config(app, host=host, port=ports[name], log_level="warning",
                                           access_log=False, lifespan="on", loop="asyncio",
                                           timeout_graceful_shutdown=3, timeout_keep_alive=30,
@@ -164,6 +171,8 @@ def serve(scenario: Scenario, host: str = "127.0.0.1", port: int = 8000,
     """
     if processes not in (1, 2) or (processes == 2 and split):
         raise ValueError("processes is 1 or 2 (and 2 does not combine with split)")
+    from fakes.app import with_instant
+
     scenario = with_instant(scenario, instant)  # the agencies' process gets it in its file
     _use_uvloop()
     run_dir = Path(run_dir)
@@ -415,6 +424,8 @@ def start_thread(scenario: Scenario, run_dir: str | Path, *, speed: float | None
                  split: bool = False, host: str = "127.0.0.1", timeout: float = 20.0,
                  instant: bool | None = None) -> Handle:
     """Serve in a background thread of this process (its own event loop) on free ports."""
+    from fakes.app import with_instant
+
     scenario = with_instant(scenario, instant)
     ports = _plan(split, host, 0 if split else free_port(host))
     servers = _servers(_apps(scenario, Path(run_dir), host, ports, speed), host, ports)
@@ -527,6 +538,10 @@ def main(argv: list[str] | None = None) -> None:
 
     def ready(base: str, urls: dict[str, str]) -> None:
         print("READY " + json.dumps({"base_url": base, "urls": urls}), flush=True)
+
+    import uvicorn  # noqa: F401 - the server stack, imported before PRIMED: what is slow to start
+
+    import fakes.app  # noqa: F401
 
     if args.primed:
         print("PRIMED", flush=True)
