@@ -1,15 +1,24 @@
-"""Working-day calendar of a Vietnamese public office.
+"""Working-day calendar of a Vietnamese public office: statutory working days and office hours.
 
-Statutory limits of the linked services are counted in working days (WD): Monday to Friday,
-minus public holidays (``holidays.VN``: New Year, Tết, Hùng Kings, 30/4, 1/5, National Day and
-their substitute days off), minus any extra closure (an extended Tết break), plus compensating
-working weekend days. A dossier received at or after the 15:00 cut-off starts its clock on the
-next WD (Decree 63/2024, Art. 7(2)).
+Two notions, kept apart:
+
+- **Statutory working days (WD)** count time limits: Monday to Friday, minus public holidays
+  (``holidays.VN``: New Year, Tết, Hùng Kings, 30/4, 1/5, National Day and their substitute days
+  off), minus any extra closure (an extended Tết break), plus official make-up working days
+  (``holidays.VN``'s weekend workdays and ``extra_working_days``, worked on weekday hours) —
+  whatever desks are staffed. Deadlines, the 15:00 rule, WD counts and the demand's per-WD
+  volumes use them. A dossier received at or after the 15:00 cut-off starts its clock on the next
+  WD (Decree 63/2024, Art. 7(2)); one received on a day that is not a WD (a staffed Saturday)
+  likewise on the next WD, since the processing clock runs only on WDs (DOMAIN.md §9).
+- **Office hours** are when desks receive and serve: weekday hours on every WD, plus
+  ``saturday_hours`` on Saturdays and ``sunday_hours`` on Sundays that are neither holidays nor
+  closures. A staffed Saturday is office time for receiving and serving only: it never counts
+  toward a time limit.
 
 Everything is precomputed once per calendar as per-day tables over the supported years, so a
 lookup is an index, not a loop: ``add_working_days`` reads a cumulative count of working days
-and ``working_time_between`` a cumulative count of office time, because the SimPy twin and the
-journey reports call them millions of times.
+and ``working_time_between`` a cumulative count of statutory working time, because the SimPy
+twin and the journey reports call them millions of times.
 
 Naive datetimes are local wall time of the calendar's zone (Asia/Ho_Chi_Minh); aware ones are
 converted to it. Results keep the caller's style: naive in, naive out; aware in, aware (local) out.
@@ -30,7 +39,10 @@ import numpy.typing as npt
 __all__ = ["OfficeHours", "WorkingCalendar", "parse_hhmm"]
 
 _US_PER_MINUTE = 60_000_000
-_CLOSED, _WEEKDAY, _SATURDAY = 0, 1, 2  # kind of day: which office hours apply
+# Kind of day: closed; a statutory working day (weekday hours); a staffed Saturday or Sunday that
+# is not a working day (its own hours: office time, not working time).
+_CLOSED, _WORKING, _SATURDAY, _SUNDAY = 0, 1, 2, 3
+_OPEN_KINDS = (_WORKING, _SATURDAY, _SUNDAY)
 
 # Office hours as given by a caller: OfficeHours, or ("HH:MM", "HH:MM") pairs (strings or times).
 HoursSpec: TypeAlias = "OfficeHours | Iterable[tuple[str | time, str | time]]"
@@ -112,7 +124,11 @@ class OfficeHours:
 
 
 class WorkingCalendar:
-    """Working days and office hours over the years ``min(years)``..``max(years)``.
+    """Statutory working days and office hours over the years ``min(years)``..``max(years)``.
+
+    ``weekday_hours`` are the office hours of every working day; ``saturday_hours`` and
+    ``sunday_hours`` (empty: closed) open desks on weekend days that are neither holidays nor
+    closures, without making them working days.
 
     Raises ``ValueError`` for bad hours or cut-off strings, an empty or unknown span of years, an
     unknown time zone, a closure that ends before it starts, a date outside the span, or an extra
@@ -124,6 +140,7 @@ class WorkingCalendar:
         *,
         weekday_hours: HoursSpec = (("07:30", "11:30"), ("13:00", "17:00")),
         saturday_hours: HoursSpec = (),
+        sunday_hours: HoursSpec = (),
         cutoff: str | time = "15:00",
         years: Iterable[int] = range(2022, 2036),
         extra_closures: Iterable[tuple[date, date]] = (),
@@ -132,6 +149,7 @@ class WorkingCalendar:
     ) -> None:
         self.weekday_hours = OfficeHours.parse(weekday_hours)
         self.saturday_hours = OfficeHours.parse(saturday_hours)
+        self.sunday_hours = OfficeHours.parse(sunday_hours)
         if not self.weekday_hours.intervals:
             raise ValueError("weekday_hours is empty: a calendar needs open hours on weekdays")
         self.cutoff = _as_time(cutoff)
@@ -141,14 +159,14 @@ class WorkingCalendar:
             raise ValueError("years is empty")
         self.first_year, self.last_year = span[0], span[-1]
         self._first = date(self.first_year, 1, 1).toordinal()
-        self._hours = (OfficeHours(), self.weekday_hours, self.saturday_hours)
+        self._hours = (OfficeHours(), self.weekday_hours, self.saturday_hours, self.sunday_hours)
         kinds = self._day_kinds(list(extra_closures), list(extra_working_days))
         self._build_tables(kinds)
 
     # -- construction -----------------------------------------------------------------------
 
     def _day_kinds(self, closures: list[tuple[date, date]], extra: list[date]) -> list[int]:
-        """Kind of every day of the span: closed, weekday hours or Saturday hours."""
+        """Kind of every day of the span: closed, working day, staffed Saturday or Sunday."""
         vn = holidays.VN(years=range(self.first_year, self.last_year + 1))
         closed = {d.toordinal() for d in vn}
         for start, end in closures:
@@ -175,19 +193,26 @@ class WorkingCalendar:
         if ordinal in closed:
             return _CLOSED
         if ordinal in working or weekday < 5:
-            return _WEEKDAY
-        return _SATURDAY if weekday == 5 and self.saturday_hours.intervals else _CLOSED
+            return _WORKING
+        if weekday == 5 and self.saturday_hours.intervals:
+            return _SATURDAY
+        return _SUNDAY if weekday == 6 and self.sunday_hours.intervals else _CLOSED
 
     def _build_tables(self, kinds: list[int]) -> None:
         # Python lists serve scalar lookups (faster than numpy scalars); arrays serve bulk ones.
         self._kinds = kinds
         self._kind_array = np.array(kinds, dtype=np.int8)
-        self._working = [k != _CLOSED for k in kinds]
-        self._working_array = self._kind_array != _CLOSED
+        self._working = [k == _WORKING for k in kinds]
+        self._working_array = self._kind_array == _WORKING
+        self._open_array = self._kind_array != _CLOSED
         self._wd = [i for i, w in enumerate(self._working) if w]  # day index of the nth WD
         self._wd_before = [0, *np.cumsum(self._working_array).tolist()]  # WDs before day i
-        self._day_us = [self._hours[k].duration // timedelta(microseconds=1) for k in kinds]
-        self._us_before = [0, *np.cumsum(np.array(self._day_us, dtype=np.int64)).tolist()]
+        self._open_days = np.flatnonzero(self._open_array).tolist()  # day index of the nth open day
+        self._open_before = [0, *np.cumsum(self._open_array).tolist()]  # open days before day i
+        day_us = np.array([self._hours[k].duration // timedelta(microseconds=1) for k in kinds],
+                          dtype=np.int64)
+        self._us_before = [0, *np.cumsum(day_us).tolist()]  # office time before day i
+        self._wd_us_before = [0, *np.cumsum(np.where(self._working_array, day_us, 0)).tolist()]
         self._intervals_us = [[(_us(a), _us(b)) for a, b in h.intervals] for h in self._hours]
         self._full_day = self.weekday_hours.duration
 
@@ -226,11 +251,21 @@ class WorkingCalendar:
     # -- days -------------------------------------------------------------------------------
 
     def is_working_day(self, d: date) -> bool:
-        """Whether ``d`` is a working day. Raises ``ValueError`` outside the supported years."""
+        """Whether ``d`` is a statutory working day (a staffed Saturday is not).
+
+        Raises ``ValueError`` outside the supported years.
+        """
         return self._working[self._index(d)]
 
+    def is_open_day(self, d: date) -> bool:
+        """Whether desks open on ``d`` (a working day, or a staffed Saturday or Sunday).
+
+        Raises ``ValueError`` outside the supported years.
+        """
+        return bool(self._open_array[self._index(d)])
+
     def hours(self, d: date) -> OfficeHours:
-        """The office hours of ``d`` (empty on a non-working day)."""
+        """The office hours of ``d`` (Saturday hours on a staffed Saturday; empty when closed)."""
         return self._hours[self._kinds[self._index(d)]]
 
     def add_working_days(self, d: date, n: int) -> date:
@@ -247,12 +282,20 @@ class WorkingCalendar:
         return self._nth_working_index(self._wd_before[index + 1])
 
     def working_day_index(self, start: date, days: int) -> npt.NDArray[np.bool_]:
-        """Bool array over the ``days`` calendar days from ``start``: True on working days.
+        """Bool array over the ``days`` calendar days from ``start``: True on statutory working days.
 
         Raises ``ValueError`` for negative ``days`` or days outside the supported years.
         """
         first = self._check_window(start, days)
         return self._working_array[first : first + days].copy()
+
+    def open_day_index(self, start: date, days: int) -> npt.NDArray[np.bool_]:
+        """Bool array over the ``days`` calendar days from ``start``: True on days desks open.
+
+        Raises ``ValueError`` for negative ``days`` or days outside the supported years.
+        """
+        first = self._check_window(start, days)
+        return self._open_array[first : first + days].copy()
 
     def _check_window(self, start: date, days: int) -> int:
         if days < 0:
@@ -265,7 +308,7 @@ class WorkingCalendar:
     # -- instants ---------------------------------------------------------------------------
 
     def is_open(self, dt: datetime) -> bool:
-        """Whether the office is open at ``dt`` (inside an ``[open, close)`` interval of a WD)."""
+        """Whether the office is open at ``dt`` (inside an ``[open, close)`` interval of its day)."""
         local = self._local(dt)
         now = _us(local.time())
         return any(a <= now < b for a, b in self._intervals_of(local.date()))
@@ -283,15 +326,25 @@ class WorkingCalendar:
         for a, b in self._intervals_of(local.date()):
             if now < b:
                 return dt if a <= now else self._like(_at(local.date(), a), dt)
-        day = self._date(self._next_working_index(self._index(local.date())))
+        day = self._date(self._next_open_index(self._index(local.date())))
         return self._like(_at(day, self._intervals_of(day)[0][0]), dt)
+
+    def _next_open_index(self, index: int) -> int:
+        """Index of the first day desks open strictly after day ``index``."""
+        n = self._open_before[index + 1]
+        if n >= len(self._open_days):
+            raise ValueError(
+                f"office opening beyond the supported range {self.first_year}-{self.last_year}"
+            )
+        return int(self._open_days[n])
 
     def received_day(self, received_at: datetime) -> date:
         """The day the statutory clock starts for a dossier received at ``received_at``.
 
         The same day when it is a working day and the dossier arrives before the cut-off (or
-        before that day's closing time, if earlier: a Saturday desk closing at 11:30); else the
-        next working day. Raises ``ValueError`` outside the supported years.
+        before that day's closing time, if earlier); else the next working day — also for a
+        dossier received on a staffed Saturday or Sunday, which is office time but not a working
+        day. Raises ``ValueError`` outside the supported years.
         """
         local = self._local(received_at)
         index = self._index(local.date())
@@ -317,38 +370,66 @@ class WorkingCalendar:
 
     # -- office time ------------------------------------------------------------------------
 
-    def _office_us_until(self, local: datetime) -> int:
-        """Office time, in microseconds, from the start of the span to ``local``."""
+    def _us_until(self, local: datetime, *, working: bool) -> int:
+        """Office time (``working``: on working days only), in microseconds, from the start of the
+        span to ``local``."""
         index = self._index(local.date())
+        kind = self._kinds[index]
+        if working and kind != _WORKING:
+            return self._wd_us_before[index]
         now = _us(local.time())
-        today = sum(max(0, min(b, now) - a) for a, b in self._intervals_us[self._kinds[index]])
-        return self._us_before[index] + today
+        today = sum(max(0, min(b, now) - a) for a, b in self._intervals_us[kind])
+        return (self._wd_us_before if working else self._us_before)[index] + today
 
-    def working_time_between(self, a: datetime, b: datetime) -> timedelta:
-        """Office time within ``[a, b)``; zero when ``b <= a``.
-
-        Raises ``ValueError`` when either end is outside the supported years.
-        """
+    def _between(self, a: datetime, b: datetime, *, working: bool) -> timedelta:
         start, end = self._local(a), self._local(b)
         if end <= start:
             return timedelta(0)
-        return timedelta(microseconds=self._office_us_until(end) - self._office_us_until(start))
+        us = self._us_until(end, working=working) - self._us_until(start, working=working)
+        return timedelta(microseconds=us)
+
+    def working_time_between(self, a: datetime, b: datetime) -> timedelta:
+        """Statutory working time within ``[a, b)``: office hours of working days only (a staffed
+        Saturday's hours do not count); zero when ``b <= a``.
+
+        Raises ``ValueError`` when either end is outside the supported years.
+        """
+        return self._between(a, b, working=True)
+
+    def office_time_between(self, a: datetime, b: datetime) -> timedelta:
+        """Office time within ``[a, b)``: every open hour, staffed Saturdays and Sundays included;
+        zero when ``b <= a``.
+
+        Raises ``ValueError`` when either end is outside the supported years.
+        """
+        return self._between(a, b, working=False)
 
     def working_days_between(self, a: datetime, b: datetime) -> float:
         """``working_time_between(a, b)`` in units of a full weekday's office hours."""
         return self.working_time_between(a, b) / self._full_day
 
     def open_intervals_minutes(self, start: datetime, days: int) -> npt.NDArray[np.float64]:
-        """Open intervals ``[open, close)`` as minutes since ``start``, shape ``(k, 2)``, sorted.
+        """Office intervals ``[open, close)`` (when desks receive and serve, staffed Saturdays
+        and Sundays included) as minutes since ``start``, shape ``(k, 2)``, sorted.
 
         Covers the ``days`` calendar days from ``start.date()`` (local); intervals are clipped
         to begin no earlier than ``start``. Raises ``ValueError`` for negative ``days`` or days
         outside the supported years.
         """
+        return self._intervals_minutes(start, days, _OPEN_KINDS)
+
+    def working_intervals_minutes(self, start: datetime, days: int) -> npt.NDArray[np.float64]:
+        """As :meth:`open_intervals_minutes`, for the office hours of working days only: the
+        statutory working time that time limits run on."""
+        return self._intervals_minutes(start, days, (_WORKING,))
+
+    def _intervals_minutes(
+        self, start: datetime, days: int, wanted: tuple[int, ...]
+    ) -> npt.NDArray[np.float64]:
         local = self._local(start)
         first = self._check_window(local.date(), days)
         kinds = self._kind_array[first : first + days]
-        parts = [self._kind_intervals(kinds, kind) for kind in (_WEEKDAY, _SATURDAY)]
+        parts = [self._kind_intervals(kinds, kind) for kind in wanted]
         out = np.concatenate(parts)
         out = out[np.argsort(out[:, 0], kind="stable")]
         out -= _us(local.time()) / _US_PER_MINUTE

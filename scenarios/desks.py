@@ -8,7 +8,8 @@ same time in both for the same draws.
   time before each, so "next opening", "finish ``w`` minutes of work from ``t``" and "open time
   up to ``t``" are one bisection each (scalar) or one ``searchsorted`` (vectorised, for records).
 - ``Workdays``: the statutory arithmetic of a ``WorkingCalendar`` — received day with the
-  cut-off, deadlines in working days — as table lookups.
+  cut-off, deadlines in working days — as table lookups, on statutory working time (office
+  hours of working days), next to the desks' office hours (staffed Saturdays included).
 - ``Pool``: ``units`` identical desks or servers, open on an ``Availability``, serving tasks
   first come first served; work pauses while closed and resumes at the next opening
   (preemptive-resume on the calendar). A task asked for at ``t`` (asks in time order) is booked
@@ -161,14 +162,19 @@ class Availability:
 class Workdays:
     """Statutory arithmetic of one ``WorkingCalendar`` over ``days`` days from ``start`` (minute 0).
 
+    ``avail`` is the office hours (desks receive and serve then, staffed Saturdays included);
+    ``statutory`` the working time that limits run on (office hours of working days only): the
+    received day, deadlines, ``clock_start`` and ``used_wd`` never count a staffed Saturday.
+
     Raises ValueError (from the calendar) for days outside its supported years.
     """
 
     def __init__(self, calendar: WorkingCalendar, start: date, days: int) -> None:
         self.days = days
         begin = datetime.combine(start, datetime.min.time())
-        intervals = calendar.open_intervals_minutes(begin, days)
-        self.avail = Availability(intervals)
+        self.avail = Availability(calendar.open_intervals_minutes(begin, days))
+        intervals = calendar.working_intervals_minutes(begin, days)
+        self.statutory = Availability(intervals)
         self.working = calendar.working_day_index(start, days)
         day_of = np.floor(intervals[:, 0] / DAY).astype(np.int64)
         close = np.full(days, -1.0)
@@ -208,14 +214,15 @@ class Workdays:
         out = day * DAY + self.close[day]
         frac = wd_a - whole
         if np.any(frac > 0):
-            out = np.where(frac > 0, self.avail.advance_v(out, frac * self.full_day), out)
+            out = np.where(frac > 0, self.statutory.advance_v(out, frac * self.full_day), out)
         out = np.where(ok & ok2, out, INF)
         return np.where(np.isnan(t), np.nan, out)
 
     def clock_start(self, t: Floats) -> Floats:
-        """When the statutory clock starts: the next opening on or after the received day."""
+        """When the statutory clock starts: the next working-day opening on or after the received
+        day."""
         rd, ok = self.received_day(t)
-        out = self.avail.next_open_v(np.maximum(t, rd * DAY))
+        out = self.statutory.next_open_v(np.maximum(t, rd * DAY))
         return np.where(np.isnan(t), np.nan, np.where(ok, out, INF))
 
     def used_wd(self, received: Floats, done: Floats) -> Floats:
@@ -224,12 +231,13 @@ class Workdays:
         ``used_wd <= n`` exactly when ``done`` is no later than ``deadline(received, n)`` (except
         for work finished while the office is closed after that day's closing time)."""
         rd, _ = self.received_day(received)
-        base = self.avail.office_v(rd.astype(np.float64) * DAY)
+        base = self.statutory.office_v(rd.astype(np.float64) * DAY)
         with np.errstate(invalid="ignore"):
-            return np.maximum((self.avail.office_v(done) - base) / self.full_day - 1.0, 0.0)
+            return np.maximum((self.statutory.office_v(done) - base) / self.full_day - 1.0, 0.0)
 
     def elapsed_wd(self, a: Floats, b: Floats) -> Floats:
-        """Office time in ``[a, b)`` in working days (full weekday hours)."""
+        """Plain office time in ``[a, b)`` (staffed Saturdays included) in units of a full
+        weekday's hours; the statutory count is :meth:`used_wd`."""
         return (self.avail.office_v(b) - self.avail.office_v(a)) / self.full_day
 
 

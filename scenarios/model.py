@@ -252,10 +252,16 @@ class Assumption(Frozen):
 
 
 class Meta(Frozen):
-    """Name, description and seed of a scenario."""
+    """Name, description, legal basis and seed of a scenario.
+
+    ``legal_basis`` names the instrument whose time limits and procedure codes the scenario
+    encodes (Decree 63/2024 from mid-2024; TTLT 05/2015 before it — DOMAIN.md §1); required, so
+    every scenario says which era's rules it runs (a derived file inherits its base's).
+    """
 
     name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._-]*$")
     description: str = ""
+    legal_basis: str = Field(min_length=1)
     seed: int = Field(default=20250701, ge=0, lt=2**63)
     tags: tuple[str, ...] = ()
 
@@ -282,7 +288,14 @@ class Region(Frozen):
 
 
 class CalendarSpec(Frozen):
-    """Working calendar shared by the agencies unless an agency overrides its hours."""
+    """Working calendar shared by the agencies unless an agency overrides its hours.
+
+    Statutory working days are Monday to Friday minus public holidays and ``closures``, plus the
+    official make-up days and ``extra_working_days``, whatever desks are staffed: they count
+    every time limit. ``weekday_hours`` are the working days' office hours; ``saturday_hours``
+    open desks on Saturdays for receiving and serving only — a Saturday never counts toward a
+    time limit, and a dossier received on it counts from the next working day.
+    """
 
     start: date = date(2026, 3, 9)
     timezone: str = "Asia/Ho_Chi_Minh"

@@ -6,9 +6,10 @@ scenario's ``lag_*_days``, cut at the legal limit: births 60 days, deaths 15) â†
 
 - online (24/7): the lag's day is accepted with probability ``weekday_profile[day]/max`` else
   postponed a day (people put it off to Monday), then an hour from ``online_hour_profile``;
-- desk: the receiving agency's working day nearest to the lag's day (a Saturday goes to Friday
-  unless the event is later, a Sunday to Monday), an hour from
-  ``desk_hour_profile``, moved to the next opening if the office is closed then.
+- desk: the receiving agency's office day (a day its desks open: a working day, or a staffed
+  Saturday) nearest to the lag's day (without Saturday desks a Saturday goes to Friday unless the
+  event is later, a Sunday to Monday), an hour from ``desk_hour_profile``, moved to the next
+  opening if the office is closed then.
 
 A time before the event itself moves to the next day. Events start before minute 0 (60 days for
 births, 15 for deaths) so the first day already carries the backlog of earlier events (warm
@@ -262,27 +263,28 @@ def _online_times(
 
 
 class _Office:
-    """Working days and open intervals of the receiving agency over the stream's window."""
+    """Office days (desks open: working days and staffed Saturdays) and open intervals of the
+    receiving agency over the stream's window."""
 
     def __init__(self, scenario: Scenario, agency: str, warm: int, days: int) -> None:
         cal = calendar_for(scenario, agency)
         span = warm + days + 60
         first = scenario.calendar.start - timedelta(days=warm)
-        self.working_days = np.flatnonzero(cal.working_day_index(first, span)).astype(float) - warm
+        self.office_days = np.flatnonzero(cal.open_day_index(first, span)).astype(float) - warm
         begin = start_datetime(scenario) - timedelta(days=warm)
         self.intervals = cal.open_intervals_minutes(begin, span) - warm * _DAY
 
-    def next_working_day(self, day: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        i = np.minimum(np.searchsorted(self.working_days, day), self.working_days.size - 1)
-        return self.working_days[i]
+    def next_office_day(self, day: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        i = np.minimum(np.searchsorted(self.office_days, day), self.office_days.size - 1)
+        return self.office_days[i]
 
-    def nearest_working_day(
+    def nearest_office_day(
         self, day: npt.NDArray[np.float64], earliest: npt.NDArray[np.float64]
     ) -> npt.NDArray[np.float64]:
-        """The working day closest to ``day`` (ties: the later), not before ``earliest``."""
-        after = self.next_working_day(day)
-        i = np.maximum(np.searchsorted(self.working_days, day) - 1, 0)
-        before = self.working_days[i]
+        """The office day closest to ``day`` (ties: the later), not before ``earliest``."""
+        after = self.next_office_day(day)
+        i = np.maximum(np.searchsorted(self.office_days, day) - 1, 0)
+        before = self.office_days[i]
         use_before = (before >= earliest) & (day - before < after - day)
         return np.where(use_before, before, after)
 
@@ -301,10 +303,10 @@ def _desk_times(
     u: dict[str, npt.NDArray[np.float64]],
 ) -> npt.NDArray[np.float64]:
     profile = scenario.demand.desk_hour_profile
-    day = office.nearest_working_day(np.floor((events + lag) / _DAY), np.floor(events / _DAY))
+    day = office.nearest_office_day(np.floor((events + lag) / _DAY), np.floor(events / _DAY))
     t = _hour_times(u["desk_hour"], u["desk_minute"], profile, day)
     late = t < events
-    later = office.next_working_day(day[late] + 1)
+    later = office.next_office_day(day[late] + 1)
     t[late] = _hour_times(u["desk_hour2"][late], u["desk_minute2"][late], profile, later)
     return office.next_open(t)
 

@@ -113,6 +113,7 @@ def show_cmd(
         f"population {s.region.population:,}), seed {s.meta.seed}, start {s.calendar.start}, "
         f"{info['working_days_per_year']} working days/year"
     )
+    out.print(f"legal basis: {s.meta.legal_basis}", highlight=False)
     out.print(_volume_table(s, info))
     out.print(_step_table(s))
     if s.faults:
@@ -140,7 +141,7 @@ def _volume_table(s: object, info: dict[str, object]) -> Table:
         table.add_row(
             f"[bold]{svc_id}[/]",
             "[bold]all[/]",
-            "",
+            svc.tthc_code,  # the procedure code of the era's legal basis
             f"deadline {svc.deadline_wd:g} WD ({svc.verification_deadline_wd:g} with verification)",
             f"[bold]{sum(per_wd[svc_id].values()):,.1f}[/]",
             f"[bold]{sum(per_year[svc_id].values()):,.0f}[/]",

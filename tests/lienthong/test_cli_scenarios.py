@@ -2,6 +2,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 import scenarios
@@ -23,6 +24,24 @@ def test_show_gives_derived_volumes() -> None:
     assert "360.0" in result.output  # 450 × 0.80 births per WD in variant G1-A
     assert "450.0" in result.output and "150.0" in result.output
     assert "death_group_deadline" in result.output
+
+
+@pytest.mark.parametrize("name", scenarios.catalog())
+def test_show_prints_the_legal_basis(name: str) -> None:
+    result = runner.invoke(app, ["scenarios", "show", name], env={"COLUMNS": "1000"})
+    assert result.exit_code == 0, result.output
+    basis = scenarios.load(name).meta.legal_basis
+    assert f"legal basis: {basis}" in result.output
+    # the era's procedure codes, on each service's row
+    codes = {svc.tthc_code for svc in scenarios.load(name).services.values()}
+    assert all(code in result.output for code in codes)
+
+
+def test_show_pilot_names_ttlt_05_2015_and_its_limits() -> None:
+    result = runner.invoke(app, ["scenarios", "show", "hanoi-2022"], env={"COLUMNS": "1000"})
+    assert "legal basis: TTLT 05/2015/TTLT-BTP-BCA-BYT" in result.output
+    assert "deadline 20 WD (22 with verification)" in result.output and "2.000986" in result.output
+    assert "250 working days/year" in result.output
 
 
 def test_show_toml_round_trips() -> None:

@@ -1,4 +1,5 @@
-"""Tests for scenarios/calendar.py: exact 2026 dates, the 15:00 cut-off, and properties."""
+"""Tests for scenarios/calendar.py: exact 2026 dates, the 15:00 cut-off, statutory working days
+apart from office hours (staffed Saturdays), and properties."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from scenarios.calendar import OfficeHours, WorkingCalendar, parse_hhmm
 
 CAL = WorkingCalendar()
 SAT_CAL = WorkingCalendar(saturday_hours=(("07:30", "11:30"),))
+WEEKEND_CAL = WorkingCalendar(saturday_hours=(("07:30", "11:30"),), sunday_hours=(("08:00", "11:00"),))
 VN = holidays.VN(years=range(2022, 2036))
 ICT = timezone(timedelta(hours=7))
 
@@ -22,7 +24,7 @@ instants = st.datetimes(datetime(2022, 1, 1), datetime(2035, 6, 30)).map(
     lambda dt: dt.replace(second=0, microsecond=0)
 )
 days = st.dates(date(2022, 1, 1), date(2035, 6, 30))
-calendars = st.sampled_from([CAL, SAT_CAL])
+calendars = st.sampled_from([CAL, SAT_CAL, WEEKEND_CAL])
 
 
 # -- known days ---------------------------------------------------------------------------
@@ -47,11 +49,40 @@ def test_known_2026_days(day: date, working: bool) -> None:
 
 
 def test_saturday_hours_open_saturdays_but_not_holidays() -> None:
-    assert SAT_CAL.is_working_day(date(2026, 3, 7))
-    assert not SAT_CAL.is_working_day(date(2026, 3, 8))
-    assert not SAT_CAL.is_working_day(date(2025, 2, 1))  # Saturday, fourth day of Tết 2025
+    # A staffed Saturday is office time, not a statutory working day.
+    assert SAT_CAL.is_open_day(date(2026, 3, 7)) and not SAT_CAL.is_working_day(date(2026, 3, 7))
+    assert not SAT_CAL.is_open_day(date(2026, 3, 8))
+    assert not SAT_CAL.is_open_day(date(2025, 2, 1))  # Saturday, fourth day of Tết 2025
     assert SAT_CAL.is_open(datetime(2026, 3, 7, 11, 29))
     assert not SAT_CAL.is_open(datetime(2026, 3, 7, 11, 30))
+    assert SAT_CAL.hours(date(2026, 3, 7)).close == time(11, 30)
+    # An official make-up Saturday is a working day on weekday hours, staffed Saturdays or not.
+    assert SAT_CAL.is_working_day(date(2026, 8, 22)) and SAT_CAL.hours(date(2026, 8, 22)).close == time(17, 0)
+
+
+def test_sunday_hours_open_sundays_without_making_them_working_days() -> None:
+    assert WEEKEND_CAL.is_open(datetime(2026, 3, 8, 8, 0))
+    assert not WEEKEND_CAL.is_working_day(date(2026, 3, 8))
+    assert WEEKEND_CAL.next_open(datetime(2026, 3, 7, 12, 0)) == datetime(2026, 3, 8, 8, 0)
+    assert WEEKEND_CAL.received_day(datetime(2026, 3, 8, 9, 0)) == date(2026, 3, 9)
+    assert WEEKEND_CAL.working_time_between(datetime(2026, 3, 7), datetime(2026, 3, 9)) == timedelta(0)
+    assert WEEKEND_CAL.office_time_between(datetime(2026, 3, 7), datetime(2026, 3, 9)) == timedelta(hours=7)
+
+
+def test_statutory_working_days_of_2022_match_a_hand_count() -> None:
+    """2022 has 260 weekdays (it starts on a Saturday: 52 weeks and a Saturday). Holidays on
+    weekdays: Mon 3/1 (for New Year's Day, a Saturday), Mon–Fri 31/1–4/2 (Tết), Mon 11/4 (for
+    Hùng Kings' Day, a Sunday), Mon–Tue 2–3/5 (for 30/4 and 1/5, a weekend), Thu–Fri 1–2/9
+    (National Day): 11 days, so 249 working days — with Saturday desks or without."""
+    weekdays = sum((date(2022, 1, 1) + timedelta(days=i)).weekday() < 5 for i in range(365))
+    off = [date(2022, 1, 3), *(date(2022, 1, 31) + timedelta(days=i) for i in range(5)), date(2022, 4, 11),
+           date(2022, 5, 2), date(2022, 5, 3), date(2022, 9, 1), date(2022, 9, 2)]
+    assert (weekdays, len(off)) == (260, 11)
+    for cal in (CAL, SAT_CAL, WEEKEND_CAL):
+        assert int(cal.working_day_index(date(2022, 1, 1), 365).sum()) == weekdays - len(off) == 249
+        assert not any(cal.is_working_day(d) for d in off)
+    # desks open on 51 more days: 2022's 53 Saturdays but 1/1 and 30/4 (the old rule counted them all)
+    assert int(SAT_CAL.open_day_index(date(2022, 1, 1), 365).sum()) == 249 + 53 - 2
 
 
 def test_extra_closure_and_extra_working_day() -> None:
@@ -69,17 +100,37 @@ def test_extra_closure_and_extra_working_day() -> None:
 
 
 def test_cutoff_1459_counts_today_1500_next_working_day() -> None:
-    assert CAL.received_day(datetime(2026, 3, 6, 14, 59)) == date(2026, 3, 6)
-    assert CAL.received_day(datetime(2026, 3, 6, 15, 0)) == date(2026, 3, 9)
-    assert CAL.received_day(datetime(2026, 3, 7, 10, 0)) == date(2026, 3, 9)  # Saturday
+    for cal in (CAL, SAT_CAL):
+        assert cal.received_day(datetime(2026, 3, 6, 14, 59)) == date(2026, 3, 6)
+        assert cal.received_day(datetime(2026, 3, 6, 15, 0)) == date(2026, 3, 9)  # not Saturday
+        assert cal.received_day(datetime(2026, 3, 7, 10, 0)) == date(2026, 3, 9)  # Saturday
 
 
 def test_deadline_friday_1600_three_working_days() -> None:
     assert CAL.deadline(datetime(2026, 3, 6, 16, 0), 3) == datetime(2026, 3, 12, 17, 0)
     # Before Tết: the clock starts on Monday 23/2, after the holiday week.
     assert CAL.deadline(datetime(2026, 2, 13, 16, 0), 3) == datetime(2026, 2, 26, 17, 0)
-    # With Saturday desks, the clock starts on Saturday 7/3.
-    assert SAT_CAL.deadline(datetime(2026, 3, 6, 16, 0), 3) == datetime(2026, 3, 11, 17, 0)
+    # Saturday desks change nothing: the clock starts on Monday 9/3, not on Saturday 7/3.
+    assert SAT_CAL.deadline(datetime(2026, 3, 6, 16, 0), 3) == datetime(2026, 3, 12, 17, 0)
+
+
+def test_friday_1000_three_working_days_is_wednesday_with_saturday_desks() -> None:
+    """Received Friday 10:00, 3 WD: Monday, Tuesday, Wednesday — the staffed Saturday in between
+    is office hours, not a working day (the old rule made it Tuesday)."""
+    friday = datetime(2026, 3, 6, 10, 0)
+    for cal in (CAL, SAT_CAL, WEEKEND_CAL):
+        assert cal.received_day(friday) == date(2026, 3, 6)
+        assert cal.deadline(friday, 3) == datetime(2026, 3, 11, 17, 0)
+        assert cal.add_working_days(date(2026, 3, 6), 1) == date(2026, 3, 9)
+
+
+def test_a_dossier_received_on_a_staffed_saturday_counts_from_monday() -> None:
+    saturday = datetime(2026, 3, 7, 9, 0)  # desks open, before the cut-off
+    assert SAT_CAL.is_open(saturday)
+    assert SAT_CAL.received_day(saturday) == date(2026, 3, 9)
+    assert SAT_CAL.deadline(saturday, 0) == datetime(2026, 3, 9, 17, 0)
+    assert SAT_CAL.deadline(saturday, 3) == datetime(2026, 3, 12, 17, 0)
+    assert SAT_CAL.deadline(saturday, 3) == CAL.deadline(saturday, 3)
 
 
 def test_deadline_same_day_and_holidays() -> None:
@@ -88,8 +139,15 @@ def test_deadline_same_day_and_holidays() -> None:
 
 
 def test_saturday_receipt_after_closing_rolls_to_monday() -> None:
-    assert SAT_CAL.deadline(datetime(2026, 3, 7, 10, 0), 0) == datetime(2026, 3, 7, 11, 30)
     assert SAT_CAL.received_day(datetime(2026, 3, 7, 12, 0)) == date(2026, 3, 9)
+    assert SAT_CAL.deadline(datetime(2026, 3, 7, 12, 0), 0) == datetime(2026, 3, 9, 17, 0)
+
+
+def test_a_make_up_saturday_is_a_working_day_with_the_cutoff() -> None:
+    # 22/8/2026 is worked to compensate for 31/8 (holidays.VN): weekday hours, the 15:00 rule.
+    assert SAT_CAL.received_day(datetime(2026, 8, 22, 14, 59)) == date(2026, 8, 22)
+    assert SAT_CAL.received_day(datetime(2026, 8, 22, 15, 0)) == date(2026, 8, 24)
+    assert SAT_CAL.deadline(datetime(2026, 8, 22, 10, 0), 0) == datetime(2026, 8, 22, 17, 0)
 
 
 def test_aware_datetimes_are_converted_to_local() -> None:
@@ -127,6 +185,22 @@ def test_working_time_between(a: datetime, b: datetime, expected: timedelta) -> 
 def test_working_days_between_full_week() -> None:
     assert CAL.working_days_between(datetime(2026, 3, 9), datetime(2026, 3, 16)) == 5.0
     assert CAL.working_days_between(datetime(2026, 3, 9, 13), datetime(2026, 3, 9, 17)) == 0.5
+    # Saturday desks add office time, not working time.
+    assert SAT_CAL.working_days_between(datetime(2026, 3, 9), datetime(2026, 3, 16)) == 5.0
+    assert SAT_CAL.office_time_between(datetime(2026, 3, 9), datetime(2026, 3, 16)) == timedelta(hours=44)
+
+
+def test_saturday_desks_serve_between_friday_and_monday() -> None:
+    friday = datetime(2026, 3, 6, 16, 0)
+    assert SAT_CAL.next_open(datetime(2026, 3, 6, 17, 0)) == datetime(2026, 3, 7, 7, 30)
+    assert SAT_CAL.working_time_between(friday, datetime(2026, 3, 9, 9, 30)) == timedelta(hours=3)
+    assert SAT_CAL.office_time_between(friday, datetime(2026, 3, 9, 9, 30)) == timedelta(hours=7)
+    office = SAT_CAL.open_intervals_minutes(datetime(2026, 3, 6, 12, 0), 4)
+    working = SAT_CAL.working_intervals_minutes(datetime(2026, 3, 6, 12, 0), 4)
+    saturday = [1440 - 270, 1440 - 30]  # 07:30-11:30 on Saturday, from Friday 12:00
+    np.testing.assert_array_equal(office, [[60, 300], saturday, [3 * 1440 - 270, 3 * 1440 - 30],
+                                           [3 * 1440 + 60, 3 * 1440 + 300]])
+    np.testing.assert_array_equal(working, CAL.open_intervals_minutes(datetime(2026, 3, 6, 12, 0), 4))
 
 
 def test_open_intervals_minutes_friday_noon() -> None:
@@ -179,10 +253,12 @@ def test_misuse_names_the_bad_value() -> None:
 
 
 @PROPS
-@given(days)
-def test_is_working_day_matches_holidays_vn(d: date) -> None:
+@given(calendars, days)
+def test_is_working_day_matches_holidays_vn(cal: WorkingCalendar, d: date) -> None:
+    """Mon–Fri minus holidays plus make-up days, whatever desks are staffed."""
     expected = d not in VN and (d.weekday() < 5 or d in VN.weekend_workdays)
-    assert CAL.is_working_day(d) is expected
+    assert cal.is_working_day(d) is expected
+    assert cal.is_open_day(d) is (expected or (d not in VN and bool(cal.hours(d).intervals)))
 
 
 @PROPS
@@ -196,9 +272,9 @@ def test_deadline_monotone(
 
 
 @PROPS
-@given(instants, st.integers(0, 30))
-def test_deadline_on_a_working_day_at_closing(received: datetime, n: int) -> None:
-    due = CAL.deadline(received, n)
+@given(calendars, instants, st.integers(0, 30))
+def test_deadline_on_a_working_day_at_closing(cal: WorkingCalendar, received: datetime, n: int) -> None:
+    due = cal.deadline(received, n)
     assert due.date() not in VN
     assert due.weekday() < 5 or due.date() in VN.weekend_workdays
     assert due.time() == time(17, 0)

@@ -95,8 +95,9 @@ def test_agency_hours_override(baseline: scenarios.Scenario) -> None:
     data["agencies"]["vss"]["saturday_hours"] = ("07:30-11:30",)
     s = scenarios.validate(data)
     saturday = date(2026, 3, 14)
-    assert not calendar_for(s).is_working_day(saturday)
-    assert calendar_for(s, "vss").is_working_day(saturday)
+    assert not calendar_for(s).is_open_day(saturday)
+    assert calendar_for(s, "vss").is_open_day(saturday)  # VSS desks open on Saturdays ...
+    assert not calendar_for(s, "vss").is_working_day(saturday)  # ... which stay off the WD count
     assert calendar_for(s, "police") is calendar_for(s)
 
 

@@ -264,3 +264,40 @@ def test_an_undone_draw_is_handed_out_again_even_across_a_block_boundary() -> No
         draws.unget()
         got.append(draws())  # … so the next booking gets the same draw
     assert got == expected
+
+
+# -- staffed Saturdays: office hours, not working days ------------------------------------------
+
+PILOT = scenarios.load("hanoi-2022")  # Saturday desks 07:30-11:30; minute 0 is Monday 2022-11-28
+PILOT_DAYS = Workdays(calendar_for(PILOT), PILOT.calendar.start, 80)
+
+
+def test_saturday_desks_serve_but_the_statutory_clock_skips_saturday() -> None:
+    days = PILOT_DAYS
+    friday_10, saturday_9 = np.array([FRI + 10 * H]), np.array([SAT + 9 * H])
+    # desks work on Saturday morning: Friday 16:30, 60 min → 30 on Friday, 30 from Saturday 07:30
+    assert Pool(1, days.avail).take(FRI + 16.5 * H, 60.0)[::2] == (FRI + 16.5 * H, SAT + 8 * H)
+    assert days.working[[4, 5, 6, 7]].tolist() == [True, False, False, True]
+    # Friday 10:00 with 3 WD: Monday, Tuesday, Wednesday 17:00 (not Tuesday)
+    assert days.deadline(friday_10, 3.0).tolist() == [NEXT_MON + 2 * DAY + 17 * H]
+    # received on Saturday: the clock starts on Monday, as for a dossier received on Sunday
+    assert days.received_day(saturday_9)[0].tolist() == [7]
+    assert days.clock_start(saturday_9).tolist() == [NEXT_MON + 7.5 * H]
+    assert days.deadline(saturday_9, 3.0).tolist() == [NEXT_MON + 3 * DAY + 17 * H]
+    # Saturday's office hours do not count as working time: done Monday 17:00 is 1 WD after Friday
+    assert days.used_wd(friday_10, np.array([NEXT_MON + 17 * H])).tolist() == [1.0]
+    assert days.used_wd(saturday_9, np.array([NEXT_MON + 17 * H])).tolist() == [0.0]
+    # ... while the plain office time includes Saturday's 4 hours
+    assert days.elapsed_wd(np.array([FRI + 17 * H]), np.array([NEXT_MON + 7.5 * H])).tolist() == [0.5]
+
+
+@PROPS
+@given(st.floats(0, 50 * DAY, allow_nan=False), st.integers(0, 8))
+def test_pilot_minute_deadlines_match_the_calendar(t: float, n: int) -> None:
+    from scenarios.demand import datetime_to_minute, minute_to_datetime
+
+    cal = calendar_for(PILOT)
+    expected = datetime_to_minute(PILOT, cal.deadline(minute_to_datetime(PILOT, t), n))
+    assert PILOT_DAYS.deadline(np.array([t]), n)[0] == pytest.approx(expected, abs=1e-6)
+    done = np.array([expected])
+    assert PILOT_DAYS.used_wd(np.array([t]), done)[0] == pytest.approx(n, abs=1e-9)

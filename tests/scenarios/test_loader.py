@@ -124,9 +124,10 @@ def test_error_lists_every_problem_and_names_the_source() -> None:
     with pytest.raises(ScenarioError) as info:
         loads('[meta]\nname = "t"\n', source="mine.toml")
     err = info.value
-    assert err.key == "region"
-    assert [k for k, _ in err.problems] == ["region", "agencies", "steps", "services", "demand", "money"]
-    assert str(err).startswith("mine.toml: region: is required but missing")
+    assert err.key == "meta.legal_basis"  # every scenario names the rules it runs on
+    assert [k for k, _ in err.problems] == ["meta.legal_basis", "region", "agencies", "steps", "services",
+                                            "demand", "money"]
+    assert str(err).startswith("mine.toml: meta.legal_basis: is required but missing")
 
 
 def test_extends_unknown_name_suggests_closest() -> None:

@@ -91,6 +91,19 @@ def test_desk_dossiers_arrive_only_in_office_hours(year: np.ndarray) -> None:
     assert (open_.next_open_v(online) != online).mean() > 0.5  # online runs round the clock
 
 
+def test_saturday_desks_receive_but_the_volume_follows_working_days() -> None:
+    """hanoi-2022 staffs Saturday mornings: desk dossiers arrive on Saturdays too, yet the year's
+    volume is births per WD × statutory working days (Mon–Fri), not × days desks open."""
+    s = scenarios.load("hanoi-2022")
+    year = arrivals(s, 365)
+    desk = year[year["channel"] == 1]
+    saturday = (desk["submitted"] // 1440) % 7 == 5  # minute 0 is a Monday
+    assert 0.03 < saturday.mean() < 0.15
+    wd = working_days_per_year(s)
+    assert wd == 250 and calendar_for(s).open_day_index(s.calendar.start, 365).sum() == 299
+    assert (year["service"] == 0).sum() / wd == pytest.approx(s.demand.births_per_wd, rel=0.02)
+
+
 def test_surge_multiplies_the_window_and_leaves_the_rest_alone() -> None:
     window = {"start": 2 * 1440.0, "end": 3 * 1440.0}
     surged = with_faults(BASE, {"kind": "surge", "agency": "*", "factor": 3.0, **window})
@@ -139,7 +152,8 @@ def test_bad_arguments_are_named() -> None:
 
 @settings(max_examples=15)
 @given(
-    seed=st.integers(0, 2**62), days=st.integers(1, 10), name=st.sampled_from(["hanoi-baseline", "hanoi-tet"])
+    seed=st.integers(0, 2**62), days=st.integers(1, 10),
+    name=st.sampled_from(["hanoi-baseline", "hanoi-tet", "hanoi-2022"]),
 )
 def test_stream_invariants(seed: int, days: int, name: str) -> None:
     s = scenarios.load(name)
@@ -147,8 +161,8 @@ def test_stream_invariants(seed: int, days: int, name: str) -> None:
     assert (np.diff(a["submitted"]) >= 0).all()
     assert ((a["submitted"] >= 0) & (a["submitted"] < days * 1440)).all()
     assert a["dossier"].tolist() == list(range(a.size))
-    # desk submissions fall on the receiving agency's working days
+    # desk submissions fall on the receiving agency's office days (its working days and staffed Saturdays)
     day = (a["submitted"][a["channel"] == 1] // 1440).astype(int)
-    working = calendar_for(s, "justice").working_day_index(s.calendar.start, days + 1)
-    assert working[day].all()
+    office = calendar_for(s, "justice").open_day_index(s.calendar.start, days + 1)
+    assert office[day].all()
     assert s.calendar.start + timedelta(days=int(day.max(initial=0))) >= s.calendar.start
