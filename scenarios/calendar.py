@@ -41,8 +41,8 @@ __all__ = ["OfficeHours", "WorkingCalendar", "parse_hhmm"]
 _US_PER_MINUTE = 60_000_000
 # Kind of day: closed; a statutory working day (weekday hours); a staffed Saturday or Sunday that
 # is not a working day (its own hours: office time, not working time).
-_CLOSED, _WORKING, _SATURDAY, _SUNDAY = 0, 1, 2, 3
-_OPEN_KINDS = (_WORKING, _SATURDAY, _SUNDAY)
+_CLOSED, _WORKING, _SATURDAY, _SUNDAY, _HOLIDAY = 0, 1, 2, 3, 4
+_OPEN_KINDS = (_WORKING, _SATURDAY, _SUNDAY, _HOLIDAY)
 
 # Office hours as given by a caller: OfficeHours, or ("HH:MM", "HH:MM") pairs (strings or times).
 HoursSpec: TypeAlias = "OfficeHours | Iterable[tuple[str | time, str | time]]"
@@ -128,7 +128,9 @@ class WorkingCalendar:
 
     ``weekday_hours`` are the office hours of every working day; ``saturday_hours`` and
     ``sunday_hours`` (empty: closed) open desks on weekend days that are neither holidays nor
-    closures, without making them working days.
+    closures, without making them working days; ``holiday_hours`` (empty: closed) open them on
+    public holidays (never on ``extra_closures``), still not working days — with all four set to
+    ``00:00-24:00`` desks work around the clock.
 
     Raises ``ValueError`` for bad hours or cut-off strings, an empty or unknown span of years, an
     unknown time zone, a closure that ends before it starts, a date outside the span, or an extra
@@ -141,6 +143,7 @@ class WorkingCalendar:
         weekday_hours: HoursSpec = (("07:30", "11:30"), ("13:00", "17:00")),
         saturday_hours: HoursSpec = (),
         sunday_hours: HoursSpec = (),
+        holiday_hours: HoursSpec = (),
         cutoff: str | time = "15:00",
         years: Iterable[int] = range(2022, 2036),
         extra_closures: Iterable[tuple[date, date]] = (),
@@ -150,6 +153,7 @@ class WorkingCalendar:
         self.weekday_hours = OfficeHours.parse(weekday_hours)
         self.saturday_hours = OfficeHours.parse(saturday_hours)
         self.sunday_hours = OfficeHours.parse(sunday_hours)
+        self.holiday_hours = OfficeHours.parse(holiday_hours)
         if not self.weekday_hours.intervals:
             raise ValueError("weekday_hours is empty: a calendar needs open hours on weekdays")
         self.cutoff = _as_time(cutoff)
@@ -159,7 +163,8 @@ class WorkingCalendar:
             raise ValueError("years is empty")
         self.first_year, self.last_year = span[0], span[-1]
         self._first = date(self.first_year, 1, 1).toordinal()
-        self._hours = (OfficeHours(), self.weekday_hours, self.saturday_hours, self.sunday_hours)
+        self._hours = (OfficeHours(), self.weekday_hours, self.saturday_hours, self.sunday_hours,
+                       self.holiday_hours)
         kinds = self._day_kinds(list(extra_closures), list(extra_working_days))
         self._build_tables(kinds)
 
@@ -168,10 +173,13 @@ class WorkingCalendar:
     def _day_kinds(self, closures: list[tuple[date, date]], extra: list[date]) -> list[int]:
         """Kind of every day of the span: closed, working day, staffed Saturday or Sunday."""
         vn = holidays.VN(years=range(self.first_year, self.last_year + 1))
-        closed = {d.toordinal() for d in vn}
+        public = {d.toordinal() for d in vn}
+        closed: set[int] = set()
         for start, end in closures:
             closed.update(self._closure_days(start, end))
+        self._public = public - closed
         working = {d.toordinal() for d in vn.weekend_workdays if self._covers(d)}
+        closed |= public
         for d in extra:
             if self._index(d) + self._first in closed:
                 raise ValueError(f"extra working day {d} falls on a holiday or closure")
@@ -191,7 +199,7 @@ class WorkingCalendar:
     def _kind(self, ordinal: int, closed: set[int], working: set[int]) -> int:
         weekday = date.fromordinal(ordinal).weekday()
         if ordinal in closed:
-            return _CLOSED
+            return _HOLIDAY if ordinal in self._public and self.holiday_hours.intervals else _CLOSED
         if ordinal in working or weekday < 5:
             return _WORKING
         if weekday == 5 and self.saturday_hours.intervals:

@@ -36,16 +36,20 @@ def calendar_for(scenario: Scenario, agency: str | None = None) -> WorkingCalend
     """The working calendar of the scenario, or of one agency when it overrides its hours."""
     spec = scenario.calendar
     ag = scenario.agencies.get(agency) if agency else None  # type: ignore[call-overload]
-    weekday = ag.weekday_hours if ag and ag.weekday_hours is not None else spec.weekday_hours
-    saturday = ag.saturday_hours if ag and ag.saturday_hours is not None else spec.saturday_hours
-    return _calendar(spec, weekday, saturday)
+    hours = tuple(own if ag is not None and (own := getattr(ag, f"{kind}_hours")) is not None
+                  else getattr(spec, f"{kind}_hours")
+                  for kind in ("weekday", "saturday", "sunday", "holiday"))
+    return _calendar(spec, *hours)
 
 
 @lru_cache(maxsize=64)
-def _calendar(spec: CalendarSpec, weekday: tuple[str, ...], saturday: tuple[str, ...]) -> WorkingCalendar:
+def _calendar(spec: CalendarSpec, weekday: tuple[str, ...], saturday: tuple[str, ...],
+              sunday: tuple[str, ...], holiday: tuple[str, ...]) -> WorkingCalendar:
     return WorkingCalendar(
         weekday_hours=_pairs(weekday),
         saturday_hours=_pairs(saturday),
+        sunday_hours=_pairs(sunday),
+        holiday_hours=_pairs(holiday),
         cutoff=spec.cutoff,
         extra_closures=spec.closures,
         extra_working_days=spec.extra_working_days,

@@ -23,6 +23,7 @@ __all__ = [
     "LUNAR_ANIMALS",
     "TASKS",
     "Agency",
+    "ArrivalRate",
     "Assumption",
     "CalendarSpec",
     "Caller",
@@ -287,6 +288,9 @@ class Region(Frozen):
     population: int = Field(default=8_587_141, ge=1)
 
 
+_ALL_DAY = ("00:00-24:00",)
+
+
 class CalendarSpec(Frozen):
     """Working calendar shared by the agencies unless an agency overrides its hours.
 
@@ -294,13 +298,27 @@ class CalendarSpec(Frozen):
     official make-up days and ``extra_working_days``, whatever desks are staffed: they count
     every time limit. ``weekday_hours`` are the working days' office hours; ``saturday_hours``
     open desks on Saturdays for receiving and serving only — a Saturday never counts toward a
-    time limit, and a dossier received on it counts from the next working day.
+    time limit, and a dossier received on it counts from the next working day; ``sunday_hours``
+    and ``holiday_hours`` (public holidays; ``closures`` stay closed) likewise. Desks open around
+    the clock: all four ``["00:00-24:00"]``, which ``around_the_clock = true`` sets (replacing
+    any hours, inherited ones included).
     """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _around_the_clock(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("around_the_clock") is True:
+            kinds = ("weekday_hours", "saturday_hours", "sunday_hours", "holiday_hours")
+            data = {**data, **dict.fromkeys(kinds, _ALL_DAY)}
+        return data
 
     start: date = date(2026, 3, 9)
     timezone: str = "Asia/Ho_Chi_Minh"
+    around_the_clock: bool = False
     weekday_hours: tuple[Interval, ...] = ("07:30-11:30", "13:00-17:00")
     saturday_hours: tuple[Interval, ...] = ()
+    sunday_hours: tuple[Interval, ...] = ()
+    holiday_hours: tuple[Interval, ...] = ()
     cutoff: Hhmm = "15:00"
     closures: tuple[tuple[date, date], ...] = ()
     extra_working_days: tuple[date, ...] = ()
@@ -323,6 +341,8 @@ class Agency(Frozen):
     servers: int = Field(default=1, ge=0)
     weekday_hours: tuple[Interval, ...] | None = None
     saturday_hours: tuple[Interval, ...] | None = None
+    sunday_hours: tuple[Interval, ...] | None = None
+    holiday_hours: tuple[Interval, ...] | None = None
     base_url: str | None = Field(default=None, pattern=r"^https?://")
     assumption: str | None = None
 
@@ -399,12 +419,26 @@ class Service(Frozen):
     assumption: str | None = None
 
 
+class ArrivalRate(Frozen):
+    """The explicit arrival-rate mode (``demand.rate``): dossiers submitted as a homogeneous
+    Poisson process at these rates per hour (× ``demand.multiplier``), around the clock."""
+
+    births_per_hour: float = Field(default=0.0, ge=0)
+    deaths_per_hour: float = Field(default=0.0, ge=0)
+
+
 class Demand(Frozen):
     """How many dossiers arrive and when.
 
     ``births_per_wd``/``deaths_per_wd`` are dossiers per working day in steady state; profiles
     are relative weights (normalised by the arrival generator). ``lag_*`` are registration lags
     in days. ``death_status`` gives the shares of deceased by status (funeral payer).
+
+    ``rate`` switches to the explicit arrival-rate mode: submissions are a Poisson process at
+    ``rate.births_per_hour``/``deaths_per_hour`` every hour of every day, each dossier at its own
+    time whatever its channel — no registration lag, no weekday, hour or month profile, no lunar
+    factor, and ``births_per_wd``/``deaths_per_wd`` unused (the queueing textbook's λ, e.g. for an
+    M/M/c check). Surges and incomplete shares still apply.
     """
 
     births_per_wd: float = Field(ge=0)
@@ -420,6 +454,7 @@ class Demand(Frozen):
     lag_death_days: Dist = Dist(kind="gamma", mean=3.0, cv=0.9, max=15.0)
     death_status: dict[DeathStatus, Share] = Field(default_factory=dict)
     age_at_death: Dist = Dist(kind="normal", mean=74.0, cv=0.2, max=105.0)
+    rate: ArrivalRate | None = None
 
     @field_validator(
         "weekday_profile",

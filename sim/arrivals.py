@@ -139,11 +139,13 @@ def _service_stream(
     scenario: Scenario, code: int, name: str, days: int, scale: float, streams: _Streams
 ) -> npt.NDArray[np.void]:
     service = scenario.services[name]  # type: ignore[index]
+    receiving = scenario.steps[next(iter(service.variants.values())).steps[0]].agency
+    if scenario.demand.rate is not None:
+        return _rate_stream(scenario, code, name, days, scale, streams, receiving)
     limit = LEGAL_LAG_DAYS[name]
     warm = math.ceil(limit) + 1
     first = scenario.calendar.start - timedelta(days=warm)
     rates = daily_event_rates(scenario, name, warm + days, start=first) * scale
-    receiving = scenario.steps[next(iter(service.variants.values())).steps[0]].agency
     office = _Office(scenario, receiving, warm, days)
     parts, citizens = [], 0
     # Blocks of days bound the memory of the uniform columns; each day keeps its own generator.
@@ -156,12 +158,42 @@ def _service_stream(
         parts.append((rows[near], {c: u[c][near] for c in ("incomplete", "thin", "copy")}))
     rows = np.concatenate([p[0] for p in parts])
     u_all = {c: np.concatenate([p[1][c] for p in parts]) for c in ("incomplete", "thin", "copy")}
-    rows, u_incomplete = _surge(scenario, name, rows, u_all, receiving, office, streams)
+    return _finish(scenario, name, rows, u_all, receiving, office, streams, days)
+
+
+def _finish(scenario: Scenario, name: str, rows: npt.NDArray[np.void], u: dict[str, npt.NDArray[np.float64]],
+            receiving: str, office: _Office, streams: _Streams, days: int) -> npt.NDArray[np.void]:
+    """Surges, the window ``[0, days)`` and the incomplete share, on a service's rows."""
+    service = scenario.services[name]  # type: ignore[index]
+    rows, u_incomplete = _surge(scenario, name, rows, u, receiving, office, streams)
     keep = (rows["submitted"] >= 0) & (rows["submitted"] < days * _DAY)
     rows, u_incomplete = rows[keep], u_incomplete[keep]
     share = _incomplete_share(scenario, rows["submitted"], service.incomplete_share, receiving)
     rows["incomplete"] = u_incomplete < share
     return rows
+
+
+def _rate_stream(scenario: Scenario, code: int, name: str, days: int, scale: float, streams: _Streams,
+                 receiving: str) -> npt.NDArray[np.void]:
+    """The explicit arrival-rate mode (``demand.rate``): a homogeneous Poisson process of
+    submissions at the hourly rate, every minute of every day; each day from its own generator."""
+    rate = scenario.demand.rate
+    assert rate is not None
+    per_day = (rate.births_per_hour if name == "birth" else rate.deaths_per_hour) * 24.0 \
+        * scenario.demand.multiplier * scale
+    times: list[npt.NDArray[np.float64]] = []
+    columns: dict[str, list[npt.NDArray[np.float64]]] = {c: [] for c in _COLUMNS}
+    for day in range(days):
+        rng = streams(f"{name}.rate", day)
+        times.append(event_minutes(rng, np.array([per_day]), first_day=day))
+        for c in _COLUMNS:
+            columns[c].append(rng.random(times[-1].size))
+    u = {c: np.concatenate(v) if v else np.zeros(0) for c, v in columns.items()}
+    submitted = np.concatenate(times) if times else np.zeros(0)
+    rows = _attributes(scenario, code, name, u)
+    rows["submitted"] = submitted
+    rows["citizen"] = np.arange(rows.size)
+    return _finish(scenario, name, rows, u, receiving, _Office(scenario, receiving, 0, days), streams, days)
 
 
 def _rows(
@@ -174,19 +206,25 @@ def _rows(
     office: _Office,
 ) -> npt.NDArray[np.void]:
     """Arrival rows of these events (citizen left 0; ``incomplete`` decided after surges)."""
-    service = scenario.services[name]  # type: ignore[index]
-    demand = scenario.demand
-    n = events.size
-    desk = u["channel"] >= service.online_share
-    submitted = np.empty(n)
+    rows = _attributes(scenario, code, name, u)
+    desk = rows["channel"].astype(bool)
     on = ~desk
     on_u = {k: v[on] for k, v in u.items()}
     desk_u = {k: v[desk] for k, v in u.items()}
-    submitted[on] = _online_times(scenario, events[on], lag[on], LEGAL_LAG_DAYS[name], on_u)
-    submitted[desk] = _desk_times(scenario, events[desk], lag[desk], office, desk_u)
-    rows = np.zeros(n, ARRIVAL_DTYPE)
+    rows["submitted"][on] = _online_times(scenario, events[on], lag[on], LEGAL_LAG_DAYS[name], on_u)
+    rows["submitted"][desk] = _desk_times(scenario, events[desk], lag[desk], office, desk_u)
+    return rows
+
+
+def _attributes(scenario: Scenario, code: int, name: str,
+                u: dict[str, npt.NDArray[np.float64]]) -> npt.NDArray[np.void]:
+    """Rows with everything but the submission time (and citizen): service, channel, variant,
+    status of the deceased, verification, from the uniform columns ``u``."""
+    service = scenario.services[name]  # type: ignore[index]
+    demand = scenario.demand
+    desk = u["channel"] >= service.online_share
+    rows = np.zeros(desk.size, ARRIVAL_DTYPE)
     rows["service"] = code
-    rows["submitted"] = submitted
     rows["channel"] = desk
     rows["variant"] = _categorical(u["variant"], [v.share for v in service.variants.values()])
     if name == "death":

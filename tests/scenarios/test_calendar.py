@@ -339,3 +339,30 @@ def test_desks_open_around_the_clock_with_24_00() -> None:
     assert abs(open_minutes - 5 * 1440) < 1e-3  # five whole weekdays, the weekend closed
     # 23:30 on a Monday is office time; the cut-off rule still applies to the received day
     assert cal.is_open(monday + timedelta(hours=23, minutes=30))
+
+
+def test_sunday_and_holiday_hours_open_desks_without_making_working_days() -> None:
+    """2 September 2026 (National Day, a Wednesday) and Sunday 6 September: open with their own
+    hours, neither counts toward a time limit; an extra closure stays closed whatever the hours."""
+    cal = WorkingCalendar(sunday_hours=[("08:00", "12:00")], holiday_hours=[("00:00", "24:00")],
+                          extra_closures=[(date(2026, 9, 3), date(2026, 9, 3))])
+    national_day, sunday, closure = date(2026, 9, 2), date(2026, 9, 6), date(2026, 9, 3)
+    assert cal.is_open_day(national_day) and not cal.is_working_day(national_day)
+    assert cal.is_open(datetime(2026, 9, 2, 3, 0)) and cal.is_open(datetime(2026, 9, 2, 23, 59))
+    assert cal.is_open_day(sunday) and not cal.is_working_day(sunday)
+    assert cal.is_open(datetime(2026, 9, 6, 9, 0)) and not cal.is_open(datetime(2026, 9, 6, 13, 0))
+    assert not cal.is_open_day(closure) and not cal.is_open(datetime(2026, 9, 3, 12, 0))
+    # Fri 28/08 + 1 WD: 31/08 swapped day off, 1–2/09 National Day (open), 3/09 closed → Fri 4/09
+    assert cal.add_working_days(date(2026, 8, 28), 1) == date(2026, 9, 4)
+
+
+def test_around_the_clock_every_day_is_open_all_day() -> None:
+    from scenarios import loads
+    from scenarios.demand import calendar_for
+
+    s = loads('extends = "hanoi-baseline"\n[calendar]\naround_the_clock = true\n')
+    cal = calendar_for(s)
+    for d in (date(2026, 3, 14), date(2026, 3, 15), date(2026, 4, 30)):  # Sat, Sun, Reunification Day
+        assert cal.is_open(datetime(d.year, d.month, d.day, 0, 0))
+        assert cal.is_open(datetime(d.year, d.month, d.day, 23, 59))
+    assert not cal.is_working_day(date(2026, 4, 30))

@@ -166,3 +166,20 @@ def test_stream_invariants(seed: int, days: int, name: str) -> None:
     office = calendar_for(s, "justice").open_day_index(s.calendar.start, days + 1)
     assert office[day].all()
     assert s.calendar.start + timedelta(days=int(day.max(initial=0))) >= s.calendar.start
+
+
+def test_the_rate_mode_is_a_poisson_process_around_the_clock() -> None:
+    """``[demand.rate]``: λ per hour every hour of every day (weekends and holidays alike), no
+    profiles; a shorter run's stream is a prefix of a longer one's."""
+    s = scenarios.loads('extends = "hanoi-baseline"\n'
+                        '[demand.rate]\nbirths_per_hour = 6.0\ndeaths_per_hour = 1.0\n')
+    a = arrivals(s, days=56)
+    births = a[a["service"] == 0]["submitted"]
+    assert births.size == pytest.approx(6.0 * 24 * 56, rel=0.03)
+    by_hour = np.bincount((births % 1440 // 60).astype(int), minlength=24)
+    assert by_hour.min() > 0.8 * by_hour.mean()  # flat over the day: no hour profile
+    by_weekday = np.bincount((births // 1440 % 7).astype(int), minlength=7)
+    assert by_weekday.min() > 0.9 * by_weekday.mean()  # Sundays as busy as Mondays
+    assert (a[a["service"] == 1].size) == pytest.approx(24 * 56, rel=0.1)
+    short = arrivals(s, days=7)
+    assert np.array_equal(short["submitted"], a["submitted"][a["submitted"] < 7 * 1440])
