@@ -231,8 +231,10 @@ _SPECIFIC: dict[str, tuple[tuple[str, Phase, Severity, str, str], ...]] = {
          "A step an agency refuses ends the dossier rejected with that agency's problem code.",
          "DOMAIN.md §3 (ND 63 Art. 8), §10 F9; CONTRACT.md §9"),
         ("PORTAL-SEC-004", "security", "critical",
-         "A citizen reads only the dossiers it submitted (others are 404 unknown_dossier).",
-         f"{_C} §2"),
+         "Each citizen has its own key, bound to its PID: citizen A reads the dossiers it submitted, "
+         "not citizen B's (404 unknown_dossier, left out of a list by document), and cannot submit "
+         "one for B (403); a forged citizen key and the issuer secret itself are 401.",
+         f"{_C} §2 (citizen keys)"),
         ("PORTAL-RES-003", "resilience", "critical",
          "An agency outage during orchestration delays the dossier but it completes exactly once "
          "after recovery (no lost step, no second card).", f"{_C} §9 (retries); DOMAIN.md §10 F7"),

@@ -14,8 +14,9 @@ from typing import Any
 from certify import _test_data as data
 from certify._dossiers import birth_dossier, submit
 from certify._exchanges import PERSONAL, Exchange, scrub
-from certify._outcomes import Failed, Outcome, ensure, fingerprint, identifier_kind, passed
+from certify._outcomes import Blocked, Failed, Outcome, ensure, fingerprint, identifier_kind, passed
 from certify._run_context import Check, Ctx
+from fakes.citizen_keys import citizen_key
 from fakes.ids import mask
 
 __all__ = ["CHECKS", "operations", "scope_of"]
@@ -66,17 +67,26 @@ def missing_or_unknown_key_refused_401(ctx: Ctx) -> Outcome:
 
 
 def caller_without_the_scope_refused_403(ctx: Ctx) -> Outcome:
+    """Every caller lacking the scope: 403. A citizen caller probes with one citizen's key
+    (its configured key is the issuer secret, CONTRACT.md §2); an agency other than the portal
+    need not verify citizen keys, so there 401 ``unauthenticated`` refuses one as well."""
     bad: list[Exchange] = []
     n = 0
     first: Exchange | None = None
+    pid = data.pid_of(ctx, "F", 1990)
+    keys = {name: _citizen(ctx, name, "X", pid) if caller.role == "citizen" else caller.key
+            for name, caller in ctx.scenario.callers.items()}
     for method, path in operations(ctx.openapi, ctx.agency):
         need = scope_of(ctx.agency, method)
         for name, caller in sorted(ctx.scenario.callers.items()):
             if need in caller.scopes:
                 continue
-            ex = _probe(ctx, method, path, caller.key)
+            citizen = caller.role == "citizen"
+            ex = _probe(ctx, method, path, keys[name])
             n += 1
             first = first or ex
+            if citizen and ctx.agency != "portal" and (ex.status, ex.code) == (401, "unauthenticated"):
+                continue
             if ex.status != 403 or ex.code != "forbidden":
                 bad.append(ex)
                 ctx.notes.setdefault("sec002", []).append(f"{name} {method} {path} → {ex.status}")
@@ -165,19 +175,69 @@ def no_full_identifier_in_error_bodies(ctx: Ctx) -> Outcome:
                   "no full identifier", *probes[:2])
 
 
+def _citizen(ctx: Ctx, issuer: str, label: str, pid: str) -> str:
+    """The key of the citizen ``pid`` issued by caller ``issuer`` (CONTRACT.md §2), known to the
+    vendor client as caller ``<issuer>-<label>``: evidence masks it and a reproducer takes it
+    from ``$LIENTHONG_KEY``, never in clear (it carries the PID)."""
+    ctx.vendor.keys[f"{issuer}-{label}"] = key = citizen_key(ctx.scenario.callers[issuer].key, pid)
+    return key
+
+
+def _forged(key: str) -> str:
+    """``key`` with the last character of its signature changed."""
+    return key[:-1] + ("0" if key[-1] != "0" else "1")
+
+
 def citizen_reads_only_its_own_dossiers(ctx: Ctx) -> Outcome:
-    cert = data.certificate(ctx, "sec4/cert", ctx.today)
-    mine = submit(ctx, ctx.vendor, birth_dossier(ctx, cert["id"]), "sec4/mine", caller="citizen")
-    ensure(mine.status == 202, f"citizen submission: {mine.status} {mine.code}", mine)
-    cert2 = data.certificate(ctx, "sec4/cert2", ctx.today)
-    theirs = submit(ctx, ctx.vendor, birth_dossier(ctx, cert2["id"]), "sec4/theirs", caller="desk")
-    ensure(theirs.status == 202, f"desk submission: {theirs.status} {theirs.code}", theirs)
-    own = ctx.vendor.get(f"/portal/dossiers/{mine.response['id']}", "citizen")
-    other = ctx.vendor.get(f"/portal/dossiers/{theirs.response['id']}", "citizen")
-    ensure(own.status == 200, f"the citizen cannot read its own dossier: {own.status}", own)
+    """Two citizens A and B, each with its own key (CONTRACT.md §2): each submits its own
+    dossier; A reads A's, by id and by document, and not B's (404 unknown_dossier, left out of
+    the list); A cannot submit a dossier for B (403); a forged citizen key and the issuer
+    secret itself are 401."""
+    issuer = next((n for n, c in sorted(ctx.scenario.callers.items()) if c.role == "citizen"), None)
+    if issuer is None:
+        raise Blocked(f"scenario {ctx.scenario.meta.name!r} has no caller with role citizen")
+    dossiers: dict[str, tuple[str, str, dict[str, Any]]] = {}
+    names: dict[str, str] = {}
+    for who in ("A", "B"):
+        cert = data.certificate(ctx, f"sec4/cert{who}", ctx.today)
+        body = birth_dossier(ctx, cert["id"])
+        _citizen(ctx, issuer, who, body["applicant_pid"])
+        names[who] = f"{issuer}-{who}"
+        ex = submit(ctx, ctx.vendor, body, f"sec4/{who}", caller=names[who])
+        ensure(ex.status == 202, f"citizen {who} submitting its own dossier: {ex.status} {ex.code}", ex)
+        dossiers[who] = (ex.response["id"], cert["id"], body)
+    a, b = names["A"], names["B"]
+    own = ctx.vendor.get(f"/portal/dossiers/{dossiers['A'][0]}", a)
+    other = ctx.vendor.get(f"/portal/dossiers/{dossiers['B'][0]}", a)
+    ensure(own.status == 200, f"citizen A cannot read its own dossier: {own.status} {own.code}", own)
     ensure(other.status == 404 and other.code == "unknown_dossier",
-           f"the citizen reads another's dossier: {other.status} {other.code}", other)
-    return passed("a citizen reads its own dossier only", own, other)
+           f"citizen A reads citizen B's dossier: {other.status} {other.code}", other)
+    shown = [own, other]
+    listed = ctx.vendor.get(f"/portal/dossiers?document={dossiers['B'][1]}", a)
+    if listed.status not in (404, 405, 501):  # the list is §10's; PORTAL-DOS decides if it is served
+        items = listed.response.get("items") if isinstance(listed.response, dict) else None
+        ensure(listed.status == 200 and isinstance(items, list),
+               f"GET /portal/dossiers?document= as citizen A: {listed.status} {listed.code}", listed)
+        assert isinstance(items, list)
+        ensure(not any(isinstance(i, dict) and i.get("id") == dossiers["B"][0] for i in items),
+               "citizen A finds citizen B's dossier by its document", listed)
+        shown.append(listed)
+    cert = data.certificate(ctx, "sec4/certAB", ctx.today)
+    for_b = dict(birth_dossier(ctx, cert["id"]), applicant_pid=dossiers["B"][2]["applicant_pid"])
+    ex = submit(ctx, ctx.vendor, for_b, "sec4/AB", caller=a)
+    ensure((ex.status, ex.code) == (403, "forbidden"),
+           f"citizen A submitting a dossier whose applicant_pid is B's: {ex.status} {ex.code}", ex)
+    forged = ctx.vendor.get(f"/portal/dossiers/{dossiers['A'][0]}", key=_forged(ctx.vendor.keys[a]))
+    ensure((forged.status, forged.code) == (401, "unauthenticated"),
+           f"a forged citizen key (A's, one signature character changed): {forged.status} {forged.code}",
+           forged)
+    secret = ctx.vendor.get(f"/portal/dossiers/{dossiers['A'][0]}", issuer)
+    ensure((secret.status, secret.code) == (401, "unauthenticated"),
+           f"the citizen caller's issuer secret sent as a key: {secret.status} {secret.code}", secret)
+    return passed("citizen keys are per citizen: A reads its own dossier and not B's (404), cannot "
+                  "submit for B (403); a forged key and the issuer secret are 401 "
+                  f"(callers {a}, {b}: the keys of CONTRACT.md §2 for the two applicants)",
+                  own, other, *shown[2:], ex, forged, secret)
 
 
 # The requirement each check decides: the key of a requirement common to every agency

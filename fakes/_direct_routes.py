@@ -92,19 +92,11 @@ class DirectRoutes:
             if (plan := _plan(route)) is not None:
                 method = next(iter(route.methods or ()))
                 self.plans.setdefault(method, []).append(plan)
-        self._who: dict[tuple[str, str], Who | None] = {}
 
     def who(self, key: str, scope: str) -> Who | None:
-        """The caller of ``key`` if it holds ``scope`` (cached; the key table is fixed)."""
-        try:
-            return self._who[(key, scope)]
-        except KeyError:
-            found = self.auth.by_key.get(key)
-            who = None
-            if found is not None and scope in found[1].scopes:
-                who = Who(found[0], found[1].role, found[1].agency)
-            self._who[(key, scope)] = who
-            return who
+        """The caller of ``key`` if it holds ``scope`` (``Auth.lookup``: fixed keys cached,
+        citizen keys verified)."""
+        return self.auth.lookup(key, scope)
 
     async def __call__(self, scope: Message, receive: Any, send: Any) -> None:
         if scope["type"] != "http":

@@ -90,7 +90,7 @@ async def replay(store: Store, who: Who, key: str, path: str,
     Raises Problem 409 ``idempotency_key_reused`` when the key came with another body.
     """
     await store.settled()
-    idem = Idem(store, who.name, key, _hash(path, body))
+    idem = Idem(store, who.principal, key, _hash(path, body))
     return idem, _stored(store.db, idem)
 
 

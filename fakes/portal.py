@@ -33,7 +33,7 @@ from fakes.agencies._common import (
 from fakes.auth import Who, require
 from fakes.faults import Hook
 from fakes.idempotency import Out, Writes, idem_key
-from fakes.ids import make_dossier_code
+from fakes.ids import make_dossier_code, mask
 from fakes.problems import Problem
 from fakes.store import dumps
 
@@ -170,11 +170,22 @@ async def submit_dossier(body: DossierIn, request: Request,
                          who: Who = Depends(require("portal:submit")),
                          key: str = Depends(idem_key)) -> Response:
     """Accept a linked dossier; it is driven through its steps asynchronously."""
+    _own_dossier(who, body)
     env = env_of(request)
     service = env.scenario.services.get(body.service)
     _check(body, dict(service.variants) if service else {})
     return await WRITES(request, who, key, body, _intake, partial(_accept, who.name),
                         committed=partial(_drive, env))
+
+
+def _own_dossier(who: Who, body: DossierIn) -> None:
+    """A citizen submits only its own dossiers: ``applicant_pid`` is the PID its key is bound
+    to, else 403 (CONTRACT.md §3: after validation, before the idempotency replay, so another
+    citizen's stored answer is never replayed to it). PIDs only masked in the problem."""
+    if who.role == "citizen" and body.applicant_pid != who.subject:
+        raise Problem(403, "forbidden", f"applicant_pid {mask(body.applicant_pid)} is not the PID of "
+                      f"this citizen key ({mask(who.subject or '')}): a citizen submits only its own "
+                      "dossiers")
 
 
 async def _intake(env: Env, body: DossierIn) -> _Intake:
@@ -203,8 +214,11 @@ def _drive(env: Env, accepted: Response) -> None:
 
 
 def _visible(who: Who, doc: dict[str, Any]) -> bool:
-    """Whether ``who`` may read the dossier: a citizen reads only the dossiers it submitted."""
-    return who.role != "citizen" or doc["caller"] == who.name
+    """Whether ``who`` may read the dossier: a citizen reads only the dossiers it submitted
+    itself, i.e. with its caller for its own PID (intake binds ``applicant_pid`` to the key's
+    PID, ``_own_dossier``); every other caller holding portal:read (desks, auditors) reads any."""
+    return who.role != "citizen" or (doc["caller"] == who.name and who.subject is not None
+                                     and doc["input"]["applicant_pid"] == who.subject)
 
 
 @router.get("/dossiers", response_model=Items[DossierView])

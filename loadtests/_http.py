@@ -75,9 +75,19 @@ class Caller:
     session's host (hospitals post to health, which may live apart from the portal).
     """
 
+    __slots__ = ("key", "log", "origin", "session", "timeout_s")
+
     def __init__(self, session: Any, key: str, log: Table, timeout_s: float = 10.0, origin: str = "") -> None:
         self.session, self.key, self.log, self.timeout_s = session, key, log, timeout_s
         self.origin = origin.rstrip("/")
+
+    def as_key(self, key: str) -> Caller:
+        """This actor's session, log, timeout and origin with another API key (a citizen's own
+        key, fakes/CONTRACT.md §2): a few attribute copies, nothing opened."""
+        other = Caller.__new__(Caller)
+        other.session, other.key, other.log, other.timeout_s = self.session, key, self.log, self.timeout_s
+        other.origin = self.origin
+        return other
 
     def call(
         self,

@@ -146,12 +146,22 @@ class CitizenPayloads:
             "cause": "bệnh",
         }
 
+    def _applicant(self, arrival: np.void) -> int:
+        """The person applying for ``arrival``: the mother of a birth, the declarant of a death."""
+        i = int(self.person[int(arrival["dossier"])])
+        return i if int(arrival["service"]) == 0 else _declarant(self.pop, i)
+
+    def applicant_pid(self, arrival: np.void) -> str:
+        """The ``applicant_pid`` of the dossier of ``arrival`` (an online applicant's citizen key
+        is bound to it, fakes/CONTRACT.md §2)."""
+        return self.pop.pid_str(self._applicant(arrival))
+
     def dossier(self, arrival: np.void, document_id: str, *, complete: bool = True) -> dict[str, Any]:
         """The portal submission of ``arrival``; without the group's section if not ``complete``."""
         n, i = int(arrival["dossier"]), int(self.person[int(arrival["dossier"])])
         service = "birth" if int(arrival["service"]) == 0 else "death"
         pop = self.pop
-        applicant = i if service == "birth" else _declarant(pop, i)
+        applicant = self._applicant(arrival)
         body: dict[str, Any] = {
             "service": service,
             "variant": self.variants[service][int(arrival["variant"])],

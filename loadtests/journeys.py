@@ -25,6 +25,7 @@ import gevent
 import numpy as np
 import numpy.typing as npt
 
+from fakes.citizen_keys import citizen_key
 from loadtests._http import Caller, Reply, retry_until
 from loadtests._records import JOURNEY_DTYPE, Table
 from loadtests._stats import summary
@@ -83,10 +84,16 @@ class Payloads(Protocol):
         """The portal submission body; ``complete=False`` leaves out the group's section."""
         ...
 
+    def applicant_pid(self, arrival: np.void) -> str:
+        """The body's ``applicant_pid``: the PID an online applicant's citizen key is bound to."""
+        ...
+
 
 class JourneyRunner:
     """Runs journeys for ``stream`` (arrivals) through ``callers`` (``hospital``, ``desk``,
-    ``citizen`` → :class:`~loadtests._http.Caller`).
+    ``citizen`` → :class:`~loadtests._http.Caller`). The ``citizen`` caller's key is the issuer
+    secret of the citizens' own keys: an online dossier is submitted and polled with its
+    applicant's key (``fakes.citizen_keys.citizen_key``, fakes/CONTRACT.md §2).
 
     ``deadline`` (wall) bounds every wait and retry; ``poll_interval_s`` spaces status polls;
     an incomplete dossier is supplemented only before ``horizon`` (wall: the stream's end).
@@ -130,6 +137,9 @@ class JourneyRunner:
         self.rng = random.Random(seed)
         self.max_polls = max(1, int((deadline - float(clock.t0)) / poll_interval_s) + 1)
         self._last_status = 0
+        # the caller of each online dossier (its applicant's key), made on first use: one HMAC
+        # and one small object per dossier, not per request
+        self._citizens: dict[int, Caller] = {}
         # agencies in time: a dossier the portal still shows in progress at the end is open
         self.open_outcome = OPEN if scenario.load.agencies == "in_time" else STUCK
 
@@ -214,7 +224,16 @@ class JourneyRunner:
         return False
 
     def _caller_for(self, a: np.void) -> Caller:
-        return self.callers["citizen" if int(a["channel"]) == 0 else "desk"]
+        """The desk, or for an online dossier (channel 0) its applicant with its own citizen key."""
+        if int(a["channel"]) != 0:
+            return self.callers["desk"]
+        n = int(a["dossier"])
+        caller = self._citizens.get(n)
+        if caller is None:
+            citizens = self.callers["citizen"]
+            caller = citizens.as_key(citizen_key(citizens.key, self.payloads.applicant_pid(a)))
+            self._citizens[n] = caller
+        return caller
 
     def _key(self, a: np.void, what: str) -> str:
         return f"{self.tag}:{int(a['dossier'])}:{what}"

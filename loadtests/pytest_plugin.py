@@ -2,7 +2,9 @@
 
 Fixtures: ``lienthong_scenario`` (the scenario), ``lienthong_ecosystem`` (the reference fakes on
 a free loopback port in a child process, with their keys — or real endpoints when a base URL is
-configured), ``lienthong_client`` (an ``httpx.Client`` per actor: ``lienthong_client("hospital")``),
+configured), ``lienthong_client`` (an ``httpx.Client`` per actor: ``lienthong_client("hospital")``;
+``lienthong_client("citizen", pid=...)`` speaks for that citizen with its own key, fakes/CONTRACT.md
+§2, and without ``pid`` for the fixed synthetic citizen ``SYNTHETIC_CITIZEN``),
 ``lienthong_citizens`` (synthetic citizens from the scenario seed, as request bodies) and
 ``lienthong_reconcile`` (checks the registers against the dossiers you submitted).
 
@@ -15,10 +17,11 @@ instead of answering at once, which is what API tests want and the default here)
 ``pytest_plugins = ["loadtests.pytest_plugin"]`` (or the ``pytest11`` entry point). A test::
 
     def test_a_birth_dossier_completes(lienthong_client, lienthong_citizens, lienthong_reconcile):
-        hospital, citizen = lienthong_client("hospital"), lienthong_client("citizen")
+        hospital = lienthong_client("hospital")
         kind, path, cert = lienthong_citizens.certificate(0)
         doc = hospital.post(path, json=cert, headers={"Idempotency-Key": "cert-0"}).json()
         body = lienthong_citizens.dossier(0, doc["id"])
+        citizen = lienthong_client("citizen", pid=body["applicant_pid"])  # the applicant's own key
         dossier = citizen.post("/portal/dossiers", json=body, headers={"Idempotency-Key": "d-0"}).json()
         final = lienthong_citizens.wait(citizen, dossier["id"])
         assert final["status"] == "completed"
@@ -40,13 +43,18 @@ import numpy as np
 import pytest
 
 import scenarios
+from fakes.citizen_keys import citizen_key
 from loadtests._payloads import CitizenPayloads
 from loadtests.placement import with_time
 from loadtests.reconcile import Reconciliation, Submission, reconcile
 from loadtests.registers import EXPORTED_AGENCIES, ContractRegisters, fetch_exports
 from scenarios.model import DEATH_STATUSES, Scenario
 
-__all__ = ["EXAMPLE", "Citizens", "Ecosystem"]
+__all__ = ["EXAMPLE", "SYNTHETIC_CITIZEN", "Citizens", "Ecosystem"]
+
+#: The citizen ``lienthong_client("citizen")`` speaks for when no ``pid`` is given: a valid Hanoi
+#: PID (a woman born 1990) that no seeded citizen has. It may read and submit its own dossiers only.
+SYNTHETIC_CITIZEN = "001190000001"
 
 #: The documented test above, as source (the test suite runs exactly this text).
 EXAMPLE = textwrap.dedent(str(__doc__).split("A test::\n", 1)[1]).strip() + "\n"
@@ -72,7 +80,9 @@ def _option(config: pytest.Config, name: str, env: str) -> str | None:
 
 @dataclass
 class Ecosystem:
-    """Where the services are (``base_url``), the callers' keys, and the fakes' folder if started."""
+    """Where the services are (``base_url``), the callers' keys (a ``citizen`` caller's is the
+    issuer secret of its citizens' keys, not a key: see ``lienthong_client``), and the fakes'
+    folder if started."""
 
     base_url: str
     keys: dict[str, str]
@@ -135,18 +145,28 @@ def lienthong_ecosystem(
 
 
 @pytest.fixture
-def lienthong_client(lienthong_ecosystem: Ecosystem) -> Iterator[Callable[[str], httpx.Client]]:
-    """``lienthong_client("hospital")``: an ``httpx.Client`` sending that caller's API key."""
+def lienthong_client(
+    lienthong_ecosystem: Ecosystem, lienthong_scenario: Scenario
+) -> Iterator[Callable[..., httpx.Client]]:
+    """``lienthong_client("hospital")``: an ``httpx.Client`` sending that caller's API key.
+
+    A caller with role ``citizen`` has one key per citizen (fakes/CONTRACT.md §2):
+    ``lienthong_client("citizen", pid="001195012345")`` speaks for that citizen (it submits the
+    dossiers whose ``applicant_pid`` is ``pid`` and reads only those); without ``pid``, for the
+    synthetic citizen ``SYNTHETIC_CITIZEN``. ``pid`` for any other caller is a ValueError.
+    """
     opened: list[httpx.Client] = []
 
-    def make(caller: str) -> httpx.Client:
+    def make(caller: str, pid: str | None = None) -> httpx.Client:
         if caller not in lienthong_ecosystem.keys:
             raise KeyError(f"no caller {caller!r}; callers: {', '.join(sorted(lienthong_ecosystem.keys))}")
-        client = httpx.Client(
-            base_url=lienthong_ecosystem.base_url,
-            timeout=30,
-            headers={"X-API-Key": lienthong_ecosystem.keys[caller]},
-        )
+        key = lienthong_ecosystem.keys[caller]
+        known = lienthong_scenario.callers.get(caller)
+        if known is not None and known.role == "citizen":
+            key = citizen_key(key, SYNTHETIC_CITIZEN if pid is None else pid)
+        elif pid is not None:
+            raise ValueError(f"caller {caller!r} is not a citizen caller: it takes no pid")
+        client = httpx.Client(base_url=lienthong_ecosystem.base_url, timeout=30, headers={"X-API-Key": key})
         opened.append(client)
         return client
 

@@ -592,12 +592,25 @@ class SimSettings(Frozen):
 
 
 class Caller(Frozen):
-    """An API caller: its key (synthetic, for the fakes) and what it may do."""
+    """An API caller: its key (synthetic, for the fakes) and what it may do.
+
+    For role ``citizen`` the key is not sent as is: it is the issuer secret of one key per
+    citizen, ``cit-<pid>-<HMAC-SHA256(key, pid), 32 hex>`` (``fakes.citizen_keys.citizen_key``,
+    fakes/CONTRACT.md §2), each with this caller's scopes and bound to that citizen's PID.
+    """
 
     key: str = Field(min_length=8)
     role: Literal["hospital", "desk", "citizen", "portal", "agency", "admin", "auditor"]
     agency: AgencyId | None = None
     scopes: tuple[str, ...] = ()
+
+    @field_validator("key")
+    @classmethod
+    def _not_a_citizen_key(cls, key: str) -> str:
+        if key.startswith("cit-"):
+            raise ValueError("keys starting with 'cit-' are citizen keys, derived per citizen from a "
+                             "citizen caller's key (fakes/CONTRACT.md §2); choose another key")
+        return key
 
 
 class Rate(Frozen):

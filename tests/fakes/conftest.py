@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from fakes.auth import citizen_key
 from fakes.ids import make_pid
 from fakes.serve import Handle, start_thread
 from scenarios import Scenario, load
@@ -25,15 +26,26 @@ def fresh_pid(sex: str = "F", year: int = 1990) -> str:
     return make_pid("001", sex, year, next(_serial))
 
 
+def citizen(pid: str) -> str:
+    """The caller name under which :class:`Api` speaks for the citizen ``pid`` with its own key."""
+    return f"citizen:{pid}"
+
+
 class Api:
-    """A blocking client of one fake server, speaking as the scenario's callers."""
+    """A blocking client of one fake server, speaking as the scenario's callers; ``citizen:<pid>``
+    (:func:`citizen`) is the citizen ``pid`` with its own key (CONTRACT.md §2)."""
 
     def __init__(self, handle: Handle) -> None:
         self.handle = handle
         self.http = httpx.Client(base_url=handle.base_url, timeout=30)
 
+    def key(self, who: str) -> str:
+        """The API key of caller ``who``: for ``<citizen caller>:<pid>`` that citizen's key."""
+        name, _, pid = who.partition(":")
+        return citizen_key(self.handle.keys[name], pid) if pid else self.handle.keys[who]
+
     def headers(self, who: str | None, key: str | None = None) -> dict[str, str]:
-        out = {} if who is None else {"X-API-Key": self.handle.keys[who]}
+        out = {} if who is None else {"X-API-Key": self.key(who)}
         if key is not None:
             out["Idempotency-Key"] = key
         return out

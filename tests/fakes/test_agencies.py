@@ -154,7 +154,7 @@ def test_residence_removal_only_for_the_registered_dead(api: Api) -> None:
             "already_deceased")
     out = api.ok("portal", "/police/residence-removals", removal)
     assert out["household_id"] == "HK0000000778"
-    person = api.get("police", f"/police/people/{child['pid']}").json()
+    person = api.get("auditor", f"/police/people/{child['pid']}").json()
     assert person["residence_status"] == "removed"
     problem(api.post("portal", "/police/residence-removals", removal), 409, "already_registered")
     residences = [r for r in api.export("police")["residences"] if r["pid"] == child["pid"]]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from scenarios import Scenario
-from tests.fakes.conftest import Api
+from tests.fakes.conftest import Api, citizen
 
 BIRTH_TASKS = {"ks": "register_birth", "pid": "issue_pid", "tt": "register_residence",
                "bhyt": "issue_child_card"}
@@ -113,11 +113,15 @@ def test_submission_is_idempotent_and_validated(api: Api) -> None:
 
 
 def test_citizens_see_only_their_own_dossiers(api: Api) -> None:
-    r = api.post("citizen", "/portal/dossiers", api.birth_dossier("ks_tt"))
+    body = api.birth_dossier("ks_tt")
+    me = citizen(body["applicant_pid"])
+    r = api.post(me, "/portal/dossiers", body)
     dossier = r.json()["id"]
-    assert api.get("citizen", f"/portal/dossiers/{dossier}").status_code == 200
-    other = api.post("desk", "/portal/dossiers", api.birth_dossier("ks_tt")).json()["id"]
-    r = api.get("citizen", f"/portal/dossiers/{other}")
+    assert api.get(me, f"/portal/dossiers/{dossier}").status_code == 200
+    # the desk's dossier for the same person is not the citizen's own
+    other = api.post("desk", "/portal/dossiers", dict(api.birth_dossier("ks_tt"),
+                                                      applicant_pid=body["applicant_pid"])).json()["id"]
+    r = api.get(me, f"/portal/dossiers/{other}")
     assert (r.status_code, r.json()["code"]) == (404, "unknown_dossier")
     assert api.get("desk", f"/portal/dossiers/{dossier}").status_code == 200
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from fakes._orchestrator import public
 from scenarios import Scenario
 from scenarios.model import Dist, Fault
-from tests.fakes.conftest import Api, serve_thread
+from tests.fakes.conftest import Api, citizen, serve_thread
 
 # path -> (query parameter, agency, exported register, field of the record holding the key)
 READS: dict[str, tuple[str, str, str, str]] = {
@@ -176,15 +176,17 @@ def test_reads_need_the_agencys_read_scope(api: Api, path: str) -> None:
 
 
 def test_a_citizen_finds_only_its_own_dossiers(api: Api) -> None:
-    bodies = {who: api.birth_dossier("ks_tt") for who in ("citizen", "desk")}
+    mine_body = api.birth_dossier("ks_tt")
+    me = citizen(mine_body["applicant_pid"])
+    bodies = {me: mine_body, "desk": api.birth_dossier("ks_tt")}
     ids = {who: api.submit_and_wait(body, who=who)["id"] for who, body in bodies.items()}
-    mine, theirs = (bodies[w]["birth"]["birth_certificate_id"] for w in ("citizen", "desk"))
-    own = read(api, "/portal/dossiers", mine, "citizen").json()["items"]
-    assert [d["id"] for d in own] == [ids["citizen"]]
-    assert read(api, "/portal/dossiers", theirs, "citizen").json() == {"items": []}
+    mine, theirs = (bodies[w]["birth"]["birth_certificate_id"] for w in (me, "desk"))
+    own = read(api, "/portal/dossiers", mine, me).json()["items"]
+    assert [d["id"] for d in own] == [ids[me]]
+    assert read(api, "/portal/dossiers", theirs, me).json() == {"items": []}
     for who in ("desk", "auditor"):  # desks and auditors read any
         found = read(api, "/portal/dossiers", mine, who).json()["items"]
-        assert [d["id"] for d in found] == [ids["citizen"]]
+        assert [d["id"] for d in found] == [ids[me]]
 
 
 @settings(max_examples=150, deadline=None, database=None,

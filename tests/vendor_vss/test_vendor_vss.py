@@ -23,11 +23,15 @@ import httpx
 import pytest
 
 import scenarios
+from fakes.citizen_keys import citizen_key
 from fakes.serve import Handle, free_port, spawn_ready, start_subprocess, stop_process
+from scenarios.model import Caller
 from tests.vendor_vss.app import card_validity
 
 ROOT = Path(__file__).resolve().parents[2]
-KEYS = {c: f"lt-{c}-key-0001" for c in ("hospital", "desk", "citizen", "portal", "vss", "auditor")}
+KEYS = {c: f"lt-{c}-key-0001" for c in ("hospital", "desk", "portal", "vss", "auditor", "writer")}
+APPLICANT = "001195000001"  # every dossier's applicant_pid; "citizen" is that citizen's own key
+KEYS["citizen"] = citizen_key("lt-citizen-key-0001", APPLICANT)  # CONTRACT.md §2
 _serial = itertools.count(1)
 RECORD_ID = r"[A-Za-z][A-Za-z0-9._-]{0,63}"  # CONTRACT.md §3, record ids
 
@@ -76,7 +80,11 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ecosystem]:
     up_port, vss_port = free_port(), free_port()
     base = scenarios.load("hanoi-baseline")
     vss_agency = base.agencies["vss"].model_copy(update={"base_url": f"http://127.0.0.1:{vss_port}"})
-    scenario = base.model_copy(update={"agencies": {**base.agencies, "vss": vss_agency}})
+    # a second writer besides the portal (an agency's own key only reads, CONTRACT.md §2), to
+    # show that Idempotency-Keys are scoped by caller and uniqueness holds across callers
+    writer = Caller(key=KEYS["writer"], role="portal", scopes=("vss:write", "vss:read"))
+    scenario = base.model_copy(update={"agencies": {**base.agencies, "vss": vss_agency},
+                                       "callers": {**base.callers, "writer": writer}})
     toml = tmp / "scenario.toml"
     toml.write_text(scenarios.dump(scenario), encoding="utf-8")
     processes: list[Any] = []
@@ -132,7 +140,7 @@ def _registered_death(run: Ecosystem, status: str, **notice: str) -> dict[str, A
 
 def _dossier(run: Ecosystem, caller: str, body: dict[str, Any]) -> dict[str, Any]:
     r = run.post(f"{run.fakes.base_url}/portal/dossiers", caller, {
-        "channel": "online", "applicant_name": "Nguyễn Thị Lan", "applicant_pid": "001195000001", **body})
+        "channel": "online", "applicant_name": "Nguyễn Thị Lan", "applicant_pid": APPLICANT, **body})
     assert r.status_code == 202, r.text
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -273,7 +281,7 @@ def test_payment_refusals(run: Ecosystem) -> None:
     no = _registered_death(run, "insured")["register_no"]
     first = run.post(f"{run.vss}/vss/survivor-benefits", "portal", _payment(death_register_no=no))
     assert first.status_code == 201 and first.json()["regime"] == "survivor"
-    again = run.post(f"{run.vss}/vss/survivor-benefits", "vss", _payment(death_register_no=no))
+    again = run.post(f"{run.vss}/vss/survivor-benefits", "writer", _payment(death_register_no=no))
     assert _problem(again, 409, "already_settled")["existing"] == first.json()["payment_id"]
 
 
@@ -287,8 +295,10 @@ def test_auth(run: Ecosystem) -> None:
                                    json={})
             _problem(r, 401, "unauthenticated")
             assert r.headers["www-authenticate"] == "ApiKey"
-        for caller in ("hospital", "citizen") + (("auditor",) if method == "POST" else ()):
+        for caller in ("hospital", "desk", "vss") + (("auditor",) if method == "POST" else ()):
             _problem(run.call(method, run.vss + path, caller, {}, key="k"), 403, "forbidden")
+        # a citizen's key: this VSS does not verify citizen keys, which §2 allows (401 for 403)
+        assert run.call(method, run.vss + path, "citizen", {}, key="k").status_code in (401, 403)
     assert run.get(f"{run.vss}/healthz", None).json()["status"] == "ok"
 
 
@@ -309,8 +319,10 @@ def test_idempotency(run: Ecosystem) -> None:
         assert replay.headers["idempotent-replayed"] == "true"
     _problem(run.post(url, "portal", _payment("Lê Thị Hoà", death_register_no=no), key="idem-1"),
              409, "idempotency_key_reused")
-    # keys are scoped by caller: the vss caller's idem-1 is a new request, refused by business uniqueness
-    _problem(run.post(url, "vss", body, key="idem-1"), 409, "already_paid")
+    # keys are scoped by caller: another caller's idem-1 is a new request, refused by business uniqueness
+    _problem(run.post(url, "writer", body, key="idem-1"), 409, "already_paid")
+    # an agency's own key only reads (CONTRACT.md §2)
+    _problem(run.post(url, "vss", body, key="idem-2"), 403, "forbidden")
     assert len(run.get(f"{url}?death_register_no={no}").json()["items"]) == 1
 
 
