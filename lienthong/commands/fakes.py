@@ -88,9 +88,18 @@ def _printer(loaded: Any, run_dir: Path) -> Callable[[str, dict[str, str]], None
         keys = Table(title="API keys (synthetic test keys from scenario.callers)")
         for col in ("caller", "key", "scopes"):
             keys.add_column(col)
+        citizens = []
         for name, caller in loaded.callers.items():
-            keys.add_row(name, caller.key, " ".join(caller.scopes))
+            if caller.role == "citizen":  # a secret that issues keys, not a key itself
+                citizens.append(name)
+                keys.add_row(name, "one per citizen (below)", " ".join(caller.scopes))
+            else:
+                keys.add_row(name, caller.key, " ".join(caller.scopes))
         console.print(keys)
+        if citizens:
+            console.print("A citizen's key: python -c \"from fakes.auth import citizen_key; "
+                          f"print(citizen_key('{loaded.callers[citizens[0]].key}', '<12-digit PID>'))\" "
+                          "(fakes/CONTRACT.md §2).")
         if loaded.load.agencies == "in_time":
             console.print("Agencies in time: writes are booked on the desks and calendars "
                           "(202 and /<agency>/work/{id}); --instant answers them at once.")
