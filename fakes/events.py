@@ -8,9 +8,17 @@ calibration the twin uses) scaled to the population's size, then picks who is in
   that age is chosen at random, so the hazard is age-specific (deaths at age *a* ÷ people of age
   *a*). The deceased's status decides the funeral payer (:data:`FUNERAL_PAYER`). Only people
   alive at the start can die in the period, so nobody dies before being born.
-- **births**: mothers are drawn among women by age-specific fertility (15–50 at the birth, alive,
-  married women much likelier), the father is her husband (alive at the birth) or unknown, and
-  the child joins the mother's household. Each woman gives birth at most once in the period.
+- **births**: a share TWIN_DELIVERIES of the deliveries are twins (two children, same mother,
+  father, day, hospital). Mothers are drawn so that the births follow, at once, the age schedule
+  of the age-specific fertility rates (births to women of each five-year group ∝ ASFR × women
+  of that group, whatever their marital status: marriage only decides *which* women of a group
+  give birth, a wife ``1 / UNMARRIED_FERTILITY`` times likelier than a woman without a husband
+  in the household) and the region's birth-order shares (:func:`fakes._people_data.
+  birth_order_shares`: the k-th child goes to a woman with k − 1 children in the population),
+  by iterative proportional fitting of one weight per (age group, children) cell. A woman gives
+  birth only if her last child was born at least BIRTH_INTERVAL_MIN_DAYS before, at 15–50, alive,
+  and at most once in the period. The father is her husband (alive at the birth) or unknown, and
+  the child joins the mother's household.
 
 The evolved population holds the newborns (no PID yet: police issue it, see
 :func:`fakes.people.issue_pids`) and every death minute. Hospital data follow BHXH table XML9
@@ -32,7 +40,16 @@ import numpy as np
 import numpy.typing as npt
 
 from fakes import ids
-from fakes._people_data import ethnicities, name_pools
+from fakes._people_data import (
+    ASFR,
+    ASFR_AGES,
+    BIRTH_INTERVAL_MIN_DAYS,
+    TWIN_DELIVERIES,
+    birth_order_shares,
+    ethnicities,
+    name_pools,
+)
+from fakes._sorting import float_order
 from fakes.people import (
     BHYT_CODES,
     CHILD,
@@ -74,10 +91,8 @@ FUNERAL_PAYER: Final = {
     "pensioner": "vss", "insured": "vss", "social": "social", "merit": "social", "none": "none",
 }  # fmt: skip
 
-# ASSUMPTIONS [K/U]:
-# Births per 1000 women aged 15-19 … 45-49, Vietnam around 2019 [K]:
-ASFR: Final = (35.0, 140.0, 150.0, 100.0, 50.0, 12.0, 2.0)
-UNMARRIED_FERTILITY: Final = 0.05  # relative fertility of women without a husband in the household [U]
+# ASSUMPTIONS [K/U] (the fertility figures, ASFR and the birth-order shares are in fakes._people_data):
+UNMARRIED_FERTILITY: Final = 0.05  # fertility of women without a husband in the household ÷ wives' [U]
 BOYS_PER_GIRL: Final = 1.11  # sex ratio at birth, 2019 census ~111 [K]
 CAESAREAN: Final = 0.45  # share of caesarean births in Hanoi hospitals [U]
 UNDER_32_WEEKS: Final = 0.015  # [U]
@@ -145,6 +160,11 @@ class Births:
     roster; ``so`` is the certificate's entry number at its facility in its year; ``card_bhxh``
     the BHXH number behind the temporary card code (MA_THE_TAM); ``id_issued`` the day the
     mother's ID card was issued (days since 1970-01-01); ``cert_day`` the certificate's day.
+    ``birth_order`` is the child's rank among its mother's children (twins: k and k + 1);
+    ``delivery`` her deliveries so far, this one included (LAN_SINH); ``multiple`` the children
+    of this delivery (SO_CON: 2 for twins, who are consecutive rows); ``living_children`` her
+    living children, this delivery's included (SO_CON_SONG). The XML9 fields read so [K]: the
+    data standard's descriptions were not at hand.
     """
 
     minute: F64
@@ -156,6 +176,8 @@ class Births:
     caesarean: B
     under_32_weeks: B
     birth_order: I32
+    delivery: I32
+    multiple: U8
     living_children: I32
     attendant: U8
     recorder: U8
@@ -244,10 +266,13 @@ def simulate(
     death[deceased] = death_minute
     pop = population.replace(death=death)
     birth_minute = event_minutes(birth_rng, daily_event_rates(scenario, "birth", days) * scale)
-    mother, father = _pick_parents(birth_rng, pop, birth_minute)
+    birth_minute, second = _twin_pairs(birth_rng, birth_minute)
+    kin = _Kin.of(pop)
+    shares = birth_order_shares(scenario.region.scope)
+    mother, father = _pick_parents(birth_rng, pop, birth_minute, second, kin, shares)
     pop, child = _add_newborns(birth_rng, pop, birth_minute, mother, father)
     fac = facilities(population)
-    births = _birth_details(detail_rng, pop, fac, birth_minute, child, mother, father)
+    births = _birth_details(detail_rng, pop, fac, birth_minute, child, mother, father, second, kin)
     deaths = _death_details(detail_rng, pop, fac, death_minute, deceased)
     staff = _staff(detail_rng, len(fac))
     return LifeEvents(births, deaths, pop, population.size, days, scale, fac, staff)
@@ -296,43 +321,174 @@ def _partners(pop: Population) -> I64:
     return np.where(pop.female & (partner >= 0) & ~pop.female[np.maximum(partner, 0)], partner, -1)
 
 
-def _fertility(age: F64) -> F64:
-    """Relative fertility by exact age: ASFR by five-year group, 0 outside 15-50."""
-    band = np.floor((age - 15) / 5).astype(np.int64)
-    ok = (age >= 15) & (age < 50)
-    return np.where(ok, np.asarray(ASFR)[np.clip(band, 0, len(ASFR) - 1)], 0.0)
+@dataclass(frozen=True)
+class _Kin:
+    """Each woman's children before the period: how many (``children``) and the day of the last
+    (``last``, far past if none); :meth:`deliveries` counts a few mothers' deliveries."""
+
+    children: I64
+    last: I32
+    kids: I64  # the rows with a mother, and their mothers and dates of birth
+    mums: I32
+    dobs: I32
+
+    @classmethod
+    def of(cls, pop: Population) -> _Kin:
+        kids = np.flatnonzero(pop.mother >= 0)
+        mums, dobs = pop.mother[kids], pop.dob[kids]
+        children = np.bincount(mums, minlength=pop.size)
+        last = np.full(pop.size, np.iinfo(np.int32).min // 2, dtype=np.int32)
+        np.maximum.at(last, mums, dobs)
+        return cls(children, last, kids, mums, dobs)
+
+    def deliveries(self, mothers: I64) -> I64:
+        """The deliveries of each of ``mothers`` before the period: her children on distinct days
+        (only twins share a date of birth)."""
+        chosen = np.zeros(self.children.size, dtype=bool)
+        chosen[mothers] = True
+        mine = np.flatnonzero(chosen[self.mums])
+        key = (self.mums[mine].astype(np.int64) << 32) | (self.dobs[mine].astype(np.int64) & 0xFFFFFFFF)
+        key.sort()  # (a sort and a step test: far cheaper than np.unique's hashing here)
+        days = key[np.r_[True, key[1:] != key[:-1]][: key.size]] >> 32  # one per (mother, day), by mother
+        return np.searchsorted(days, mothers, side="right") - np.searchsorted(days, mothers)
 
 
-def _pick_parents(rng: np.random.Generator, pop: Population, minute: F64) -> tuple[I64, I64]:
-    """A distinct mother per birth (15-50 and alive at it) and her husband if alive, else -1."""
+def _twin_pairs(rng: np.random.Generator, minute: F64) -> tuple[F64, B]:
+    """Make some consecutive births twins: (minutes, True for the second twin of a pair).
+
+    Births are taken two by two in time order; a pair becomes twins with probability 2t/(1+t)
+    (t = TWIN_DELIVERIES), so that t of every delivery is a twin one and the number of children
+    stays the scenario's. The second twin is born 1-20 minutes after the first, the same day
+    (never after the next birth, so the order is kept).
+    """
+    n = minute.size
+    chosen = np.flatnonzero(rng.random(n // 2) < 2 * TWIN_DELIVERIES / (1 + TWIN_DELIVERIES))
+    first, later = 2 * chosen, 2 * chosen + 1
+    day_end = (minute[first] // 1440 + 1) * 1440 - 0.001
+    out = minute.copy()
+    after = np.minimum(minute[first] + rng.uniform(1, 20, chosen.size), day_end)
+    out[later] = np.minimum(after, minute[later])
+    second = np.zeros(n, dtype=bool)
+    second[later] = True
+    return out, second
+
+
+def _rake(seed: F64, rows: F64, cols: F64, rounds: int = 200) -> tuple[F64, F64]:
+    """Row and column factors r, c so that r[i] c[j] seed[i, j] has the margins ``rows`` and
+    ``cols`` (both normalised; iterative proportional fitting). A row or column with no seed
+    gets factor 0; margins no cell can reach are approached as closely as the seed allows."""
+    rows, cols = rows / rows.sum(), cols / cols.sum()
+    r, c = np.ones(seed.shape[0]), np.ones(seed.shape[1])
+    for _ in range(rounds):
+        got = seed @ c
+        r = np.where(got > 0, rows / np.where(got > 0, got, 1.0), 0.0)
+        got = seed.T @ r
+        c = np.where(got > 0, cols / np.where(got > 0, got, 1.0), 0.0)
+    return r, c
+
+
+def _pick_parents(
+    rng: np.random.Generator, pop: Population, minute: F64, second: B, kin: _Kin, shares: tuple[float, ...]
+) -> tuple[I64, I64]:
+    """A distinct mother per delivery and her husband if alive, else -1 (twins share both).
+
+    Women are grouped in cells: age group a (at mid-period) × j children (j = 3 for 3 or more).
+    Factors r[a], c[j] are raked (_rake) so that births are ∝ ASFR[a] × (women of group a) over
+    the age groups and ∝ ``shares`` over the orders; the seed of a cell is its women's
+    propensity: wives 1, others UNMARRIED_FERTILITY, times the part of the period she is free to
+    give birth in (her last child BIRTH_INTERVAL_MIN_DAYS before). Each delivery draws a cell
+    from that fit and takes the next woman of the cell's queue (a random order where wives come
+    1/UNMARRIED_FERTILITY times likelier first: Efraimidis-Spirakis keys) able to give birth at
+    its minute (_can_give_birth). Drawing the cell first keeps both margins even where the
+    likeliest women of a cell are few (a weighted draw over all women would run out of them); a
+    cell that runs out passes its deliveries to the other cells of the age group.
+    """
     husband = _partners(pop)
+    deliveries = np.flatnonzero(~second)
+    at = minute[deliveries]
+    lo, hi = ASFR_AGES
+    groups, orders = len(ASFR), len(shares)
+    width = (hi - lo) / groups
     mid = float(minute[-1] / 2) if minute.size else 0.0
+    span = float(minute[-1] / 1440.0) + 1.0 if minute.size else 1.0
     age_mid = pop.age_years(mid)
-    women = np.flatnonzero(pop.female & (age_mid >= 14) & (age_mid < 51))
+    women = np.flatnonzero(pop.female & (age_mid >= lo) & (age_mid < hi))
+    group = ((age_mid[women] - lo) // width).astype(np.int64)
+    exposure = np.bincount(group, minlength=groups)
+    free_from = (kin.last[women].astype(np.float64) + BIRTH_INTERVAL_MIN_DAYS) - _start_day(pop)
+    free = np.clip((span - free_from) / span, 0.0, 1.0)
     married = np.where(husband[women] >= 0, 1.0, UNMARRIED_FERTILITY)
-    weight = _fertility(np.clip(age_mid[women], 15, 49.99)) * married
-    women, weight = women[weight > 0], weight[weight > 0]
-    # A weighted random order without replacement (Efraimidis-Spirakis keys).
-    queue = women[np.argsort(rng.exponential(size=women.size) / weight)]
-    mother = np.full(minute.size, -1, dtype=np.int64)
-    pending, used = np.arange(minute.size), 0
-    while pending.size:
-        cand = queue[used : used + pending.size]
-        used += pending.size
-        if cand.size < pending.size:
+    cell = group * orders + np.minimum(kin.children[women], orders - 1)
+    seed = np.bincount(cell, weights=married * free, minlength=groups * orders).astype(np.float64)
+    seed = seed.reshape(groups, orders)
+    r, c = _rake(seed, np.asarray(ASFR) * exposure, np.asarray(shares))
+    fit = (r[:, None] * c[None, :] * seed).ravel()
+    keep = free > 0
+    women, cell, married = women[keep], cell[keep], married[keep]
+    # The queues: women by cell, then by a weighted random key in [0, 1) (ES key k ↦ k / (1 + k)).
+    key = rng.exponential(size=women.size) / married
+    queue_order = float_order(cell + key / (1.0 + key))
+    queue, queue_cell = women[queue_order], cell[queue_order]
+    first = np.searchsorted(queue_cell, np.arange(fit.size))
+    end = np.searchsorted(queue_cell, np.arange(fit.size), side="right")
+    used = np.zeros(fit.size, dtype=np.int64)
+    wanted = np.zeros(0, dtype=np.int64)
+    if deliveries.size:  # (rng.choice, not draw: draw caches a table per probability vector)
+        if fit.sum() <= 0:
             raise ValueError(f"population of {pop.size} has too few mothers for {minute.size} births")
-        ok = _can_give_birth(pop, cand, husband[cand], minute[pending])
-        mother[pending[ok]] = cand[ok]
-        pending = pending[~ok]
-    return mother, husband[mother]
+        wanted = rng.choice(fit.size, deliveries.size, p=fit / fit.sum())
+    mother = np.full(deliveries.size, -1, dtype=np.int64)
+    pending = np.arange(deliveries.size)
+    while pending.size:
+        want = wanted[pending]
+        by_cell = np.argsort(want, kind="stable")
+        ranked = want[by_cell]
+        starts = np.r_[0, np.flatnonzero(ranked[1:] != ranked[:-1]) + 1]
+        rank = np.empty(pending.size, dtype=np.int64)
+        rank[by_cell] = np.arange(pending.size) - np.repeat(starts, np.diff(np.r_[starts, pending.size]))
+        pos = first[want] + used[want] + rank
+        inside = pos < end[want]
+        tried, cand = pending[inside], queue[pos[inside]]
+        used += np.bincount(want[inside], minlength=fit.size)
+        ok = _can_give_birth(pop, cand, husband[cand], at[tried], kin.last)
+        mother[tried[ok]] = cand[ok]
+        out = pending[~inside]
+        if out.size:  # their cells ran out: another cell of the age group, else any cell left
+            _redraw(rng, wanted, out, fit * (first + used < end), groups, orders, pop.size, minute.size)
+        pending = np.concatenate([tried[~ok], out])
+    full = np.empty(minute.size, dtype=np.int64)
+    full[deliveries] = mother
+    full[second] = full[np.flatnonzero(second) - 1]
+    return full, husband[full]
 
 
-def _can_give_birth(pop: Population, mother: I64, father: I64, minute: F64) -> B:
-    """Mother 15-50 (completed years) and alive at ``minute``; her husband (if any) alive too."""
+def _redraw(
+    rng: np.random.Generator, wanted: I64, rows: I64, fit: F64, groups: int, orders: int,
+    size: int, births: int,
+) -> None:  # fmt: skip
+    """New cells for the deliveries ``rows`` whose cells ran out (``fit`` is 0 for those)."""
+    if fit.sum() <= 0:
+        raise ValueError(f"population of {size} has too few mothers for {births} births")
+    by_group = fit.reshape(groups, orders)
+    group = wanted[rows] // orders
+    for g in np.unique(group):
+        mine = rows[group == g]
+        p = by_group[g] if by_group[g].sum() > 0 else None
+        if p is None:
+            wanted[mine] = rng.choice(fit.size, mine.size, p=fit / fit.sum())
+        else:
+            wanted[mine] = g * orders + rng.choice(orders, mine.size, p=p / p.sum())
+
+
+def _can_give_birth(pop: Population, mother: I64, father: I64, minute: F64, last: I32) -> B:
+    """Mother 15-50 (completed years), alive at ``minute`` and her last child born at least
+    BIRTH_INTERVAL_MIN_DAYS before that day; her husband (if any) alive too."""
+    day = _start_day(pop) + minute // 1440
     age = (_start_day(pop) + minute / 1440.0 - pop.dob[mother]) / DAYS_PER_YEAR
     alive = lambda rows: np.isnan(pop.death[rows]) | (pop.death[rows] > minute)  # noqa: E731
     has_father = father >= 0
-    return (age >= 15) & (age < 51) & alive(mother) & (~has_father | alive(np.maximum(father, 0)))
+    spaced = day - last[mother] >= BIRTH_INTERVAL_MIN_DAYS
+    return (age >= 15) & (age < 51) & spaced & alive(mother) & (~has_father | alive(np.maximum(father, 0)))
 
 
 def _add_newborns(
@@ -377,16 +533,26 @@ def _numbered(facility: npt.NDArray[np.integer], day: I32) -> I32:
 
 def _birth_details(
     rng: np.random.Generator, pop: Population, fac: tuple[Facility, ...], minute: F64,
-    child: I64, mother: I64, father: I64,
+    child: I64, mother: I64, father: I64, second: B, kin: _Kin,
 ) -> Births:  # fmt: skip
-    """Hospital data of each birth: facility, weight, caesarean, order, numbers."""
+    """Hospital data of each birth: facility, weight, caesarean, order, numbers.
+
+    Twins share what belongs to the delivery (facility, caesarean, prematurity, staff,
+    certificate day, the mother's ID card); each has its own weight, card and entry number.
+    """
     n = minute.size
-    facility = _facility_of(rng, pop, fac, mother, "births")
-    early = rng.random(n) < UNDER_32_WEEKS
+    later = np.flatnonzero(second)
+    twin = np.zeros(n, dtype=bool)
+    twin[later], twin[later - 1] = True, True
+    same = np.arange(n)
+    same[later] -= 1  # the delivery's first row
+
+    facility = _facility_of(rng, pop, fac, mother, "births")[same]
+    early = (rng.random(n) < UNDER_32_WEEKS)[same]
     weight = np.where(early, rng.normal(*WEIGHT_G[1], n), rng.normal(*WEIGHT_G[0], n))
-    children = np.bincount(pop.mother[pop.mother >= 0], minlength=pop.size)  # this birth included
+    children = np.bincount(pop.mother[pop.mother >= 0], minlength=pop.size)  # this delivery included
     birth_day = _start_day(pop) + (minute // 1440).astype(np.int32)
-    cert_day = (birth_day + rng.integers(0, 3, n)).astype(np.int32)
+    cert_day = (birth_day + rng.integers(0, 3, n)).astype(np.int32)[same]
     # The temporary card (MA_THE_TAM) gets a BHXH number from the population's own allocator.
     card_bhxh = np.empty(n, dtype=np.int64)
     fac_p2 = np.array([f.province[1:] for f in fac])[facility]
@@ -395,13 +561,15 @@ def _birth_details(
         card_bhxh[rows] = int(p2) * ids.BHXH_SERIALS + pop.ids.bhxh.allocate(p2, rows.size)
     return Births(
         minute=minute, child=child, mother=mother, father=father, facility=facility.astype(np.uint16),
-        weight_g=np.clip(weight, 500, 5500).round().astype(np.int32), caesarean=rng.random(n) < CAESAREAN,
-        under_32_weeks=early, birth_order=children[mother].astype(np.int32),
+        weight_g=np.clip(weight, 500, 5500).round().astype(np.int32),
+        caesarean=(rng.random(n) < CAESAREAN)[same], under_32_weeks=early,
+        birth_order=(kin.children[mother] + 1 + second).astype(np.int32),
+        delivery=(kin.deliveries(mother) + 1).astype(np.int32), multiple=(1 + twin).astype(np.uint8),
         living_children=(children[mother] - _dead_children(pop, mother, minute)).astype(np.int32),
-        attendant=rng.integers(0, STAFF_PER_FACILITY, n).astype(np.uint8),
-        recorder=rng.integers(0, STAFF_PER_FACILITY, n).astype(np.uint8),
+        attendant=rng.integers(0, STAFF_PER_FACILITY, n).astype(np.uint8)[same],
+        recorder=rng.integers(0, STAFF_PER_FACILITY, n).astype(np.uint8)[same],
         so=_numbered(facility, cert_day), card_bhxh=card_bhxh,
-        id_issued=_id_issued(rng, pop, mother), cert_day=cert_day,
+        id_issued=_id_issued(rng, pop, mother)[same], cert_day=cert_day,
     )  # fmt: skip
 
 
@@ -521,7 +689,8 @@ def _certificate(ev: LifeEvents, k: int) -> dict[str, Any]:
         "MAXA_CU_TRU": unit_code, "HO_TEN_CHA": pop.full_name(dad) if dad >= 0 else "",
         "MA_THE_TAM": ids.make_child_bhyt(f.province[1:], f"{int(b.card_bhxh[k]):010d}"),
         "HO_TEN_CON": pop.full_name(kid), "GIOI_TINH_CON": 2 if pop.female[kid] else 1,
-        "SO_CON": 1, "LAN_SINH": int(b.birth_order[k]), "SO_CON_SONG": int(b.living_children[k]),
+        "SO_CON": int(b.multiple[k]), "LAN_SINH": int(b.delivery[k]),
+        "SO_CON_SONG": int(b.living_children[k]),
         "CAN_NANG_CON": int(b.weight_g[k]), "NGAY_SINH_CON": at.strftime("%Y%m%d%H%M"),
         "NOI_SINH_CON": f.name, "TINH_TRANG_CON": "Sinh non" if b.under_32_weeks[k] else "Khỏe mạnh",
         "SINHCON_PHAUTHUAT": int(b.caesarean[k]), "SINHCON_DUOI32TUAN": int(b.under_32_weeks[k]),

@@ -6,9 +6,13 @@ dates are days since 1970-01-01, identifiers are integers (``-1`` when absent). 
 builds the whole of Hanoi (~8.6 M people) in a few seconds:
 
 1. ages and sexes from the age pyramid (``fakes/data/age_pyramid.csv``);
-2. households: couples are paired by age, dependent children are given a mother 15-50 years
-   older (and her husband as father), widowed elders may live with a child's household, a few
-   adults live as "other" members; every household has exactly one head;
+2. households: couples are paired by age; dependent children are given a mother (and her
+   husband as father) whose age at their birth follows the age-specific fertility schedule
+   (``ASFR``), at most as many as a draw from the children-ever-born distribution
+   (``CHILDREN_EVER_BORN``), her children born at least ``BIRTH_INTERVAL_MIN_DAYS`` apart except
+   twins, who are paired explicitly (``TWIN_DELIVERIES``) and share a date of birth and a mother;
+   widowed elders may live with a child's household, a few adults live as "other" members;
+   every household has exactly one head;
 3. names in Vietnamese order (family, middle, given; NFC) — children take the father's family
    name — ethnicity per household, a permanent residence in a real ward of the region;
 4. the death-group status (pensioner, insured, social, merit, none) by age, calibrated so the
@@ -38,8 +42,18 @@ import numpy as np
 import numpy.typing as npt
 
 from fakes import ids
-from fakes._people_data import age_pyramid, ethnicities, name_pools, nfc
-from fakes._sorting import float_order, sorted_keys
+from fakes._people_data import (
+    ASFR,
+    ASFR_AGES,
+    BIRTH_INTERVAL_MIN_DAYS,
+    CHILDREN_EVER_BORN,
+    TWIN_DELIVERIES,
+    age_pyramid,
+    ethnicities,
+    name_pools,
+    nfc,
+)
+from fakes._sorting import float_order, int_order, sorted_keys
 from scenarios.model import DEATH_STATUSES, Region, Scenario
 
 __all__ = [
@@ -90,7 +104,9 @@ MARRIED_M: Final = (
     (0.02, 0.15, 0.55, 0.85, 0.92, 0.92, 0.85, 0.7, 0.5),
 )
 HUSBAND_GAP: Final = (3.0, 2.5)  # husband older by N(3, 2.5) years
-MOTHER_AGE_AT_BIRTH: Final = (27.0, 5.5, 17.0, 45.0)  # N(mean, sd) clipped to [lo, hi]
+# A mother's age at her children's births follows today's ASFR (fakes._people_data) for every
+# cohort [U]: the children of the population were born over 35 years in which the schedule moved
+# later, so the mothers of the older children are, if anything, a little too old.
 ELDER_WITH_CHILD: Final = 0.7  # widowed 65+ living in a child's household (Vietnam: most do [K])
 OTHER_MEMBER: Final = (0.3, 0.05)  # unmarried adults living as "other": under 35, 35 and over
 WIFE_HEAD: Final = 0.2  # couples registered with the wife as head
@@ -397,8 +413,9 @@ def generate(
     allocators = allocators or IdAllocators.for_scenario(scenario.meta.seed)
     start = scenario.calendar.start
     age_days, female = _ages(streams[0], n)
+    twin_of = _twins(streams[5], age_days)
     report("ages", 0.1)
-    fam = _households(streams[1], age_days / DAYS_PER_YEAR, female)
+    fam = _households(streams[1], age_days / DAYS_PER_YEAR, female, twin_of)
     order, fam = fam.sorted()
     age_days, female = age_days[order], female[order]
     report("households", 0.35)
@@ -481,8 +498,31 @@ class _Families:
         return order, _Families(household, relation, remap(self.mother), remap(self.father), self.households)
 
 
-def _households(rng: np.random.Generator, age: F64, female: B) -> _Families:
-    """Couples, heads, children, elders and other members; exactly one head per household."""
+def _twins(rng: np.random.Generator, age_days: I64) -> I32:
+    """Pair some children under 18 as twins: ``out[b] = a`` gives twin ``b`` the age of ``a``.
+
+    Children sorted by age are taken two by two; each pair is made twins with probability
+    2t/(1+t) (t = TWIN_DELIVERIES), so that t of every delivery is a twin one. The older of the
+    pair takes the age of the younger: a shift by the gap between neighbours in age (minutes in
+    Hanoi, weeks in a population of a few hundred), so the age pyramid is kept. -1 for everyone
+    else.
+    """
+    out = np.full(age_days.size, -1, dtype=np.int32)
+    kids = np.flatnonzero(age_days < 18 * DAYS_PER_YEAR)
+    kids = kids[np.argsort(age_days[kids].astype(np.uint16), kind="stable")]  # < 6575 days: a radix sort
+    pairs = kids.size // 2
+    chosen = np.flatnonzero(rng.random(pairs) < 2 * TWIN_DELIVERIES / (1 + TWIN_DELIVERIES))
+    a, b = kids[2 * chosen], kids[2 * chosen + 1]
+    age_days[b] = age_days[a]
+    out[b] = a
+    return out
+
+
+def _households(rng: np.random.Generator, age: F64, female: B, twin_of: I32 | None = None) -> _Families:
+    """Couples, heads, children, elders and other members; exactly one head per household.
+
+    ``twin_of[b] = a`` (from _twins) gives twin ``b`` the mother of ``a``.
+    """
     n = age.size
     age = age + rng.random(n) / DAYS_PER_YEAR  # break same-day ties, so matches by age spread out
     young = np.flatnonzero((age >= 18) & (age < LEAVE_HOME_AGES[0][1]))
@@ -506,7 +546,8 @@ def _households(rng: np.random.Generator, age: F64, female: B) -> _Families:
     other = single & ~elder & (u < np.where(age < 35, *OTHER_MEMBER))
     alone = np.flatnonzero(single & ~elder & ~other)
     relation[alone], anchor[alone] = HEAD, alone
-    mother, father = _children(rng, age, female, dependent, relation, anchor, partner)
+    twin_of = np.full(n, -1, dtype=np.int32) if twin_of is None else twin_of
+    mother, father = _children(rng, age, female, dependent, relation, anchor, partner, twin_of)
     _elders(rng, age, np.flatnonzero(elder), relation, anchor)
     _others(rng, np.flatnonzero((anchor < 0) | other), relation, anchor)
     is_head = relation == HEAD
@@ -541,17 +582,36 @@ def _pair(rng: np.random.Generator, age: F64, women: B, men: B) -> tuple[I64, I6
     return w[float_order(key)], m[float_order(age[m])]
 
 
-def _match(
-    rng: np.random.Generator,
-    age: F64,
-    who: I64,
-    pool: I64,
-    gap: tuple[float, float, float, float],
-) -> I64:
+@dataclass(frozen=True)
+class _Gap:
+    """A distribution of the signed age difference (years) between a match and the one matched:
+    ``sample(rng, n)`` draws n wanted differences, a match outside [lo, hi] is refused."""
+
+    lo: float
+    hi: float
+    sample: Callable[[np.random.Generator, int], F64]
+
+    @classmethod
+    def normal(cls, mean: float, sd: float, lo: float, hi: float) -> _Gap:
+        """N(mean, sd) clipped to [lo, hi]."""
+        return cls(lo, hi, lambda rng, n: np.clip(rng.normal(mean, sd, n), lo, hi))
+
+    @classmethod
+    def asfr(cls) -> _Gap:
+        """A mother's age at a birth: five-year group by ASFR, uniform within it (ASFR_AGES)."""
+        lo, hi = ASFR_AGES
+        width = (hi - lo) / len(ASFR)
+        return cls(lo, hi, lambda rng, n: lo + width * (draw(rng, ASFR, n) + rng.random(n)))
+
+
+_ELDER_HOST: Final = _Gap.normal(-28.0, 5.0, -45.0, -18.0)  # a host 18-45 years younger [U]
+
+
+def _match(rng: np.random.Generator, age: F64, who: I64, pool: I64, gap: _Gap) -> I64:
     """For each of ``who``, a member of ``pool`` about ``gap`` years older (negative: younger).
 
-    ``gap`` is (mean, sd, lo, hi) of the signed age difference pool - who; a match outside
-    [lo, hi] is refused. Returns rows of ``pool`` members, -1 where none was found.
+    ``gap`` draws the signed age difference pool - who; a match outside [gap.lo, gap.hi] is
+    refused. Returns rows of ``pool`` members, -1 where none was found.
     """
     if pool.size == 0:  # nobody to match (a one-person population): every one unmatched
         return np.full(who.size, -1, dtype=np.int64)
@@ -560,19 +620,17 @@ def _match(
     return np.where(at >= 0, order[at], -1)
 
 
-def _match_sorted(
-    rng: np.random.Generator, who_age: F64, sorted_age: F64, gap: tuple[float, float, float, float]
-) -> I64:
+def _match_sorted(rng: np.random.Generator, who_age: F64, sorted_age: F64, gap: _Gap) -> I64:
     """_match in positions: for each age of ``who_age``, a position in ``sorted_age`` (ascending)
     about ``gap`` years older; -1 where none was found in a few tries."""
     chosen = np.full(who_age.size, -1, dtype=np.int64)
     if sorted_age.size == 0 or who_age.size == 0:
         return chosen
-    mean, sd, lo, hi = gap
+    lo, hi = gap.lo, gap.hi
     todo = np.arange(who_age.size)
     for _ in range(4):
         mine = who_age[todo]
-        target = mine + np.clip(rng.normal(mean, sd, todo.size), lo, hi)
+        target = mine + gap.sample(rng, todo.size)
         pos = np.empty(todo.size, dtype=np.int64)
         if todo.size > 100_000:  # sorted needles keep a big searchsorted cache-friendly
             by_target = float_order(target)
@@ -590,38 +648,71 @@ def _match_sorted(
     return chosen
 
 
-def _children(
-    rng: np.random.Generator, age: F64, female: B, dependent: B, relation: U8, anchor: I32, partner: I32
-) -> tuple[I32, I32]:
-    """Give each dependent a mother 17-45 years older (a head or a head's wife) and her husband.
+_MOTHER_AGE: Final = _Gap.asfr()
+_CHILD_SLOTS: Final = len(CHILDREN_EVER_BORN)  # a mother keeps at most this many (twins aside)
 
-    A mother takes at most 1-5 children depending on her age ((age - 16) / 2.5), so young mothers
-    do not collect the children aimed below the youngest mothers' ages; children still without a
-    mother after a few rounds are placed by _others. Mothers are handled by their position in
-    the age-sorted pool, so the bookkeeping arrays are the pool's size, not the population's.
+
+def _children(
+    rng: np.random.Generator, age: F64, female: B, dependent: B, relation: U8, anchor: I32, partner: I32,
+    twin_of: I32,
+) -> tuple[I32, I32]:  # fmt: skip
+    """Give each dependent a mother (a head or a head's wife) and her husband.
+
+    A mother's age at the child's birth is drawn from the ASFR schedule (_MOTHER_AGE); she takes
+    at most ``room`` children: a draw from CHILDREN_EVER_BORN, and 1-5 by her age
+    ((age - 16) / 2.5) so that young mothers do not collect the children aimed below the
+    youngest mothers' ages. Her children are born at least BIRTH_INTERVAL_MIN_DAYS apart: a
+    match closer than that to one of her children, or to another match of the same round, is
+    refused and tried again. Twins (``twin_of``) are not matched: each takes its twin's mother.
+    Children still without a mother after a few rounds are placed by _others. Mothers are
+    handled by their position in the age-sorted pool, so the bookkeeping arrays are the pool's
+    size, not the population's.
     """
     women = np.flatnonzero(female & (relation <= SPOUSE))
     women = women[float_order(age[women])]
     women_age = age[women]
-    room = np.clip(((women_age - 16.0) / 2.5).astype(np.int64), 1, 5)
+    room = np.minimum(
+        1 + draw(rng, CHILDREN_EVER_BORN, women.size),
+        np.clip(((women_age - 16.0) / 2.5).astype(np.int64), 1, _CHILD_SLOTS),
+    ).astype(np.int64)
+    # The ages of each mother's children so far (NaN: none); ages are ≤ 35 years, so float32 is
+    # exact to a few seconds. One day of margin: dates of birth round the ages to whole days.
+    born = np.full((_CHILD_SLOTS, women.size), np.nan, dtype=np.float32)
+    has = np.zeros(women.size, dtype=np.int64)
+    spacing = (BIRTH_INTERVAL_MIN_DAYS + 1) / DAYS_PER_YEAR
     mother = np.full(age.size, -1, dtype=np.int32)
-    todo = np.flatnonzero(dependent)
+    todo = np.flatnonzero(dependent & (twin_of < 0))
     todo_age = age[todo]
     available = np.arange(women.size)
-    for _ in range(4):
+    for _ in range(6):
         available = available[room[available] > 0]  # stays sorted by age
-        found = _match_sorted(rng, todo_age, women_age[available], MOTHER_AGE_AT_BIRTH)
+        found = _match_sorted(rng, todo_age, women_age[available], _MOTHER_AGE)
         ok = np.flatnonzero(found >= 0)
         mum = available[found[ok]]
-        take = _within_room(mum, room)
-        ok, mum = ok[take], mum[take]
-        np.subtract.at(room, mum, 1)
+        kid = todo_age[ok].astype(np.float32)
+        older = np.flatnonzero(has[mum] > 0)  # only their matches can clash with a sibling
+        if older.size:
+            slots = int(has[mum[older]].max())
+            with np.errstate(invalid="ignore"):
+                near = np.abs(born[:slots, mum[older]] - kid[older]) < spacing
+            clash = np.zeros(ok.size, dtype=bool)
+            clash[older] = near.any(axis=0)
+            ok, mum, kid = ok[~clash], mum[~clash], kid[~clash]
+        take, rank = _spaced_within_room(mum, kid, room, spacing)
+        ok, mum, kid, rank = ok[take], mum[take], kid[take], rank[take]
+        born[has[mum] + rank, mum] = kid
+        taken = np.bincount(mum, minlength=women.size)
+        has += taken
+        room -= taken
         mother[todo[ok]] = women[mum]
         left = np.ones(todo.size, dtype=bool)
         left[ok] = False
         todo, todo_age = todo[left], todo_age[left]
         if todo.size == 0:
             break
+    twins = np.flatnonzero(twin_of >= 0)
+    twins = twins[dependent[twins] & (mother[twin_of[twins]] >= 0)]
+    mother[twins] = mother[twin_of[twins]]
     kids = np.flatnonzero(mother >= 0)
     father = np.full(age.size, -1, dtype=np.int32)
     mums = mother[kids]
@@ -630,23 +721,40 @@ def _children(
     return mother, father
 
 
-def _within_room(mum: I64, room: I64) -> B:
-    """Which of the matches fit: each mother keeps her first ``room[mother]`` matches."""
+def _spaced_within_room(mum: I64, kid: npt.NDArray[np.float32], room: I64, spacing: float) -> tuple[B, I64]:
+    """Which of one round's matches to take, and each taken match's rank among its mother's.
+
+    A mother with one match takes it (room permitting: every matched mother has room left).
+    The matches of a mother with several are taken in order of age while they fit her room and
+    each is at least ``spacing`` years from the one before (a match closer to a refused one is
+    refused too: the next round tries again).
+    """
     take = np.ones(mum.size, dtype=bool)
-    over = np.flatnonzero(np.bincount(mum, minlength=room.size)[mum] > room[mum])
-    if over.size:  # rank the few matches of over-full mothers (in match order)
-        order = over[np.argsort(mum[over], kind="stable")]
+    rank = np.zeros(mum.size, dtype=np.int64)
+    multi = np.flatnonzero(np.bincount(mum, minlength=room.size)[mum] > 1)
+    if multi.size:
+        # One packed sort by mother, then age to 1/4096 year; matches the rounding leaves out
+        # of age order show a negative step below, so they are refused, never wrongly taken.
+        age_bits = 20  # ages < 256 years
+        key = (mum[multi].astype(np.uint64) << np.uint64(age_bits)) | (kid[multi] * 4096).astype(np.uint64)
+        order = multi[int_order(key, age_bits + max(1, room.size.bit_length()))]
         groups = mum[order]
-        starts = np.r_[0, np.flatnonzero(np.diff(groups)) + 1]
-        rank = np.arange(order.size) - np.repeat(starts, np.diff(np.r_[starts, order.size]))
-        take[order] = rank < room[groups]
-    return take
+        first = np.r_[True, groups[1:] != groups[:-1]]
+        close = ~first & (np.diff(kid[order], prepend=np.float32(0)) < spacing)
+        keep = ~close
+        # rank among the kept matches of the group
+        kept_before = np.cumsum(keep) - keep
+        start = np.maximum.accumulate(np.where(first, np.arange(order.size), 0))
+        r = kept_before - kept_before[start]
+        take[order] = keep & (r < room[groups])
+        rank[order] = r
+    return take, rank
 
 
 def _elders(rng: np.random.Generator, age: F64, elders: I64, relation: U8, anchor: I32) -> None:
     """Widowed elders join the household of a head 18-45 years younger, else live alone."""
     heads = np.flatnonzero(relation == HEAD)
-    host = _match(rng, age, elders, heads, (-28.0, 5.0, -45.0, -18.0))
+    host = _match(rng, age, elders, heads, _ELDER_HOST)
     ok = host >= 0
     relation[elders[ok]], anchor[elders[ok]] = PARENT, host[ok]
     alone = elders[~ok]
