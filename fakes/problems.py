@@ -186,7 +186,8 @@ _HTTP_CODES = {
 async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-    detail = "the body is not valid JSON in UTF-8" if code == "invalid_json" else str(exc.detail)
+    detail = ("the body is not valid JSON in UTF-8, or is nested too deep to read" if code == "invalid_json"
+              else str(exc.detail))
     return problem_response(Problem(exc.status_code, code, detail, headers=dict(exc.headers or {})))
 
 
