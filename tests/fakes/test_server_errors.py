@@ -51,5 +51,6 @@ def test_bodies_that_are_not_json_in_utf8_are_invalid_json_whatever_breaks_the_p
         r = api.http.post("/health/birth-certificates", content=body,
                           headers={**api.headers("hospital", f"k{n}"), "Content-Type": "application/json"})
         assert (r.status_code, r.json()["code"]) == (400, "invalid_json"), r.text  # a code of §3's table
-        assert "nested too deep" in r.json()["detail"]  # the detail names both causes it cannot tell apart
+        if n == 1:  # the parser's own error: the detail names both causes it cannot tell apart
+            assert "nested too deep" in r.json()["detail"]
     assert api.export("health")["birth_certificates"] == []
