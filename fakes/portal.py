@@ -7,11 +7,11 @@ import datetime as dt
 from dataclasses import dataclass
 from functools import partial
 from sqlite3 import Connection
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from starlette.responses import Response
 
 from fakes._env import Env
@@ -99,17 +99,37 @@ class DeathPart(Body):
     bank_account: str | None = Field(default=None, pattern=r"^[0-9]{6,20}$")
 
 
+#: A loopback http(s) URL as far as a regex can say: what matches is never callback_not_allowed
+#: (the portal reads the URL with urllib.parse.urlsplit and allows hosts _LOOPBACK).
+CALLBACK_PATTERN = r"^https?://(?:127\.0\.0\.1|localhost|\[::1\])(?::[0-9]{1,5})?(?:[/?#][!-~]*)?$"
+
+
+def _part_of_the_service(schema: dict[str, Any]) -> None:
+    """The OpenAPI of DossierIn: the part named by ``service`` is required (else the portal
+    answers ``missing_attachment``, CONTRACT.md §9), said with JSON Schema's if/then."""
+    schema["allOf"] = [
+        {"if": {"properties": {"service": {"const": part}}, "required": ["service"]},
+         "then": {"required": [part], "properties": {part: {"type": "object"}}}}
+        for part in ("birth", "death")]
+
+
 class DossierIn(Body):
     """A linked dossier."""
 
+    model_config = ConfigDict(json_schema_extra=_part_of_the_service)
+
     service: Literal["birth", "death"]
-    variant: str = Field(pattern=r"^[a-z0-9_]{1,40}$", examples=["ks_tt_bhyt"])
+    variant: str = Field(pattern=r"^[a-z0-9_]{1,40}$", examples=["ks_tt_bhyt"],
+                         description="a variant of scenario.services.<service>.variants (else "
+                         "unknown_variant)")
     channel: Literal["online", "desk"] = "online"
     applicant_name: Name
     applicant_pid: Pid
     birth: BirthPart | None = None
     death: DeathPart | None = None
-    callback_url: str | None = Field(default=None, max_length=300)
+    callback_url: Annotated[str, Field(max_length=300, json_schema_extra={"pattern": CALLBACK_PATTERN},
+                                       description="a loopback http(s) URL (else callback_not_allowed)")
+                            ] | None = None
 
 
 class StepView(Body):

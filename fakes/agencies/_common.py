@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine, Hashable, Iterable
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Depends, Query, Request
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.responses import Response
 
 from fakes._env import Env
@@ -18,11 +18,18 @@ from fakes.ids import PROVINCES, RECORD_ID_PATTERN, SerialAllocator, mask, valid
 from fakes.problems import PROBLEM_RESPONSES, Problem
 
 __all__ = [
+    "DATE_PATTERN",
+    "FIRST_DAY",
+    "LAST_DAY",
+    "NAME_PATTERN",
     "PID_PATTERN",
     "PROBLEMS",
+    "TEXT_PATTERN",
     "Blocks",
     "Body",
     "Code5",
+    "Day",
+    "Flag",
     "Items",
     "Name",
     "Pid",
@@ -33,7 +40,9 @@ __all__ = [
     "Relation",
     "Sex",
     "Text",
+    "WholeNumber",
     "check_past",
+    "check_pid_born",
     "env_of",
     "items_response",
     "json_response",
@@ -45,19 +54,65 @@ __all__ = [
     "search_key",
 ]
 
-_NAME = re.compile(r"[^\W\d_]+(?:[ '.-]+[^\W\d_]+)*\.?")
+#: A name as stored (NFC, trimmed, inner white space collapsed to one space): words of letters
+#: (``\p{L}``, each followed by its combining marks ``\p{M}``, so an NFD spelling matches too)
+#: joined by runs of space, ``'``, ``-`` and ``.``, with at most one ``.`` after the last word.
+#: ``\p{..}`` are Unicode property escapes (ECMA-262 with the ``u`` flag, JSON Schema 2020-12).
+NAME_PATTERN = r"^\p{L}[\p{L}\p{M}]*(?:[ '.-]+\p{L}[\p{L}\p{M}]*)*\.?$"
+#: ``NAME_PATTERN`` over the shape of a name (``L`` a letter, ``M`` a mark, ``?`` anything that
+#: is neither nor a separator): Python's ``re`` has no ``\p{..}``.
+_NAME_SHAPE = re.compile(r"L[LM]*(?:[ '.-]+L[LM]*)*\.?")
+_NAME_MAX = 100
+
+
+def _shape(value: str) -> str:
+    out = []
+    for ch in value:
+        kind = unicodedata.category(ch)[0]
+        out.append(kind if kind in "LM" else ch if ch in " '.-" else "?")
+    return "".join(out)
 
 
 def _name(value: str) -> str:
-    """NFC-normalise and trim a person's name; refuse digits, symbols and odd spacing."""
+    """NFC-normalise and collapse a person's name; refuse digits, symbols and odd punctuation."""
     value = " ".join(unicodedata.normalize("NFC", value).split())
-    if not 1 <= len(value) <= 100 or not _NAME.fullmatch(value):
-        raise ValueError("a name is 1-100 letters, spaces, ' - and . (stored as NFC)")
+    if not 1 <= len(value) <= _NAME_MAX or not _NAME_SHAPE.fullmatch(_shape(value)):
+        raise ValueError(f"a name is 1-{_NAME_MAX} letters (with their marks), words joined by "
+                         "spaces, ' - and ., at most one . at the end (stored as NFC)")
     return value
 
 
+#: Calendar bounds of every date a client sends, and of a PID's birth year (century digits 0-3).
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2099, 12, 31)
+
+
+def _ranges(digits: str) -> str:
+    """``"0124579"`` -> ``"0-24579"``: runs of three or more consecutive digits as ranges."""
+    out, i = [], 0
+    while i < len(digits):
+        j = i
+        while j + 1 < len(digits) and int(digits[j + 1]) == int(digits[j]) + 1:
+            j += 1
+        out.append(digits[i] + ("-" + digits[j] if j - i >= 2 else digits[i + 1:j + 1]))
+        i = j + 1
+    return "".join(out)
+
+
+#: The 63 PID province codes as one regex (``(?:00[12468]|01[0124579]|...)``).
+_PROVINCE_RE = "(?:" + "|".join(
+    head + "[" + _ranges("".join(sorted(c[2] for c in PROVINCES if c[:2] == head))) + "]"
+    for head in sorted({c[:2] for c in PROVINCES})) + ")"
+#: A PID as far as a regex can say (CONTRACT.md §3): a known province, century/sex digit 0-3
+#: (born 1900-2099), two year digits, a six-digit serial. Not after today's year: the server.
+PID_PATTERN = f"^{_PROVINCE_RE}[0-3][0-9]{{8}}$"
+#: An ISO date in 1900-01-01..2099-12-31 (with ``format: date``: a real calendar day).
+DATE_PATTERN = r"^(?:19|20)[0-9]{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])$"
+#: Holds a character that is not white space (Unicode White_Space, what trimming removes).
+TEXT_PATTERN = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
+
 def _pid(value: str) -> str:
-    reason = validate_pid(value)
+    reason = validate_pid(value, latest_year=LAST_DAY.year)
     if reason is not None:
         raise ValueError(f"[invalid_pid] {reason}")
     return value
@@ -69,19 +124,59 @@ def _province(value: str) -> str:
     return value
 
 
-#: 12 ASCII digits (the province must be known too): documented in the OpenAPI, checked by
-#: ``fakes.ids.validate_pid`` so that a malformed PID is refused ``invalid_pid`` (CONTRACT.md §3).
-PID_PATTERN = r"^[0-9]{12}$"
-Name = Annotated[str, Field(min_length=1, max_length=400), AfterValidator(_name)]
+def _iso_date(value: Any) -> Any:
+    """A date is an ISO ``YYYY-MM-DD`` string (a date object from the server's own code)."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        return value
+    raise ValueError("a date is a string YYYY-MM-DD")
+
+
+def _in_calendar(day: dt.date) -> dt.date:
+    if day < FIRST_DAY:
+        raise ValueError(f"[invalid_date] {day} is before {FIRST_DAY}")
+    if day > LAST_DAY:
+        raise ValueError(f"[future_date] {day} is after {LAST_DAY}, so after today")
+    return day
+
+
+def _whole_number(value: Any) -> Any:
+    """A JSON number with no fractional part: never a boolean or a string."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("a whole JSON number (not a boolean or a string)")
+    return value
+
+
+def _flag(value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise ValueError("true or false")
+    return value
+
+
+#: A person's name: what is stored (and what ``pattern`` and ``maxLength`` describe) is the name
+#: NFC-normalised, trimmed and with inner white space collapsed; up to 400 characters are read.
+Name = Annotated[str, Field(min_length=1, max_length=400,
+                            json_schema_extra={"pattern": NAME_PATTERN, "maxLength": _NAME_MAX}),
+                 AfterValidator(_name)]
 Pid = Annotated[str, Field(max_length=40, examples=["001226000042"],
                            json_schema_extra={"pattern": PID_PATTERN}), AfterValidator(_pid)]
 #: A PID province code (``001`` Hà Nội): one of ``fakes.ids.PROVINCES``.
 Province = Annotated[str, Field(examples=["001"], json_schema_extra={"enum": sorted(PROVINCES)}),
                      AfterValidator(_province)]
+#: A date a client sends: ``YYYY-MM-DD`` only, 1900-01-01..2099-12-31 (before: ``invalid_date``,
+#: after: ``future_date``, when that is all that is wrong); "not after today" is the endpoint's.
+Day = Annotated[dt.date, BeforeValidator(_iso_date), AfterValidator(_in_calendar),
+                Field(json_schema_extra={"pattern": DATE_PATTERN})]
+#: A whole number: a JSON integer (``1`` or ``1.0``), never ``true`` or ``"1"``.
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+#: ``true`` or ``false``, never ``1``, ``"true"`` or ``"yes"``.
+Flag = Annotated[bool, BeforeValidator(_flag)]
 #: The id of a register record (CONTRACT.md §3): what a 409 names in ``existing``.
 RecordId = Annotated[str, Field(pattern=RECORD_ID_PATTERN, examples=["TH0000000001"])]
 Code5 = Annotated[str, Field(pattern=r"^[0-9]{5}$", examples=["00070"])]
-Text = Annotated[str, Field(min_length=1, max_length=200)]
+#: Free text: 1-200 characters once trimmed (so not white space only).
+Text = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra={"pattern": TEXT_PATTERN})]
 Ref = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,40}$", examples=["GCS-01001-2026-000001"])]
 RegisterNo = Annotated[str, Field(pattern=r"^K[ST]-[0-9]{5}-[0-9]{4}-Q[0-9]{2}-[0-9]{6}$",
                                   examples=["KT-00070-2026-Q01-000003"])]
@@ -230,6 +325,17 @@ def search_by(key: tuple[str, str], day: str) -> Callable[..., Coroutine[Any, An
 
     dependency.__name__ = f"search_{name}_or_{day}"
     return dependency
+
+
+def check_pid_born(env: Env, field: str, pid: str | None) -> None:
+    """Raise Problem 422 ``invalid_pid`` when ``pid`` says its holder is born after the scenario's
+    year (CONTRACT.md §3: part of validation, checked before a replay is looked up)."""
+    if pid is None:
+        return
+    reason = validate_pid(pid, latest_year=env.clock.today().year)
+    if reason is not None:
+        raise Problem(422, "invalid_pid", f"{field}: {reason}",
+                      errors=[{"field": field, "message": reason}])
 
 
 def check_past(env: Env, field: str, day: dt.date) -> None:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from datetime import datetime
 from sqlite3 import Connection
 
@@ -16,12 +15,17 @@ from fakes.agencies._common import (
     PROBLEMS,
     Body,
     Code5,
+    Day,
+    Flag,
     Name,
     Pid,
     Province,
     Sex,
     Text,
+    WholeNumber,
     check_past,
+    check_pid_born,
+    env_of,
     one_doc,
 )
 from fakes.auth import Who, require
@@ -45,20 +49,21 @@ class BirthCertificateIn(Body):
 
     facility_code: Code5
     mother_name: Name
-    mother_birth_date: dt.date
-    mother_pid: Pid
+    mother_birth_date: Day = Field(description="before child_birth_date (else invalid_date)")
+    mother_pid: Pid = Field(description="a PID (CONTRACT.md §3) whose birth year is not after "
+                            "today's (else invalid_pid)")
     mother_bhxh: str | None = Field(default=None, pattern=r"^[0-9]{10}$")
     father_name: Name | None = None
     residence_province: Province
     residence_commune: Code5
     child_name: Name | None = None
     child_sex: Sex
-    child_birth_date: dt.date
-    weight_grams: int = Field(ge=300, le=8000)
-    birth_order: int = Field(default=1, ge=1, le=20)
+    child_birth_date: Day = Field(description="not after today (else future_date)")
+    weight_grams: WholeNumber = Field(ge=300, le=8000)
+    birth_order: WholeNumber = Field(default=1, ge=1, le=20)
     place_of_birth: Text
-    under_32_weeks: bool = False
-    caesarean: bool = False
+    under_32_weeks: Flag = False
+    caesarean: Flag = False
 
 
 class BirthCertificate(BirthCertificateIn):
@@ -74,11 +79,13 @@ class DeathNoticeIn(Body):
     """A death notice issued by a health facility."""
 
     facility_code: Code5
-    deceased_pid: Pid
+    deceased_pid: Pid = Field(description="a PID (CONTRACT.md §3) whose birth year is not after "
+                              "today's (else invalid_pid)")
     deceased_name: Name
     deceased_sex: Sex
-    deceased_birth_date: dt.date
-    death_date: dt.date
+    deceased_birth_date: Day = Field(description="not after today (else future_date)")
+    death_date: Day = Field(description="not after today (else future_date), not before "
+                            "deceased_birth_date (else death_before_birth)")
     place_of_death: Text
     cause: Text | None = None
 
@@ -99,7 +106,13 @@ def _serial(env: Env, db: Connection, kind: str, facility: str, year: int) -> tu
 async def issue_birth_certificate(body: BirthCertificateIn, request: Request,
                                   who: Who = Depends(require("health:write")),
                                   key: str = Depends(idem_key)) -> Response:
-    """Issue an e-birth certificate."""
+    """Issue an e-birth certificate.
+
+    Refused beyond the schema (CONTRACT.md §14): `mother_pid` born after today's year →
+    `invalid_pid`; `child_birth_date` after today → `future_date`; the mother not born before
+    the child → `invalid_date`.
+    """
+    check_pid_born(env_of(request), "mother_pid", body.mother_pid)
     return await WRITES(request, who, key, body, _check_birth, _insert_birth)
 
 
@@ -133,7 +146,13 @@ async def get_birth_certificate(cert_id: str, request: Request,
 async def issue_death_notice(body: DeathNoticeIn, request: Request,
                              who: Who = Depends(require("health:write")),
                              key: str = Depends(idem_key)) -> Response:
-    """Issue a death notice."""
+    """Issue a death notice.
+
+    Refused beyond the schema (CONTRACT.md §14): `deceased_pid` born after today's year →
+    `invalid_pid`; `death_date` or `deceased_birth_date` after today → `future_date`; the death
+    before the birth → `death_before_birth`.
+    """
+    check_pid_born(env_of(request), "deceased_pid", body.deceased_pid)
     return await WRITES(request, who, key, body, _check_death, _insert_death)
 
 

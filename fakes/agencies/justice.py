@@ -22,6 +22,7 @@ from fakes.agencies._common import (
     Ref,
     Relation,
     Sex,
+    Text,
     check_past,
     list_docs,
     one_doc,
@@ -65,7 +66,7 @@ class BirthIn(Body):
     declarant_relation: Relation
     father_name: Name | None = None
     ethnicity: Name | None = None
-    nationality: str = "VN"
+    nationality: Text = "VN"
 
 
 class Birth(Body):
@@ -134,7 +135,12 @@ class _Source:
 async def register_birth(body: BirthIn, request: Request,
                          who: Who = Depends(require("justice:write")),
                          key: str = Depends(idem_key)) -> Response:
-    """Register a birth from an e-birth certificate held by health."""
+    """Register a birth from an e-birth certificate held by health.
+
+    Refused beyond the schema (CONTRACT.md §14): health has no such certificate →
+    `unknown_birth_certificate`; its birth after today → `future_date`; the certificate's birth
+    registered already → `already_registered` (409).
+    """
     return await WRITES(request, who, key, body, _certificate, _insert_birth,
                         task="register_birth")
 
@@ -189,7 +195,12 @@ async def get_birth(register_no: str, request: Request,
 async def register_death(body: DeathIn, request: Request,
                          who: Who = Depends(require("justice:write")),
                          key: str = Depends(idem_key)) -> Response:
-    """Register a death from a death notice held by health."""
+    """Register a death from a death notice held by health.
+
+    Refused beyond the schema (CONTRACT.md §14): health has no such notice →
+    `unknown_death_notice`; its death before the birth → `death_before_birth` or after today →
+    `future_date`; that notice's or person's death registered already → `already_registered` (409).
+    """
     return await WRITES(request, who, key, body, _notice, _insert_death, task="register_death")
 
 

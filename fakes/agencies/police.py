@@ -25,6 +25,7 @@ from fakes.agencies._common import (
     RegisterNo,
     Sex,
     Text,
+    check_pid_born,
     env_of,
     json_response,
     list_docs,
@@ -229,7 +230,11 @@ def _public(req: dict[str, Any]) -> dict[str, Any]:
                               "(agencies in time: the work, Location /police/work/{id})"}})
 async def issue_pid(body: PidIn, request: Request, who: Who = Depends(require("police:write")),
                     key: str = Depends(idem_key)) -> Response:
-    """Issue a newborn's PID from a registered birth."""
+    """Issue a newborn's PID from a registered birth.
+
+    Refused beyond the schema (CONTRACT.md §14): justice has no such birth record →
+    `unknown_birth_record`; a PID requested for it already → `already_issued` (409).
+    """
     return await WRITES(request, who, key, body, _birth_record, _request_pid, task="issue_pid",
                         untimed=_slow)
 
@@ -337,7 +342,13 @@ async def find_residences(request: Request, who: Who = Depends(require("police:r
 async def register_residence(body: ResidenceIn, request: Request,
                              who: Who = Depends(require("police:write")),
                              key: str = Depends(idem_key)) -> Response:
-    """Register a person's permanent residence in a household."""
+    """Register a person's permanent residence in a household.
+
+    Refused beyond the schema (CONTRACT.md §14): `pid` born after today's year → `invalid_pid`;
+    police holds no such person → `unknown_person` (404); the person registered dead →
+    `person_deceased`; an active residence already → `already_resident` (409).
+    """
+    check_pid_born(env_of(request), "pid", body.pid)
     return await WRITES(request, who, key, body, _linked, _insert_residence,
                         task="register_residence")
 
@@ -377,7 +388,11 @@ def _insert_residence(env: Env, db: Connection, body: ResidenceIn, linked: _Link
 async def record_death(body: DeathIn, request: Request,
                        who: Who = Depends(require("police:write")),
                        key: str = Depends(idem_key)) -> Response:
-    """Mark a person deceased from a death registered by justice."""
+    """Mark a person deceased from a death registered by justice.
+
+    Refused beyond the schema (CONTRACT.md §14): justice has no such death record →
+    `unknown_death_record`; the person registered dead already → `already_deceased` (409).
+    """
     return await WRITES(request, who, key, body, _death_record, _mark_dead)
 
 
@@ -418,7 +433,14 @@ async def find_removals(request: Request, who: Who = Depends(require("police:rea
 async def remove_residence(body: RemovalIn, request: Request,
                            who: Who = Depends(require("police:write")),
                            key: str = Depends(idem_key)) -> Response:
-    """Remove the permanent residence of a person registered dead."""
+    """Remove the permanent residence of a person registered dead.
+
+    Refused beyond the schema (CONTRACT.md §14): `pid` born after today's year → `invalid_pid`;
+    police holds no such person → `unknown_person` (404); the person not registered dead →
+    `person_alive`, or dead under another number → `death_not_registered`; removed already →
+    `already_registered` (409).
+    """
+    check_pid_born(env_of(request), "pid", body.pid)
     return await WRITES(request, who, key, body, _linked, _insert_removal,
                         task="remove_residence")
 

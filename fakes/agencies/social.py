@@ -30,7 +30,12 @@ WRITES = Writes("social")
 async def pay_funeral_support(body: ClaimIn, request: Request,
                               who: Who = Depends(require("social:write")),
                               key: str = Depends(idem_key)) -> Response:
-    """Pay funeral support for a registered death of an eligible person."""
+    """Pay funeral support for a registered death of an eligible person.
+
+    Refused beyond the schema (CONTRACT.md §14): justice has no such death record →
+    `death_not_registered`; the deceased neither `social` nor `merit` → `not_eligible`; no rate in
+    force on the date of death → `invalid_date`; paid already → `already_paid` (409).
+    """
     return await WRITES(request, who, key, body, _SUPPORT.prepare, _SUPPORT.write,
                         task="pay_funeral_support")
 

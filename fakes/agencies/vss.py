@@ -9,7 +9,7 @@ from sqlite3 import Connection
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from starlette.responses import Response
 
 from fakes._env import Env
@@ -24,6 +24,7 @@ from fakes.agencies._benefits import (
     payments_of,
 )
 from fakes.agencies._common import (
+    LAST_DAY,
     PID_PATTERN,
     PROBLEMS,
     Blocks,
@@ -79,11 +80,24 @@ _SETTLEMENT = Benefit("vss", "survivor_benefits", "TT", _SURVIVOR.get, priced=Fa
                       dup_code="already_settled")
 
 
+def _pid_required(schema: dict[str, Any]) -> None:
+    """The OpenAPI of CardIn: ``pid`` is required and a PID. The model itself reads an absent,
+    null or empty one so that the route can refuse it ``no_pid`` (CONTRACT.md §7), not
+    ``validation_error``."""
+    schema["required"] = ["pid", *schema.get("required", [])]
+    schema["properties"]["pid"] = {
+        "type": "string", "maxLength": 40, "pattern": PID_PATTERN, "title": "Pid",
+        "examples": ["001226000042"],
+        "description": "the child's PID (CONTRACT.md §3), born in today's year or before; absent, "
+                       "null or empty → no_pid, malformed → invalid_pid"}
+
+
 class CardIn(Body):
     """A first child BHYT card for a child under 6 with a PID."""
 
-    pid: str | None = Field(default=None, max_length=40, examples=["001226000042"],
-                            json_schema_extra={"pattern": PID_PATTERN})
+    model_config = ConfigDict(json_schema_extra=_pid_required)
+
+    pid: str | None = Field(default=None, max_length=40)
     initial_care_facility: Code5 | None = None
 
 
@@ -133,11 +147,17 @@ def startup(env: Env) -> None:
 async def issue_child_card(body: CardIn, request: Request,
                            who: Who = Depends(require("vss:write")),
                            key: str = Depends(idem_key)) -> Response:
-    """Issue a child's first BHYT card (code TE1 + province + BHXH number)."""
+    """Issue a child's first BHYT card (code TE1 + province + BHXH number).
+
+    Refused beyond the schema (CONTRACT.md §14): `pid` born after today's year → `invalid_pid`;
+    police holds no such person → `no_pid`; the child registered dead → `person_deceased`; 72
+    months old or more today → `child_too_old`; a card already → `already_issued` (409).
+    """
     if not body.pid:  # absent, null or empty (after trimming): the child has no PID
         raise Problem(422, "no_pid", "a card needs the child's personal ID number",
                       errors=[{"field": "pid", "message": "missing or empty"}])
-    if (reason := validate_pid(body.pid)) is not None:
+    today = env_of(request).clock.today()
+    if (reason := validate_pid(body.pid, latest_year=min(today.year, LAST_DAY.year))) is not None:
         raise Problem(422, "invalid_pid", reason, errors=[{"field": "pid", "message": reason}])
     return await WRITES(request, who, key, body, _child, _insert_card, task="issue_child_card")
 
@@ -205,7 +225,12 @@ async def get_child_card(card_code: str, request: Request,
 async def pay_funeral_allowance(body: ClaimIn, request: Request,
                                 who: Who = Depends(require("vss:write")),
                                 key: str = Depends(idem_key)) -> Response:
-    """Pay the BHXH funeral allowance (10 × base pay on the date of death)."""
+    """Pay the BHXH funeral allowance (10 × base pay on the date of death).
+
+    Refused beyond the schema (CONTRACT.md §14): justice has no such death record →
+    `death_not_registered`; the deceased neither `pensioner` nor `insured` → `not_eligible`; no
+    base pay in force on the date of death → `invalid_date`; paid already → `already_paid` (409).
+    """
     return await WRITES(request, who, key, body, _FUNERAL.prepare, _FUNERAL.write,
                         task="pay_funeral_allowance")
 
@@ -214,7 +239,12 @@ async def pay_funeral_allowance(body: ClaimIn, request: Request,
 async def settle_survivor_benefit(body: ClaimIn, request: Request,
                                   who: Who = Depends(require("vss:write")),
                                   key: str = Depends(idem_key)) -> Response:
-    """Settle the survivor benefit (amount not modelled)."""
+    """Settle the survivor benefit (amount not modelled).
+
+    Refused beyond the schema (CONTRACT.md §14): justice has no such death record →
+    `death_not_registered`; the deceased neither `pensioner` nor `insured` → `not_eligible`;
+    settled already → `already_settled` (409).
+    """
     return await WRITES(request, who, key, body, _SETTLEMENT.prepare, _SETTLEMENT.write,
                         task="settle_survivor_benefit")
 

@@ -1,10 +1,11 @@
 """CONTRACT.md's tables against the served ``/openapi.json``: the prose and the machine form of the
 contract cannot drift apart.
 
-The field table of §14 (every constraint a client's request is held to), the operations each
-agency must serve (§1), the record ids a 409 names (§3) and the province codes (§3) are parsed
-from the prose and compared with the OpenAPI document of a real loopback server, in both
-directions where the OpenAPI has the same list.
+The field table of §14 (every constraint a client's request is held to, with the named patterns
+it uses), the rules §14 says a schema cannot express (each in its operation's description), the
+operations each agency must serve (§1), the record ids a 409 names (§3) and the province codes (§3)
+are parsed from the prose and compared with the OpenAPI document of a real loopback server, in
+both directions where the OpenAPI has the same list.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from fakes.agencies._common import DATE_PATTERN, NAME_PATTERN, PID_PATTERN, TEXT_PATTERN
 from fakes.ids import PROVINCES, bhyt_province_code
 from fakes.serve import Handle
 from scenarios import Scenario
@@ -48,11 +50,13 @@ def _section(text: str, start: str, end: str) -> str:
 
 
 def _rows(block: str) -> list[list[str]]:
-    """The cells of each body row of the markdown table(s) in ``block``."""
+    """The cells of each body row of the markdown table(s) in ``block`` (``\\|`` is a ``|`` in a
+    cell, as GitHub's tables read it, code spans included)."""
     rows = []
     for line in block.splitlines():
         if line.startswith("|") and not re.fullmatch(r"\|[-| ]+\|", line.strip()):
-            rows.append([c.strip() for c in line.strip().strip("|").split("|")])
+            cells = re.split(r"(?<!\\)\|", line.strip()[1:-1])
+            rows.append([c.strip().replace("\\|", "|") for c in cells])
     return rows[1:]  # the header
 
 
@@ -117,11 +121,21 @@ def _served_constraints(spec: dict[str, Any]) -> dict[tuple[str, str], dict[str,
 
 # -- the prose side ---------------------------------------------------------------------------
 
-def _parse_constraint(cell: str) -> dict[str, Any]:
+def _patterns(prose: str) -> dict[str, str]:
+    """The named patterns of §14 (``- `name`: `regex` — …``)."""
+    block = _section(prose, "<!-- field-patterns -->", "<!-- /field-patterns -->")
+    found = dict(re.findall(r"^- `(\w+)`: `([^`]+)`", block, re.M))
+    assert set(found) == {"name", "pid", "date", "text"}, found
+    return found
+
+
+def _parse_constraint(cell: str, patterns: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for part in (p.strip() for p in cell.split(";")):
         if m := re.fullmatch(r"pattern `([^`]+)`", part):
             out["pattern"] = m[1]
+        elif m := re.fullmatch(r"pattern: (\w+)", part):
+            out["pattern"] = patterns[m[1]]
         elif m := re.fullmatch(r"length (\d*)\.\.(\d*)", part):
             out.update({k: int(v) for k, v in (("minLength", m[1]), ("maxLength", m[2])) if v})
         elif m := re.fullmatch(r"range (\d*)\.\.(\d*)", part):
@@ -137,12 +151,21 @@ def _parse_constraint(cell: str) -> dict[str, Any]:
 
 def _prose_table(prose: str) -> dict[tuple[str, str], tuple[dict[str, Any], str]]:
     block = _section(prose, "<!-- field-constraints -->", "<!-- /field-constraints -->")
+    patterns = _patterns(prose)
     table: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
     for endpoint, field, constraint, refused in _rows(block):
         key = (endpoint, _code(field))
         assert key not in table, f"CONTRACT.md §14 lists {key} twice"
-        table[key] = (_parse_constraint(constraint), refused)
+        table[key] = (_parse_constraint(constraint, patterns), refused)
     return table
+
+
+def test_the_named_patterns_are_the_servers(prose: str) -> None:
+    """The prose's patterns are the ones the models publish (and the PID's is the 63 codes)."""
+    assert _patterns(prose) == {"name": NAME_PATTERN, "pid": PID_PATTERN, "date": DATE_PATTERN,
+                                "text": TEXT_PATTERN}
+    heads = {f"{n:03d}" for n in range(1000) if re.fullmatch(PID_PATTERN, f"{n:03d}0" + "0" * 8)}
+    assert heads == set(PROVINCES)
 
 
 def test_the_field_table_is_the_openapi_request_constraints(prose: str, openapi: dict[str, Any]) -> None:
@@ -161,11 +184,44 @@ def test_the_field_table_names_the_code_of_each_refusal(prose: str) -> None:
     pid = re.search(r"12 ASCII digits `PPP G YY RRRRRR`", prose)
     assert pid, "§3 describes the PID"
     for (endpoint, field), (constraints, refused) in _prose_table(prose).items():
-        if constraints.get("pattern") == "^[0-9]{12}$":  # a PID: invalid_pid (no_pid when optional)
-            assert "`invalid_pid`" in refused, (endpoint, field, refused)
-            assert ("`no_pid`" in refused) == (endpoint == "POST /vss/child-cards"), (endpoint, field)
+        codes = set(re.findall(r"`(\w+)`", refused))
+        if constraints.get("pattern") == PID_PATTERN:  # a PID: invalid_pid (no_pid when optional)
+            expected = {"invalid_pid", "no_pid"} if endpoint == "POST /vss/child-cards" else {"invalid_pid"}
+        elif constraints.get("pattern") == DATE_PATTERN:  # out of the calendar, else not a date
+            expected = {"invalid_date", "future_date", "validation_error"}
+        elif field == "callback_url":  # the portal reads the URL itself (§9)
+            expected = {"callback_not_allowed", "validation_error"}
         else:
-            assert refused == "`validation_error`", (endpoint, field, refused)
+            expected = {"validation_error"}
+        assert codes == expected, (endpoint, field, refused)
+
+
+def _beyond_schema(prose: str) -> dict[str, set[str]]:
+    """§14 *Rules a schema cannot say*: endpoint → the codes its rules refuse with."""
+    block = _section(prose, "<!-- beyond-schema -->", "<!-- /beyond-schema -->")
+    out: dict[str, set[str]] = {}
+    for endpoint, _rule, kind, refused in _rows(block):
+        assert kind in ("record", "today", "fields", "scenario"), (endpoint, kind)
+        out.setdefault(endpoint, set()).add(_code(refused.split(" (")[0]))
+    return out
+
+
+def test_the_rules_beyond_the_schema_are_in_the_operations_descriptions(
+        prose: str, openapi: dict[str, Any]) -> None:
+    """Every write's refusals that no schema can express are listed in §14 and, for the agencies,
+    named in the operation's OpenAPI description; each code is one §3 lists."""
+    rules = _beyond_schema(prose)
+    known = set(re.findall(r"`(\w+)`", _section(prose, "| status | codes |", "\n\n")))
+    writes = {f"POST {p}" for p, item in openapi["paths"].items()
+              if "post" in item and p.split("/")[1] in AGENCIES}
+    assert set(rules) == writes, set(rules) ^ writes
+    for endpoint, codes in rules.items():
+        assert codes <= known, (endpoint, codes - known)
+        if endpoint.startswith("POST /portal/"):  # the portal's route is not described so (yet)
+            continue
+        description = openapi["paths"][endpoint.split()[1]]["post"]["description"]
+        missing = {c for c in codes if f"`{c}`" not in description}
+        assert not missing, (endpoint, missing)
 
 
 def test_each_agency_serves_the_operations_section_1_lists(prose: str, openapi: dict[str, Any]) -> None:

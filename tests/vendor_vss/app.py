@@ -36,7 +36,9 @@ MAX_BODY = 64 * 1024
 CLOCK_REFRESH_S = 10.0
 UPSTREAM_TIMEOUT_S = 10.0
 KEY_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-PID_RE = re.compile(r"[0-9]{12}")
+PID_RE = re.compile(r"[0-9]{3}[0-3][0-9]{8}")  # century/sex digit 0-3: born 1900-2099 (§3)
+# A name's shape (CONTRACT.md §3, §14 pattern `name`): L a letter, M a combining mark.
+NAME_SHAPE_RE = re.compile(r"L[LM]*(?:[ '.-]+L[LM]*)*\.?")
 FACILITY_RE = re.compile(r"[0-9]{5}")
 REGISTER_NO_RE = re.compile(r"[A-Za-z0-9.-]{1,64}")
 BANK_RE = re.compile(r"[0-9]{6,20}")
@@ -131,11 +133,15 @@ def _matching(rx: re.Pattern[str], what: str) -> Callable[[Any], str]:
 
 
 def _name(v: Any) -> str:
-    s = _text(v)
+    if isinstance(v, str) and len(v) > 400:
+        raise ValueError("names are read up to 400 characters")
+    s = " ".join(_text(v).split())
     if not 1 <= len(s) <= 100:
         raise ValueError("names are 1-100 characters")
-    if any(unicodedata.category(c)[0] not in "LM" and c not in " '-." for c in s):
-        raise ValueError("names hold letters, spaces, ' - and . only")
+    shape = "".join(c if c in " '-." else unicodedata.category(c)[0] if unicodedata.category(c)[0] in "LM"
+                    else "?" for c in s)
+    if not NAME_SHAPE_RE.fullmatch(shape):
+        raise ValueError("names are words of letters joined by spaces, ' - and ., one . at the end")
     return s
 
 
@@ -176,6 +182,11 @@ def validate(data: Any, spec: Spec) -> dict[str, Any]:
 
 def pid_ok(pid: str) -> bool:
     return bool(PID_RE.fullmatch(pid)) and pid[:3] in PROVINCES
+
+
+def pid_year(pid: str) -> int:
+    """The birth year of a well-formed PID: the century digit fixes the century (CONTRACT.md §3)."""
+    return 1900 + 100 * (int(pid[3]) // 2) + int(pid[4:6])
 
 
 def card_validity(birth: date) -> tuple[date, date]:
@@ -392,11 +403,15 @@ class Vss:
 
     async def card_rules(self, body: dict[str, Any]) -> Write:
         pid = body["pid"]
+        today = await self.clock.today()
+        if pid_year(pid) > today.year:  # §3: nobody holds the PID of someone born later
+            raise Problem(422, "invalid_pid", "Invalid personal ID",
+                          f"{mask(pid)} is of someone born after {today.year}",
+                          errors=[{"field": "pid", "message": "born after today's year"}])
         person = await self.upstream.read("police", f"/police/people/{pid}", Problem(
             422, "no_pid", "No personal ID", f"police has not issued {mask(pid)}"))
         if person.get("alive") is False:
             raise Problem(422, "person_deceased", "Person is deceased", f"{mask(pid)} is registered dead")
-        today = await self.clock.today()
         born = _field_date(person, "birth_date", "police")
         d72, valid_to = card_validity(born)
         if today >= d72:
