@@ -26,6 +26,7 @@ from fakes.agencies._common import (
     Ref,
     Relation,
     Text,
+    check_pid_born,
     env_of,
     json_response,
     search_key,
@@ -190,8 +191,9 @@ async def submit_dossier(body: DossierIn, request: Request,
                          who: Who = Depends(require("portal:submit")),
                          key: str = Depends(idem_key)) -> Response:
     """Accept a linked dossier; it is driven through its steps asynchronously."""
-    _own_dossier(who, body)
     env = env_of(request)
+    check_pid_born(env, "applicant_pid", body.applicant_pid)  # validation, before anything else
+    _own_dossier(who, body)
     service = env.scenario.services.get(body.service)
     _check(body, dict(service.variants) if service else {})
     return await WRITES(request, who, key, body, _intake, partial(_accept, who.name),

@@ -172,8 +172,6 @@ def test_a_portal_applicant_born_after_the_calendar_is_refused_at_the_door(api: 
     assert _items(api, f"/portal/dossiers?document={document}") == []
 
 
-@pytest.mark.xfail(strict=True, reason="the portal's route does not check the applicant's PID against "
-                   "today (fakes/portal.py submit_dossier: outside the input models; CONTRACT.md §14)")
 def test_a_portal_applicant_born_next_year_is_refused(api: Api) -> None:
     body = api.birth_dossier()
     body["applicant_pid"] = make_pid("001", "F", _today(api).year + 1, 7)
