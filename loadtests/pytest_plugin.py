@@ -203,11 +203,12 @@ class Citizens:
         return Submission(int(a["dossier"]), code, service, variant, document_id, household, status)
 
     def wait(self, client: httpx.Client, dossier_id: str, timeout_s: float = 30.0) -> dict[str, Any]:
-        """Polls the dossier until it is completed or rejected; TimeoutError after ``timeout_s``."""
+        """Polls the dossier until it is completed, rejected or failed; TimeoutError after
+        ``timeout_s``."""
         end = time.monotonic() + timeout_s
         while time.monotonic() < end:
             body: dict[str, Any] = client.get(f"/portal/dossiers/{dossier_id}").json()
-            if body.get("status") in ("completed", "rejected"):
+            if body.get("status") in ("completed", "rejected", "failed"):
                 return body
             time.sleep(0.05)
         raise TimeoutError(f"dossier {dossier_id} not terminal after {timeout_s}s")

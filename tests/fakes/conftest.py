@@ -12,13 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
+from fakes._orchestrator import TERMINAL  # completed, rejected, failed
 from fakes.auth import citizen_key
 from fakes.ids import make_pid
 from fakes.serve import Handle, start_thread
 from scenarios import Scenario, load
 
 _serial = itertools.count(1)
-TERMINAL = ("completed", "rejected")
 
 
 def fresh_pid(sex: str = "F", year: int = 1990) -> str:

@@ -145,7 +145,7 @@ def _dossier(run: Ecosystem, caller: str, body: dict[str, Any]) -> dict[str, Any
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         d = run.get(f"{run.fakes.base_url}/portal/dossiers/{r.json()['id']}", caller).json()
-        if d["status"] in ("completed", "rejected"):
+        if d["status"] in ("completed", "rejected", "failed"):
             return dict(d)
         time.sleep(0.1)
     raise AssertionError(f"dossier not terminal: {json.dumps(d, ensure_ascii=False)[:2000]}")
