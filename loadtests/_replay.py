@@ -1,10 +1,11 @@
 """One load process's share of the arrival stream, replayed open-model (private).
 
 Used by :class:`loadtests.users.ArrivalUser` in a local Locust runner (``lienthong run``) or on
-each Locust worker (``lienthong load --workers N``): the whole stream is generated from the
-scenario seed in every process, ``split_by_index`` keeps this worker's rows, and the results go
-to ``<out>/worker-<index>.npz`` (journeys, requests, steps) and ``worker-<index>.json`` (driver
-counters and the accepted dossiers for reconciliation).
+each Locust worker (``lienthong load``): the whole stream is generated from the scenario seed in
+every process, ``split_by_index`` keeps this worker's rows, and the results go to
+``<out>/worker-<index>.npz`` (journeys, requests, steps) and ``worker-<index>.json`` (driver
+counters and the accepted dossiers for reconciliation); a Locust worker then sends both to its
+master (:mod:`loadtests._cluster`), which may be on another host.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -125,8 +127,11 @@ def prepare(cfg: LoadConfig, session: Any, worker_index: int) -> Prepared:
     return Prepared(cfg, session, worker_index)
 
 
-def replay(p: Prepared) -> dict[str, Any]:
-    """Drives the share open-model, writes the worker's files, returns a small summary."""
+def replay(p: Prepared, report: Callable[[Prepared, OpenModelDriver], None] | None = None) -> dict[str, Any]:
+    """Drives the share open-model, writes the worker's files, returns a small summary.
+
+    ``report(p, driver)``, when given, is called twice a second while the share is driven
+    (a Locust worker's heartbeat to its master, :mod:`loadtests._cluster`)."""
     cfg = p.cfg
     due = wall_offsets(p.share["submitted"], cfg.speed)
     driver = OpenModelDriver(
@@ -139,7 +144,7 @@ def replay(p: Prepared) -> dict[str, Any]:
         # of the share may be open at once (bounded, at most the share's size and 200,000).
         max_in_flight=min(200_000, max(1000, 4 * cfg.concurrency, int(p.share.size))),
     )
-    ticker = gevent.spawn(_progress, p, driver) if cfg.progress else None
+    ticker = gevent.spawn(_progress, p, driver, report) if cfg.progress or report is not None else None
     try:
         stats = driver.run(p.clock.t0)
     except gevent.GreenletExit:
@@ -154,10 +159,15 @@ def replay(p: Prepared) -> dict[str, Any]:
     return _write(p, stats.as_dict())
 
 
-def _progress(p: Prepared, driver: OpenModelDriver) -> None:
-    end = p.deadline + 5
+def _progress(p: Prepared, driver: OpenModelDriver,
+              report: Callable[[Prepared, OpenModelDriver], None] | None = None) -> None:
+    end, last = p.deadline + 5, 0.0
     while time.time() < end:
-        _emit(p, driver)
+        if p.cfg.progress:
+            _emit(p, driver)
+        if report is not None and time.time() - last >= 0.45:
+            last = time.time()
+            report(p, driver)
         gevent.sleep(0.5)
 
 

@@ -8,10 +8,11 @@
   :class:`OnlineCitizenUser` submit linked dossiers of every variant for the stream's desk and
   online arrivals, :class:`StatusPollerUser` polls the status of submitted dossiers.
 
-Every user takes its settings from :class:`loadtests._config.LoadConfig` (``$LIENTHONG_LOAD_CONFIG``)
-and stops by itself: the stream is finite (``max_dossiers``) and every wait is bounded by
-``max_seconds``. Importing this module imports Locust (which monkey-patches with gevent): load it
-only in a load process, never in a process that also runs an asyncio server.
+Every user takes its settings from :class:`loadtests._config.LoadConfig` (``$LIENTHONG_LOAD_CONFIG``;
+on a Locust worker, the settings its master sent: :mod:`loadtests._cluster`) and stops by itself:
+the stream is finite (``max_dossiers``) and every wait is bounded by ``max_seconds``. Importing
+this module imports Locust (which monkey-patches with gevent): load it only in a load process,
+never in a process that also runs an asyncio server.
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ import gevent.lock
 from locust import between, constant, events, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.exception import StopUser
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import WorkerRunner
 
+from loadtests import _cluster
 from loadtests._config import LoadConfig
 from loadtests._replay import Prepared, prepare, replay
 
 __all__ = [
-    "DONE_MESSAGE",
     "ArrivalUser",
     "DeskUser",
     "HospitalUser",
@@ -42,13 +43,14 @@ __all__ = [
     "local_done",
 ]
 
-DONE_MESSAGE = "lienthong_done"
 local_done = gevent.event.AsyncResult()
 """Set (in a local runner) to the replay summary once the ArrivalUser has finished."""
 
 
 def _config(environment: Any) -> LoadConfig:
     cfg = getattr(environment, "lienthong_config", None)
+    if cfg is None and isinstance(environment.runner, WorkerRunner):
+        return _cluster.worker_config(environment)  # a worker takes its settings from the master
     if cfg is None:
         cfg = LoadConfig.from_env()
         environment.lienthong_config = cfg
@@ -73,26 +75,36 @@ class _Configured(FastHttpUser):
 
 
 class ArrivalUser(_Configured):
-    """Open model: replays this process's share of the arrival stream, once."""
+    """Open model: replays this process's share of the arrival stream, once (a second ArrivalUser
+    in the same process, e.g. after Locust re-dispatched a lost worker's user, only idles)."""
 
     wait_time = constant(1)
+    claimed: ClassVar[bool] = False
 
     @task
     def replay_stream(self) -> None:
         cfg = _config(self.environment)
         index = _worker_index(self.environment)
         runner = self.environment.runner
-        try:
-            summary = replay(prepare(cfg, self.client, index))
-        except Exception as exc:  # a share that cannot be replayed ends the local run, not loops
-            if isinstance(runner, WorkerRunner) or local_done.ready():
-                raise
-            local_done.set_exception(exc)
-            raise StopUser() from exc
-        if isinstance(runner, WorkerRunner):
-            runner.send_message(DONE_MESSAGE, summary)
-        elif not local_done.ready():
-            local_done.set(summary)
+        worker: _cluster.Worker | None = getattr(self.environment, "lienthong_worker", None)
+        if not ArrivalUser.claimed:
+            ArrivalUser.claimed = True
+            try:
+                if worker is not None:
+                    worker.phase("preparing")
+                p = prepare(cfg, self.client, index)
+                summary = replay(p, report=worker.report if worker is not None else None)
+                if worker is not None:
+                    worker.ship(p, summary)
+            except Exception as exc:  # a share that cannot be replayed ends the local run, not loops
+                if worker is not None:
+                    worker.phase("failed", error=f"{type(exc).__name__}: {exc}"[:500])
+                if isinstance(runner, WorkerRunner) or local_done.ready():
+                    raise
+                local_done.set_exception(exc)
+                raise StopUser() from exc
+            if not isinstance(runner, WorkerRunner) and not local_done.ready():
+                local_done.set(summary)
         # Stay alive (idle) so the shape does not start another replay; the runner stops us.
         end = time.time() + cfg.max_seconds + 60
         while time.time() < end:
@@ -190,20 +202,9 @@ class StatusPollerUser(_Configured):
             _Shared.accepted.append(i)
 
 
-# -- master side: stop when every worker's replay is done ------------------------------------------
+# -- master and workers: lienthong's messages on Locust's channel (loadtests._cluster) -------------
 
 
 @events.init.add_listener
 def _on_init(environment: Any, **_: Any) -> None:
-    runner = environment.runner
-    if not isinstance(runner, MasterRunner):
-        return
-    done: list[dict[str, Any]] = []
-    environment.lienthong_done = done
-
-    def on_done(msg: Any, **__: Any) -> None:
-        done.append(msg.data)
-        if len(done) >= _config(environment).workers:
-            gevent.spawn_later(0.5, runner.quit)
-
-    runner.register_message(DONE_MESSAGE, on_done)
+    _cluster.install(environment)
