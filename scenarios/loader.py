@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from scenarios import metrics
 from scenarios.errors import ScenarioError, closest
-from scenarios.model import DIST_PARAMS, FAULT_PARAMS, LUNAR_ANIMALS, Dist, Scenario
+from scenarios.model import DIST_PARAMS, FAULT_PARAMS, LUNAR_ANIMALS, TASKS, TWIN_ONLY, Dist, Scenario
 
 __all__ = ["CATALOG_DIR", "DELETE", "catalog", "dump", "load", "loads", "resolve"]
 
@@ -287,6 +287,12 @@ def _check_steps(s: Scenario) -> list[tuple[str, str]]:
         for i, dep in enumerate(step.after):
             if dep not in s.steps:
                 problems.append((f"steps.{sid}.after[{i}]", _unknown_ref("step", dep, s.steps)))
+        if step.task not in TASKS and not step.task.startswith(TWIN_ONLY):
+            hint = closest(step.task, TASKS)
+            problems.append((f"steps.{sid}.task", (
+                f"{step.task!r} is not a task" + (f"; did you mean {hint!r}?" if hint else "")
+                + f" (tasks: {', '.join(TASKS)}; a task only the twin runs is written "
+                f"'{TWIN_ONLY}<name>')")))
     problems += _check_cycles(s)
     return problems
 

@@ -22,6 +22,7 @@ __all__ = [
     "FAULT_KINDS",
     "LUNAR_ANIMALS",
     "TASKS",
+    "TWIN_ONLY",
     "Agency",
     "ArrivalRate",
     "Assumption",
@@ -134,6 +135,9 @@ TaskId = Literal[
     "settle_survivor_benefit",
 ]
 TASKS: tuple[str, ...] = get_args(TaskId)
+#: A step task written ``"twin:<name>"`` is one only the twin simulates (no agency call runs it):
+#: the loader takes it, the live fakes refuse the scenario; any other task must be one of TASKS.
+TWIN_ONLY = "twin:"
 Interval = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")]
 
 

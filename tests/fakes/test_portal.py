@@ -169,8 +169,8 @@ def test_fakes_refuse_a_scenario_with_a_task_no_portal_plan_runs(tmp_path: Path)
     from fakes.app import create_app
     from scenarios import loads
 
-    # the twin takes any task; the fakes used to skip it silently and stick the next step
-    s = loads('extends = "hanoi-baseline"\n[meta]\nname = "t"\n[steps.ks]\ntask = "register_brith"\n')
-    with pytest.raises(ValueError, match=r"steps\.ks\.task: .register_brith. is not a task the reference "
+    # the twin takes a twin-only task; the fakes used to skip it silently and stick the next step
+    s = loads('extends = "hanoi-baseline"\n[meta]\nname = "t"\n[steps.ks]\ntask = "twin:court_review"\n')
+    with pytest.raises(ValueError, match=r"steps\.ks\.task: .twin:court_review. is not a task the reference "
                                          r"portal runs \(one of register_birth, "):
         create_app(s, tmp_path)

@@ -68,12 +68,22 @@ def test_validate_every_catalog_file_exits_0() -> None:
 def test_validate_warns_of_a_task_only_the_twin_runs(tmp_path: Path) -> None:
     """Valid for the twin (exit 0), but the live run would refuse it: the warning names the key."""
     path = tmp_path / "twin-only.toml"
+    path.write_text('extends = "hanoi-baseline"\n[meta]\nname = "t"\n'
+                    '[steps.ks]\ntask = "twin:court_review"\n', encoding="utf-8")
+    result = runner.invoke(app, ["scenarios", "validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "warn" in result.output and "steps.ks.task: 'twin:court_review'" in result.output
+
+
+def test_validate_refuses_a_misspelt_task_naming_the_key_and_the_task_meant(tmp_path: Path) -> None:
+    path = tmp_path / "typo.toml"
     path.write_text('extends = "hanoi-baseline"\n[meta]\nname = "t"\n[steps.ks]\ntask = "register_brith"\n',
                     encoding="utf-8")
     result = runner.invoke(app, ["scenarios", "validate", str(path)])
-    assert result.exit_code == 0, result.output
-    assert "warn" in result.output and "steps.ks.task: 'register_brith'" in result.output
-
+    assert result.exit_code == 2, result.output
+    assert "steps.ks.task" in result.output and "did you mean 'register_birth'?" in result.output
+    show = runner.invoke(app, ["scenarios", "show", str(path)])
+    assert show.exit_code == 2 and "Traceback" not in show.output
 
 def test_show_unknown_name_suggests_closest() -> None:
     result = runner.invoke(app, ["scenarios", "show", "hanoi-baseln"])

@@ -87,12 +87,12 @@ def test_the_test_process_was_never_patched_by_gevent() -> None:
 
 def test_a_scenario_with_a_task_the_fakes_do_not_run_exits_2_naming_it(tmp_path: Path) -> None:
     path = tmp_path / "twin-only.toml"
-    path.write_text('extends = "hanoi-baseline"\n[meta]\nname = "t"\n[steps.ks]\ntask = "register_brith"\n',
-                    encoding="utf-8")
+    path.write_text('extends = "hanoi-baseline"\n[meta]\nname = "t"\n'
+                    '[steps.ks]\ntask = "twin:court_review"\n', encoding="utf-8")
     for args in (["run", str(path), "--instant"], ["fakes", "serve", "--scenario", str(path), "--port", "0"]):
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 2, result.output
-        assert "steps.ks.task" in result.output and "register_brith" in result.output
+        assert "steps.ks.task" in result.output and "twin:court_review" in result.output
 
 
 def test_dossiers_whose_retries_run_out_fail_the_run_by_name(tmp_path: Path) -> None:
@@ -115,8 +115,8 @@ def test_dossiers_whose_retries_run_out_fail_the_run_by_name(tmp_path: Path) -> 
     assert rules.count("failed_dossier") == failed and set(rules) == {"failed_dossier"}
     details = [v.detail for v in out.reconciliation.violations]
     assert all(d.startswith(("bhyt (vss): vss did not take POST /vss/child-cards: last answer 503",
-                             "funeral_vss (vss): vss did not take POST /vss/funeral-allowances: last answer 503"))
-               for d in details), details[:3]
+                             "funeral_vss (vss): vss did not take POST /vss/funeral-allowances: "
+                             "last answer 503")) for d in details), details[:3]
     assert out.exit_code == 1
     report = (out.path / "report.md").read_text(encoding="utf-8")
     assert f"{failed} failed (retries ran out at bhyt (vss) ×" in report

@@ -118,7 +118,7 @@ def test_dag_runs_branches_in_parallel_and_skips_the_payer_that_does_not_apply()
         "xtt": {"agency": "police", "task": "remove_residence", "after": ["kt"], "system_time": const(5)},
         "funeral": {
             "agency": "vss",
-            "task": "pay",
+            "task": "twin:pay",
             "after": ["kt"],
             "system_time": const(7),
             "when_status": ["pensioner", "insured"],
@@ -353,7 +353,7 @@ def test_mmc_matches_erlang_c() -> None:
     steps = {
         "mm": {
             "agency": "police",
-            "task": "serve",
+            "task": "twin:serve",
             "system_time": {"kind": "exponential", "mean": mean_service},
         }
     }
