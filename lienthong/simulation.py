@@ -6,6 +6,11 @@ replications or the sizing search in ``sim``, writes the report (``lienthong._re
 ``lienthong._report_size``) and closes the manifest with the exit code: 0 pass, 1 a threshold
 breached or the target out of reach. Both are plain functions returning what they wrote; the
 Typer commands in :mod:`lienthong.commands.sim` only parse, show progress and print.
+
+``dask`` runs the replications (every capacity's, when sizing) on a Dask cluster instead of the
+local process pool: ``"local"`` starts a ``LocalCluster`` of ``workers`` processes on 127.0.0.1
+for the run, an address (``tcp://host:8786``) uses that scheduler's workers. The results are the
+same as the local pool's with the same seed; the manifest's ``executor`` says where it ran.
 """
 
 from __future__ import annotations
@@ -59,19 +64,23 @@ def simulate(
     records: bool | str = False,
     argv: list[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    dask: str | None = None,
 ) -> SimOutcome:
     """Runs the twin's replications and writes ``out/<run id>/`` with its report.
 
     Writes ``manifest.json``, ``metrics.json``, ``steps.csv`` (per-step aggregates), PNG plots,
     ``report.html``, ``report.md`` and ``junit.xml``; with ``records``, replication 0's full
     records as ``records/steps.csv`` and ``records/dossiers.csv``, or with ``records="all"``
-    every replication's as ``records/rep-<r>/``. Raises ScenarioError for a bad scenario and
-    ValueError for bad settings.
+    every replication's as ``records/rep-<r>/`` (on a Dask cluster, written by the workers: the
+    run folder must be on a file system they share). Raises ScenarioError for a bad scenario,
+    ValueError for bad settings and ``sim.replications.ExecutorError`` (a ValueError) for a Dask
+    scheduler it cannot reach.
     """
     import sim
     from lienthong._report_sim import flat_metrics, sim_figures, sim_report, write_step_csv
     from lienthong.report import evaluate_thresholds
     from lienthong.runs import start_run
+    from sim.replications import open_executor
 
     scenario, days, reps, warm = _setup(scenario_name, seed, days, replications, workers)
     settings = {
@@ -81,19 +90,22 @@ def simulate(
         "warmup_days": warm,
         "records": records,
     }
-    run = start_run(scenario, kind="sim", root=out, argv=argv, source=scenario_name, settings=settings)
     keep = _expected_dossiers(scenario, days) <= _KEEP_LIMIT
-    summary = sim.run_replications(
-        scenario,
-        reps,
-        days,
-        workers=workers,
-        warmup_days=warm,
-        progress=progress,
-        first="records" if keep else "aggregates",  # replication 0 for the plots: no rerun
-        first_sink=sim.CsvSink(run.path / "records") if records else None,
-        sinks=partial(_rep_sink, run.path / "records") if records == "all" else None,
-    )
+    with open_executor(dask, workers) as executor:  # a bad Dask address fails before the run folder
+        run = start_run(scenario, kind="sim", root=out, argv=argv, source=scenario_name, settings=settings)
+        run.update(executor=executor.description)
+        summary = sim.run_replications(
+            scenario,
+            reps,
+            days,
+            workers=workers,
+            warmup_days=warm,
+            progress=progress,
+            first="records" if keep else "aggregates",  # replication 0 for the plots: no rerun
+            first_sink=sim.CsvSink(run.path / "records") if records else None,
+            sinks=partial(_rep_sink, run.path / "records") if records == "all" else None,
+            executor=executor,
+        )
     assert summary.first is not None
     write_step_csv(summary.metrics, run.file("steps.csv"))
     results = evaluate_thresholds(scenario.thresholds, flat_metrics(summary.metrics))
@@ -125,14 +137,17 @@ def size_capacity(
     seed: int | None = None,
     argv: list[str] | None = None,
     progress: Callable[[Any], None] | None = None,
+    dask: str | None = None,
 ) -> SizeOutcome:
     """Finds the smallest capacity meeting ``target`` and writes ``out/<run id>/`` with the curve.
 
-    Raises ScenarioError for a bad scenario, ValueError for a bad target or settings.
+    Raises ScenarioError for a bad scenario, ValueError for a bad target or settings (an
+    ``ExecutorError`` for a Dask scheduler it cannot reach).
     """
     from lienthong._report_size import size_report, write_points_csv
     from lienthong.runs import start_run
     from sim import plots
+    from sim.replications import open_executor
     from sim.sizing import parse_target, size
 
     scenario, days, reps, warm = _setup(scenario_name, seed, days, replications, workers)
@@ -145,18 +160,21 @@ def size_capacity(
         "replications": reps,
         "workers": workers,
     }
-    run = start_run(scenario, kind="size", root=out, argv=argv, source=scenario_name, settings=settings)
-    result = size(
-        scenario,
-        tgt,
-        agencies=agencies,
-        confidence=confidence,
-        replications=reps,
-        days=days,
-        workers=workers,
-        warmup_days=warm,
-        progress=progress,
-    )
+    with open_executor(dask, workers) as executor:  # a bad Dask address fails before the run folder
+        run = start_run(scenario, kind="size", root=out, argv=argv, source=scenario_name, settings=settings)
+        run.update(executor=executor.description)
+        result = size(
+            scenario,
+            tgt,
+            agencies=agencies,
+            confidence=confidence,
+            replications=reps,
+            days=days,
+            workers=workers,
+            warmup_days=warm,
+            progress=progress,
+            executor=executor,
+        )
     curve = plots.capacity_plot(result, run.file("curve.png")) if result.feasible else None
     write_points_csv(result, run.file("points.csv"))
     report = size_report(scenario, result, curve, meta=_meta(run, scenario, days, reps))

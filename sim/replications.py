@@ -1,20 +1,21 @@
 """Independent replications of the twin in worker processes, combined with 95% CIs.
 
 ``run_replications`` runs replications 0..R-1 (each its own random streams from the scenario
-seed and its index) in a process pool and ``summarize`` combines their metric dicts
-(``sim.metrics``) into mean, Student-t 95% CI (``sim.confidence``) and per-replication values.
+seed and its index) in a process pool or on a Dask cluster (``open_executor``) and ``summarize``
+combines their metric dicts (``sim.metrics``) into mean, Student-t 95% CI (``sim.confidence``)
+and per-replication values. Replication r gives the same metrics wherever it runs, and they are
+combined in replication order: the same seed gives the same summary on any executor.
+``replicate_capacities`` runs several capacities' replications as one batch of tasks (sizing).
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from scenarios.model import Scenario
+from sim._executors import Executor, ExecutorError, open_executor
 from sim.confidence import mean_ci
 from sim.metrics import metrics
 from sim.records import SimSummary
@@ -24,7 +25,14 @@ if TYPE_CHECKING:
     from sim._sinks import Sink
     from sim.records import SimResult
 
-__all__ = ["run_replications", "summarize"]
+__all__ = [
+    "Executor",
+    "ExecutorError",
+    "open_executor",
+    "replicate_capacities",
+    "run_replications",
+    "summarize",
+]
 
 _FIRST = ("none", "aggregates", "records")
 
@@ -127,16 +135,18 @@ def run_replications(
     first: str = "none",
     first_sink: Sink | None = None,
     sinks: Callable[[int], Sink] | None = None,
+    executor: Executor | None = None,
 ) -> SimSummary:
-    """Independent replications (0..R-1) in ``workers`` processes, combined with 95% CIs.
+    """Independent replications (0..R-1) in ``workers`` processes (or on ``executor``, from
+    :func:`open_executor`: a Dask cluster; ``workers`` is then unused), combined with 95% CIs.
 
     Defaults come from ``scenario.sim``; ``progress(done, total)`` is called as each replication
     finishes. ``first`` returns replication 0's ``SimResult`` as ``SimSummary.first`` (for plots,
     so nothing needs rerunning): ``"aggregates"`` (its hourly timeline and streaming aggregates,
     no records) or ``"records"`` (its records kept in memory too); ``first_sink`` receives
-    replication 0's records as it runs (in its worker process); ``sinks(r)``, when given, the
-    records of every replication ``r`` (``first_sink`` then unused). Raises ValueError for
-    fewer than 1 replication or worker, or another ``first``.
+    replication 0's records as it runs (in its worker process, on that worker's file system);
+    ``sinks(r)``, when given, the records of every replication ``r`` (``first_sink`` then unused).
+    Raises ValueError for fewer than 1 replication or worker, or another ``first``.
     """
     reps = scenario.sim.replications if replications is None else replications
     days = scenario.sim.days if days is None else days
@@ -146,11 +156,11 @@ def run_replications(
     if first not in _FIRST:
         raise ValueError(f"first must be one of {', '.join(_FIRST)}, got {first!r}")
     began = time.perf_counter()
-    tasks = [_Replication(scenario, r, days, capacity, warm, seed, "none", None) for r in range(reps)]
+    tasks = _tasks(scenario, reps, days, capacity, warm, seed)
     if sinks is not None:
         tasks = [t._replace(sink=sinks(t.replication)) for t in tasks]
     tasks[0] = tasks[0]._replace(keep=first, sink=sinks(0) if sinks is not None else first_sink)
-    results = _run_all(tasks, workers, progress)
+    results = _run_all(tasks, executor or workers, progress)
     per_rep = [m for m, _ in results]
     combined = summarize(per_rep)
     combined["wall_s"] = time.perf_counter() - began
@@ -167,24 +177,54 @@ def run_replications(
     )
 
 
+def replicate_capacities(
+    scenario: Scenario,
+    capacities: Sequence[dict[str, tuple[int, int]] | None],
+    replications: int,
+    days: int,
+    *,
+    warmup_days: float | None = None,
+    seed: int | None = None,
+    executor: Executor | int = 2,
+) -> list[dict[str, Any]]:
+    """The summarized metrics (:func:`summarize`) of ``replications`` replications at each
+    capacity, all run as one batch of tasks on ``executor`` (or that many local workers).
+
+    Each capacity gets the same replications 0..R-1 (common random numbers), each equal to
+    :func:`run_replications`' at that capacity.
+    """
+    if replications < 1:
+        raise ValueError(f"need at least 1 replication, got {replications}")
+    warm = default_warmup(scenario, days) if warmup_days is None else warmup_days
+    tasks = [t for cap in capacities for t in _tasks(scenario, replications, days, cap, warm, seed)]
+    results = _run_all(tasks, executor, None)
+    return [
+        summarize([m for m, _ in results[i : i + replications]])
+        for i in range(0, len(results), replications)
+    ]
+
+
+def _tasks(
+    scenario: Scenario,
+    replications: int,
+    days: int,
+    capacity: dict[str, tuple[int, int]] | None,
+    warmup_days: float,
+    seed: int | None,
+) -> list[_Replication]:
+    """Replications 0..R-1 at ``capacity``, metrics only."""
+    return [
+        _Replication(scenario, r, days, capacity, warmup_days, seed, "none", None)
+        for r in range(replications)
+    ]
+
+
 def _run_all(
-    tasks: list[_Replication], workers: int, progress: Callable[[int, int], None] | None
+    tasks: list[_Replication], executor: Executor | int, progress: Callable[[int, int], None] | None
 ) -> list[tuple[dict[str, Any], SimResult | None]]:
-    """Each task's result, in task order: in this process with one worker or task, else in a pool."""
-    total = len(tasks)
-    if workers == 1 or total == 1:
-        done = []
-        for task in tasks:
-            done.append(_replicate(task))
-            if progress:
-                progress(len(done), total)
-        return done
-    results: dict[int, tuple[dict[str, Any], SimResult | None]] = {}
-    ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, total), mp_context=ctx) as pool:
-        futures = {pool.submit(_replicate, task): r for r, task in enumerate(tasks)}
-        for finished, fut in enumerate(as_completed(futures), start=1):
-            results[futures[fut]] = fut.result()
-            if progress:
-                progress(finished, total)
-    return [results[r] for r in range(total)]
+    """Each task's result, in task order, on ``executor`` (an int: a local pool of that many
+    workers for this call; one worker or task runs in this process)."""
+    if not isinstance(executor, int):
+        return executor.map(_replicate, tasks, progress)
+    with open_executor(None, max(1, min(executor, len(tasks)))) as local:
+        return local.map(_replicate, tasks, progress)

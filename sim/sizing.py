@@ -26,6 +26,11 @@ horizon (late once past due, with their time so far in the percentiles), so a ca
 backlog grows fails on its own merits. Every answer ``c`` comes with ``c − 1`` evaluated and
 failing (or ``c = 1``). An answer under its offered load meets the target only over the horizon
 simulated (the backlog is still growing at its end); the result says so in ``notes``.
+
+**Where it runs.** Every replication of a capacity is a task on one executor for the whole search
+(a local process pool, or a Dask cluster: ``executor=``, see ``sim.replications.open_executor``);
+an agency's curve around its answer is one batch of tasks. The search's steps and results do not
+depend on where the tasks ran.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from scenarios.model import Scenario, Threshold
 from sim.confidence import mean_ci
 from sim.metrics import lookup
 from sim.records import SERVICES
-from sim.replications import run_replications
+from sim.replications import Executor, open_executor, replicate_capacities
 
 __all__ = ["CurvePoint", "SizingResult", "Target", "offered_load", "parse_target", "size"]
 
@@ -262,15 +267,17 @@ def size(
     warmup_days: float | None = None,
     curve_span: int = 2,
     progress: Callable[[CurvePoint], None] | None = None,
+    executor: Executor | None = None,
 ) -> SizingResult:
     """Finds the smallest capacity per agency meeting ``target`` with ``confidence``.
 
     Agencies default to those doing a step the target depends on; each is sized on desks when
     one of those steps has desk time, else on servers. Other agencies keep the scenario's
     capacity. Once found, each agency's curve is run ``curve_span`` either side of its answer
-    (the others at theirs). ``progress(point)`` is called after each capacity is run. Raises ValueError for a
-    bad target, an unknown or uninvolved agency, fewer than 2 replications or a confidence
-    outside [0.5, 1).
+    (the others at theirs). ``progress(point)`` is called after each capacity is run. The
+    replications run on ``executor`` (default: a local pool of ``workers`` processes for the whole
+    search). Raises ValueError for a bad target, an unknown or uninvolved agency, fewer than 2
+    replications or a confidence outside [0.5, 1).
     """
     tgt = target if isinstance(target, Target) else parse_target(target, scenario)
     reps = scenario.sim.replications if replications is None else replications
@@ -281,17 +288,40 @@ def size(
     # Desks and servers are pooled per agency: all its steps load them, not only the target's.
     offered = {a: offered_load(scenario, a, resources[a]) for a in chosen}
     bounds = {a: math.floor(offered[a]) + 1 for a in chosen}
-    search = _Search(scenario, tgt, resources, confidence, reps, horizon, workers, warmup_days, progress)
+    if executor is None:
+        with open_executor(None, workers) as local:
+            return _search(scenario, tgt, resources, offered, bounds, confidence, reps, horizon, local,
+                           warmup_days, curve_span, progress)  # fmt: skip
+    return _search(scenario, tgt, resources, offered, bounds, confidence, reps, horizon, executor,
+                   warmup_days, curve_span, progress)  # fmt: skip
+
+
+def _search(
+    scenario: Scenario,
+    tgt: Target,
+    resources: dict[str, str],
+    offered: dict[str, float],
+    bounds: dict[str, int],
+    confidence: float,
+    reps: int,
+    horizon: int,
+    executor: Executor,
+    warmup_days: float | None,
+    curve_span: int,
+    progress: Callable[[CurvePoint], None] | None,
+) -> SizingResult:
+    """Gallops, bisects each agency down, then runs the curves around the answer."""
+    search = _Search(scenario, tgt, resources, confidence, reps, horizon, executor, warmup_days, progress)
     notes: list[str] = []
     vector = search.gallop(bounds)
     if vector is None:
         notes.append(f"the target was not met even at {search.last}: out of reach of this search")
         return search.result(bounds, offered, bounds, False, notes)
-    for a in chosen:
+    for a in resources:
         vector = search.descend(a, vector, bounds[a])
-    for a in chosen:  # the curve around the answer, the other agencies at their answers
-        for c in range(max(1, vector[a] - curve_span), vector[a] + curve_span + 1):
-            search.evaluate({**vector, a: c}, a)
+    for a in resources:  # the curve around the answer, the other agencies at their answers
+        lowest = max(1, vector[a] - curve_span)
+        search.evaluate_all([{**vector, a: c} for c in range(lowest, vector[a] + curve_span + 1)], a)
         if vector[a] <= offered[a]:
             notes.append(
                 f"{a} at {vector[a]} is under its offered load {offered[a]:.2f}: its backlog grows "
@@ -341,12 +371,12 @@ class _Search:
         confidence: float,
         replications: int,
         days: int,
-        workers: int,
+        executor: Executor,
         warmup_days: float | None,
         progress: Callable[[CurvePoint], None] | None,
     ) -> None:
         self.s, self.target, self.resources = scenario, target, resources
-        self.confidence, self.reps, self.days, self.workers = confidence, replications, days, workers
+        self.confidence, self.reps, self.days, self.executor = confidence, replications, days, executor
         self.warmup, self.progress = warmup_days, progress
         self.points: list[CurvePoint] = []
         self.cache: dict[tuple[tuple[str, int], ...], CurvePoint] = {}
@@ -362,24 +392,29 @@ class _Search:
         return caps
 
     def evaluate(self, vector: dict[str, int], agency: str | None) -> CurvePoint:
-        key = tuple(sorted(vector.items()))
-        if key in self.cache:
-            return self.cache[key]
-        self.last = dict(vector)
-        summary = run_replications(
-            self.s,
-            self.reps,
-            self.days,
-            workers=self.workers,
-            capacity=self.full(vector),
-            warmup_days=self.warmup,
-        )
-        point = self._point(lookup(summary.metrics, self.target.metric, self.target.stat), vector, agency)
-        self.cache[key] = point
-        self.points.append(point)
-        if self.progress:
-            self.progress(point)
-        return point
+        return self.evaluate_all([vector], agency)[0]
+
+    def evaluate_all(self, vectors: list[dict[str, int]], agency: str | None) -> list[CurvePoint]:
+        """The points of ``vectors``, those not yet run run as one batch of tasks; recorded (and
+        reported) in the order given, as if run one by one."""
+        todo: dict[tuple[tuple[str, int], ...], dict[str, int]] = {}
+        for vector in vectors:
+            key = tuple(sorted(vector.items()))
+            if key not in self.cache:
+                todo.setdefault(key, vector)
+        summaries: list[dict[str, Any]] = []
+        if todo:
+            capacities = [self.full(v) for v in todo.values()]
+            summaries = replicate_capacities(self.s, capacities, self.reps, self.days,
+                                             warmup_days=self.warmup, executor=self.executor)  # fmt: skip
+        for (key, vector), summary in zip(todo.items(), summaries, strict=True):
+            self.last = dict(vector)
+            point = self._point(lookup(summary, self.target.metric, self.target.stat), vector, agency)
+            self.cache[key] = point
+            self.points.append(point)
+            if self.progress:
+                self.progress(point)
+        return [self.cache[tuple(sorted(v.items()))] for v in vectors]
 
     def _point(self, stat: Any, vector: dict[str, int], agency: str | None) -> CurvePoint:
         raw = stat.get("values", []) if isinstance(stat, dict) else [stat]

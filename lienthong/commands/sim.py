@@ -3,7 +3,8 @@
 Thin: the work is :func:`lienthong.simulation.simulate` and
 :func:`lienthong.simulation.size_capacity`, plain functions that return what they wrote; the
 Typer commands parse, show a progress bar, print the verdict with Rich and exit 0 (pass), 1 (a
-threshold breached / target out of reach) or 2 (bad input, the problem named).
+threshold breached / target out of reach) or 2 (bad input, the problem named — a Dask scheduler
+that ``--dask`` cannot reach is one).
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ _TARGET = typer.Option(..., "--target", "-t", help="e.g. 'birth.p95 <= 3wd', 'st
 _AGENCY = typer.Option([], "--agency", "-a", help="Agency to size (repeatable; default: all involved).")
 _CONFIDENCE = typer.Option(0.95, "--confidence", help="One-sided confidence of the bound.")
 _SIZE_REPLICATIONS = typer.Option(None, "--replications", "-r", min=2, help="Replications per capacity.")
+_DASK = typer.Option(None, "--dask", metavar="ADDRESS",
+                     help="Run the replications on Dask: 'local' (a LocalCluster of --workers processes) "
+                          "or a scheduler's address, e.g. tcp://10.0.0.5:8786 (its workers; --workers "
+                          "unused). Needs the 'dask' extra. Default: a local process pool.")
 
 
 def sim_cmd(
@@ -62,12 +67,13 @@ def sim_cmd(
     seed: int | None = _SEED,
     records: bool = _RECORDS,
     all_records: bool = _ALL_RECORDS,
+    dask: str | None = _DASK,
 ) -> None:
     """Simulate a scenario with the digital twin: do the services meet their deadlines?"""
     with _running("replications", total=replications) as bar:
         outcome = simulate(scenario, days=days, replications=replications, workers=workers, out=out,
                            seed=seed, records="all" if all_records else records,
-                           progress=bar.done)  # fmt: skip
+                           progress=bar.done, dask=dask)  # fmt: skip
     _print_report(outcome.report, outcome.run)
     raise typer.Exit(outcome.report.exit_code)
 
@@ -82,12 +88,13 @@ def size_cmd(
     workers: int = _WORKERS,
     out: Path = _OUT,
     seed: int | None = _SEED,
+    dask: str | None = _DASK,
 ) -> None:
     """Find the smallest desks/servers per agency meeting a target, and show the capacity curve."""
     with _running("capacities run") as bar:
         outcome = size_capacity(scenario, target=target, agencies=agency or None, confidence=confidence,
                                 days=days, replications=replications, workers=workers, out=out, seed=seed,
-                                progress=bar.advance)  # fmt: skip
+                                progress=bar.advance, dask=dask)  # fmt: skip
     _print_curve(outcome)
     raise typer.Exit(0 if outcome.result.feasible else 1)
 
@@ -126,12 +133,15 @@ def _running(what: str, total: int | None = None) -> Iterator[_Bar]:
 
 
 def _bad_input(exc: Exception) -> typer.Exit:
+    from rich.markup import escape
+
     from scenarios import ScenarioError
 
+    text = escape(str(exc))  # "[dask]", "['tcp', …]" are text, not markup
     if isinstance(exc, ScenarioError):
-        errors.print(f"[red]bad scenario[/red] ({exc.key or 'file'}): {exc}", markup=True, highlight=False)
+        errors.print(f"[red]bad scenario[/red] ({exc.key or 'file'}): {text}", markup=True, highlight=False)
     else:
-        errors.print(f"[red]bad input:[/red] {exc}", markup=True, highlight=False)
+        errors.print(f"[red]bad input:[/red] {text}", markup=True, highlight=False)
     return typer.Exit(2)
 
 
