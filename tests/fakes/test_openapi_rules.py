@@ -164,10 +164,12 @@ def _death_notice(body: dict[str, Any], today: dt.date, _: Scenario) -> tuple[in
 
 
 def _dossier(body: dict[str, Any], today: dt.date, scenario: Scenario) -> tuple[int, str | None]:
+    if _year(body["applicant_pid"]) > today.year:  # part of validation, before the variant (§9)
+        return 422, "invalid_pid"
     service = scenario.services.get(body["service"])
     if service is None or body["variant"] not in service.variants:
         return 422, "unknown_variant"
-    return 202, None  # the applicant's PID against today: not checked by the portal yet (§14)
+    return 202, None
 
 
 ENDPOINTS = {"/health/birth-certificates": ("hospital", _birth_certificate),
