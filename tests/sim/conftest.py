@@ -31,6 +31,20 @@ def tiny_toml(days: int, replications: int, warmup_days: int) -> str:
     return TINY + f"[sim]\ndays = {days}\nreplications = {replications}\nwarmup_days = {warmup_days}\n"
 
 
+# The child-card step at an hour a card on one desk (~3.6 desks of work a day): it fails, and a
+# sizing search has real work to do.
+SLOW_CARD_STEP = """
+[steps.bhyt]
+agency = "vss"
+task = "issue_child_card"
+name_vi = "Cấp thẻ BHYT cho trẻ em dưới 6 tuổi"
+after = ["pid"]
+limit_wd = 2
+desk_time = { kind = "lognormal", mean = 60.0, cv = 0.5 }
+system_time = { kind = "lognormal", mean = 1.0, cv = 1.0 }
+"""
+
+
 def assert_close(a: Any, b: Any, path: str = "") -> None:
     """Equal structures, floats equal to 1e-9 relative."""
     if isinstance(a, dict):

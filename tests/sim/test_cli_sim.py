@@ -11,26 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from lienthong.cli import app
-from tests.sim.conftest import tiny_toml
+from tests.sim.conftest import SLOW_CARD_STEP, tiny_toml
 
 TINY = tiny_toml(days=7, replications=2, warmup_days=1)
 
 # The child-card step takes an hour a card at one desk: ~3.6 desks of work a day, so it fails.
 # Two weeks, so that dossiers stuck behind it can be older than the 3 WD deadline at the horizon.
-SLOW_CARD = (
-    TINY.replace('name = "tiny"', 'name = "tiny-slow-card"')
-    + """
-[steps.bhyt]
-agency = "vss"
-task = "issue_child_card"
-name_vi = "Cấp thẻ BHYT cho trẻ em dưới 6 tuổi"
-after = ["pid"]
-limit_wd = 2
-desk_time = { kind = "lognormal", mean = 60.0, cv = 0.5 }
-system_time = { kind = "lognormal", mean = 1.0, cv = 1.0 }
-"""
-)
-
+SLOW_CARD = TINY.replace('name = "tiny"', 'name = "tiny-slow-card"') + SLOW_CARD_STEP
 runner = CliRunner()
 
 

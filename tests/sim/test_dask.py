@@ -29,7 +29,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lienthong.cli import app
-from tests.sim.conftest import tiny_toml
+from tests.sim.conftest import SLOW_CARD_STEP, tiny_toml
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("distributed") is None, reason="needs dask.distributed: pip install -e '.[test]'"
@@ -38,16 +38,8 @@ pytestmark = pytest.mark.skipif(
 CHECKOUT = Path(__file__).resolve().parents[2]
 TINY = tiny_toml(days=7, replications=4, warmup_days=1)
 # The child-card step takes an hour a card at one desk: the sizing search has real work to do.
-SLOW_CARD = tiny_toml(days=7, replications=2, warmup_days=1).replace('"tiny"', '"tiny-slow-card"') + """
-[steps.bhyt]
-agency = "vss"
-task = "issue_child_card"
-name_vi = "Cấp thẻ BHYT cho trẻ em dưới 6 tuổi"
-after = ["pid"]
-limit_wd = 2
-desk_time = { kind = "lognormal", mean = 60.0, cv = 0.5 }
-system_time = { kind = "lognormal", mean = 1.0, cv = 1.0 }
-"""
+SLOW_CARD = tiny_toml(days=7, replications=2, warmup_days=1).replace('"tiny"', '"tiny-slow-card"') \
+    + SLOW_CARD_STEP
 SIZE_ARGS = ["--target", "step.bhyt.p95 <= 1wd", "--days", "7", "-r", "2"]
 runner = CliRunner()
 
