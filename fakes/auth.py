@@ -50,10 +50,11 @@ class Auth:
     """The key table of one server."""
 
     def __init__(self, callers: Mapping[str, Caller]) -> None:
-        #: the fixed keys (every caller but the citizens', whose configured key is a secret)
-        self.by_key = {c.key: (name, c) for name, c in callers.items() if c.role != "citizen"}
+        #: the fixed keys: every caller's but a citizen caller's, whose configured key is a secret
+        #: (unless it is ``shared``: then it is also one key for every citizen, with no subject)
+        self.by_key = {c.key: (name, c) for name, c in callers.items() if c.role != "citizen" or c.shared}
         self._issuers = [(name, c, c.key.encode()) for name, c in callers.items() if c.role == "citizen"]
-        self._secrets = {c.key for _, c, _ in self._issuers}
+        self._secrets = {c.key for _, c, _ in self._issuers if not c.shared}
         self._who: dict[tuple[str, str], Who | None] = {}
 
     def _citizen(self, key: str) -> tuple[str, Caller, str] | None:

@@ -196,7 +196,7 @@ async def submit_dossier(body: DossierIn, request: Request,
     _own_dossier(who, body)
     service = env.scenario.services.get(body.service)
     _check(body, dict(service.variants) if service else {})
-    return await WRITES(request, who, key, body, _intake, partial(_accept, who.name),
+    return await WRITES(request, who, key, body, _intake, partial(_accept, who),
                         committed=partial(_drive, env))
 
 
@@ -204,7 +204,7 @@ def _own_dossier(who: Who, body: DossierIn) -> None:
     """A citizen submits only its own dossiers: ``applicant_pid`` is the PID its key is bound
     to, else 403 (CONTRACT.md §3: after validation, before the idempotency replay, so another
     citizen's stored answer is never replayed to it). PIDs only masked in the problem."""
-    if who.role == "citizen" and body.applicant_pid != who.subject:
+    if who.role == "citizen" and who.subject is not None and body.applicant_pid != who.subject:
         raise Problem(403, "forbidden", f"applicant_pid {mask(body.applicant_pid)} is not the PID of "
                       f"this citizen key ({mask(who.subject or '')}): a citizen submits only its own "
                       "dossiers")
@@ -215,13 +215,15 @@ async def _intake(env: Env, body: DossierIn) -> _Intake:
                    body.death.status if body.death else None)
 
 
-def _accept(caller: str, env: Env, db: Connection, body: DossierIn, intake: _Intake) -> Out:
+def _accept(who: Who, env: Env, db: Connection, body: DossierIn, intake: _Intake) -> Out:
+    caller = who.name
     now, group = intake.now, intake.group
     n = env.stores["portal"].next_serial(db, f"dossier:{group}:{now.date()}")
     ident = make_dossier_code(group, env.scenario.region.id_code, now.date(), n % 1_000_000)
     doc = {"id": ident, "service": body.service, "variant": body.variant,
            "channel": body.channel, "status": "accepted", "submitted_at": now.isoformat(),
            "completed_at": None, "caller": caller,
+           "shared_key": who.role == "citizen" and who.subject is None,
            "steps": build_steps(env, body.service, body.variant, intake.status), "result": {},
            "input": body.model_dump(mode="json"), "faults": list(intake.faults)}
     db.execute("INSERT INTO dossiers VALUES (?, ?, ?, ?)", (ident, "accepted", caller, dumps(doc)))
@@ -239,8 +241,12 @@ def _visible(who: Who, doc: dict[str, Any]) -> bool:
     """Whether ``who`` may read the dossier: a citizen reads only the dossiers it submitted
     itself, i.e. with its caller for its own PID (intake binds ``applicant_pid`` to the key's
     PID, ``_own_dossier``); every other caller holding portal:read (desks, auditors) reads any."""
-    return who.role != "citizen" or (doc["caller"] == who.name and who.subject is not None
-                                     and doc["input"]["applicant_pid"] == who.subject)
+    if who.role != "citizen":
+        return True
+    if who.subject is None:  # a shared citizen key (opt-in): the dossiers submitted with it
+        return doc["caller"] == who.name and bool(doc.get("shared_key"))
+    return doc["caller"] == who.name and not doc.get("shared_key") \
+        and doc["input"]["applicant_pid"] == who.subject
 
 
 @router.get("/dossiers", response_model=Items[DossierView])

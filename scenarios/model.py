@@ -601,12 +601,16 @@ class Caller(Frozen):
     For role ``citizen`` the key is not sent as is: it is the issuer secret of one key per
     citizen, ``cit-<pid>-<HMAC-SHA256(key, pid), 32 hex>`` (``fakes.citizen_keys.citizen_key``,
     fakes/CONTRACT.md §2), each with this caller's scopes and bound to that citizen's PID.
+    ``shared`` (citizens only, off by default): the configured key also works as it is, as one
+    key shared by every citizen — it submits for any applicant and reads the dossiers submitted
+    with it — for load tests that ask for it rather than deriving a key per citizen.
     """
 
     key: str = Field(min_length=8)
     role: Literal["hospital", "desk", "citizen", "portal", "agency", "admin", "auditor"]
     agency: AgencyId | None = None
     scopes: tuple[str, ...] = ()
+    shared: bool = False
 
     @field_validator("key")
     @classmethod
@@ -615,6 +619,12 @@ class Caller(Frozen):
             raise ValueError("keys starting with 'cit-' are citizen keys, derived per citizen from a "
                              "citizen caller's key (fakes/CONTRACT.md §2); choose another key")
         return key
+
+    @model_validator(mode="after")
+    def _shared_is_for_citizens(self) -> Caller:
+        if self.shared and self.role != "citizen":
+            raise ValueError(f"shared is for a citizen caller's key; this caller's role is {self.role!r}")
+        return self
 
 
 class Rate(Frozen):

@@ -247,3 +247,27 @@ def test_no_citizen_key_or_pid_in_the_servers_log(api: Api, caplog: pytest.LogCa
         api.http.get("/portal/dossiers/x", headers={"X-API-Key": SECRET})
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert pid not in text and key not in text and SECRET not in text
+
+
+def test_a_shared_citizen_key_works_only_where_the_scenario_asks_for_it(
+        scenario: Scenario, tmp_path: Any, served: Any) -> None:
+    """``callers.citizen.shared = true``: the configured key is one key for every citizen (load
+    tests that ask for it): it submits for any applicant and reads what it submitted, not the
+    dossiers of per-citizen keys; per-citizen keys keep their own; without the flag it is 401."""
+    from tests.fakes.conftest import serve_thread
+
+    callers = dict(scenario.callers)
+    callers["citizen"] = callers["citizen"].model_copy(update={"shared": True})
+    api: Api = served(serve_thread(scenario.model_copy(update={"callers": callers}), tmp_path / "shared"))
+    two = [api.birth_dossier("ks_tt") for _ in range(2)]
+    shared = [api.submit_and_wait(b, who="citizen")["id"] for b in two]  # two applicants, one key
+    assert all(api.get("citizen", f"/portal/dossiers/{i}").status_code == 200 for i in shared)
+    mine = api.birth_dossier("ks_tt")
+    key = citizen(mine["applicant_pid"])
+    own = api.submit_and_wait(mine, who=key)["id"]
+    _problem(api.get("citizen", f"/portal/dossiers/{own}"), 404, "unknown_dossier")
+    _problem(api.get(key, f"/portal/dossiers/{shared[0]}"), 404, "unknown_dossier")
+    assert api.get(key, f"/portal/dossiers/{own}").status_code == 200
+    with pytest.raises(ValueError, match="shared is for a citizen"):
+        callers["desk"].model_copy(update={"shared": True}).model_validate(
+            {**callers["desk"].model_dump(), "shared": True})
