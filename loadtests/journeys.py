@@ -224,9 +224,13 @@ class JourneyRunner:
         return False
 
     def _caller_for(self, a: np.void) -> Caller:
-        """The desk, or for an online dossier (channel 0) its applicant with its own citizen key."""
+        """The desk, or for an online dossier (channel 0) its applicant with its own citizen key
+        (the one shared citizen key when the scenario's citizen caller is ``shared``)."""
         if int(a["channel"]) != 0:
             return self.callers["desk"]
+        spec = self.scenario.callers.get("citizen")
+        if spec is not None and spec.shared:
+            return self.callers["citizen"]
         n = int(a["dossier"])
         caller = self._citizens.get(n)
         if caller is None:

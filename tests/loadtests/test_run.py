@@ -123,3 +123,22 @@ def test_dossiers_whose_retries_run_out_fail_the_run_by_name(tmp_path: Path) -> 
     births = out.metrics["journeys"]["birth"]
     assert births["failed"] + births["completed"] + births["rejected"] + births["open"] + births["stuck"] \
         <= births["count"] and births["attainment"] < 1.0
+
+
+def test_a_scenario_that_shares_the_citizen_key_is_driven_with_it(tmp_path: Path) -> None:
+    """``callers.citizen.shared = true``: the load test submits and polls online dossiers with the
+    one shared key (not a key per applicant); everything completes and reconciles."""
+    import sqlite3
+
+    path = tmp_path / "shared.toml"
+    path.write_text('extends = "hanoi-baseline"\n[meta]\nname = "shared-citizen-key"\n'
+                    '[callers.citizen]\nshared = true\n', encoding="utf-8")
+    s = scenarios.load(str(path))
+    out = run_scenario(s, RunSettings(speed=_short(s), multiplier=0.1, out=tmp_path / "runs", drain_s=15,
+                                      instant=True))
+    assert out.reconciliation.passed, out.reconciliation.violations[:5]
+    with sqlite3.connect(out.path / "fakes" / "portal.db") as db:
+        docs = [json.loads(d) for (d,) in db.execute("SELECT doc FROM dossiers")]
+    online = [d for d in docs if d["channel"] == "online"]
+    assert online and all(d["shared_key"] and d["caller"] == "citizen" for d in online)
+    assert all(not d["shared_key"] for d in docs if d["channel"] == "desk")
