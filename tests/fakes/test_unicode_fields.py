@@ -26,7 +26,7 @@ WEIRD = st.sampled_from(["\u202e", "\u200f", "\u2066", "\ufeff", "\u0301", "\uff
                          "\udfff", "\U0010ffff", "\x00", "\u00a0"])
 TEXT = st.one_of(st.text(ANY_CHAR, max_size=30),
                  st.lists(st.one_of(ANY_CHAR, WEIRD), max_size=12).map("".join))
-SETTINGS = settings(max_examples=60, deadline=None,
+SETTINGS = settings(max_examples=80, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -49,10 +49,19 @@ def _justice_birth(api: Api) -> dict[str, Any]:
             "declarant_name": "Nguyễn Thị Lan", "declarant_relation": "mother"}
 
 
+def _justice_death(api: Api) -> dict[str, Any]:
+    n = api.notice()
+    return {"death_notice_id": n["id"], "unit_code": "00070", "declarant_name": "Lê Thị Hoa",
+            "declarant_relation": "child", "status": "pensioner"}
+
+
 WRITES: dict[str, tuple[str, Callable[[Api], dict[str, Any]]]] = {
     "/health/birth-certificates": ("hospital", lambda api: _cert_body()),
     "/health/death-notices": ("hospital", lambda api: _notice_body()),
     "/justice/births": ("portal", _justice_birth),
+    "/justice/deaths": ("portal", _justice_death),
+    "/police/pids": ("portal", lambda api: {"birth_register_no": api.birth_record()["register_no"]}),
+    "/vss/child-cards": ("portal", lambda api: {"pid": api.child()["pid"]}),
     "/portal/dossiers": ("desk", lambda api: api.birth_dossier()),
 }
 
@@ -95,6 +104,8 @@ def test_any_unicode_in_any_text_field_is_a_2xx_or_a_4xx_that_stores_nothing(
                       headers={**api.headers(caller, uuid.uuid4().hex), "Content-Type": "application/json"})
     assert r.status_code < 500, (endpoint, path, text, r.status_code, r.text[:300])
     codes.add(r.json().get("code", "2xx") if r.status_code >= 400 else "2xx")
+    if r.status_code == 202 and endpoint == "/portal/dossiers":  # let it finish: it writes elsewhere
+        api.wait(r.json()["id"], "desk", timeout=20)
     if r.status_code >= 400:
         assert r.headers["content-type"].startswith("application/problem+json"), r.text[:300]
         assert r.json()["code"], r.text[:300]
@@ -102,7 +113,22 @@ def test_any_unicode_in_any_text_field_is_a_2xx_or_a_4xx_that_stores_nothing(
 
 
 def test_the_examples_reached_validation_and_the_handlers() -> None:
-    """The property above is not vacuous: its examples were both accepted and refused for their
-    content (not all stopped at the door, e.g. for a missing header)."""
-    assert "2xx" in codes and "validation_error" in codes, codes
+    """The property above is not vacuous: its examples were refused for their content (not all
+    stopped at the door, e.g. for a missing header or key)."""
+    assert "validation_error" in codes, codes
     assert not codes & {"idempotency_key_missing", "unauthenticated", "forbidden"}, codes
+
+
+def test_each_body_is_accepted_as_built(api: Api) -> None:
+    """The bodies the property starts from are valid, so its refusals come from the text it puts
+    in; a decomposed (NFD) Vietnamese name is taken too."""
+    for endpoint, (caller, build) in sorted(WRITES.items()):
+        body = build(api)
+        r = api.http.post(endpoint, json=body, headers=api.headers(caller, uuid.uuid4().hex))
+        assert 200 <= r.status_code < 300, (endpoint, r.text[:300])
+        if endpoint == "/portal/dossiers":
+            assert api.wait(r.json()["id"], "desk", timeout=20)["status"] == "completed"
+    nfd = _cert_body() | {"mother_name": "Nguye\u0302\u0303n Thi\u0323 Lan"}
+    r = api.http.post("/health/birth-certificates", json=nfd,
+                      headers=api.headers("hospital", uuid.uuid4().hex))
+    assert r.status_code == 201, r.text[:300]
