@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,6 +44,19 @@ limit_wd = 2
 desk_time = { kind = "lognormal", mean = 60.0, cv = 0.5 }
 system_time = { kind = "lognormal", mean = 1.0, cv = 1.0 }
 """
+
+
+def toml_at(tmp_path: Path, text: str, name: str = "tiny.toml") -> str:
+    """``text`` written as a scenario file in ``tmp_path``; its path."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def only_run(out: Path) -> Path:
+    """The one run folder under ``out``."""
+    [run] = list(out.iterdir())
+    return run
 
 
 def assert_close(a: Any, b: Any, path: str = "") -> None:

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lienthong.cli import app
-from tests.sim.conftest import SLOW_CARD_STEP, tiny_toml
+from tests.sim.conftest import SLOW_CARD_STEP, only_run, tiny_toml, toml_at
 
 TINY = tiny_toml(days=7, replications=2, warmup_days=1)
 
@@ -21,23 +21,12 @@ SLOW_CARD = TINY.replace('name = "tiny"', 'name = "tiny-slow-card"') + SLOW_CARD
 runner = CliRunner()
 
 
-def _scenario(tmp_path: Path, text: str, name: str = "tiny.toml") -> str:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return str(path)
-
-
-def _only_run(out: Path) -> Path:
-    [run] = list(out.iterdir())
-    return run
-
-
 def test_sim_writes_a_run_folder(tmp_path: Path) -> None:
     out = tmp_path / "runs"
-    result = runner.invoke(app, ["sim", _scenario(tmp_path, TINY), "--days", "7", "-r", "2", "-w", "1",
+    result = runner.invoke(app, ["sim", toml_at(tmp_path, TINY), "--days", "7", "-r", "2", "-w", "1",
                                  "--out", str(out), "--records"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    run = _only_run(out)
+    run = only_run(out)
     assert run.name.startswith("tiny-sim-", 16)
     names = {p.name for p in run.iterdir()}
     assert {"manifest.json", "metrics.json", "steps.csv", "report.html", "report.md", "junit.xml",
@@ -84,10 +73,10 @@ def test_sim_writes_a_run_folder(tmp_path: Path) -> None:
 
 def test_sim_names_the_failing_step_and_exits_1(tmp_path: Path) -> None:
     out = tmp_path / "runs"
-    result = runner.invoke(app, ["sim", _scenario(tmp_path, SLOW_CARD), "--days", "14", "-r", "2", "-w", "2",
+    result = runner.invoke(app, ["sim", toml_at(tmp_path, SLOW_CARD), "--days", "14", "-r", "2", "-w", "2",
                                  "--out", str(out)])  # fmt: skip
     assert result.exit_code == 1, result.output
-    doc = json.loads((_only_run(out) / "metrics.json").read_text())
+    doc = json.loads((only_run(out) / "metrics.json").read_text())
     assert doc["verdict"].startswith("No: the vss step bhyt (issue child card) fails — ")
     assert "so the birth group misses its deadline" in doc["verdict"]
     p95, attainment = doc["thresholds"][:2]
@@ -97,7 +86,7 @@ def test_sim_names_the_failing_step_and_exits_1(tmp_path: Path) -> None:
 
 
 def test_bad_scenario_exits_2_naming_the_key(tmp_path: Path) -> None:
-    bad = _scenario(
+    bad = toml_at(
         tmp_path, TINY.replace("[agencies.vss]\ndesks = 1", "[agencies.vss]\ndesk = 1"), "bad.toml"
     )
     result = runner.invoke(app, ["sim", bad, "--out", str(tmp_path / "runs")])
@@ -114,10 +103,10 @@ def test_unknown_scenario_name_exits_2(tmp_path: Path) -> None:
 
 def test_size_finds_capacity_and_writes_the_curve(tmp_path: Path) -> None:
     out = tmp_path / "runs"
-    result = runner.invoke(app, ["size", _scenario(tmp_path, TINY), "--target", "step.bhyt.p95 <= 1wd",
+    result = runner.invoke(app, ["size", toml_at(tmp_path, TINY), "--target", "step.bhyt.p95 <= 1wd",
                                  "--days", "7", "-r", "2", "-w", "1", "--out", str(out)])  # fmt: skip
     assert result.exit_code == 0, result.output
-    run = _only_run(out)
+    run = only_run(out)
     assert {"curve.png", "points.csv", "report.html", "junit.xml", "manifest.json"} <= {
         p.name for p in run.iterdir()
     }
@@ -135,7 +124,7 @@ def test_size_finds_capacity_and_writes_the_curve(tmp_path: Path) -> None:
     ],
 )
 def test_size_bad_input_exits_2(tmp_path: Path, args: list[str], message: str) -> None:
-    result = runner.invoke(app, ["size", _scenario(tmp_path, TINY), *args, "--out", str(tmp_path / "runs")])
+    result = runner.invoke(app, ["size", toml_at(tmp_path, TINY), *args, "--out", str(tmp_path / "runs")])
     assert result.exit_code == 2
     assert message in result.output
 
@@ -146,12 +135,12 @@ def test_a_group_without_demand_is_not_simulated_never_nan(tmp_path: Path) -> No
     assert "deaths_per_wd = 10" in TINY
     text = TINY.replace('name = "tiny"', 'name = "tiny-no-deaths"')
     text = text.replace("deaths_per_wd = 10", "deaths_per_wd = 0")
-    result = runner.invoke(app, ["sim", _scenario(tmp_path, text), "--days", "7", "-r", "2", "-w", "1",
+    result = runner.invoke(app, ["sim", toml_at(tmp_path, text), "--days", "7", "-r", "2", "-w", "1",
                                  "--out", str(tmp_path / "runs")], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "The death group is not simulated: it has no demand." in result.output
     assert "the birth group meets its deadline" in result.output
-    report = (_only_run(tmp_path / "runs") / "report.md").read_text(encoding="utf-8")
+    report = (only_run(tmp_path / "runs") / "report.md").read_text(encoding="utf-8")
     assert "nan" not in result.output.lower() and " nan" not in report.lower()
 
 
@@ -160,10 +149,10 @@ def test_all_records_writes_every_replication_and_no_wait_outlasts_its_sojourn(t
     in every row the wait so far is at most the time in the system (open rows cut at the
     horizon); metrics.json carries P(wait) per step and the throughput per day and week."""
     out = tmp_path / "runs"
-    result = runner.invoke(app, ["sim", _scenario(tmp_path, TINY), "--days", "7", "-r", "2", "-w", "1",
+    result = runner.invoke(app, ["sim", toml_at(tmp_path, TINY), "--days", "7", "-r", "2", "-w", "1",
                                  "--out", str(out), "--all-records"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    run = _only_run(out)
+    run = only_run(out)
     assert sorted(p.name for p in (run / "records").iterdir()) == ["rep-0", "rep-1"]
     steps = {}
     for rep in ("rep-0", "rep-1"):

@@ -29,7 +29,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lienthong.cli import app
-from tests.sim.conftest import SLOW_CARD_STEP, tiny_toml
+from tests.sim.conftest import SLOW_CARD_STEP, only_run, tiny_toml, toml_at
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("distributed") is None, reason="needs dask.distributed: pip install -e '.[test]'"
@@ -118,17 +118,6 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             _stop(proc)
 
 
-def _write(tmp_path: Path, text: str, name: str) -> str:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return str(path)
-
-
-def _run_folder(out: Path) -> Path:
-    [run] = list(out.iterdir())
-    return run
-
-
 def _lienthong(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """``lienthong ARGS`` in a child process."""
     return subprocess.run([sys.executable, "-m", "lienthong", *args], cwd=CHECKOUT, env=_env(),
@@ -156,20 +145,20 @@ def local_sim(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``lienthong sim`` of TINY (4 replications) on the local process pool of 2 workers."""
     folder = tmp_path_factory.mktemp("local-sim")
     out = folder / "runs"
-    scenario = _write(folder, TINY, "tiny.toml")
+    scenario = toml_at(folder, TINY, "tiny.toml")
     result = runner.invoke(app, ["sim", scenario, "-r", "4", "-w", "2", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    run = _run_folder(out)
+    run = only_run(out)
     assert json.loads((run / "manifest.json").read_text())["executor"] == "local pool, 2 workers"
     return run
 
 
 def test_sim_on_a_scheduler_equals_the_local_pool(scheduler: str, local_sim: Path, tmp_path: Path) -> None:
     out = tmp_path / "runs"
-    done = _lienthong(["sim", _write(tmp_path, TINY, "tiny.toml"), "-r", "4", "--dask", scheduler,
+    done = _lienthong(["sim", toml_at(tmp_path, TINY, "tiny.toml"), "-r", "4", "--dask", scheduler,
                        "--out", str(out)])  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    run = _run_folder(out)
+    run = only_run(out)
     _assert_identical(local_sim, run, "steps.csv")
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["executor"] == f"dask {scheduler}, 2 worker threads at start"
@@ -178,21 +167,21 @@ def test_sim_on_a_scheduler_equals_the_local_pool(scheduler: str, local_sim: Pat
 
 def test_sim_on_a_local_cluster_equals_the_local_pool(local_sim: Path, tmp_path: Path) -> None:
     out = tmp_path / "runs"
-    done = _lienthong(["sim", _write(tmp_path, TINY, "tiny.toml"), "-r", "4", "-w", "2", "--dask", "local",
+    done = _lienthong(["sim", toml_at(tmp_path, TINY, "tiny.toml"), "-r", "4", "-w", "2", "--dask", "local",
                        "--out", str(out)])  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    run = _run_folder(out)
+    run = only_run(out)
     _assert_identical(local_sim, run, "steps.csv")
     assert json.loads((run / "manifest.json").read_text())["executor"] == "dask LocalCluster, 2 workers"
 
 
 def test_size_on_a_scheduler_equals_the_local_pool(scheduler: str, tmp_path: Path) -> None:
-    scenario = _write(tmp_path, SLOW_CARD, "slow.toml")
+    scenario = toml_at(tmp_path, SLOW_CARD, "slow.toml")
     local = runner.invoke(app, ["size", scenario, *SIZE_ARGS, "-w", "2", "--out", str(tmp_path / "local")])
     assert local.exit_code == 0, local.output
     done = _lienthong(["size", scenario, *SIZE_ARGS, "--dask", scheduler, "--out", str(tmp_path / "dask")])
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    local_run, dask_run = _run_folder(tmp_path / "local"), _run_folder(tmp_path / "dask")
+    local_run, dask_run = only_run(tmp_path / "local"), only_run(tmp_path / "dask")
     _assert_identical(local_run, dask_run, "points.csv")
     points = json.loads((dask_run / "metrics.json").read_text())["metrics"]["points"]
     assert len(points) >= 4 and len({p["value"] for p in points}) >= 3  # a real search, not all zeros
@@ -221,7 +210,7 @@ def test_progress_moves_as_dask_tasks_finish(scheduler: str, tmp_path: Path) -> 
     from scenarios import load
     from sim.replications import run_replications
 
-    scenario = _write(tmp_path, TINY, "tiny.toml")
+    scenario = toml_at(tmp_path, TINY, "tiny.toml")
     done = subprocess.run([sys.executable, "-c", _PROGRESS, scheduler, scenario], cwd=CHECKOUT, env=_env(),
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -239,7 +228,7 @@ def test_an_unreachable_scheduler_exits_2_naming_it(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
     out = tmp_path / "runs"
-    done = _lienthong(["sim", _write(tmp_path, TINY, "tiny.toml"), "-r", "2", "--dask", address,
+    done = _lienthong(["sim", toml_at(tmp_path, TINY, "tiny.toml"), "-r", "2", "--dask", address,
                        "--out", str(out)])  # fmt: skip
     assert done.returncode == 2, done.stdout[-3000:] + done.stderr[-3000:]
     message = " ".join(done.stderr.split())
@@ -248,7 +237,7 @@ def test_an_unreachable_scheduler_exits_2_naming_it(tmp_path: Path) -> None:
 
 
 def test_a_malformed_address_exits_2_naming_it(tmp_path: Path) -> None:
-    done = _lienthong(["size", _write(tmp_path, SLOW_CARD, "slow.toml"), *SIZE_ARGS, "--dask", "tcp://nohost",
+    done = _lienthong(["size", toml_at(tmp_path, SLOW_CARD, "slow.toml"), *SIZE_ARGS, "--dask", "tcp://nohost",
                        "--out", str(tmp_path / "runs")])  # fmt: skip
     assert done.returncode == 2, done.stdout[-3000:] + done.stderr[-3000:]
     message = " ".join(done.stderr.split())
