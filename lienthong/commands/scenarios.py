@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["describe", "list_scenarios", "register", "validate_files"]
+__all__ = ["check_files", "describe", "list_scenarios", "register"]
 
 app = typer.Typer(help="List, show and validate scenarios.", no_args_is_help=True)
 
@@ -51,11 +51,6 @@ def describe(name_or_path: str) -> dict[str, object]:
         "per_wd": per_wd,
         "per_year": {svc: {v: n * wd for v, n in variants.items()} for svc, variants in per_wd.items()},
     }
-
-
-def validate_files(paths: list[str]) -> list[tuple[str, str | None]]:
-    """``(path, error or None)`` for each file."""
-    return [(path, error) for path, error, _ in check_files(paths)]
 
 
 def check_files(paths: list[str]) -> list[tuple[str, str | None, list[str]]]:
