@@ -178,8 +178,8 @@ _SPECIFIC: dict[str, tuple[tuple[str, Phase, Severity, str, str], ...]] = {
          "One first card per child: a second request is refused 409 already_issued.",
          "DOMAIN.md §2 (BHYT covers first-time cards only)"),
         ("VSS-FUN-001", "rules", "critical",
-         "The funeral allowance is 10 × the base pay in force on the date of death: 18,000,000 "
-         "VND before 2024-07-01, 23,400,000 VND from then.",
+         "The funeral allowance is 10 × the base pay in force on the date of death: 14,900,000 "
+         "VND before 2023-07-01, 18,000,000 VND from then, 23,400,000 VND from 2024-07-01.",
          "DOMAIN.md §6 (Luật BHXH 2014 Art. 66; ND 24/2023; ND 73/2024)"),
         ("VSS-FUN-002", "rules", "critical",
          "Only pensioners and the insured are paid: other statuses are refused 422 not_eligible.",

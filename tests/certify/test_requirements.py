@@ -66,3 +66,20 @@ def test_bad_agency_and_phase_are_named() -> None:
 def test_table_digest_is_stable() -> None:
     assert table_digest() == table_digest()
     assert len(table_digest()) == 64
+
+
+@pytest.mark.parametrize(("rid", "table", "multiple"), [
+    ("VSS-FUN-001", "base_pay", "funeral_base_pay_multiple"),
+    ("SOCIAL-FUN-001", "standard_level", "social_funeral_multiple")])
+def test_amounts_in_the_text_are_the_scenarios_rates(rid: str, table: str, multiple: str) -> None:
+    # the text names every amount the rule check draws cases around (either side of each rate
+    # change of the scenario's money table): every rate times the multiple, and each change's date
+    from scenarios import load
+
+    money = load("hanoi-baseline").money
+    text = {r.id: r.text for r in REQUIREMENTS}[rid]
+    named = [int(a.replace(",", "")) for a in re.findall(r"(\d{1,3}(?:,\d{3})+) VND", text)]
+    dates = re.findall(r"\d{4}-\d{2}-\d{2}", text)
+    rates = [(str(r.since), r.vnd * getattr(money, multiple)) for r in getattr(money, table)]
+    assert named == [vnd for _, vnd in rates]
+    assert dates == [since for since, _ in rates[1:]]
