@@ -267,6 +267,7 @@ def reconcile(
     registers: Registers | Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
     *,
     days: Sequence[date] | None = None,
+    fresh: Registers | None = None,
 ) -> Reconciliation:
     """Checks the registers against ``submissions`` (see the module docstring).
 
@@ -275,9 +276,13 @@ def reconcile(
     dates the run covered: where a register is read through the contract, cards and payments
     made on those days are listed to find any made for someone no dossier asked for.
     A check whose register cannot be read is counted as not verifiable, with the reason.
+
+    The agencies may still be working while the registers are read (agencies in time): a card or
+    payment that looks like a stray is first traced back, through ``fresh`` (live reads, default
+    ``registers``) read after it, to a dossier that was still in work when the portal was read.
     """
     regs = registers if isinstance(registers, Registers) else ExportRegisters(registers)
-    checker = _Checker(scenario, regs)
+    checker = _Checker(scenario, regs, fresh)
     out = Reconciliation(sources={a: regs.source(a) for a in EXPORTED_AGENCIES})
     wanted_cards: set[str] = set()
     wanted_pay: set[str] = set()
@@ -298,8 +303,10 @@ def reconcile(
 class _Checker:
     """The rules for one dossier at a time, reading through ``regs``."""
 
-    def __init__(self, scenario: Scenario, regs: Registers) -> None:
-        self.s, self.regs = scenario, regs
+    def __init__(self, scenario: Scenario, regs: Registers, fresh: Registers | None = None) -> None:
+        self.s, self.regs, self.fresh = scenario, regs, fresh or regs
+        self.in_work: list[Submission] = []  # appended from the reading threads (atomic)
+        self._issued: dict[bool, set[str]] = {}
 
     def dossier(self, sub: Submission) -> tuple[Reconciliation, set[str], set[str]]:
         """``(findings, cards wanted, payments wanted)`` of one submission."""
@@ -329,6 +336,7 @@ class _Checker:
                 # Still queued at a desk: open at the end, like the twin's open dossiers. Its
                 # later steps may already be booked, so what it will be paid is not a stray.
                 out.checked["in_work"] += 1
+                self.in_work.append(sub)
                 issued = _results(stored)
                 return ({issued["pid"]} if issued.get("pid") else set(),
                         {issued["register_no"]} if issued.get("register_no") else set())
@@ -500,9 +508,38 @@ class _Checker:
             out.checked[what] += 1
             wanted = cards if table == "cards" else payments
             counts = Counter(str(r.get(key)) for r in rows if r.get(key) is not None)
+            if any(ident not in wanted for ident in counts) and self.in_work:
+                wanted = wanted | self._issued_since(table == "cards")
             for ident, n in sorted(counts.items()):
                 if ident not in wanted:
                     out.add("-", rule, f"{n} {text} {ident} no dossier asked for")
+
+    def _issued_since(self, births: bool) -> set[str]:
+        """The PIDs (births) or death register numbers issued to dossiers that were still in work
+        when the portal was read, as the agencies' registers show them now: a card or payment read
+        before these reads belongs to a step whose record they already hold."""
+        if births not in self._issued:
+            out: set[str] = set()
+            for sub in self.in_work:
+                if (sub.service == "birth") == births:
+                    for regs in dict.fromkeys((self.fresh, self.regs)):  # live reads, else what was read
+                        try:
+                            out |= self._issued_to(regs, sub, births)
+                            break
+                        except NotVerifiable:
+                            continue
+            self._issued[births] = out
+        return self._issued[births]
+
+    @staticmethod
+    def _issued_to(regs: Registers, sub: Submission, births: bool) -> set[str]:
+        if not births:
+            return {str(kt.get("register_no"))
+                    for kt in regs.find("justice", "deaths", "death_notice_id", sub.document)}
+        return {str(person.get("pid"))
+                for ks in regs.find("justice", "births", "birth_certificate_id", sub.document)
+                for person in regs.find("police", "pid_requests", "birth_register_no",
+                                        str(ks.get("register_no")))}
 
 
 def _active(row: Mapping[str, Any]) -> bool:
@@ -630,7 +667,7 @@ def reconcile_run(s: Scenario, merged: Merged, placement: Placement, cfg: LoadCo
             if exports is not None:
                 fast = ExportRegisters(exports, "admin export of the reference fakes")
                 sources.update(dict.fromkeys(placement.embedded, fast))
-        return reconcile(s, submissions, MixedRegisters(sources), days=run_days(s, cfg))
+        return reconcile(s, submissions, MixedRegisters(sources), days=run_days(s, cfg), fresh=contract)
     finally:
         contract.close()
 

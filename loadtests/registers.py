@@ -326,9 +326,13 @@ def fetch_exports(base_url: str, admin_key: str, agencies: Iterable[str] = EXPOR
 
     out: dict[str, dict[str, list[dict[str, Any]]]] = {}
     # the portal first: with agencies in time the scenario clock runs on while the exports are
-    # read, so a dossier the portal shows completed then has every record in the later exports
+    # read, so a dossier the portal shows completed then has every record in the later exports.
+    # Then the agencies latest in the linked chains first (payments and cards before the PIDs and
+    # register numbers they were made for), so that a card or payment made for a dossier still in
+    # work at the portal's read has its PID or death record in the exports read after it.
+    order = ("portal", "vss", "social", "police", "justice", "health")
     with httpx.Client(timeout=timeout_s, headers={"X-API-Key": admin_key}) as client:
-        for agency in sorted(agencies, key=lambda a: a != "portal"):
+        for agency in sorted(agencies, key=lambda a: order.index(a) if a in order else len(order)):
             reply = client.get(f"{base_url.rstrip('/')}/admin/export/{agency}")
             reply.raise_for_status()
             out[agency] = reply.json()["registers"]

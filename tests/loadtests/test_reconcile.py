@@ -240,3 +240,29 @@ def test_police_records_under_another_dossier_code_are_a_code_mismatch() -> None
         (DEATH.code, "code_mismatch"),
     ]
     assert "residence under dossier code BCA-" in rec.violations[0].detail
+
+
+def _in_work(ex: dict[str, Any], index: int, steps: dict[str, str]) -> dict[str, Any]:
+    """``ex`` with dossier ``index`` as the portal showed it still at a desk, ``steps`` by status."""
+    dossier = ex["portal"]["dossiers"][index]
+    dossier["status"] = "in_progress"
+    dossier["steps"] = [{"step": step, "status": status} for step, status in steps.items()]
+    return ex
+
+
+def test_records_made_after_the_portal_read_for_a_dossier_in_work_are_not_strays() -> None:
+    # Agencies in time work on while the registers are read (portal first): the birth's PID and
+    # card, and the death's record and payment, were all made after the portal showed them waiting.
+    assert S.load.agencies == "in_time"
+    ex = _in_work(_exports(), 0, {"ks": "done", "pid": "waiting", "tt": "pending", "bhyt": "pending"})
+    ex = _in_work(ex, 1, {"kt": "waiting", "xtt": "pending", "funeral_vss": "pending"})
+    rec = reconcile(S, [BIRTH, DEATH], ex)
+    assert rec.passed, rec.violations
+    assert rec.checked["in_work"] == 2
+
+
+def test_a_card_no_dossier_in_work_can_be_traced_to_is_still_a_stray() -> None:
+    ex = _in_work(_exports(), 0, {"ks": "done", "pid": "waiting", "tt": "pending", "bhyt": "pending"})
+    ex["police"]["pid_requests"][0]["birth_register_no"] = "KS-OTHER"  # the card's PID was someone else's
+    ex["vss"]["funeral_allowances"].append({"death_register_no": "KT-9", "amount_vnd": 23_400_000})
+    assert _rules(ex) == [("-", "card_for_someone_else"), ("-", "payment_for_someone_else")]
