@@ -11,7 +11,8 @@ its due minute — censored at the same minute ``E``, the end of the live run's 
   attainment = met / counted;
 - end-to-end times of the dossiers completed by ``E``, from their received time on the
   scenario's main calendar: in working days (``Workdays.used_wd``: 0 = done on the received
-  day) and in working hours (office time from the statutory clock start to completion), with
+  day) and in working hours (statutory working time — office hours of working days, a staffed
+  Saturday or Sunday never counted — from the statutory clock start to completion), with
   p50 and p95 (numpy's linear interpolation, like every exact percentile of a live run).
 
 Rejected dossiers (refused by an agency, or never supplemented) are left out of both sides.
@@ -191,7 +192,8 @@ def group_figures(d: Dossiers, end: float, workdays: Workdays) -> Figures:
         met = done & (c <= due)
     rd, cd = r[done], c[done]
     wd = workdays.used_wd(rd, cd) if rd.size else np.zeros(0)
-    office = workdays.avail.office_v
+    # statutory working hours: office hours of working days only, never a staffed Saturday's
+    office = workdays.statutory.office_v
     wh = np.maximum(office(cd) - office(workdays.clock_start(rd)), 0.0) / 60.0 if rd.size else np.zeros(0)
     return Figures(
         end=float(end),

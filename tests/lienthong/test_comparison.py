@@ -34,6 +34,7 @@ from lienthong.runs import start_run
 from loadtests.journeys import COMPLETED, INCOMPLETE, REJECTED, STUCK, ScenarioClock
 from loadtests.reconcile import Reconciliation
 from loadtests.results import LiveRun, LoadConfig, Merged, stream_of
+from scenarios.loader import CATALOG_DIR
 from scenarios.model import Scenario
 from sim.records import DONE, REFUSED
 
@@ -83,6 +84,21 @@ def test_figures_of_hand_made_dossiers_censored_at_e() -> None:
     assert f.value("p95_wh") == pytest.approx(2.0 + 0.9 * 14.5)  # linear interpolation, like numpy
     assert f.value("p95_wd") == pytest.approx(0.9 * 1.125)
     assert f.se("attainment") == pytest.approx(math.sqrt(0.25 / 4))
+
+
+def test_working_hours_never_count_a_staffed_saturday() -> None:
+    """Statutory working hours are Mon–Fri office hours (issue #15 point 5; DOMAIN.md §9: the
+    processing clock runs only on WDs): with Saturday desks open 07:30-11:30, a dossier received
+    Friday 16:00 (after the 15:00 cut-off) and completed Monday 09:30 used 2 WH, not 6."""
+    sat = scenarios.loads('extends = "hanoi-baseline"\n[calendar]\nsaturday_hours = ["07:30-11:30"]\n',
+                          base_dir=CATALOG_DIR)
+    fri, mon2 = 4 * DAY, 7 * DAY
+    d = Dossiers.of(received=[_hm(fri, 16)], completed=[_hm(mon2, 9, 30)], due=[10 * DAY])
+    for s in (_scenario(), sat):
+        f = group_figures(d, 10 * DAY, main_workdays(s, 30 * DAY))
+        assert f.wh.tolist() == pytest.approx([2.0])
+    assert main_workdays(sat, 30 * DAY).avail.office_v(np.array([mon2]))[0] > \
+        main_workdays(_scenario(), 30 * DAY).avail.office_v(np.array([mon2]))[0]  # the desks did open
 
 
 def test_a_later_end_learns_the_outcomes_it_could_not_know() -> None:
