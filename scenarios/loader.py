@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from scenarios import metrics
 from scenarios.errors import ScenarioError, closest
-from scenarios.model import DIST_PARAMS, FAULT_PARAMS, LUNAR_ANIMALS, TASKS, TWIN_ONLY, Dist, Scenario
+from scenarios.model import DIST_PARAMS, FAULT_PARAMS, LUNAR_ANIMALS, TASKS, TWIN_ONLY, Dist, Fault, Scenario
 
 __all__ = ["CATALOG_DIR", "DELETE", "catalog", "dump", "load", "loads", "resolve"]
 
@@ -360,7 +360,33 @@ def _check_faults(s: Scenario) -> list[tuple[str, str]]:
         for param in FAULT_PARAMS[fault.kind]:
             if getattr(fault, param) is None:
                 problems.append((f"{key}.{param}", f"is required for a {fault.kind!r} fault"))
+        problems += _check_surge(fault, key)
     return problems
+
+
+def _check_surge(fault: Fault, key: str) -> list[tuple[str, str]]:
+    """A surge is a shift (``events``), a concentration (``factor``) or named extra demand
+    (``extra`` and ``factor``); ``share`` only with ``events``. Other kinds take none of these."""
+    if fault.kind != "surge":
+        return [(f"{key}.{p}", f"is only for a 'surge' fault, not {fault.kind!r}")
+                for p in ("events", "share", "extra") if getattr(fault, p) is not None]
+    if fault.events is not None:
+        lo, hi = fault.events
+        if hi <= lo:
+            return [(f"{key}.events", f"the window {lo:g}–{hi:g} min is empty")]
+        if fault.factor is not None or fault.extra is not None:
+            bad = "factor" if fault.factor is not None else "extra"
+            return [(f"{key}.{bad}", "a shift ('events') moves existing dossiers; it takes no "
+                     "'factor' or 'extra' (write a second surge for extra demand)")]
+        return []
+    if fault.share is not None:
+        return [(f"{key}.share", "is the share of the shifted events: only with 'events'")]
+    if fault.factor is None:
+        return [(f"{key}.factor", "is required for a 'surge' fault (or 'events' for a shift)")]
+    if fault.extra is not None and fault.factor <= 1:
+        return [(f"{key}.factor", f"extra demand adds (factor − 1) × the window's dossiers: "
+                 f"{fault.factor:g} adds none")]
+    return []
 
 
 # The working-day calendar covers these years (holidays.VN, Tết); arrivals look back 60 days.

@@ -21,6 +21,7 @@ __all__ = [
     "DEATH_STATUSES",
     "FAULT_KINDS",
     "LUNAR_ANIMALS",
+    "SURGE_EXTRA",
     "TASKS",
     "TWIN_ONLY",
     "Agency",
@@ -85,6 +86,11 @@ FaultKind = Literal[
     "slow_polling",
 ]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
+#: Named kinds of extra demand a ``surge`` may add (``extra``): traffic that is not a linked
+#: dossier. ``vneid_traffic``: unrelated VNeID use (status look-ups at the portal, F5);
+#: ``residence_registration``: standalone residence registrations (police's population DB, F6).
+SurgeExtra = Literal["vneid_traffic", "residence_registration"]
+SURGE_EXTRA: tuple[str, ...] = get_args(SurgeExtra)
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)d)?\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*$")
 _UNIT_MINUTES = (1440.0, 60.0, 1.0)
@@ -484,9 +490,22 @@ class Fault(Frozen):
     ``status``), ``outage``, ``slow_pid`` (``delay`` in minutes of issuance), ``lost_attachment``
     (``rate``), ``duplicate_delivery`` (``rate``), ``delivery_delay`` (``delay`` in minutes),
     ``code_mismatch`` (``rate``), ``wrong_card_expiry`` (``rate``), ``false_rejection``
-    (``rate``, ``status``), ``surge`` (``factor`` on arrivals), ``incomplete`` (``rate`` of
+    (``rate``, ``status``), ``surge`` (see below), ``incomplete`` (``rate`` of
     incomplete dossiers), ``slow_polling`` (on the portal: ``delay`` in minutes between its
     polls of an agency's work in progress; the twin assumes a perfect portal).
+
+    A ``surge`` never invents life events (``sim.arrivals``; README "Surges"). It is one of:
+
+    - a **shift**: ``events = [from, to]`` — the dossiers of the life events of that window that
+      would have been submitted before ``end`` are, with probability ``share`` (default 1),
+      submitted in ``[start, end)`` instead, spread over its office hours (desk) or its online
+      hour profile (online): a backlog arriving late (Tết);
+    - a **concentration**: ``factor`` alone — above 1, the dossiers due in the ``(factor − 1) ×
+      (end − start)`` after the window come inside it (a rush); below 1, a share ``1 − factor``
+      of the window's dossiers is put off to the ``(1 − factor) × (end − start)`` after it;
+    - **extra demand of a named kind**: ``extra`` (one of :data:`SURGE_EXTRA`) and ``factor`` —
+      non-dossier traffic of ``(factor − 1) ×`` the window's dossiers, on the endpoints and
+      resources of its kind, never linked dossiers.
     """
 
     kind: FaultKind
@@ -498,6 +517,9 @@ class Fault(Frozen):
     latency: Dist | None = None
     delay: Dist | None = None
     factor: Positive | None = None
+    events: tuple[Minutes, Minutes] | None = None
+    share: Share | None = None
+    extra: SurgeExtra | None = None
     incident: str = ""
     note: str = ""
 
@@ -514,7 +536,7 @@ FAULT_PARAMS: dict[str, tuple[str, ...]] = {
     "code_mismatch": ("rate",),
     "wrong_card_expiry": ("rate",),
     "false_rejection": ("rate", "status"),
-    "surge": ("factor",),
+    "surge": (),  # factor, events or extra: checked by the loader (scenarios.loader)
     "incomplete": ("rate",),
     "slow_polling": ("delay",),
 }
