@@ -71,6 +71,7 @@ from fakes.people import (
     Population,
     draw,
     draw_names,
+    rake,
 )
 from scenarios.demand import daily_event_rates, event_minutes
 from scenarios.model import Scenario
@@ -373,27 +374,13 @@ def _twin_pairs(rng: np.random.Generator, minute: F64) -> tuple[F64, B]:
     return out, second
 
 
-def _rake(seed: F64, rows: F64, cols: F64, rounds: int = 200) -> tuple[F64, F64]:
-    """Row and column factors r, c so that r[i] c[j] seed[i, j] has the margins ``rows`` and
-    ``cols`` (both normalised; iterative proportional fitting). A row or column with no seed
-    gets factor 0; margins no cell can reach are approached as closely as the seed allows."""
-    rows, cols = rows / rows.sum(), cols / cols.sum()
-    r, c = np.ones(seed.shape[0]), np.ones(seed.shape[1])
-    for _ in range(rounds):
-        got = seed @ c
-        r = np.where(got > 0, rows / np.where(got > 0, got, 1.0), 0.0)
-        got = seed.T @ r
-        c = np.where(got > 0, cols / np.where(got > 0, got, 1.0), 0.0)
-    return r, c
-
-
 def _pick_parents(
     rng: np.random.Generator, pop: Population, minute: F64, second: B, kin: _Kin, shares: tuple[float, ...]
 ) -> tuple[I64, I64]:
     """A distinct mother per delivery and her husband if alive, else -1 (twins share both).
 
     Women are grouped in cells: age group a (at mid-period) × j children (j = 3 for 3 or more).
-    Factors r[a], c[j] are raked (_rake) so that births are ∝ ASFR[a] × (women of group a) over
+    Factors r[a], c[j] are raked (fakes.people.rake) so that births are ∝ ASFR[a] × (women of group a) over
     the age groups and ∝ ``shares`` over the orders; the seed of a cell is its women's
     propensity: wives 1, others UNMARRIED_FERTILITY, times the part of the period she is free to
     give birth in (her last child BIRTH_INTERVAL_MIN_DAYS before). Each delivery draws a cell
@@ -421,7 +408,7 @@ def _pick_parents(
     cell = group * orders + np.minimum(kin.children[women], orders - 1)
     seed = np.bincount(cell, weights=married * free, minlength=groups * orders).astype(np.float64)
     seed = seed.reshape(groups, orders)
-    r, c = _rake(seed, np.asarray(ASFR) * exposure, np.asarray(shares))
+    r, c = rake(seed, np.asarray(ASFR) * exposure, np.asarray(shares))
     fit = (r[:, None] * c[None, :] * seed).ravel()
     keep = free > 0
     women, cell, married = women[keep], cell[keep], married[keep]

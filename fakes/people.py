@@ -49,6 +49,7 @@ from fakes._people_data import (
     CHILDREN_EVER_BORN,
     TWIN_DELIVERIES,
     age_pyramid,
+    birth_order_shares,
     ethnicities,
     name_pools,
     nfc,
@@ -68,6 +69,8 @@ __all__ = [
     "issue_pids",
     "iter_records",
     "mask_record",
+    "mother_weights",
+    "rake",
     "region_units",
     "status_table",
     "write_csv",
@@ -646,6 +649,40 @@ def _match_sorted(rng: np.random.Generator, who_age: F64, sorted_age: F64, gap: 
         if todo.size == 0:
             break
     return chosen
+
+
+def rake(seed: F64, rows: F64, cols: F64, rounds: int = 200) -> tuple[F64, F64]:
+    """Row and column factors r, c so that r[i] c[j] seed[i, j] has the margins ``rows`` and
+    ``cols`` (both normalised; iterative proportional fitting). A row or column with no seed
+    gets factor 0; margins no cell can reach are approached as closely as the seed allows."""
+    rows, cols = rows / rows.sum(), cols / cols.sum()
+    r, c = np.ones(seed.shape[0]), np.ones(seed.shape[1])
+    for _ in range(rounds):
+        got = seed @ c
+        r = np.where(got > 0, rows / np.where(got > 0, got, 1.0), 0.0)
+        got = seed.T @ r
+        c = np.where(got > 0, cols / np.where(got > 0, got, 1.0), 0.0)
+    return r, c
+
+
+def mother_weights(age: F64, children: I64, scope: str) -> F64:
+    """A weight per woman so that drawing mothers in proportion to it gives births ∝ ASFR × women
+    over the five-year age groups (fakes._people_data.ASFR) and ∝ the scope's birth-order shares
+    (``birth_order_shares(scope)``) over the birth orders (``children`` + 1, the last order
+    taking the rest), as the life-event generator's births are
+    (fakes.events._pick_parents, same raking). 0 outside ASFR_AGES."""
+    lo, hi = ASFR_AGES
+    width = (hi - lo) / len(ASFR)
+    a = np.asarray(age, dtype=np.float64)
+    inside = (a >= lo) & (a < hi)
+    group = np.clip(((a - lo) // width).astype(np.int64), 0, len(ASFR) - 1)
+    shares = birth_order_shares(scope)
+    order = np.minimum(np.asarray(children, dtype=np.int64), len(shares) - 1)
+    cells = np.bincount((group * len(shares) + order)[inside], minlength=len(ASFR) * len(shares))
+    seed: F64 = cells.reshape(len(ASFR), len(shares)).astype(np.float64)
+    exposure = seed.sum(axis=1)
+    r, c = rake(seed, np.asarray(ASFR) * exposure, np.asarray(shares, dtype=np.float64))
+    return np.where(inside, r[group] * c[order], 0.0)
 
 
 _MOTHER_AGE: Final = _Gap.asfr()
