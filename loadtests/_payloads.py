@@ -1,8 +1,10 @@
 """Request bodies of each arrival, filled from synthetic citizens (private).
 
 A population of the scenario's region (``fakes.people.generate``) is drawn once per run from the
-scenario seed, sized to the stream; each birth arrival gets a mother (a woman of 18–45 with a
-personal ID), her household and a newborn named after the father's family; each death arrival a
+scenario seed, sized to the stream; each birth arrival gets a mother (a woman with a
+personal ID, drawn by the age-specific fertility schedule and birth-order shares the fakes' families use,
+``fakes.people.mother_weights``), her household and a newborn named after the father's family, whose
+``birth_order`` is one more than the mother's children in the population; each death arrival a
 distinct deceased person (aged 60+ where possible; one death per person) and a declarant from
 the household. Dates follow the scenario's registration lags. The same seed and stream give the
 same bodies in every worker process, so a worker's share and a restarted run agree.
@@ -50,17 +52,23 @@ class CitizenPayloads:
     def _assign(self, stream: npt.NDArray[np.void], rng: np.random.Generator) -> None:
         pop, n = self.pop, stream.size
         age = pop.age_years(0.0)
-        mothers = np.flatnonzero(pop.female & (age >= 18) & (age <= 45) & (pop.pid >= 0))
+        self.children = np.bincount(pop.mother[pop.mother >= 0], minlength=pop.size)
+        women = np.flatnonzero(pop.female & (pop.pid >= 0))
+        weight = np.zeros(pop.size)
+        weight[women] = people.mother_weights(age[women], self.children[women], self.scenario.region.scope)
+        mothers = np.flatnonzero(weight > 0)
         old = np.flatnonzero((age >= 60) & (pop.pid >= 0))
         rest = np.flatnonzero((age >= 20) & (age < 60) & (pop.pid >= 0))
         elders = np.concatenate([rng.permutation(old), rng.permutation(rest)])
         if mothers.size == 0:
-            raise ValueError("the generated population has no women aged 18-45 with a personal ID")
+            raise ValueError("the generated population has no women of childbearing age (15-49) with a "
+                             "personal ID")
         births, deaths = stream["service"] == 0, stream["service"] == 1
         if int(deaths.sum()) > elders.size:
             raise ValueError(f"{int(deaths.sum())} deaths but only {elders.size} adults to draw from")
         self.person = np.full(int(stream["dossier"].max(initial=-1)) + 1, -1, np.int64)
-        self.person[stream["dossier"][births]] = mothers[rng.integers(0, mothers.size, int(births.sum()))]
+        p = weight[mothers] / weight[mothers].sum()
+        self.person[stream["dossier"][births]] = mothers[rng.choice(mothers.size, int(births.sum()), p=p)]
         self.person[stream["dossier"][deaths]] = elders[: int(deaths.sum())]
         self.child_female = np.zeros(self.person.size, bool)
         self.child_female[stream["dossier"]] = rng.random(n) < 0.48
@@ -123,7 +131,7 @@ class CitizenPayloads:
             "child_sex": "F" if self.child_female[n] else "M",
             "child_birth_date": self._event_date(a).isoformat(),
             "weight_grams": 2500 + (n * 37) % 1500,
-            "birth_order": 1 + n % 3,
+            "birth_order": min(int(self.children[mother]) + 1, 20),  # her rank-th child (not SO_CON)
             "place_of_birth": _HOSPITAL_NAMES[n % len(_HOSPITAL_NAMES)],
         }
         if pop.bhxh[mother] >= 0:
