@@ -60,7 +60,8 @@ class BirthCertificateIn(Body):
     child_sex: Sex
     child_birth_date: Day = Field(description="not after today (else future_date)")
     weight_grams: WholeNumber = Field(ge=300, le=8000)
-    birth_order: WholeNumber = Field(default=1, ge=1, le=20)
+    birth_order: WholeNumber = Field(default=1, ge=1, le=20, description="the child's rank among its "
+                                     "mother's children (not XML9 SO_CON, the children of the delivery)")
     place_of_birth: Text
     under_32_weeks: Flag = False
     caesarean: Flag = False
