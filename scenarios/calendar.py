@@ -4,7 +4,9 @@ Two notions, kept apart:
 
 - **Statutory working days (WD)** count time limits: Monday to Friday, minus public holidays
   (``holidays.VN``: New Year, Tết, Hùng Kings, 30/4, 1/5, National Day and their substitute days
-  off), minus any extra closure (an extended Tết break), plus official make-up working days
+  off; from 2026 Vietnamese Culture Day, 24/11, and the 2026 swap of 31/08 for Saturday 22/08,
+  which :data:`CULTURE_DAY_SINCE` and :data:`SWAPS` encode with their sources), minus any
+  extra closure (an extended Tết break), plus official make-up working days
   (``holidays.VN``'s weekend workdays and ``extra_working_days``, worked on weekday hours) —
   whatever desks are staffed. Deadlines, the 15:00 rule, WD counts and the demand's per-WD
   volumes use them. A dossier received at or after the 15:00 cut-off starts its clock on the next
@@ -36,13 +38,25 @@ import holidays
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["OfficeHours", "WorkingCalendar", "parse_hhmm"]
+__all__ = ["CULTURE_DAY_SINCE", "SWAPS", "OfficeHours", "WorkingCalendar", "parse_hhmm"]
 
 _US_PER_MINUTE = 60_000_000
 # Kind of day: closed; a statutory working day (weekday hours); a staffed Saturday or Sunday that
 # is not a working day (its own hours: office time, not working time).
 _CLOSED, _WORKING, _SATURDAY, _SUNDAY, _HOLIDAY = 0, 1, 2, 3, 4
 _OPEN_KINDS = (_WORKING, _SATURDAY, _SUNDAY, _HOLIDAY)
+
+# Public holidays and make-up days beyond the 2019 Labour Code's 11 days (Art. 112; DOMAIN.md §9),
+# decided with sources and applied whatever the installed ``holidays`` release says (it has them
+# from 0.109; an older one lacks them), so the working days of a scenario do not depend on it:
+# - 24/11 every year from 2026, Vietnamese Culture Day, a paid day off (Politburo Resolution
+#   80-NQ/TW, 2026; laodong.vn "Thống nhất chọn ngày 24/11 là Ngày Văn hóa Việt Nam, nghỉ hưởng
+#   lương"; the source the ``holidays`` package cites) [V]. On a weekend it gets no substitute day
+#   here, as no rule for one was found [U].
+# - 2026 National Day: Monday 31/08 off, made up on Saturday 22/08 (the 2026 public-sector
+#   schedule, thuvienphapluat.vn "Lịch nghỉ lễ Quốc khánh 2/9 năm 2026"; ``holidays`` 0.109) [V].
+CULTURE_DAY_SINCE = 2026
+SWAPS: dict[date, date] = {date(2026, 8, 31): date(2026, 8, 22)}  # day off -> make-up working day
 
 # Office hours as given by a caller: OfficeHours, or ("HH:MM", "HH:MM") pairs (strings or times).
 HoursSpec: TypeAlias = "OfficeHours | Iterable[tuple[str | time, str | time]]"
@@ -174,11 +188,14 @@ class WorkingCalendar:
         """Kind of every day of the span: closed, working day, staffed Saturday or Sunday."""
         vn = holidays.VN(years=range(self.first_year, self.last_year + 1))
         public = {d.toordinal() for d in vn}
+        public |= {date(y, 11, 24).toordinal()
+                   for y in range(max(self.first_year, CULTURE_DAY_SINCE), self.last_year + 1)}
+        public |= {off.toordinal() for off in SWAPS if self._covers(off)}
         closed: set[int] = set()
         for start, end in closures:
             closed.update(self._closure_days(start, end))
         self._public = public - closed
-        working = {d.toordinal() for d in vn.weekend_workdays if self._covers(d)}
+        working = {d.toordinal() for d in (*vn.weekend_workdays, *SWAPS.values()) if self._covers(d)}
         closed |= public
         for d in extra:
             if self._index(d) + self._first in closed:

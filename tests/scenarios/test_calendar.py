@@ -4,6 +4,7 @@ apart from office hours (staffed Saturdays), and properties."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Any
 
 import holidays
 import numpy as np
@@ -46,6 +47,35 @@ calendars = st.sampled_from([CAL, SAT_CAL, WEEKEND_CAL])
 )
 def test_known_2026_days(day: date, working: bool) -> None:
     assert CAL.is_working_day(day) is working
+
+
+_VN = holidays.VN
+
+
+def _older_holidays_vn(years: Any) -> Any:
+    """holidays.VN as a release before 0.109 has it: no 24/11, no 2026 National Day swap."""
+    vn = _VN(years=years)
+    for d in [d for d in vn if (d.month, d.day) == (11, 24) or d == date(2026, 8, 31)]:
+        vn.pop(d)
+    vn.weekend_workdays.discard(date(2026, 8, 22))
+    assert date(2026, 8, 22) not in vn.weekend_workdays
+    return vn
+
+
+@pytest.mark.parametrize("vn", [_VN, _older_holidays_vn])
+def test_2026_culture_day_and_national_day_swap_whatever_the_holidays_release(
+    vn: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DOMAIN.md §9: from 2026 Vietnamese Culture Day (24/11, Resolution 80-NQ/TW) is a paid
+    day off, and in 2026 Monday 31/08 is off, made up on Saturday 22/08: 249 WD in 2026 (261
+    weekdays − 12 holidays on weekdays), and 2025's 24/11 (a Monday) stays a working day."""
+    monkeypatch.setattr(holidays, "VN", vn)
+    cal = WorkingCalendar(years=range(2025, 2028))
+    assert not cal.is_working_day(date(2026, 11, 24)) and not cal.is_working_day(date(2027, 11, 24))
+    assert not cal.is_working_day(date(2026, 8, 31)) and cal.is_working_day(date(2026, 8, 22))
+    assert cal.is_working_day(date(2025, 11, 24))
+    year = [date(2026, 1, 1) + timedelta(days=i) for i in range(365)]
+    assert sum(cal.is_working_day(d) for d in year) == 249
 
 
 def test_saturday_hours_open_saturdays_but_not_holidays() -> None:
