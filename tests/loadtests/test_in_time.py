@@ -2,18 +2,23 @@
 desks on their calendar, so the run has real waits, the twin on the same stream is a fair
 comparison, and a run can miss a deadline for the right reason.
 
-Real fakes and real Locust in child processes, real SQLite; nothing mocked.
+Real fakes and real Locust in child processes, real SQLite; nothing mocked. The four runs go
+at once (threads here, each run's work in its own processes): they wait on the compressed clock
+far more than they compute (about 20 CPU-s in all over two minutes when run one after another).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import scenarios
 from lienthong._comparison import twin_prediction
-from lienthong.live import RunSettings, run_scenario
+from lienthong.live import RunOutcome, RunSettings, run_scenario
 from scenarios.model import Dist, Fault
 
 
@@ -21,10 +26,52 @@ def _speed(wall_s_per_day: float) -> float:
     return 1440 * 60 / wall_s_per_day
 
 
-def test_a_day_in_time_has_real_waits_passes_and_sits_with_the_twin(tmp_path: Path) -> None:
+def _day_in_time(out: Path) -> RunOutcome:
     s = scenarios.load("hanoi-baseline")
     assert s.load.agencies == "in_time"  # the default
-    out = run_scenario(s, RunSettings(speed=_speed(20.0), multiplier=0.3, out=tmp_path), twin=twin_prediction)
+    return run_scenario(s, RunSettings(speed=_speed(20.0), multiplier=0.3, out=out), twin=twin_prediction)
+
+
+def _slow_polling(out: Path) -> RunOutcome:
+    base = scenarios.load("hanoi-baseline")
+    # The portal learns of finished work only every two days: each hand-off waits for its poll.
+    slow = Fault(kind="slow_polling", agency="portal", start=0.0, end=30 * 1440.0,
+                 delay=Dist(kind="constant", mean=2 * 1440.0), note="portal polls every 2 days")
+    s = base.model_copy(update={"faults": (slow,)})
+    return run_scenario(s, RunSettings(speed=_speed(4.0), multiplier=0.1, out=out), twin=twin_prediction)
+
+
+def _stopped_mid_work(out: Path) -> RunOutcome:
+    s = scenarios.load("hanoi-baseline")
+    # One day in 4 s and a 1-s drain: the run stops at about 06:00 the next morning, before the
+    # desks open, with the evening's dossiers still queued (as the twin's open dossiers).
+    return run_scenario(s, RunSettings(speed=_speed(4.0), multiplier=0.1, out=out, drain_s=1.0))
+
+
+def _slow_answers(out: Path) -> RunOutcome:
+    base = scenarios.load("hanoi-baseline")
+    # Every answer takes 0.3 s: at a day in 4 s that is 108 scenario minutes per hand-off.
+    slow = Fault(kind="latency", agency="*", start=0.0, end=30 * 1440.0,
+                 latency=Dist(kind="constant", mean=300.0), note="every answer 300 ms")
+    s = base.model_copy(update={"faults": (slow,)})
+    return run_scenario(s, RunSettings(speed=_speed(4.0), multiplier=0.1, out=out), twin=twin_prediction)
+
+
+RUNS: dict[str, Callable[[Path], RunOutcome]] = {
+    "day": _day_in_time, "polling": _slow_polling, "stopped": _stopped_mid_work, "answers": _slow_answers,
+}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, RunOutcome]:
+    folders = {name: tmp_path_factory.mktemp(name) for name in RUNS}
+    with ThreadPoolExecutor(len(RUNS)) as pool:
+        futures = {name: pool.submit(run, folders[name]) for name, run in RUNS.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def test_a_day_in_time_has_real_waits_passes_and_sits_with_the_twin(runs: dict[str, RunOutcome]) -> None:
+    out = runs["day"]
     assert out.exit_code == 0 and out.report.verdict.startswith("Yes:"), out.report.verdict
     assert out.reconciliation.passed, out.reconciliation.violations[:5]
     comparison = out.metrics["comparison"]
@@ -48,13 +95,8 @@ def test_a_day_in_time_has_real_waits_passes_and_sits_with_the_twin(tmp_path: Pa
     assert "Measured vs the twin" in report and "agrees with the twin when" in report
 
 
-def test_a_portal_that_polls_too_rarely_misses_deadlines_the_twin_meets(tmp_path: Path) -> None:
-    base = scenarios.load("hanoi-baseline")
-    # The portal learns of finished work only every two days: each hand-off waits for its poll.
-    slow = Fault(kind="slow_polling", agency="portal", start=0.0, end=30 * 1440.0,
-                 delay=Dist(kind="constant", mean=2 * 1440.0), note="portal polls every 2 days")
-    s = base.model_copy(update={"faults": (slow,)})
-    out = run_scenario(s, RunSettings(speed=_speed(4.0), multiplier=0.1, out=tmp_path), twin=twin_prediction)
+def test_a_portal_that_polls_too_rarely_misses_deadlines_the_twin_meets(runs: dict[str, RunOutcome]) -> None:
+    out = runs["polling"]
     assert out.exit_code == 1, out.report.verdict
     verdict = out.report.verdict
     assert verdict.startswith("No: birth MISSED its 3-WD deadline"), verdict
@@ -68,11 +110,10 @@ def test_a_portal_that_polls_too_rarely_misses_deadlines_the_twin_meets(tmp_path
     assert np.isfinite(birth["measured_p95_wh"]) and birth["measured_p95_wh"] > birth["twin_p95_wh_ci95"][1]
 
 
-def test_a_run_that_stops_while_desks_still_hold_work_calls_it_open_not_stuck(tmp_path: Path) -> None:
-    s = scenarios.load("hanoi-baseline")
-    # One day in 4 s and a 1-s drain: the run stops at about 06:00 the next morning, before the
-    # desks open, with the evening's dossiers still queued (as the twin's open dossiers).
-    out = run_scenario(s, RunSettings(speed=_speed(4.0), multiplier=0.1, out=tmp_path, drain_s=1.0))
+def test_a_run_that_stops_while_desks_still_hold_work_calls_it_open_not_stuck(
+    runs: dict[str, RunOutcome],
+) -> None:
+    out = runs["stopped"]
     outcomes = out.metrics["outcomes"]
     assert outcomes["open"] > 0 and outcomes["stuck"] == 0, outcomes
     # The registers are read after the run (the fakes' clock runs on): the portal first, so every
@@ -85,13 +126,10 @@ def test_a_run_that_stops_while_desks_still_hold_work_calls_it_open_not_stuck(tm
     assert "open at the end" in report
 
 
-def test_answers_too_slow_for_the_compression_are_named_not_blamed_on_the_desks(tmp_path: Path) -> None:
-    base = scenarios.load("hanoi-baseline")
-    # Every answer takes 0.3 s: at a day in 4 s that is 108 scenario minutes per hand-off.
-    slow = Fault(kind="latency", agency="*", start=0.0, end=30 * 1440.0,
-                 latency=Dist(kind="constant", mean=300.0), note="every answer 300 ms")
-    s = base.model_copy(update={"faults": (slow,)})
-    out = run_scenario(s, RunSettings(speed=_speed(4.0), multiplier=0.1, out=tmp_path), twin=twin_prediction)
+def test_answers_too_slow_for_the_compression_are_named_not_blamed_on_the_desks(
+    runs: dict[str, RunOutcome],
+) -> None:
+    out = runs["answers"]
     (check,) = [c for c in out.report.checks if c.name == "responses fast enough for the compression"]
     assert not check.passed and not check.blocking, check
     assert "scenario minutes at --speed 21600" in check.detail, check.detail
