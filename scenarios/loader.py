@@ -332,6 +332,10 @@ def _check_services(s: Scenario) -> list[tuple[str, str]]:
                 )
             )
         for vid, variant in svc.variants.items():
+            if svc.limit_wd(vid, True) < svc.limit_wd(vid, False):
+                problems.append((f"services.{svc_id}.variants.{vid}.verification_deadline_wd",
+                                 f"{svc.limit_wd(vid, True):g} is shorter than its deadline_wd "
+                                 f"{svc.limit_wd(vid, False):g}"))
             for i, step in enumerate(variant.steps):
                 if step not in s.steps:
                     problems.append(

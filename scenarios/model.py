@@ -14,6 +14,7 @@ from datetime import date
 from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
@@ -403,12 +404,22 @@ class Step(Frozen):
 
 
 class Variant(Frozen):
-    """A variant of a linked service: its steps and its share of the service's dossiers."""
+    """A variant of a linked service: its steps and its share of the service's dossiers.
+
+    ``deadline_wd`` / ``verification_deadline_wd`` (optional) give the variant a time limit of
+    its own (TTLT 05/2015: 15 WD for KS + BHYT within the 20-WD group, DOMAIN.md §1); unset, the
+    service's apply. A variant with only ``deadline_wd`` gets the service's extension for
+    verification on top of it. ``tthc_code`` (optional) is the variant's own procedure code
+    where it has one (DOMAIN.md §5); unset, the service's.
+    """
 
     steps: tuple[str, ...] = Field(min_length=1)
     share: Share
     code: str = ""
     name_vi: str = ""
+    tthc_code: str = ""
+    deadline_wd: float | None = Field(default=None, ge=0)
+    verification_deadline_wd: float | None = Field(default=None, ge=0)
 
 
 class Service(Frozen):
@@ -427,6 +438,26 @@ class Service(Frozen):
     online_share: Share = 0.5
     variants: dict[str, Variant] = Field(min_length=1)
     assumption: str | None = None
+
+    def limit_wd(self, variant: str, verification: bool) -> float:
+        """The time limit in WD of a dossier of ``variant``: the variant's own when it has one,
+        else the service's (``verification_deadline_wd`` with verification)."""
+        v = self.variants[variant]
+        base = self.deadline_wd if v.deadline_wd is None else v.deadline_wd
+        if not verification:
+            return base
+        if v.verification_deadline_wd is not None:
+            return v.verification_deadline_wd
+        return base + (self.verification_deadline_wd - self.deadline_wd)
+
+    def limits_wd(self, variant: Any, verification: Any) -> npt.NDArray[np.float64]:
+        """:meth:`limit_wd` of each dossier: ``variant`` indices into ``variants`` (in order) and
+        ``verification`` flags, arrays of one shape."""
+        names = list(self.variants)
+        plain = np.array([self.limit_wd(n, False) for n in names], dtype=np.float64)
+        checked = np.array([self.limit_wd(n, True) for n in names], dtype=np.float64)
+        idx = np.asarray(variant, dtype=np.int64)
+        return np.where(np.asarray(verification, dtype=bool), checked[idx], plain[idx])
 
 
 class ArrivalRate(Frozen):
