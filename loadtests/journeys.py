@@ -358,12 +358,13 @@ def journey_metrics(
 
     The statutory clock of a dossier starts on its received day (15:00 rule) at acceptance;
     ``attainment`` is the share of *accepted* dossiers (completed, rejected, failed, stuck or open)
-    completed by the group deadline (``verification_deadline_wd`` for dossiers needing
-    verification); an open dossier not yet due at ``end_minute`` (the run's end) is left out, as
-    its outcome is not known (``open_not_due``). Keys: ``"birth"``, ``"death"`` (``count``,
-    ``completed``, ``rejected``, ``incomplete``, ``not_submitted``, ``stuck``, ``open``, ``failed``,
-    ``open_not_due``, ``attainment``, ``e2e_wd`` summary, ``deadline_wd``) and ``"steps"`` (per step
-    id: ``count``, ``attainment`` against ``limit_wd``, ``elapsed_wd`` summary).
+    completed by its time limit (``Service.limits_wd``: the variant's own where it has one, else
+    the group's; longer with verification); an open dossier not yet due at ``end_minute`` (the
+    run's end) is left out, as its outcome is not known (``open_not_due``). Keys: ``"birth"``,
+    ``"death"`` (``count``, ``completed``, ``rejected``, ``incomplete``, ``not_submitted``,
+    ``stuck``, ``open``, ``failed``, ``open_not_due``, ``attainment``, ``e2e_wd`` summary,
+    ``deadline_wd``) and ``"steps"`` (per step id: ``count``, ``attainment`` against
+    ``limit_wd``, ``elapsed_wd`` summary).
     """
     cal = calendar_for(scenario)
     origin = start_datetime(scenario)
@@ -393,7 +394,7 @@ def _service_figures(
     met = np.zeros(done.size, bool)
     for k, j in enumerate(done):
         received, completed = _at(origin, accepted[j]), _at(origin, rows["completed_minute"][j])
-        limit = svc.verification_deadline_wd if rows["verification"][j] else svc.deadline_wd
+        limit = svc.limits_wd(rows["variant"][j], rows["verification"][j])
         start = datetime.combine(cal.received_day(received), datetime.min.time())
         e2e[k] = cal.working_days_between(max(start, received), completed)
         met[k] = completed <= cal.deadline(received, int(limit))
@@ -403,7 +404,7 @@ def _service_figures(
         end = _at(origin, end_minute)
         for j in np.flatnonzero(rows["outcome"] == OPEN):
             received = _at(origin, accepted[j])
-            limit = svc.verification_deadline_wd if rows["verification"][j] else svc.deadline_wd
+            limit = svc.limits_wd(rows["variant"][j], rows["verification"][j])
             not_due += int(cal.deadline(received, int(limit)) > end)
     accepted_n = sum(counts[OUTCOMES[i]] for i in ACCEPTED) - not_due
     return {
