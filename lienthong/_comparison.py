@@ -227,7 +227,7 @@ def measured_dossiers(
 ) -> dict[str, Dossiers]:
     """Each group's accepted dossiers of a live run: received when the portal accepted them,
     completed at the portal's ``completed_minute`` (``nan`` for one open, stuck, failed or untracked), due
-    ``deadline_wd`` (``verification_deadline_wd`` with verification) working days after."""
+    ``Service.limits_wd`` working days after (the variant's own limit where it has one)."""
     accepted = np.asarray(clock.minute(journeys["accepted"]), dtype=np.float64)
     outcome = journeys["outcome"]
     followed = np.isfinite(accepted) & np.isin(outcome, (COMPLETED, OPEN, STUCK, UNTRACKED, FAILED))
@@ -239,7 +239,7 @@ def measured_dossiers(
         sel = followed & (journeys["service"] == code)
         received = accepted[sel]
         completed = np.where(outcome[sel] == COMPLETED, journeys["completed_minute"][sel], np.nan)
-        limit = np.where(journeys["verification"][sel], svc.verification_deadline_wd, svc.deadline_wd)
+        limit = svc.limits_wd(journeys["variant"][sel], journeys["verification"][sel])
         due = workdays.deadline(received, limit.astype(np.float64)) if received.size else np.zeros(0)
         out[group] = Dossiers.of(received, completed, due)
     return out

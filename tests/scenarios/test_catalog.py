@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import tomllib
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
 from scenarios import catalog, dump, load, loads
 from scenarios.demand import calendar_for, daily_event_rates, minute_to_datetime, working_days_per_year
+from scenarios.errors import ScenarioError
 from scenarios.loader import CATALOG_DIR
+from scenarios.model import Service
 from sim.arrivals import arrivals
 
 NAMES = catalog()
@@ -52,7 +54,9 @@ def test_derived_files_are_short_extends(name: str) -> None:
     assert "steps" not in raw  # workflows come from the base
     # ... but for the era's limits and codes, under a legal basis of its own
     for svc in raw.get("services", {}).values():
-        assert set(svc) <= ERA_SERVICE_KEYS, set(svc) - ERA_SERVICE_KEYS
+        assert set(svc) <= ERA_SERVICE_KEYS | {"variants"}, set(svc) - ERA_SERVICE_KEYS
+        for variant in svc.get("variants", {}).values():  # a variant's own limits and code only
+            assert set(variant) <= ERA_SERVICE_KEYS, set(variant) - ERA_SERVICE_KEYS
         assert load(name).meta.legal_basis != load(raw["extends"]).meta.legal_basis
 
 
@@ -163,6 +167,34 @@ def test_hanoi_2022_pilot_structure() -> None:
     assert "pilot_volumes" in s.assumptions
 
 
+def test_hanoi_2022_g1c_has_ttlt_05_2015s_15_wd_limit() -> None:
+    """DOMAIN.md §1: TTLT 05/2015 allows 20 WD for all three procedures and 15 WD for KS + BHYT
+    only (G1-C, code 2.001023, §5), +2 WD when the commune completes the file. A G1-C dossier
+    received Monday 28/11/2022 09:00 is due 5 WD before a G1-A one; Decree 63 scenarios keep one
+    3-WD limit for every variant."""
+    s = load("hanoi-2022")
+    birth = s.services["birth"]
+    assert [birth.limit_wd(v, False) for v in birth.variants] == [20, 20, 15]
+    assert [birth.limit_wd(v, True) for v in birth.variants] == [22, 22, 17]
+    assert birth.variants["ks_bhyt"].tthc_code == "2.001023"
+    received = datetime(2022, 11, 28, 9, 0)
+    cal = calendar_for(s)
+    due_a = cal.deadline(received, int(birth.limit_wd("ks_tt_bhyt", False)))
+    due_c = cal.deadline(received, int(birth.limit_wd("ks_bhyt", False)))
+    assert due_c < due_a and cal.working_days_between(due_c, due_a) == pytest.approx(5.0)
+    limits = birth.limits_wd([0, 1, 2, 2], [False, True, False, True])
+    assert limits.tolist() == [20, 22, 15, 17]
+    base = load("hanoi-baseline").services["birth"]
+    assert {base.limit_wd(v, False) for v in base.variants} == {3}
+
+
+def test_a_variant_limit_shorter_with_verification_is_refused() -> None:
+    text = ('extends = "hanoi-2022"\n[services.birth.variants.ks_bhyt]\n'
+            'deadline_wd = 15\nverification_deadline_wd = 12\n')
+    with pytest.raises(ScenarioError, match=r"services\.birth\.variants\.ks_bhyt\.verification_deadline_wd"):
+        loads(text, base_dir=CATALOG_DIR)
+
+
 def test_tet_closure_and_surge() -> None:
     s = load("hanoi-tet")
     cal = calendar_for(s)
@@ -182,14 +214,20 @@ def test_tet_closure_and_surge() -> None:
     assert start + timedelta(days=s.load.days) >= date(2027, 2, 26)
 
 
+def _sans_era(svc: Service) -> Service:
+    """``svc`` without the era's limits and codes, its variants' included."""
+    era = dict.fromkeys(ERA_SERVICE_KEYS)
+    variants = {k: v.model_copy(update=era) for k, v in svc.variants.items()}
+    return svc.model_copy(update={**era, "variants": variants})
+
+
 def test_extends_keeps_untouched_base_values() -> None:
     base = load("hanoi-baseline")
     for name in NAMES:
         s = load(name)
         assert s.steps == base.steps
-        era = {k: None for k in ERA_SERVICE_KEYS}
-        assert {k: v.model_copy(update=era) for k, v in s.services.items()} == {
-            k: v.model_copy(update=era) for k, v in base.services.items()}
+        assert {k: _sans_era(v) for k, v in s.services.items()} == {
+            k: _sans_era(v) for k, v in base.services.items()}
         assert s.services == base.services or name in TTLT_ERA
         assert s.callers == base.callers
         assert s.money == base.money
