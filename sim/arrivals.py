@@ -13,16 +13,31 @@ scenario's ``lag_*_days``, cut at the legal limit: births 60 days, deaths 15) �
 
 A time before the event itself moves to the next day. Events start before minute 0 (60 days for
 births, 15 for deaths) so the first day already carries the backlog of earlier events (warm
-start); only submissions inside ``[0, days)`` are kept. ``surge`` faults on ``"*"``, ``portal``
-or the receiving agency multiply the submission rate inside their window (copies with fresh
-citizens and a jitter of ±15 min for factors above 1, thinning below 1); ``incomplete`` faults
-raise the incomplete share of dossiers submitted in their window.
+start); only submissions inside ``[0, days)`` are kept. ``incomplete`` faults raise the incomplete
+share of dossiers submitted in their window.
+
+Surges never invent life events: every dossier is one birth or death of the demand model (one
+citizen each), so over any horizon the dossiers equal the life events registered, up to the lag
+window at either edge. ``surge`` faults on ``"*"``, ``portal`` or the receiving agency move
+existing dossiers (scenarios.model.Fault):
+
+- a shift (``events = [from, to]``): the dossiers of the events of that window that would have
+  been submitted before ``end`` are, with probability ``share``, submitted in ``[start, end)``
+  instead (the Tết backlog: the closure's events registered after it);
+- a concentration (``factor``): above 1 the dossiers due in the ``(factor − 1) × (end − start)``
+  after the window come inside it; below 1 a share ``1 − factor`` of the window's dossiers is
+  put off to the ``(1 − factor) × (end − start)`` after it.
+
+A moved dossier's new time is spread over the target window: desk dossiers uniformly over the
+receiving agency's open hours, online ones by ``online_hour_profile``; never before its event
+(such a dossier keeps its time). Extra demand of a named kind (``extra``) adds no dossier: it is
+traffic, :func:`traffic`. The stream is generated far enough past the horizon for the surges'
+sources, so a shorter run's stream stays a prefix of a longer one's.
 
 Each service and day of life events draws from its own ``SeedSequence`` (the events, their lags,
 then one uniform column per purpose in a fixed, append-only order), so adding a field does not
 shift the others and a day's dossiers do not depend on the horizon: same seed (and replication)
-→ same stream, and a shorter run's stream is a prefix of a longer one's. Surge copies have their
-own generator per fault. Copies' citizens are numbered from ``(i + 1) * 2**40`` (fault ``i``).
+→ same stream, and a shorter run's stream is a prefix of a longer one's.
 """
 
 from __future__ import annotations
@@ -35,14 +50,13 @@ import numpy as np
 import numpy.typing as npt
 
 from scenarios.demand import calendar_for, daily_event_rates, event_minutes, start_datetime
-from scenarios.model import DEATH_STATUSES, Scenario
+from scenarios.model import DEATH_STATUSES, SURGE_EXTRA, Scenario
 from sim.records import ARRIVAL_DTYPE, NO_STATUS, SERVICES
 
-__all__ = ["arrivals", "split_by_index"]
+__all__ = ["TRAFFIC_DTYPE", "arrivals", "life_events", "split_by_index", "traffic"]
 
 LEGAL_LAG_DAYS = {"birth": 60.0, "death": 15.0}
 _DAY = 1440.0
-_SURGE_JITTER = 15.0
 
 
 class _Streams:
@@ -78,7 +92,6 @@ _COLUMNS = (
 )
 _POSTPONE_DAYS = 14
 _DAY_KEY_OFFSET = 1 << 20
-_COPY_CITIZENS = 1 << 40
 _BLOCK_DAYS = 16
 
 
@@ -140,13 +153,14 @@ def _service_stream(
 ) -> npt.NDArray[np.void]:
     service = scenario.services[name]  # type: ignore[index]
     receiving = scenario.steps[next(iter(service.variants.values())).steps[0]].agency
+    span = _span_days(scenario, days)
     if scenario.demand.rate is not None:
-        return _rate_stream(scenario, code, name, days, scale, streams, receiving)
+        return _rate_stream(scenario, code, name, days, span, scale, streams, receiving)
     limit = LEGAL_LAG_DAYS[name]
     warm = math.ceil(limit) + 1
     first = scenario.calendar.start - timedelta(days=warm)
-    rates = daily_event_rates(scenario, name, warm + days, start=first) * scale
-    office = _Office(scenario, receiving, warm, days)
+    rates = daily_event_rates(scenario, name, warm + span, start=first) * scale
+    office = _Office(scenario, receiving, warm, span)
     parts, citizens = [], 0
     # Blocks of days bound the memory of the uniform columns; each day keeps its own generator.
     for lo in range(0, rates.size, _BLOCK_DAYS):
@@ -154,36 +168,56 @@ def _service_stream(
         rows = _rows(scenario, code, name, events, lag, u, office)
         rows["citizen"] = citizens + np.arange(rows.size)
         citizens += rows.size
-        near = (rows["submitted"] >= -_SURGE_JITTER) & (rows["submitted"] < days * _DAY + _SURGE_JITTER)
-        parts.append((rows[near], {c: u[c][near] for c in ("incomplete", "thin", "copy")}))
+        near = (rows["submitted"] >= 0) & (rows["submitted"] < span * _DAY)
+        parts.append((rows[near], events[near], {c: u[c][near] for c in _KEPT}))
     rows = np.concatenate([p[0] for p in parts])
-    u_all = {c: np.concatenate([p[1][c] for p in parts]) for c in ("incomplete", "thin", "copy")}
-    return _finish(scenario, name, rows, u_all, receiving, office, streams, days)
+    ev = np.concatenate([p[1] for p in parts])
+    u_all = {c: np.concatenate([p[2][c] for p in parts]) for c in _KEPT}
+    return _finish(scenario, name, rows, ev, u_all, receiving, office, days)
 
 
-def _finish(scenario: Scenario, name: str, rows: npt.NDArray[np.void], u: dict[str, npt.NDArray[np.float64]],
-            receiving: str, office: _Office, streams: _Streams, days: int) -> npt.NDArray[np.void]:
+_KEPT = ("incomplete", "thin", "copy")
+
+
+def _span_days(scenario: Scenario, days: int) -> int:
+    """Days of stream to generate: the horizon, or further when a surge moves dossiers from
+    later (its sources must not depend on the horizon)."""
+    reach = 0.0
+    for f in scenario.faults:
+        if f.kind != "surge" or f.extra is not None:
+            continue
+        if f.events is not None:
+            reach = max(reach, f.end, f.events[1])
+        elif f.factor is not None:
+            reach = max(reach, f.end + abs(f.factor - 1.0) * (f.end - f.start))
+    return max(days, math.ceil(reach / _DAY))
+
+
+def _finish(scenario: Scenario, name: str, rows: npt.NDArray[np.void], ev: npt.NDArray[np.float64],
+            u: dict[str, npt.NDArray[np.float64]], receiving: str, office: _Office,
+            days: int) -> npt.NDArray[np.void]:
     """Surges, the window ``[0, days)`` and the incomplete share, on a service's rows."""
     service = scenario.services[name]  # type: ignore[index]
-    rows, u_incomplete = _surge(scenario, name, rows, u, receiving, office, streams)
+    rows = _surge(scenario, rows, ev, u, receiving, office)
     keep = (rows["submitted"] >= 0) & (rows["submitted"] < days * _DAY)
-    rows, u_incomplete = rows[keep], u_incomplete[keep]
+    rows, u_incomplete = rows[keep], u["incomplete"][keep]
     share = _incomplete_share(scenario, rows["submitted"], service.incomplete_share, receiving)
     rows["incomplete"] = u_incomplete < share
     return rows
 
 
-def _rate_stream(scenario: Scenario, code: int, name: str, days: int, scale: float, streams: _Streams,
-                 receiving: str) -> npt.NDArray[np.void]:
+def _rate_stream(scenario: Scenario, code: int, name: str, days: int, span: int, scale: float,
+                 streams: _Streams, receiving: str) -> npt.NDArray[np.void]:
     """The explicit arrival-rate mode (``demand.rate``): a homogeneous Poisson process of
-    submissions at the hourly rate, every minute of every day; each day from its own generator."""
+    submissions at the hourly rate, every minute of every day; each day from its own generator.
+    A submission is its own event (no lag)."""
     rate = scenario.demand.rate
     assert rate is not None
     per_day = (rate.births_per_hour if name == "birth" else rate.deaths_per_hour) * 24.0 \
         * scenario.demand.multiplier * scale
     times: list[npt.NDArray[np.float64]] = []
     columns: dict[str, list[npt.NDArray[np.float64]]] = {c: [] for c in _COLUMNS}
-    for day in range(days):
+    for day in range(span):
         rng = streams(f"{name}.rate", day)
         times.append(event_minutes(rng, np.array([per_day]), first_day=day))
         for c in _COLUMNS:
@@ -193,7 +227,8 @@ def _rate_stream(scenario: Scenario, code: int, name: str, days: int, scale: flo
     rows = _attributes(scenario, code, name, u)
     rows["submitted"] = submitted
     rows["citizen"] = np.arange(rows.size)
-    return _finish(scenario, name, rows, u, receiving, _Office(scenario, receiving, 0, days), streams, days)
+    office = _Office(scenario, receiving, 0, span)
+    return _finish(scenario, name, rows, submitted.copy(), u, receiving, office, days)
 
 
 def _rows(
@@ -355,44 +390,142 @@ def _applies(fault_agency: str, receiving: str) -> bool:
 
 def _surge(
     scenario: Scenario,
-    name: str,
     rows: npt.NDArray[np.void],
+    ev: npt.NDArray[np.float64],
     u: dict[str, npt.NDArray[np.float64]],
     receiving: str,
     office: _Office,
-    streams: _Streams,
-) -> tuple[npt.NDArray[np.void], npt.NDArray[np.float64]]:
-    """Rows after every surge fault, with their uniforms for the incomplete draw.
-
-    Copies of the dossiers in a window (``factor > 1``) keep the original's variant, status and
-    channel, get citizens numbered from ``(i + 1) * 2**40`` for fault ``i``, and a time jittered
-    by ±15 minutes inside the window (desk copies then at the next opening, if still inside).
-    """
-    u_incomplete, u_thin, u_copy = u["incomplete"], u["thin"], u["copy"]
+) -> npt.NDArray[np.void]:
+    """Rows after every surge fault (a copy): shifts and concentrations move dossiers, in the
+    fault order; none is added or removed. Fault ``i`` uses the rows' ``thin`` (who moves) and
+    ``copy`` (where to) uniforms turned by ``i`` golden-ratio steps, so faults draw apart."""
+    rows = rows.copy()
     for i, fault in enumerate(scenario.faults):
-        if fault.kind != "surge" or not _applies(fault.agency, receiving) or fault.factor is None:
+        if fault.kind != "surge" or fault.extra is not None or not _applies(fault.agency, receiving):
             continue
         t = rows["submitted"]
-        inside = (t >= fault.start) & (t < fault.end)
-        if fault.factor < 1:
-            kept = ~inside | (u_thin < fault.factor)
-            rows, u_incomplete, u_thin, u_copy = rows[kept], u_incomplete[kept], u_thin[kept], u_copy[kept]
+        who = (u["thin"] + _GOLDEN * i) % 1.0
+        where = (u["copy"] + _GOLDEN * i) % 1.0
+        start, end = fault.start, fault.end
+        if fault.events is not None:
+            lo, hi = fault.events
+            share = 1.0 if fault.share is None else fault.share
+            move = (ev >= lo) & (ev < hi) & (t < end) & (who < share)
+            target = (start, end)
+        elif fault.factor is not None and fault.factor > 1:
+            move = (t >= end) & (t < end + (fault.factor - 1.0) * (end - start))
+            target = (start, end)
+        elif fault.factor is not None and fault.factor < 1:
+            move = (t >= start) & (t < end) & (who >= fault.factor)
+            target = (end, end + (1.0 - fault.factor) * (end - start))
+        else:
             continue
-        extra = np.floor(fault.factor - 1) + (u_copy[inside] < (fault.factor - 1) % 1)
-        copies = np.repeat(rows[inside], extra.astype(np.int64))
-        rng = streams(f"{name}.surge{i}")
-        jitter = copies["submitted"] + rng.uniform(-_SURGE_JITTER, _SURGE_JITTER, copies.size)
-        jitter = np.clip(jitter, fault.start, np.nextafter(fault.end, -np.inf))
-        desk = copies["channel"] == 1
-        opened = office.next_open(jitter[desk])
-        jitter[desk] = np.where(opened < fault.end, opened, copies["submitted"][desk])
-        copies["submitted"] = jitter
-        copies["citizen"] = (i + 1) * _COPY_CITIZENS + np.arange(copies.size)
-        rows = np.concatenate([rows, copies])
-        u_incomplete = np.concatenate([u_incomplete, rng.random(copies.size)])
-        u_thin = np.concatenate([u_thin, rng.random(copies.size)])
-        u_copy = np.concatenate([u_copy, np.ones(copies.size)])  # copies are not copied again
-    return rows, u_incomplete
+        idx = np.flatnonzero(move)
+        new = _spread(scenario, where[idx], rows["channel"][idx] == 1, target, office)
+        ok = np.isfinite(new) & (new >= ev[idx])
+        rows["submitted"][idx[ok]] = new[ok]
+    return rows
+
+
+_GOLDEN = 0.6180339887498949
+
+
+def _spread(scenario: Scenario, u: npt.NDArray[np.float64], desk: npt.NDArray[np.bool_],
+            window: tuple[float, float], office: _Office) -> npt.NDArray[np.float64]:
+    """Times in ``window`` from uniforms ``u``: desk rows uniformly over the office's open time
+    inside it, online rows by ``online_hour_profile`` (NaN where the window has no such time)."""
+    lo, hi = window
+    out = np.full(u.size, np.nan)
+    iv = office.intervals
+    desk_seg = np.column_stack([np.maximum(iv[:, 0], lo), np.minimum(iv[:, 1], hi)])
+    desk_seg = desk_seg[desk_seg[:, 1] > desk_seg[:, 0]]
+    hours = np.arange(math.floor(lo / 60.0), math.ceil(hi / 60.0), dtype=float) * 60.0
+    online_seg = np.column_stack([np.maximum(hours, lo), np.minimum(hours + 60.0, hi)])
+    profile = np.asarray(scenario.demand.online_hour_profile, dtype=float)
+    online_w = profile[(hours // 60.0).astype(np.int64) % 24]
+    for mask, seg, weight in ((desk, desk_seg, np.ones(len(desk_seg))), (~desk, online_seg, online_w)):
+        if not mask.any() or seg.size == 0:
+            continue
+        mass = (seg[:, 1] - seg[:, 0]) * weight
+        cum = np.cumsum(mass)
+        if cum[-1] <= 0:
+            continue
+        x = u[mask] * cum[-1]
+        k = np.minimum(np.searchsorted(cum, x, side="right"), len(cum) - 1)
+        before = cum[k] - mass[k]
+        frac = np.where(mass[k] > 0, (x - before) / np.where(mass[k] > 0, mass[k], 1.0), 0.0)
+        out[mask] = np.minimum(seg[k, 0] + np.clip(frac, 0.0, 1.0) * (seg[k, 1] - seg[k, 0]),
+                               np.nextafter(hi, -np.inf))
+    return out
+
+
+# -- traffic: extra demand of a named kind ------------------------------------------------------
+
+#: One row per request of non-dossier traffic: scenario minute, kind (index into
+#: ``scenarios.model.SURGE_EXTRA``) and the fault it comes from (index into ``scenario.faults``).
+TRAFFIC_DTYPE = np.dtype([("minute", "f8"), ("extra", "u1"), ("fault", "u2")])
+
+
+def traffic(
+    scenario: Scenario,
+    days: int | None = None,
+    *,
+    multiplier: float | None = None,
+    replication: int = 0,
+    stream: npt.NDArray[np.void] | None = None,
+) -> npt.NDArray[np.void]:
+    """The non-dossier traffic of the scenario's ``extra`` surges in the first ``days`` days.
+
+    A fault with ``factor`` f adds ``(f − 1) ×`` the dossiers the stream (``stream``, default
+    :func:`arrivals` with the same arguments) submits in its window to agencies it applies to
+    (fractional part drawn), at uniform times inside the window cut at the horizon; each fault
+    from its own generator. Sorted by minute; ``TRAFFIC_DTYPE``.
+    """
+    days = scenario.sim.days if days is None else days
+    extras = [(i, f) for i, f in enumerate(scenario.faults) if f.kind == "surge" and f.extra is not None]
+    if not extras:
+        return np.zeros(0, TRAFFIC_DTYPE)
+    if stream is None:
+        stream = arrivals(scenario, days, multiplier=multiplier, replication=replication)
+    receiving = {code: scenario.steps[next(iter(scenario.services[n].variants.values())).steps[0]].agency
+                 for code, n in enumerate(SERVICES) if n in scenario.services}
+    streams = _Streams(scenario.meta.seed, replication)
+    parts = []
+    for i, f in extras:
+        applies = np.array([_applies(f.agency, receiving.get(c, "")) for c in range(len(SERVICES))])
+        hi = min(f.end, days * _DAY)
+        t = stream["submitted"]
+        n = int(np.count_nonzero(applies[stream["service"]] & (t >= f.start) & (t < hi)))
+        rng = streams(f"traffic{i}")
+        want = (float(f.factor or 1.0) - 1.0) * n
+        count = int(want) + int(rng.random() < want % 1.0)
+        rows = np.zeros(count, TRAFFIC_DTYPE)
+        rows["minute"] = np.sort(rng.uniform(f.start, hi, count)) if hi > f.start else []
+        rows["extra"] = SURGE_EXTRA.index(str(f.extra))
+        rows["fault"] = i
+        parts.append(rows)
+    out = np.concatenate(parts)
+    return out[np.argsort(out["minute"], kind="stable")]
+
+
+def life_events(
+    scenario: Scenario, days: int | None = None, *, replication: int = 0
+) -> dict[str, npt.NDArray[np.float64]]:
+    """The birth and death minutes of the demand model (the events :func:`arrivals` registers),
+    per service, from the legal lag limit before minute 0 to ``days``: the same draws."""
+    days = scenario.sim.days if days is None else days
+    streams = _Streams(scenario.meta.seed, replication)
+    out: dict[str, npt.NDArray[np.float64]] = {}
+    for name in SERVICES:
+        if name not in scenario.services or scenario.demand.rate is not None:
+            continue
+        warm = math.ceil(LEGAL_LAG_DAYS[name]) + 1
+        first = scenario.calendar.start - timedelta(days=warm)
+        rates = daily_event_rates(scenario, name, warm + days, start=first)
+        times = [_events(scenario, name, rates[lo : lo + _BLOCK_DAYS], lo - warm, streams)[0]
+                 for lo in range(0, rates.size, _BLOCK_DAYS)]
+        out[name] = np.concatenate(times) if times else np.zeros(0)
+    return out
 
 
 def _incomplete_share(

@@ -14,7 +14,9 @@ import scenarios
 from scenarios import Scenario
 from scenarios.demand import calendar_for, start_datetime, working_days_per_year
 from scenarios.desks import Availability
+from scenarios.model import SURGE_EXTRA
 from sim import ARRIVAL_DTYPE, arrivals, split_by_index
+from sim.arrivals import LEGAL_LAG_DAYS, life_events, traffic
 
 BASE = scenarios.load("hanoi-baseline")
 
@@ -104,23 +106,101 @@ def test_saturday_desks_receive_but_the_volume_follows_working_days() -> None:
     assert (year["service"] == 0).sum() / wd == pytest.approx(s.demand.births_per_wd, rel=0.02)
 
 
-def test_surge_multiplies_the_window_and_leaves_the_rest_alone() -> None:
-    window = {"start": 2 * 1440.0, "end": 3 * 1440.0}
+def _people(a: np.ndarray) -> list[tuple[int, int]]:
+    return sorted(zip(a["service"].tolist(), a["citizen"].tolist(), strict=True))
+
+
+def test_a_concentration_moves_dossiers_into_the_window_and_adds_none() -> None:
+    """``factor`` alone: above 1 the dossiers due in the (f − 1) × length after the window come
+    inside it; below 1 a share 1 − f of the window's is put off to just after it. Same people."""
+    window = {"start": 2 * 1440.0, "end": 3 * 1440.0}  # Wednesday
     surged = with_faults(BASE, {"kind": "surge", "agency": "*", "factor": 3.0, **window})
     thinned = with_faults(BASE, {"kind": "surge", "agency": "*", "factor": 0.5, **window})
     base, up, down = arrivals(BASE, 7), arrivals(surged, 7), arrivals(thinned, 7)
 
-    def inside(a: np.ndarray) -> np.ndarray:
-        return (a["submitted"] >= window["start"]) & (a["submitted"] < window["end"])
+    def count(a: np.ndarray, lo: float, hi: float) -> int:
+        return int(((a["submitted"] >= lo) & (a["submitted"] < hi)).sum())
 
-    assert up[~inside(up)]["submitted"].tolist() == base[~inside(base)]["submitted"].tolist()
-    assert inside(up).sum() == pytest.approx(3 * inside(base).sum(), rel=0.05)
-    assert inside(down).sum() == pytest.approx(0.5 * inside(base).sum(), rel=0.1)
-    copies = up[inside(up)]
-    for service in (0, 1):
-        part = up[up["service"] == service]
-        assert np.unique(part["citizen"]).size == part.size  # copies are new people
-    assert copies.size > inside(base).sum()
+    assert _people(up) == _people(base) == _people(down)  # no dossier added or lost
+    # Thursday's and Friday's dossiers came on Wednesday, but for those whose event was later
+    # than the time drawn for them (never before the event)
+    pulled = count(base, 3 * 1440, 5 * 1440)
+    assert count(up, 2 * 1440, 3 * 1440) + count(up, 3 * 1440, 5 * 1440) == count(base, 2 * 1440, 5 * 1440)
+    assert count(up, 3 * 1440, 5 * 1440) < 0.15 * pulled
+    assert count(up, 5 * 1440, 7 * 1440) == count(base, 5 * 1440, 7 * 1440)
+    inside = count(base, 2 * 1440, 3 * 1440)
+    assert count(down, 2 * 1440, 3 * 1440) == pytest.approx(0.5 * inside, rel=0.1)
+    assert count(down, 3 * 1440, 3.5 * 1440) == count(base, 3 * 1440, 3.5 * 1440) + inside - count(
+        down, 2 * 1440, 3 * 1440)
+
+
+# Longest delay from a life event to its dossier: the legal limit (60 days), then at most two
+# weeks of putting it off or of closed offices (an 8-day Tết closure and a weekend), or a shift.
+_SLACK_DAYS = 16
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    seed=st.integers(0, 2**62), days=st.integers(1, 90),
+    name=st.sampled_from(["hanoi-tet", "incident-f5-vneid-surge", "incident-f6-residence-deadline-surge",
+                          "incident-f9-incomplete", "hanoi-baseline"]),
+)
+def test_linked_dossiers_are_the_life_events_registered(seed: int, days: int, name: str) -> None:
+    """Over any horizon every dossier is one life event of the demand model (none invented by a
+    surge), submitted after it and within the lag window, and every event older than the lag
+    window has its dossier. ~1 s for 12 examples."""
+    s = scenarios.load(name)
+    s = s.model_copy(update={"meta": s.meta.model_copy(update={"seed": seed})})
+    a, events = arrivals(s, days), life_events(s, days)
+    for code, service in enumerate(("birth", "death")):
+        part, ev = a[a["service"] == code], events[service]
+        assert (part["citizen"] < ev.size).all(), "a dossier of no life event"
+        assert np.unique(part["citizen"]).size == part.size
+        when = ev[part["citizen"]]
+        lag = LEGAL_LAG_DAYS[service] + _SLACK_DAYS
+        assert (when <= part["submitted"]).all() and (part["submitted"] - when <= lag * 1440).all()
+        due = np.flatnonzero((ev >= 0) & (ev < days * 1440 - lag * 1440))
+        assert np.isin(due, part["citizen"]).all(), "an event past its lag window has no dossier"
+
+
+def test_hanoi_tet_registers_the_closures_events_after_it_and_adds_none() -> None:
+    """hanoi-tet's dossiers are its registered life events: the shift moves the closure's events
+    (03–10/02) into the first working week back (11–17/02) and adds none. ~0.5 s."""
+    tet = scenarios.load("hanoi-tet")
+    calm = tet.model_copy(update={"faults": ()})
+    a, b, events = arrivals(tet, 42), arrivals(calm, 42), life_events(tet, 42)
+    assert _people(a) == _people(b)
+    births = a[a["service"] == 0]
+    born = events["birth"][births["citizen"]]
+    closure = (born >= 2 * 1440) & (born < 10 * 1440)
+    registered = births["submitted"][closure]
+    assert closure.sum() > 2000  # ~8 days of births
+    # none of them registered during the closure; those due by 18/02 all came 11–17/02
+    assert not ((registered >= 2 * 1440) & (registered < 10 * 1440)).any()
+    assert ((registered >= 10 * 1440) & (registered < 17 * 1440)).mean() > 0.5
+    day = np.bincount((births["submitted"] // 1440).astype(int), minlength=42)
+    normal_week = day[17:38].sum() / 3  # 18/02 – 10/03 (measured 2,000)
+    assert day[10:17].sum() > 1.2 * normal_week  # the backlog week (measured 2,657)
+    assert day[2:10].sum() < 0.7 * normal_week  # the closure (8 days, online only: 1,181)
+    assert day[10] < 2 * 450  # spread over the week, not piled on the first day (719)
+
+
+def test_extra_demand_is_traffic_not_dossiers() -> None:
+    """F5/F6's surges are traffic of a named kind: (f − 1) × the window's dossiers as requests,
+    inside the window; the dossier stream is the one without the surge."""
+    for name, extra in (("incident-f5-vneid-surge", "vneid_traffic"),
+                        ("incident-f6-residence-deadline-surge", "residence_registration")):
+        s = scenarios.load(name)
+        (fault,) = [f for f in s.faults if f.kind == "surge"]
+        calm = s.model_copy(update={"faults": tuple(f for f in s.faults if f.kind != "surge")})
+        a = arrivals(s, 2)
+        assert a.tobytes() == arrivals(calm, 2).tobytes()
+        t = traffic(s, 2, stream=a)
+        inside = int(((a["submitted"] >= fault.start) & (a["submitted"] < fault.end)).sum())
+        assert t.size == pytest.approx((fault.factor - 1) * inside, abs=1)
+        assert ((t["minute"] >= fault.start) & (t["minute"] < fault.end)).all()
+        assert {SURGE_EXTRA[k] for k in t["extra"]} == {extra}
+    assert traffic(BASE, 2).size == 0
 
 
 def test_incomplete_fault_raises_the_share_in_its_window() -> None:
