@@ -204,7 +204,9 @@ def test_tet_closure_and_surge() -> None:
     closed = [d for d in weekdays if not cal.is_working_day(d)]
     assert closed == [date(2027, 2, d) for d in (3, 4, 5, 8, 9, 10)]
     (surge,) = s.faults
-    assert surge.kind == "surge" and surge.factor == 1.6
+    # a shift, no extra dossiers: the closure's events (03–10/02) are registered in the week back
+    assert surge.kind == "surge" and surge.factor is None and surge.extra is None and surge.events
+    assert [minute_to_datetime(s, m).date() for m in surge.events] == [date(2027, 2, 3), date(2027, 2, 11)]
     assert minute_to_datetime(s, surge.start).date() == date(2027, 2, 11)  # first day back
     back = [minute_to_datetime(s, surge.start).date() + timedelta(days=i) for i in range(7)]
     assert sum(cal.is_working_day(d) for d in back) == 5  # the first working week
