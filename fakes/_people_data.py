@@ -46,6 +46,7 @@ __all__ = [
     "ethnicities",
     "name_pools",
     "nfc",
+    "province_populations",
 ]
 
 DATA = Path(__file__).parent / "data"
@@ -268,6 +269,13 @@ def age_pyramid() -> tuple[AgeGroup, ...]:
         AgeGroup(int(r["age_from"]), int(r["age_to"]), share, float(r["male_share"]))
         for r, share in _shares("age_pyramid.csv")
     )
+
+
+@cache
+def province_populations() -> dict[int, int]:
+    """Population of each of the 34 provinces after 2025, by vietnam-provinces code
+    (``data/provinces_2025.csv``, which cites its sources)."""
+    return {int(r["code"]): int(r["population"]) for r in _rows("provinces_2025.csv")}
 
 
 @dataclass(frozen=True)

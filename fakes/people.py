@@ -53,6 +53,7 @@ from fakes._people_data import (
     ethnicities,
     name_pools,
     nfc,
+    province_populations,
 )
 from fakes._sorting import float_order, int_order, sorted_keys
 from scenarios.model import DEATH_STATUSES, Region, Scenario
@@ -70,6 +71,7 @@ __all__ = [
     "iter_records",
     "mask_record",
     "mother_weights",
+    "province_weights",
     "rake",
     "region_units",
     "status_table",
@@ -331,7 +333,8 @@ def region_units(region: Region) -> tuple[Unit, ...]:
     has no populations, so URBAN_SHARE of the people live in the phường and the rest in the xã,
     evenly within each kind. ``units = "counts"``: ``region.communes`` numbered units of equal
     weight (the pre-2025 structure has no names here). National scope spreads the units over the
-    first ``region.provinces`` provinces, each unit with its province's PID code.
+    first ``region.provinces`` provinces, each unit with its province's PID code, each province
+    weighted by its population (:func:`province_weights`).
     Raises ValueError for a province the package does not know.
     """
     if region.units == "counts":
@@ -351,11 +354,26 @@ def region_units(region: Region) -> tuple[Unit, ...]:
     return _weighted(wards, codes, names)
 
 
+def province_weights(codes: Sequence[int]) -> dict[int, float]:
+    """Each province's share of the people (and so of the births and deaths) of a national
+    region: its population (fakes/data/provinces_2025.csv) over theirs; equal shares for a single
+    province. Raises ValueError naming a province without a population figure."""
+    if len(codes) == 1:
+        return {codes[0]: 1.0}
+    known = province_populations()
+    missing = [c for c in codes if c not in known]
+    if missing:
+        raise ValueError(f"no population figure for province code(s) {missing} (provinces_2025.csv)")
+    total = sum(known[c] for c in codes)
+    return {c: known[c] / total for c in codes}
+
+
 def _weighted(wards: list[Any], codes: dict[int, str], names: dict[int, str]) -> tuple[Unit, ...]:
     """Units with URBAN_SHARE spread over the phường of each province, the rest over its xã."""
     out = []
-    share = 1.0 / len(codes)
+    shares = province_weights(list(codes))
     for pcode in codes:
+        share = shares[pcode]
         mine = [w for w in wards if int(w.province_code) == pcode]
         urban = [str(w.division_type.value) == "phường" for w in mine]
         n_urban, n_rural = sum(urban), len(mine) - sum(urban)
@@ -368,18 +386,28 @@ def _weighted(wards: list[Any], codes: dict[int, str], names: dict[int, str]) ->
 
 
 def _counted_units(region: Region) -> tuple[Unit, ...]:
-    """``region.communes`` numbered units of equal weight."""
-    if region.scope == "province":
-        provs = [(region.id_code, nfc(region.province))]
-    else:
-        from vietnam_provinces import Province
-
-        ps = sorted(Province.iter_all(), key=lambda p: int(p.code))[: region.provinces]
-        provs = [(f"{int(p.code):03d}", nfc(p.name)) for p in ps]
+    """``region.communes`` numbered units. One province: of equal weight. National: each
+    province gets units and weight in proportion to its population (:func:`province_weights`;
+    at least one unit each, largest remainders), equal within it."""
     n = region.communes
-    return tuple(
-        Unit(i + 1, f"Xã/phường số {i + 1:04d}", False, *provs[i % len(provs)], 1.0 / n) for i in range(n)
-    )
+    if region.scope == "province":
+        return tuple(Unit(i + 1, f"Xã/phường số {i + 1:04d}", False, region.id_code, nfc(region.province),
+                          1.0 / n) for i in range(n))
+    from vietnam_provinces import Province
+
+    ps = sorted(Province.iter_all(), key=lambda p: int(p.code))[: region.provinces]
+    shares = province_weights([int(p.code) for p in ps])
+    if n < len(ps):
+        raise ValueError(f"region.communes {n} is fewer than its {len(ps)} provinces")
+    want = np.array([shares[int(p.code)] for p in ps]) * (n - len(ps))
+    count = 1 + np.floor(want).astype(np.int64)
+    count[np.argsort(-(want - np.floor(want)), kind="stable")[: n - int(count.sum())]] += 1
+    out: list[Unit] = []
+    for p, k in zip(ps, count.tolist(), strict=True):
+        code, name, share, first = f"{int(p.code):03d}", nfc(p.name), shares[int(p.code)], len(out) + 1
+        out.extend(Unit(i, f"Xã/phường số {i:04d}", False, code, name, share / k)
+                   for i in range(first, first + k))
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------------------------
