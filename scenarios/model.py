@@ -688,12 +688,22 @@ class Rate(Frozen):
 
 
 class Money(Frozen):
-    """Base pay and standard social-assistance level over time (DOMAIN.md §6)."""
+    """Base pay and standard social-assistance level over time (DOMAIN.md §6).
+
+    ``emergency_funeral_multiple``: emergency funeral support (a death from disaster, fire,
+    epidemic, traffic or serious work accident) in standard levels (ND 20/2021 Art. 14: ≥ 50).
+    ``merit_standard``: the standard level of allowances for people with revolutionary merit
+    (mức chuẩn trợ cấp ưu đãi); their relatives get ``merit_lump_sum_months`` months of it as a
+    lump sum besides the funeral allowance (ND 131/2021 Art. 121: 3). Empty: no lump sum priced.
+    """
 
     base_pay: tuple[Rate, ...] = Field(min_length=1)
     standard_level: tuple[Rate, ...] = Field(min_length=1)
     funeral_base_pay_multiple: Positive = 10
     social_funeral_multiple: Positive = 20
+    emergency_funeral_multiple: Positive = 50
+    merit_standard: tuple[Rate, ...] = ()
+    merit_lump_sum_months: Positive = 3
 
     def amount_on(self, table: tuple[Rate, ...], day: date) -> int:
         """The rate in force on ``day``; raises ValueError if ``day`` precedes the table."""
