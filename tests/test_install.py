@@ -14,6 +14,7 @@ stopped in a ``finally``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import html
 import json
 import os
@@ -24,8 +25,10 @@ import site
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -161,61 +164,6 @@ def test_the_wheel_is_what_is_imported_and_holds_every_file(venv: Venv, tmp_path
         assert missing == []
 
 
-def test_run_writes_its_report_in_the_current_folder(venv: Venv, tmp_path: Path) -> None:
-    folder = _empty(tmp_path)
-    proc = venv.run(["run", "hanoi-baseline", "--days", "1", "--speed", "5760", "--multiplier", "0.1",
-                     "--drain", "10"], folder)
-    _report(proc, folder)
-
-
-def test_sim_writes_its_report_in_the_current_folder(venv: Venv, tmp_path: Path) -> None:
-    folder = _empty(tmp_path)
-    _report(venv.run(["sim", "hanoi-baseline", "--days", "7", "-r", "2"], folder), folder)
-
-
-def test_fakes_serve_then_load_against_them(venv: Venv, tmp_path: Path) -> None:
-    folder = _empty(tmp_path)
-    (port,) = _free_ports()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "fakes.log"
-    with venv.background([str(venv.lienthong), "fakes", "serve", "--port", str(port), "--speed", "5760"],
-                         folder, log) as fakes:
-        wait_healthy(url, 30, process=fakes, log=log)
-        assert (folder / "runs" / "fakes").is_dir()  # the stores: under the current folder
-        load = venv.run(["load", "hanoi-baseline", "--target", url, "--days", "1", "--multiplier", "0.1"],
-                        folder)
-        _report(load, folder)
-        # a prompt stop; uvicorn re-raises the SIGTERM it handled once shut down (-15)
-        assert _stop(fakes) in (0, -signal.SIGTERM), log.read_text(errors="replace")[-3000:]
-
-
-def test_certify_the_reference_vss_passes(venv: Venv, tmp_path: Path) -> None:
-    # the vendor: the reference vss alone, calling its upstream agencies through the
-    # certification's ecosystem port (as a vendor's implementation would)
-    folder = _empty(tmp_path)
-    eco, vendor = _free_ports(2)
-    upstream = "".join(f'[agencies.{a}]\nbase_url = "http://127.0.0.1:{eco}"\n'
-                       for a in ("health", "justice", "police", "social", "portal"))
-    (folder / "vendor.toml").write_text(f'extends = "hanoi-baseline"\n\n[meta]\nname = "vss-vendor"\n\n'
-                                        f"{upstream}", encoding="utf-8")
-    temp = tmp_path / "temp"  # the certifier's temporary folders: none may stay behind
-    temp.mkdir()
-    log = tmp_path / "vendor.log"
-    cmd = [str(venv.python), "-m", "fakes.serve", "--scenario", "vendor.toml", "--agencies", "vss",
-           "--instant", "--port", str(vendor), "--run-dir", "vendor"]
-    with venv.background(cmd, folder, log) as proc:
-        wait_healthy(f"http://127.0.0.1:{vendor}", 30, process=proc, log=log)
-        cert = venv.run(["certify", "vss", "--base-url", f"http://127.0.0.1:{vendor}", "--ecosystem-port",
-                         str(eco), "--phases", "security,performance", "--rate", "4", "--perf-seconds", "2"],
-                        folder, TMPDIR=str(temp))
-    out = cert.stdout  # two phases of five: at best CONDITIONAL PASS (exit 3), never PASS
-    assert cert.returncode == 3, out[-3000:] + cert.stderr[-3000:]
-    assert re.search(r"^CONDITIONAL PASS — 5 passed, 0 failed, 18 not run of 23", out, re.M), out[-3000:]
-    (where,) = (folder / "runs").glob("certify-vss-*")
-    assert {p.name for p in where.iterdir()} >= {"certificate.html", "certificate.json", "junit.xml"}
-    assert [p.name for p in temp.iterdir() if p.name.startswith("certify-")] == []
-
-
 # the plugin's documented test, as a user copies it, and one more
 _PLUGIN_TEST = EXAMPLE + '''
 
@@ -224,12 +172,114 @@ def test_the_ecosystem_is_on_loopback(lienthong_ecosystem):
 '''
 
 
-def test_the_pytest_plugin_in_a_users_own_suite(venv: Venv, tmp_path: Path) -> None:
-    folder = _empty(tmp_path)
+@dataclasses.dataclass
+class Done:
+    """What one command from an empty folder left: its process, folder and what else it noted."""
+
+    proc: subprocess.CompletedProcess[str]
+    folder: Path
+    notes: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def _run(venv: Venv, root: Path) -> Done:
+    folder = _empty(root)
+    return Done(venv.run(["run", "hanoi-baseline", "--days", "1", "--speed", "21600", "--multiplier", "0.1",
+                          "--drain", "10"], folder), folder)
+
+
+def _sim(venv: Venv, root: Path) -> Done:
+    folder = _empty(root)
+    return Done(venv.run(["sim", "hanoi-baseline", "--days", "7", "-r", "2"], folder), folder)
+
+
+def _fakes_then_load(venv: Venv, root: Path) -> Done:
+    folder = _empty(root)
+    (port,) = _free_ports()
+    url = f"http://127.0.0.1:{port}"
+    log = root / "fakes.log"
+    with venv.background([str(venv.lienthong), "fakes", "serve", "--port", str(port), "--speed", "21600"],
+                         folder, log) as fakes:
+        wait_healthy(url, 30, process=fakes, log=log)
+        stores = (folder / "runs" / "fakes").is_dir()
+        load = venv.run(["load", "hanoi-baseline", "--target", url, "--days", "1", "--multiplier", "0.1",
+                         "--speed", "21600", "--drain", "10"], folder)
+        stopped = _stop(fakes)
+    return Done(load, folder, {"stores": stores, "stopped": stopped, "log": log.read_text(errors="replace")})
+
+
+def _certify(venv: Venv, root: Path) -> Done:
+    # the vendor: the reference vss alone, calling its upstream agencies through the
+    # certification's ecosystem port (as a vendor's implementation would)
+    folder = _empty(root)
+    eco, vendor = _free_ports(2)
+    upstream = "".join(f'[agencies.{a}]\nbase_url = "http://127.0.0.1:{eco}"\n'
+                       for a in ("health", "justice", "police", "social", "portal"))
+    (folder / "vendor.toml").write_text(f'extends = "hanoi-baseline"\n\n[meta]\nname = "vss-vendor"\n\n'
+                                        f"{upstream}", encoding="utf-8")
+    temp = root / "temp"  # the certifier's temporary folders: none may stay behind
+    temp.mkdir()
+    log = root / "vendor.log"
+    cmd = [str(venv.python), "-m", "fakes.serve", "--scenario", "vendor.toml", "--agencies", "vss",
+           "--instant", "--port", str(vendor), "--run-dir", "vendor"]
+    with venv.background(cmd, folder, log) as proc:
+        wait_healthy(f"http://127.0.0.1:{vendor}", 30, process=proc, log=log)
+        cert = venv.run(["certify", "vss", "--base-url", f"http://127.0.0.1:{vendor}", "--ecosystem-port",
+                         str(eco), "--phases", "security,performance", "--rate", "4", "--perf-seconds", "2"],
+                        folder, TMPDIR=str(temp))
+    return Done(cert, folder, {"temp": temp})
+
+
+def _plugin(venv: Venv, root: Path) -> Done:
+    folder = _empty(root)
     (folder / "test_linked_services.py").write_text(_PLUGIN_TEST, encoding="utf-8")
-    temp = tmp_path / "pytest-temp"  # the inner session's tmp_path_factory, not the outer one's
+    temp = root / "pytest-temp"  # the inner session's tmp_path_factory, not the outer one's
     temp.mkdir()
     proc = _call([str(venv.python), "-m", "pytest", "-q"], folder,
                  {**venv.env, "PYTEST_DEBUG_TEMPROOT": str(temp)}, timeout=150)
-    out = _ok(proc)
+    return Done(proc, folder)
+
+
+COMMANDS: dict[str, Callable[[Venv, Path], Done]] = {
+    "run": _run, "fakes_then_load": _fakes_then_load, "certify": _certify, "sim": _sim, "plugin": _plugin,
+}
+
+
+@pytest.fixture(scope="module")
+def done(venv: Venv, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Done]:
+    """Each command of the tests below, all at once (they mostly wait on their compressed clocks and
+    servers: one after another they took about 80 s, together about half)."""
+    roots = {name: tmp_path_factory.mktemp(name) for name in COMMANDS}
+    with ThreadPoolExecutor(len(COMMANDS)) as pool:
+        futures = {name: pool.submit(command, venv, roots[name]) for name, command in COMMANDS.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def test_run_writes_its_report_in_the_current_folder(done: dict[str, Done]) -> None:
+    _report(done["run"].proc, done["run"].folder)
+
+
+def test_sim_writes_its_report_in_the_current_folder(done: dict[str, Done]) -> None:
+    _report(done["sim"].proc, done["sim"].folder)
+
+
+def test_fakes_serve_then_load_against_them(done: dict[str, Done]) -> None:
+    d = done["fakes_then_load"]
+    assert d.notes["stores"]  # the stores: under the current folder
+    _report(d.proc, d.folder)
+    # a prompt stop; uvicorn re-raises the SIGTERM it handled once shut down (-15)
+    assert d.notes["stopped"] in (0, -signal.SIGTERM), d.notes["log"][-3000:]
+
+
+def test_certify_the_reference_vss_passes(done: dict[str, Done]) -> None:
+    cert, folder = done["certify"].proc, done["certify"].folder
+    out = cert.stdout  # two phases of five: at best CONDITIONAL PASS (exit 3), never PASS
+    assert cert.returncode == 3, out[-3000:] + cert.stderr[-3000:]
+    assert re.search(r"^CONDITIONAL PASS — 5 passed, 0 failed, 18 not run of 23", out, re.M), out[-3000:]
+    (where,) = (folder / "runs").glob("certify-vss-*")
+    assert {p.name for p in where.iterdir()} >= {"certificate.html", "certificate.json", "junit.xml"}
+    assert [p.name for p in done["certify"].notes["temp"].iterdir() if p.name.startswith("certify-")] == []
+
+
+def test_the_pytest_plugin_in_a_users_own_suite(done: dict[str, Done]) -> None:
+    out = _ok(done["plugin"].proc)
     assert "2 passed" in out, out[-3000:]
