@@ -110,6 +110,7 @@ class Death(Body):
     status: DeathStatus
     unit_code: str
     registered_on: dt.date
+    cause: str | None = None  # the death notice's cause, copied (decides emergency funeral support)
 
 
 def _register_no(env: Env, db: Connection, kind: str, unit: str, year: int) -> tuple[str, str]:
@@ -233,7 +234,8 @@ def _insert_death(env: Env, db: Connection, body: DeathIn, source: _Source) -> O
                 deceased_sex=notice["deceased_sex"],
                 deceased_birth_date=dt.date.fromisoformat(notice["deceased_birth_date"]),
                 death_date=dt.date.fromisoformat(notice["death_date"]), status=body.status,
-                unit_code=body.unit_code, registered_on=today).model_dump(mode="json")
+                unit_code=body.unit_code, registered_on=today,
+                cause=notice.get("cause")).model_dump(mode="json")
     db.execute("INSERT INTO deaths VALUES (?, ?, ?, ?)",
                (number, body.death_notice_id, pid, dumps(doc)))
     return 201, doc, {"Location": f"/justice/deaths/{number}"}
