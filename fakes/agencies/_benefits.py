@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from sqlite3 import Connection
@@ -23,8 +25,8 @@ from fakes.work import shown
 from scenarios import Scenario
 
 __all__ = [
-    "Benefit", "ClaimIn", "Payment", "Regime", "add_months", "card_validity", "funeral_amount",
-    "payment_schema", "payments_of",
+    "EMERGENCY_CAUSES", "Benefit", "ClaimIn", "Payment", "Regime", "add_months", "card_validity",
+    "funeral_amount", "is_emergency_cause", "merit_lump_sum", "payment_schema", "payments_of",
 ]
 
 
@@ -48,7 +50,24 @@ def card_validity(birth_date: dt.date) -> tuple[dt.date, dt.date]:
     return birth_date, school_end if sixth <= school_end else sixth - dt.timedelta(days=1)
 
 
-Regime = Literal["bhxh_funeral", "social_protection", "merit", "survivor"]
+Regime = Literal["bhxh_funeral", "social_protection", "emergency", "merit", "survivor"]
+
+#: Causes of death that bring emergency funeral support (DOMAIN.md §6: "deaths from disaster,
+#: fire, epidemic, traffic or serious work accident", ND 20/2021 Art. 14 [V]), matched as words
+#: in the death notice's free-text cause (lower case, NFC). Whether a work accident was
+#: "serious" is not checked [U]; "Tai nạn khác" (another accident) does not qualify [U].
+EMERGENCY_CAUSES: tuple[str, ...] = (
+    "tai nạn giao thông", "thiên tai", "hỏa hoạn", "hoả hoạn", "cháy", "dịch bệnh",
+    "tai nạn lao động", "lũ", "bão",
+)  # fmt: skip
+
+
+def is_emergency_cause(cause: str | None) -> bool:
+    """Whether a death notice's ``cause`` is one of :data:`EMERGENCY_CAUSES`."""
+    if not cause:
+        return False
+    text = unicodedata.normalize("NFC", cause).lower()
+    return any(re.search(rf"(?<!\w){re.escape(k)}(?!\w)", text) for k in EMERGENCY_CAUSES)
 
 
 def funeral_amount(scenario: Scenario, regime: Regime, death_date: dt.date) -> tuple[int, float]:
@@ -59,7 +78,23 @@ def funeral_amount(scenario: Scenario, regime: Regime, death_date: dt.date) -> t
     money = scenario.money
     if regime == "social_protection":
         return money.amount_on(money.standard_level, death_date), money.social_funeral_multiple
+    if regime == "emergency":
+        return money.amount_on(money.standard_level, death_date), money.emergency_funeral_multiple
     return money.amount_on(money.base_pay, death_date), money.funeral_base_pay_multiple
+
+
+def merit_lump_sum(scenario: Scenario, death_date: dt.date) -> int | None:
+    """The lump sum to the relatives of a person with merit: ``merit_lump_sum_months`` months of
+    the merit standard level in force on ``death_date`` (DOMAIN.md §6; ND 131/2021 Art. 121).
+
+    ASSUMPTION [U]: the deceased's monthly allowance is one standard level (the figure for a
+    martyr's relative, ND 77/2024); it varies by category. None when the scenario prices none.
+    Raises ValueError when no level is in force on that date.
+    """
+    money = scenario.money
+    if not money.merit_standard:
+        return None
+    return round(money.merit_lump_sum_months * money.amount_on(money.merit_standard, death_date))
 
 
 class ClaimIn(Body):
@@ -85,6 +120,7 @@ class Payment(Body):
     amount_vnd: int | None
     claimant_name: str
     paid_on: dt.date
+    lump_sum_vnd: int | None = None  # merit: months of the merit standard level to the relatives
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +131,7 @@ class _Claim:
     regime: Regime
     unit: int | None
     multiple: float | None
+    lump_sum: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +143,7 @@ class Benefit:
     agency: str
     table: str
     prefix: str
-    regime_of: Callable[[str], Regime | None]
+    regime_of: Callable[[dict[str, Any]], Regime | None]  # of the death record at justice
     priced: bool = True
     dup_code: str = "already_paid"
 
@@ -115,13 +152,14 @@ class Benefit:
         death = await env.read(self.agency, "justice", f"/justice/deaths/{body.death_register_no}")
         if death is None:
             raise Problem(422, "death_not_registered", "justice has no such death record")
-        regime = self.regime_of(death["status"])
+        regime = self.regime_of(death)
         if regime is None:
             raise Problem(422, "not_eligible",
                           f"a deceased with status {death['status']!r} is not paid by {self.agency}")
         death_date = dt.date.fromisoformat(death["death_date"])
         unit, multiple = _price(env, regime, death_date) if self.priced else (None, None)
-        return _Claim(death, regime, unit, multiple)
+        lump = _lump_sum(env, death_date) if regime == "merit" and self.priced else None
+        return _Claim(death, regime, unit, multiple, lump)
 
     def write(self, env: Env, db: Connection, body: ClaimIn, claim: _Claim) -> Out:
         """Store the payment (409 ``dup_code`` when this death is paid already)."""
@@ -139,7 +177,7 @@ class Benefit:
                       death_date=dt.date.fromisoformat(death["death_date"]),
                       status=death["status"], regime=claim.regime, unit_vnd=unit,
                       multiple=multiple, amount_vnd=amount, claimant_name=body.claimant_name,
-                      paid_on=env.clock.today()).model_dump(mode="json")
+                      paid_on=env.clock.today(), lump_sum_vnd=claim.lump_sum).model_dump(mode="json")
         db.execute(f"INSERT INTO {table} VALUES (?, ?, ?)",
                    (pid_, body.death_register_no, dumps(doc)))
         return 201, doc, {}
@@ -148,6 +186,13 @@ class Benefit:
 def _price(env: Env, regime: Regime, death_date: dt.date) -> tuple[int, float]:
     try:
         return funeral_amount(env.scenario, regime, death_date)
+    except ValueError as exc:
+        raise Problem(422, "invalid_date", str(exc)) from None
+
+
+def _lump_sum(env: Env, death_date: dt.date) -> int | None:
+    try:
+        return merit_lump_sum(env.scenario, death_date)
     except ValueError as exc:
         raise Problem(422, "invalid_date", str(exc)) from None
 

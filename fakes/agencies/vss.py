@@ -75,9 +75,9 @@ EXPORT = {"cards": f"SELECT doc FROM cards WHERE {_CARD_SHOWN} ORDER BY card_cod
 router = APIRouter(prefix="/vss", tags=["vss"], responses=PROBLEMS)
 _INSURED: dict[str, Regime] = {"pensioner": "bhxh_funeral", "insured": "bhxh_funeral"}
 _SURVIVOR: dict[str, Regime] = {"pensioner": "survivor", "insured": "survivor"}
-_FUNERAL = Benefit("vss", "funeral_allowances", "MTP", _INSURED.get)
-_SETTLEMENT = Benefit("vss", "survivor_benefits", "TT", _SURVIVOR.get, priced=False,
-                      dup_code="already_settled")
+_FUNERAL = Benefit("vss", "funeral_allowances", "MTP", lambda death: _INSURED.get(death["status"]))
+_SETTLEMENT = Benefit("vss", "survivor_benefits", "TT", lambda death: _SURVIVOR.get(death["status"]),
+                      priced=False, dup_code="already_settled")
 
 
 def _pid_required(schema: dict[str, Any]) -> None:
