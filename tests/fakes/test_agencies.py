@@ -43,6 +43,9 @@ def test_add_months_clamps_to_month_end() -> None:
     ("social_protection", dt.date(2024, 6, 30), 7_200_000),
     ("social_protection", dt.date(2024, 7, 1), 10_000_000),
     ("merit", dt.date(2024, 7, 1), 23_400_000),
+    # DOMAIN.md §6 emergency funeral support, 50 × mức chuẩn: 18 M (2021 level), 25 M (2024 level)
+    ("emergency", dt.date(2024, 6, 30), 18_000_000),
+    ("emergency", dt.date(2024, 7, 1), 25_000_000),
 ])
 def test_funeral_amounts_by_date_of_death(scenario: Scenario, regime: str, day: dt.date,
                                           amount: int) -> None:
@@ -229,6 +232,47 @@ def test_social_funeral_support(api: Api, status: str, death_date: str, amount: 
     assert (pay["amount_vnd"], pay["regime"]) == (amount, regime)
     problem(api.post("portal", "/vss/funeral-allowances", claim), 422, "not_eligible")
     problem(api.post("portal", "/social/funeral-supports", claim), 409, "already_paid")
+
+
+@pytest.mark.parametrize(("status", "cause", "death_date", "amount"), [
+    ("social", "Tai nạn giao thông", "2024-07-01", 25_000_000),   # 50 ×, not 20 × (the highest)
+    ("social", "Tai nạn giao thông", "2024-06-30", 18_000_000),
+    ("none", "Hỏa hoạn", "2025-01-01", 25_000_000),               # no other funeral payer
+])
+def test_emergency_funeral_support_is_50_standard_levels(api: Api, status: str, cause: str,
+                                                         death_date: str, amount: int) -> None:
+    """DOMAIN.md §6: deaths from disaster, fire, epidemic, traffic or serious work accident get
+    ≥ 50 × the standard level (ND 20/2021 Art. 14): 18 M at the 2021 level, 25 M at 2024's."""
+    kt = api.death_record(status, death_date=death_date, cause=cause)
+    assert kt["cause"] == cause
+    claim = {"death_register_no": kt["register_no"], "claimant_name": "Hoa",
+             "claimant_relation": "spouse"}
+    pay = api.ok("portal", "/social/funeral-supports", claim)
+    assert (pay["amount_vnd"], pay["multiple"], pay["regime"]) == (amount, 50, "emergency")
+    assert pay["lump_sum_vnd"] is None
+    problem(api.post("portal", "/vss/funeral-allowances", claim), 422, "not_eligible")
+
+
+def test_no_emergency_support_for_an_ordinary_death_or_one_vss_pays(api: Api) -> None:
+    for status, cause in (("none", "bệnh"), ("none", "Tai nạn khác"), ("pensioner", "Tai nạn giao thông")):
+        kt = api.death_record(status, death_date="2025-01-01", cause=cause)
+        claim = {"death_register_no": kt["register_no"], "claimant_name": "Hoa",
+                 "claimant_relation": "spouse"}
+        problem(api.post("portal", "/social/funeral-supports", claim), 422, "not_eligible")
+
+
+@pytest.mark.parametrize(("death_date", "lump_sum"), [
+    ("2024-06-30", 6_165_000),   # 3 × 2,055,000 (ND 55/2023)
+    ("2024-07-01", 8_367_000),   # 3 × 2,789,000 (ND 77/2024)
+])
+def test_merit_relatives_get_a_3_month_lump_sum(api: Api, death_date: str, lump_sum: int) -> None:
+    """DOMAIN.md §6: a person with merit — funeral allowance at the social-insurance rate (10 ×
+    base pay) plus a lump sum of 3 months' allowance to the relatives (ND 131/2021 Art. 121)."""
+    kt = api.death_record("merit", death_date=death_date, cause="Tai nạn giao thông")
+    claim = {"death_register_no": kt["register_no"], "claimant_name": "Hoa",
+             "claimant_relation": "child"}
+    pay = api.ok("portal", "/social/funeral-supports", claim)
+    assert (pay["regime"], pay["multiple"], pay["lump_sum_vnd"]) == ("merit", 10, lump_sum)
 
 
 def test_idempotent_replay_and_key_reuse(api: Api) -> None:
