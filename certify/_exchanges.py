@@ -5,6 +5,13 @@ the curl reproducer, which must run as written: the identifiers in it are in cle
 synthetic, and the certificate is the vendor's own) and the API key is read from the environment,
 ``$LIENTHONG_KEY`` (the reproducer names whose key it wants). A key that is no caller's (the
 suite's deliberately wrong key) is shown as sent.
+
+A write answered **202 with a work resource** (``Location: /<agency>/work/{id}``, an agency in time,
+CONTRACT.md §13) is followed: the client polls the work resource with the same key until its
+``status`` is ``done`` and the exchange then stands for the write's outcome, ``status`` 201 and
+``response`` the work's ``result`` (the record a 201 would have returned); its evidence shows the
+202 as answered and the work as read. Work not done within ``work_timeout`` seconds, or a work
+resource that cannot be read, leaves the 202 and says why in ``error``.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ PERSONAL = re.compile(r"(?<![\w*])(?:\d{12}|\d{10}|[A-Z]{2}\d{13})(?![\w*])")
 _SHOWN_HEADERS = ("content-type", "location", "idempotent-replayed", "www-authenticate",
                   "retry-after", "x-fault")
 _MAX_BODY = 2000
+_WORK = re.compile(r"/[a-z]+/work/[^/?#]+")
 
 
 def scrub(text: str) -> str:
@@ -65,6 +73,7 @@ class Exchange:
     error: str = ""
     seconds: float = 0.0
     caller: str | None = None  # whose key X-API-Key carries (None: no key, or no caller's key)
+    work: dict[str, Any] | None = None  # a 202's work resource as followed (status: the write's outcome)
 
     @property
     def code(self) -> str | None:
@@ -97,9 +106,13 @@ class Exchange:
         return {"request": {"method": self.method, "url": scrub(self.url), "headers": headers,
                             **({"caller": self.caller} if self.caller else {}),
                             "body": _truncate(scrub_doc(self.body))},
-                "response": {"status": self.status,
+                "response": {"status": self.status if self.work is None else self.work["answered"],
                              "headers": {k: scrub(v) for k, v in self.response_headers.items()},
-                             "body": _truncate(scrub_doc(self.response)),
+                             "body": _truncate(scrub_doc(self.response if self.work is None
+                                                         else self.work["accepted"])),
+                             **({"work": _truncate(scrub_doc({k: v for k, v in self.work.items()
+                                                              if k not in ("answered", "accepted")}))}
+                                if self.work is not None else {}),
                              **({"error": scrub(self.error)} if self.error else {})},
                 "curl": self.curl()}
 
@@ -113,10 +126,11 @@ class Client:
     """Calls one base URL with the scenario's keys; every exchange goes to ``log``."""
 
     def __init__(self, base_url: str, keys: dict[str, str], *, timeout: float = 10.0,
-                 record: bool = True) -> None:
+                 record: bool = True, work_timeout: float = 60.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.keys = keys
         self.timeout = timeout
+        self.work_timeout = work_timeout
         self.record = record
         self.log: list[Exchange] = []
         self._lock = threading.Lock()
@@ -156,11 +170,41 @@ class Client:
                 ex.response = r.text[:_MAX_BODY]
         except httpx.HTTPError as exc:
             ex.error = f"{type(exc).__name__}: {exc}"
+        if method == "POST" and ex.status == 202:
+            self._follow_work(ex, key=api_key)
         ex.seconds = time.perf_counter() - start
         if self.record:
             with self._lock:
                 self.log.append(ex)
         return ex
+
+    def _follow_work(self, ex: Exchange, key: str | None) -> None:
+        """Poll a 202's work resource until done (CONTRACT.md §13): ``ex`` becomes the write's
+        outcome (201 and the record), or keeps its 202 and says in ``error`` why not."""
+        location = ex.response_headers.get("location", "")
+        path = location[len(self.base_url):] if location.startswith(self.base_url) else location
+        if not _WORK.fullmatch(path) or not isinstance(ex.response, dict):
+            return  # another 202 (a portal dossier): the check reads it itself
+        deadline, pause, polls = time.monotonic() + self.work_timeout, 0.02, 0
+        doc: Any = ex.response
+        while True:
+            polls += 1
+            r = self.call("GET", path, key=key) if key is not None else self.call("GET", path)
+            doc = r.response
+            if r.status != 200 or not isinstance(doc, dict):
+                ex.error = f"work resource {path}: GET answered {r.status} {r.code or r.error}"
+                return
+            if doc.get("status") == "done" or time.monotonic() > deadline:
+                break
+            time.sleep(pause)
+            pause = min(pause * 1.5, 0.5)
+        if doc.get("status") != "done" or not isinstance(doc.get("result"), dict):
+            ex.error = f"work resource {path} not done after {self.work_timeout:g} s " \
+                f"(status {doc.get('status')!r})"
+            return
+        ex.work = {"answered": ex.status, "accepted": ex.response, "location": path, "polls": polls,
+                   "status": "done", "completed_at": doc.get("completed_at")}
+        ex.status, ex.response = 201, doc["result"]
 
     def get(self, path: str, caller: str | None = None, **kw: Any) -> Exchange:
         return self.call("GET", path, caller=caller, **kw)

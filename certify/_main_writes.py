@@ -44,6 +44,12 @@ class Write:
     unique_code: str | None
     status: int = 201
     one_record: Proof | None = None
+    work: bool = False  # may be answered 202 with a work resource instead (CONTRACT.md §13)
+
+    @property
+    def accepted(self) -> tuple[int, ...]:
+        """The statuses that accept the write: ``status``, and 202 where the agency may work in time."""
+        return (self.status, 202) if self.work else (self.status,)
 
 
 def _ago(ctx: Ctx, days: int) -> dt.date:
@@ -139,12 +145,15 @@ WRITES: dict[str, Write] = {
                     one_record=_one_certificate),
     "justice": Write("/justice/births", "portal", _justice,
                      lambda ctx, b: dict(b, child_name="Phạm Gia Bảo"), "register_no",
-                     "already_registered"),
-    "police": Write("/police/pids", "portal", _police, _police_vary, "request_id", "already_issued"),
+                     "already_registered", work=True),
+    "police": Write("/police/pids", "portal", _police, _police_vary, "request_id", "already_issued",
+                    work=True),
     "vss": Write("/vss/child-cards", "portal", _vss,
-                 lambda ctx, b: dict(b, initial_care_facility="01002"), "card_id", "already_issued"),
+                 lambda ctx, b: dict(b, initial_care_facility="01002"), "card_id", "already_issued",
+                 work=True),
     "social": Write("/social/funeral-supports", "portal", _social,
-                    lambda ctx, b: dict(b, claimant_name="Đỗ Thị Mai"), "payment_id", "already_paid"),
+                    lambda ctx, b: dict(b, claimant_name="Đỗ Thị Mai"), "payment_id", "already_paid",
+                    work=True),
     "portal": Write("/portal/dossiers", "desk", _portal,
                     lambda ctx, b: dict(b, applicant_name="Đỗ Thị Mai"), "id", None, status=202,
                     one_record=_one_dossier),
