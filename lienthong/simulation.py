@@ -9,7 +9,8 @@ Typer commands in :mod:`lienthong.commands.sim` only parse, show progress and pr
 
 ``dask`` runs the replications (every capacity's, when sizing) on a Dask cluster instead of the
 local process pool: ``"local"`` starts a ``LocalCluster`` of ``workers`` processes on 127.0.0.1
-for the run, an address (``tcp://host:8786``) uses that scheduler's workers. The results are the
+for the run, an address (``tcp://host:8786``) uses that scheduler's workers (given up on when it
+cannot be reached, or has no worker, within ``dask_timeout`` seconds). The results are the
 same as the local pool's with the same seed; the manifest's ``executor`` says where it ran.
 """
 
@@ -65,6 +66,7 @@ def simulate(
     argv: list[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
     dask: str | None = None,
+    dask_timeout: float = 10.0,
 ) -> SimOutcome:
     """Runs the twin's replications and writes ``out/<run id>/`` with its report.
 
@@ -91,7 +93,8 @@ def simulate(
         "records": records,
     }
     keep = _expected_dossiers(scenario, days) <= _KEEP_LIMIT
-    with open_executor(dask, workers) as executor:  # a bad Dask address fails before the run folder
+    # a bad Dask address fails before the run folder
+    with open_executor(dask, workers, timeout=dask_timeout) as executor:
         run = start_run(scenario, kind="sim", root=out, argv=argv, source=scenario_name, settings=settings)
         run.update(executor=executor.description)
         summary = sim.run_replications(
@@ -138,6 +141,7 @@ def size_capacity(
     argv: list[str] | None = None,
     progress: Callable[[Any], None] | None = None,
     dask: str | None = None,
+    dask_timeout: float = 10.0,
 ) -> SizeOutcome:
     """Finds the smallest capacity meeting ``target`` and writes ``out/<run id>/`` with the curve.
 
@@ -160,7 +164,8 @@ def size_capacity(
         "replications": reps,
         "workers": workers,
     }
-    with open_executor(dask, workers) as executor:  # a bad Dask address fails before the run folder
+    # a bad Dask address fails before the run folder
+    with open_executor(dask, workers, timeout=dask_timeout) as executor:
         run = start_run(scenario, kind="size", root=out, argv=argv, source=scenario_name, settings=settings)
         run.update(executor=executor.description)
         result = size(

@@ -56,6 +56,9 @@ _DASK = typer.Option(None, "--dask", metavar="ADDRESS",
                      help="Run the replications on Dask: 'local' (a LocalCluster of --workers processes) "
                           "or a scheduler's address, e.g. tcp://10.0.0.5:8786 (its workers; --workers "
                           "unused). Needs the 'dask' extra. Default: a local process pool.")
+_DASK_TIMEOUT = typer.Option(10.0, "--dask-timeout", min=0.1, metavar="SECONDS",
+                             help="With --dask ADDRESS: give up (exit 2) when the scheduler cannot be "
+                                  "reached, or no worker joins it, within this many seconds.")
 
 
 def sim_cmd(
@@ -68,12 +71,13 @@ def sim_cmd(
     records: bool = _RECORDS,
     all_records: bool = _ALL_RECORDS,
     dask: str | None = _DASK,
+    dask_timeout: float = _DASK_TIMEOUT,
 ) -> None:
     """Simulate a scenario with the digital twin: do the services meet their deadlines?"""
     with _running("replications", total=replications) as bar:
         outcome = simulate(scenario, days=days, replications=replications, workers=workers, out=out,
                            seed=seed, records="all" if all_records else records,
-                           progress=bar.done, dask=dask)  # fmt: skip
+                           progress=bar.done, dask=dask, dask_timeout=dask_timeout)  # fmt: skip
     _print_report(outcome.report, outcome.run)
     raise typer.Exit(outcome.report.exit_code)
 
@@ -89,12 +93,13 @@ def size_cmd(
     out: Path = _OUT,
     seed: int | None = _SEED,
     dask: str | None = _DASK,
+    dask_timeout: float = _DASK_TIMEOUT,
 ) -> None:
     """Find the smallest desks/servers per agency meeting a target, and show the capacity curve."""
     with _running("capacities run") as bar:
         outcome = size_capacity(scenario, target=target, agencies=agency or None, confidence=confidence,
                                 days=days, replications=replications, workers=workers, out=out, seed=seed,
-                                progress=bar.advance, dask=dask)  # fmt: skip
+                                progress=bar.advance, dask=dask, dask_timeout=dask_timeout)  # fmt: skip
     _print_curve(outcome)
     raise typer.Exit(0 if outcome.result.feasible else 1)
 

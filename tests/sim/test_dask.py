@@ -229,10 +229,10 @@ def test_an_unreachable_scheduler_exits_2_naming_it(tmp_path: Path) -> None:
         address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
     out = tmp_path / "runs"
     done = _lienthong(["sim", toml_at(tmp_path, TINY, "tiny.toml"), "-r", "2", "--dask", address,
-                       "--out", str(out)])  # fmt: skip
+                       "--dask-timeout", "1.5", "--out", str(out)])  # fmt: skip
     assert done.returncode == 2, done.stdout[-3000:] + done.stderr[-3000:]
     message = " ".join(done.stderr.split())
-    assert f"cannot connect to the Dask scheduler at {address} within 10 s" in message
+    assert f"cannot connect to the Dask scheduler at {address} within 1.5 s" in message
     assert not out.exists() or not any(out.iterdir())  # no run folder for a run that never started
 
 
