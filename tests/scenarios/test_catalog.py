@@ -11,10 +11,13 @@ from scenarios import catalog, dump, load, loads
 from scenarios.demand import calendar_for, daily_event_rates, minute_to_datetime, working_days_per_year
 from scenarios.errors import ScenarioError
 from scenarios.loader import CATALOG_DIR
-from scenarios.model import Service
+from scenarios.model import Service, live_task_problems
 from sim.arrivals import arrivals
 
 NAMES = catalog()
+# What-ifs the twin alone runs (a step task "twin:…" the fakes do not serve): their own steps and
+# variants on top of their base.
+TWIN_ONLY = tuple(n for n in NAMES if "twin-only" in load(n).meta.tags)
 # Scenarios of the TTLT 05/2015 era (before Decree 63/2024, DOMAIN.md §1): hanoi-2022 and the 2021
 # incidents built on it.
 TTLT_ERA = ("hanoi-2022", "incident-f1-slow-pid", "incident-f7-outage")
@@ -51,6 +54,9 @@ def test_every_file_loads_with_its_own_name_and_round_trips(name: str) -> None:
 def test_derived_files_are_short_extends(name: str) -> None:
     raw = tomllib.loads((CATALOG_DIR / f"{name}.toml").read_text(encoding="utf-8"))
     assert raw["extends"] in NAMES
+    if name in TWIN_ONLY:  # a twin-only what-if adds its own steps and variants
+        assert live_task_problems(load(name))
+        return
     assert "steps" not in raw  # workflows come from the base
     # ... but for the era's limits and codes, under a legal basis of its own
     for svc in raw.get("services", {}).values():
@@ -115,7 +121,8 @@ def test_every_scenario_names_its_legal_basis(name: str) -> None:
         assert named <= set(s.assumptions)
     else:
         assert s.meta.legal_basis.startswith("Decree 63/2024/NĐ-CP")
-        assert (birth.deadline_wd, birth.verification_deadline_wd, birth.tthc_code) == (3, 5, "2.002621")
+        code = "3.000722" if name == "hanoi-cancuoc" else "2.002621"  # the 2025-26 code, DOMAIN.md §5
+        assert (birth.deadline_wd, birth.verification_deadline_wd, birth.tthc_code) == (3, 5, code)
         # only a what-if for the 2036 Dragon year sits in dates before Decree 63
         assert s.calendar.start >= date(2024, 7, 1) or name == "hanoi-dragon-year"
 
@@ -195,6 +202,34 @@ def test_a_variant_limit_shorter_with_verification_is_refused() -> None:
         loads(text, base_dir=CATALOG_DIR)
 
 
+def test_f4_first_day_has_the_526_commune_structure() -> None:
+    """DOMAIN.md §7: 526 commune-level units under 30 districts from 01/01/2025 [V]; 126 and no
+    district level from 01/07/2025. F4's run starts Mon 30/06/2025, the last day of the former."""
+    s = load("incident-f4-cutover")
+    assert s.calendar.start == date(2025, 6, 30)
+    assert (s.region.units, s.region.districts, s.region.communes) == ("counts", 30, 526)
+    assert "f4_structure" in s.assumptions
+    assert s.agencies == load("hanoi-baseline").agencies
+
+
+def test_cancuoc_variant_and_the_new_codes() -> None:
+    """DOMAIN.md §2 (G1-D: G1-A plus a căn cước card for a child under 6 [U]) and §5 (3.000722,
+    the birth group with căn cước; 2.002913, the new e-linked death group [V]). The twin alone
+    runs it: the căn cước step's task is twin-only. Its arrival stream has ~10 % G1-D dossiers."""
+    s = load("hanoi-cancuoc")
+    birth = s.services["birth"]
+    g1d = birth.variants["ks_tt_bhyt_cc"]
+    assert g1d.code == "G1-D" and g1d.steps == ("ks", "pid", "tt", "bhyt", "cc")
+    assert (birth.tthc_code, s.services["death"].tthc_code) == ("3.000722", "2.002913")
+    assert s.steps["cc"].agency == "police" and s.steps["cc"].after == ("pid",)
+    assert [k for k, _ in live_task_problems(s)] == ["steps.cc.task"]
+    assert s.calendar.start >= date(2026, 9, 1)  # NĐ 301/2026's new forms (DOMAIN.md §1) [U]
+    stream = arrivals(s, days=14)
+    births = stream[stream["service"] == 0]
+    share = float((births["variant"] == list(birth.variants).index("ks_tt_bhyt_cc")).mean())
+    assert births.size > 3000 and share == pytest.approx(0.10, abs=0.02)
+
+
 def test_tet_closure_and_surge() -> None:
     s = load("hanoi-tet")
     cal = calendar_for(s)
@@ -227,6 +262,10 @@ def test_extends_keeps_untouched_base_values() -> None:
     base = load("hanoi-baseline")
     for name in NAMES:
         s = load(name)
+        if name in TWIN_ONLY:
+            assert set(base.steps) < set(s.steps)
+            assert all(s.steps[k] == v for k, v in base.steps.items())
+            continue
         assert s.steps == base.steps
         assert {k: _sans_era(v) for k, v in s.services.items()} == {
             k: _sans_era(v) for k, v in base.services.items()}
