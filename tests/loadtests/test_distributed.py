@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +44,11 @@ SPEED = 1440 * 60 / 6.0  # a scenario day in 6 s
 MASTER, SOURCES = "127.0.0.2", ("127.0.0.3", "127.0.0.4")
 
 
-def test_two_workers_split_the_stream_by_index_and_reconcile(tmp_path: Path) -> None:
+def _two_local_workers(tmp_path: Path) -> Any:
     s = scenarios.load("hanoi-baseline")
     handle = start_subprocess(s, tmp_path / "fakes", speed=SPEED)
     try:
-        out = run_load(
+        return run_load(
             "hanoi-baseline",
             handle.base_url,
             workers=2,
@@ -59,6 +60,38 @@ def test_two_workers_split_the_stream_by_index_and_reconcile(tmp_path: Path) -> 
         )
     finally:
         _stop(handle)
+
+
+def _across_hosts(tmp_path: Path) -> tuple[_Cluster, LoadConfig, set[str], set[str], list[int]]:
+    """The cluster as it ended, the run's settings, the addresses listening on and connected to its
+    master's port while it ran, and the processes' exit codes."""
+    handle = start_subprocess(scenarios.load("hanoi-baseline"), tmp_path / "fakes", speed=SPEED, instant=True)
+    try:
+        cluster = _Cluster(tmp_path, handle.base_url)
+        try:
+            cfg = cluster.config_once_started()
+            listening, peers = _peers(cluster.port)
+            codes = cluster.wait()
+        finally:
+            cluster.kill_all()
+    finally:
+        _stop(handle)
+    return cluster, cfg, listening, peers, codes
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The two runs that must complete, at once (they wait on the compressed clock far more than
+    they compute): 2 workers under one ``--workers 2`` master, and master and workers as separate
+    CLI processes on distinct loopback addresses."""
+    with ThreadPoolExecutor(2) as pool:
+        local = pool.submit(_two_local_workers, tmp_path_factory.mktemp("local"))
+        hosts = pool.submit(_across_hosts, tmp_path_factory.mktemp("hosts"))
+        return {"local": local.result(), "hosts": hosts.result()}
+
+
+def test_two_workers_split_the_stream_by_index_and_reconcile(both: dict[str, Any]) -> None:
+    out = both["local"]
     merged = merge(out.path / "load")
     assert merged.workers == 2
     shares = [json.loads((out.path / "load" / f"worker-{w}.json").read_text()) for w in (0, 1)]
@@ -179,16 +212,8 @@ def _shares(cfg: LoadConfig) -> tuple[Any, list[Any]]:
     return full, [split_by_index(full, 2, i) for i in (0, 1)]
 
 
-def test_master_and_workers_on_distinct_addresses_split_by_index_and_reconcile(
-    fakes: Handle, tmp_path: Path
-) -> None:
-    cluster = _Cluster(tmp_path, fakes.base_url)
-    try:
-        cfg = cluster.config_once_started()
-        listening, peers = _peers(cluster.port)
-        codes = cluster.wait()
-    finally:
-        cluster.kill_all()
+def test_master_and_workers_on_distinct_addresses_split_by_index_and_reconcile(both: dict[str, Any]) -> None:
+    cluster, cfg, listening, peers, codes = both["hosts"]
     assert codes == [0, 0, 0], cluster.text(0)[-3000:] + cluster.text(1)[-2000:]
     assert listening == {MASTER}
     assert set(SOURCES) <= peers, peers  # each worker's connection came from its own address
