@@ -31,6 +31,9 @@ class Merged:
         self.submissions: list[dict[str, Any]] = []
         self.workers = 0
         self.end_minute = float("nan")
+        #: non-dossier traffic (``extra`` surges, loadtests._traffic): its requests and counters
+        self.traffic: npt.NDArray[np.void] = np.zeros(0, REQUEST_DTYPE)
+        self.traffic_driver: dict[str, float] = {}
 
 
 def merge(folder: str | Path) -> Merged:
@@ -39,14 +42,19 @@ def merge(folder: str | Path) -> Merged:
     stems = sorted(p.with_suffix("") for p in folder.glob("worker-*.json"))
     if not stems:
         raise FileNotFoundError(f"no worker results in {folder} (did the load process fail?)")
-    js, rs, ss = [], [], []
+    js, rs, ss, ts = [], [], [], []
     for stem in stems:
         with np.load(stem.with_suffix(".npz")) as data:
             js.append(data["journeys"])
             rs.append(data["requests"])
             ss.append(data["steps"])
+            if "traffic" in data.files:
+                ts.append(data["traffic"])
         doc = json.loads(stem.with_suffix(".json").read_text(encoding="utf-8"))
         out.submissions += doc["submissions"]
+        for k, v in doc.get("traffic", {}).items():
+            out.traffic_driver[k] = max(out.traffic_driver.get(k, 0), v) if k.endswith("_s") \
+                else out.traffic_driver.get(k, 0) + v
         if doc.get("end_minute") is not None:
             end = float(doc["end_minute"])
             out.end_minute = end if math.isnan(out.end_minute) else max(out.end_minute, end)
@@ -55,8 +63,16 @@ def merge(folder: str | Path) -> Merged:
     out.journeys = np.sort(np.concatenate(js), order="dossier")
     out.requests = np.concatenate(rs)
     out.steps = np.concatenate(ss)
+    if ts:
+        out.traffic = np.concatenate(ts)
     out.workers = len(stems)
     return out
+
+
+def _counts(status: npt.NDArray[Any]) -> dict[str, int]:
+    """``{status: how many}`` (0: no answer), most frequent first."""
+    codes, n = np.unique(status, return_counts=True)
+    return {str(k): int(v) for k, v in sorted(zip(codes, n, strict=True), key=lambda kv: -kv[1])}
 
 
 def http_metrics(requests: npt.NDArray[np.void]) -> dict[str, Any]:
@@ -64,7 +80,8 @@ def http_metrics(requests: npt.NDArray[np.void]) -> dict[str, Any]:
 
     ``latency_ms`` is ``end - intended`` (coordinated-omission-safe: time lost before a request
     could start counts), ``service_ms`` is ``end - start``; ``errors`` counts requests the
-    journey did not expect (5xx, timeouts, unexpected 4xx).
+    journey did not expect (5xx, timeouts, unexpected 4xx), by kind with their statuses
+    (``error_status``, 0 = no answer).
     """
     lat = (requests["end"] - requests["intended"]) * 1000.0
     svc = (requests["end"] - requests["start"]) * 1000.0
@@ -76,9 +93,7 @@ def http_metrics(requests: npt.NDArray[np.void]) -> dict[str, Any]:
         "latency_ms": summary(lat, "ms"),
         "service_ms": summary(svc, "ms"),
         "by_kind": {},
-        "status": {
-            str(k): int(v) for k, v in zip(*np.unique(requests["status"], return_counts=True), strict=True)
-        },
+        "status": _counts(requests["status"]),
     }
     for code, kind in enumerate(REQUEST_KINDS):
         sel = requests["kind"] == code
@@ -86,6 +101,7 @@ def http_metrics(requests: npt.NDArray[np.void]) -> dict[str, Any]:
             out["by_kind"][kind] = {
                 "requests": int(sel.sum()),
                 "errors": int(bad[sel].sum()),
+                "error_status": _counts(requests["status"][sel & bad]),
                 "latency_ms": summary(lat[sel], "ms"),
                 "service_ms": summary(svc[sel], "ms"),
             }

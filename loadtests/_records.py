@@ -19,6 +19,8 @@ REQUEST_KINDS = (
     "portal.submit",
     "portal.status",
     "other",
+    "traffic.vneid_traffic",  # non-dossier traffic (loadtests._traffic), in its own table
+    "traffic.residence_registration",
 )
 
 REQUEST_DTYPE = np.dtype(

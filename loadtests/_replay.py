@@ -26,6 +26,7 @@ from loadtests._config import LoadConfig
 from loadtests._http import Caller
 from loadtests._payloads import CitizenPayloads
 from loadtests._records import REQUEST_DTYPE, Table
+from loadtests._traffic import MAX_REQUESTS, TrafficRunner, traffic_share
 from loadtests.driver import OpenModelDriver, wall_offsets
 from loadtests.journeys import INCOMPLETE, JourneyRunner, ScenarioClock
 from loadtests.results import stream_of
@@ -56,6 +57,10 @@ class Prepared:
                          origin=cfg.health_url if role == "hospital" else "")
             for role in ROLES
         }
+        self.traffic = traffic_share(self.scenario, full, cfg.days, cfg.workers, worker_index,
+                                     cfg.shift_minutes)
+        self.traffic_log = Table(REQUEST_DTYPE, 1024)
+        self.traffic_runner = self._traffic_runner(session, full) if self.traffic.size else None
         t0 = cfg.t0 if cfg.t0 > 0 else await_go(cfg.go_file) if cfg.go_file else time.time() + 1.0
         self.clock = ScenarioClock(t0=t0, speed=cfg.speed)
         self.deadline = max(t0, time.time()) + cfg.max_seconds
@@ -73,6 +78,17 @@ class Prepared:
             seed=worker_index,
             horizon=float(self.clock.wall(cfg.days * 1440.0 + cfg.shift_minutes)),
         )
+
+    def _traffic_runner(self, session: Any, full: Any) -> TrafficRunner:
+        """Non-dossier traffic (``extra`` surges): the desk at the portal, the portal's key at
+        police (its own ``base_url`` when the scenario names one), in their own request table."""
+        cfg, police = self.cfg, self.scenario.agencies.get("police")
+        origin = police.base_url if police is not None and police.base_url else ""
+        callers = {"desk": Caller(session, _key(cfg, "desk"), self.traffic_log, cfg.request_timeout_s),
+                   "portal": Caller(session, _key(cfg, "portal"), self.traffic_log, cfg.request_timeout_s,
+                                    origin=origin or "")}
+        pids = [self.payloads.applicant_pid(a) for a in full[:512]]
+        return TrafficRunner(self.traffic, callers, pids, cfg.run_tag)
 
     def _supplement_fn(self, rng: random.Random) -> Any:
         """When an incomplete dossier is resubmitted complete (wall time), or None if never: as
@@ -145,18 +161,38 @@ def replay(p: Prepared, report: Callable[[Prepared, OpenModelDriver], None] | No
         max_in_flight=min(200_000, max(1000, 4 * cfg.concurrency, int(p.share.size))),
     )
     ticker = gevent.spawn(_progress, p, driver, report) if cfg.progress or report is not None else None
+    side = _traffic_driver(p)
+    extra = gevent.spawn(side.run, p.clock.t0) if side is not None else None
     try:
         stats = driver.run(p.clock.t0)
+        if extra is not None:
+            extra.join(timeout=max(0.0, p.deadline - time.time()) + 5)
     except gevent.GreenletExit:
         # Locust stopped the user (``-t`` ran out, or the UI's stop): keep what was recorded.
-        _write(p, {**driver.stats.as_dict(), "interrupted": 1})
+        _write(p, {**driver.stats.as_dict(), "interrupted": 1}, side)
         raise
     finally:
         if ticker is not None:
             ticker.kill()
+        if extra is not None:
+            extra.kill()
     if cfg.progress:
         _emit(p, driver, final=True)
-    return _write(p, stats.as_dict())
+    return _write(p, stats.as_dict(), side)
+
+
+def _traffic_driver(p: Prepared) -> OpenModelDriver | None:
+    """The open-model driver of this worker's non-dossier traffic (None without any): its own
+    schedule and counters, within the same time bound as the dossiers'."""
+    if p.traffic_runner is None:
+        return None
+    return OpenModelDriver(
+        wall_offsets(p.traffic["minute"], p.cfg.speed),
+        p.traffic_runner,
+        max_seconds=max(1.0, p.deadline - max(p.clock.t0, time.time())),
+        drain_s=p.cfg.drain_s,
+        max_in_flight=min(MAX_REQUESTS, max(1000, 4 * p.cfg.concurrency)),
+    )
 
 
 def _progress(p: Prepared, driver: OpenModelDriver,
@@ -187,12 +223,13 @@ def _emit(p: Prepared, driver: OpenModelDriver, final: bool = False) -> None:
     sys.stdout.flush()
 
 
-def _write(p: Prepared, driver_stats: dict[str, Any]) -> dict[str, Any]:
+def _write(p: Prepared, driver_stats: dict[str, Any], side: OpenModelDriver | None = None) -> dict[str, Any]:
     out = Path(p.cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"worker-{p.worker_index}"
     np.savez(
-        stem.with_suffix(".npz"), journeys=p.runner.rows, requests=p.log.rows(), steps=p.runner.steps.rows()
+        stem.with_suffix(".npz"), journeys=p.runner.rows, requests=p.log.rows(), steps=p.runner.steps.rows(),
+        traffic=p.traffic_log.rows(),
     )
     r = p.runner
     unanswered = sorted(i for i in r.docs if i not in r.ids and r.rows[i]["outcome"] != INCOMPLETE)
@@ -206,6 +243,8 @@ def _write(p: Prepared, driver_stats: dict[str, Any]) -> dict[str, Any]:
         "driver": driver_stats,
         "submissions": submissions,
         "arrivals": int(p.share.size),
+        # non-dossier traffic (extra surges), apart from the dossiers' driver counters
+        "traffic": {"planned": int(p.traffic.size), **(side.stats.as_dict() if side is not None else {})},
         "end_minute": float(p.clock.minute(time.time())),
     }
     stem.with_suffix(".json").write_text(json.dumps(summary), encoding="utf-8")

@@ -117,18 +117,40 @@ def test_f4_cutover_errors_slow_civil_status_until_the_system_settles(runs: dict
     assert out.metrics["outcomes"]["rejected"] == 0  # 5xx are retried, never a refusal
 
 
-def test_f5_surge_floods_the_portal_then_the_backlog_drains(runs: dict[str, RunOutcome]) -> None:
+def _traffic(out: RunOutcome, extra: str) -> dict[str, Any]:
+    t = out.metrics["traffic"]
+    assert t["driver"]["planned"] == t["driver"]["started"] > 0, t["driver"]
+    assert not t["driver"].get("dropped") and not t["driver"].get("not_sent"), t["driver"]
+    return dict(t["by_kind"][extra])
+
+
+def _calm_window_dossiers(out: RunOutcome, name: str) -> tuple[int, int]:
+    """Dossiers in the surge's window, and the same stream's without the surge."""
+    s, w = scenarios.load(name), _window(out)
+    calm = s.model_copy(update={"faults": tuple(f for f in s.faults if f.kind != "surge")})
+    stream = arrivals(calm, days=out.metrics["days"], multiplier=out.metrics["multiplier"])
+    inside = (stream["submitted"] >= w["start_minute"]) & (stream["submitted"] < w["end_minute"])
+    return int(w["arrivals"]["during"]), int(np.count_nonzero(inside))
+
+
+def test_f5_vneid_traffic_floods_the_portal_then_the_backlog_drains(runs: dict[str, RunOutcome]) -> None:
+    """F5's spike is VNeID traffic on the portal, not dossiers: as many dossiers in the window as
+    without it, and (10 − 1) × the evening's dossiers in status look-ups counted apart."""
     out, s = runs["incident-f5-vneid-surge"], scenarios.load("incident-f5-vneid-surge")
     w = _window(out)
     lat = w["submit_latency_p95_ms"]
     assert lat["during"] >= 10 * lat["before"] and lat["after"] < lat["during"] / 10, lat
-    # the surge: far more arrivals in the window than the same stream without it
-    calm = s.model_copy(update={"faults": tuple(f for f in s.faults if f.kind != "surge")})
-    stream = arrivals(calm, days=out.metrics["days"], multiplier=out.metrics["multiplier"])
-    expected = np.count_nonzero(
-        (stream["submitted"] >= w["start_minute"]) & (stream["submitted"] < w["end_minute"])
-    )
-    assert w["arrivals"]["during"] >= 3 * expected, (w["arrivals"], expected)
+    during, calm = _calm_window_dossiers(out, "incident-f5-vneid-surge")
+    assert during == calm, (w["arrivals"], calm)  # the spike adds no dossier
+    (surge,) = [f for f in s.faults if f.kind == "surge"]
+    t = _traffic(out, "vneid_traffic")
+    stream = arrivals(s, days=out.metrics["days"], multiplier=out.metrics["multiplier"])
+    window = np.count_nonzero((stream["submitted"] >= surge.start) & (stream["submitted"] < surge.end))
+    assert abs(t["requests"] - (surge.factor - 1) * window) <= 1, (t, window)
+    # answered as a look-up of nothing (404) or refused by the injected maintenance page (503)
+    assert set(t["status"]) <= {"404", "503", "0"} and int(t["status"].get("404", 0)) > 0, t["status"]
+    assert "vneid_traffic" not in out.metrics["http"]["by_kind"] and "traffic" not in str(
+        out.metrics["http"]["by_kind"])
     assert w["backlog"]["peak"] > w["backlog"]["at_start"]
 
 
@@ -141,6 +163,17 @@ def test_f6_false_not_found_refusals_are_named(runs: dict[str, RunOutcome]) -> N
     rejected = _window(out)["rejected"]
     assert sum(rejected.values()) == len(refused) and rejected["during"] >= 0.8 * len(refused)
     assert out.exit_code == 1
+
+
+def test_f6_residence_rush_is_police_traffic_not_dossiers(runs: dict[str, RunOutcome]) -> None:
+    """F6's rush is standalone residence registrations: citizen look-ups at police, (3 − 1) × the
+    window's dossiers, counted apart; the window's dossiers are the stream without the rush."""
+    out = runs["incident-f6-residence-deadline-surge"]
+    during, calm = _calm_window_dossiers(out, "incident-f6-residence-deadline-surge")
+    assert during == calm
+    t = _traffic(out, "residence_registration")
+    assert abs(t["requests"] - 2 * calm) <= 1, (t, calm)
+    assert set(t["status"]) <= {"200", "404"}, t["status"]  # a person, or none (also falsely, F6)
 
 
 def test_f7_outage_backlog_rises_then_drains(runs: dict[str, RunOutcome]) -> None:
