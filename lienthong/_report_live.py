@@ -24,6 +24,7 @@ from lienthong._comparison import (
 )
 from lienthong._plots_live import plot_all
 from lienthong.report import Cell, Check, Figure, KeyFigure, Report, Section, Table, evaluate_thresholds
+from loadtests._traffic import traffic_section
 from loadtests.journeys import OUTCOMES, ScenarioClock, journey_metrics
 from loadtests.reconcile import Reconciliation
 from loadtests.results import LiveRun, LoadConfig, Merged, http_metrics, incident_windows, stream_of
@@ -143,10 +144,26 @@ def _checks(m: _Measured) -> list[Check]:
               + (f" ({m.outcomes['open']} open: in work at the desks)" if m.outcomes.get("open") else ""),
               group="reconciliation"),
         *_lag_check(m),
+        *_traffic_check(m),
         Check("open-model driver kept the schedule", not d.get("dropped") and not d.get("not_sent"),
               f"{int(d.get('dropped', 0))} dropped, {int(d.get('not_sent', 0))} not sent, "
               f"{int(d.get('late', 0))} started > 50 ms late", group="driver"),
     ]
+
+
+def _traffic_check(m: _Measured) -> list[Check]:
+    """The scenario's non-dossier traffic (``extra`` surges), counted apart from the dossiers."""
+    t = traffic_section(m.merged)
+    if not t:
+        return []
+    d, kinds = t["driver"], t["by_kind"]
+    told = "; ".join(
+        f"{k} {v['requests']} requests ({', '.join(f'{s}: {n}' for s, n in v['status'].items())})"
+        for k, v in kinds.items())
+    sent = f"{int(d.get('started', 0))} of {int(d.get('planned', 0))} sent"
+    return [Check("non-dossier traffic sent as planned", not d.get("dropped") and not d.get("not_sent"),
+                  f"{sent}, not dossiers: {told or 'none'}",
+                  group="driver", blocking=False)]
 
 
 def _failures(m: _Measured) -> str:
@@ -172,6 +189,7 @@ def _metrics_doc(m: _Measured) -> dict[str, Any]:
         "outcomes": m.outcomes,
         "driver": m.merged.driver,
         "http": m.http,
+        "traffic": traffic_section(m.merged),  # extra surges' non-dossier requests, apart from "http"
         "journeys": m.journeys,
         "reconciliation": m.rec.as_dict(),
         "ecosystem": live.ecosystem,
