@@ -53,7 +53,8 @@ from scenarios.demand import calendar_for, daily_event_rates, event_minutes, sta
 from scenarios.model import DEATH_STATUSES, SURGE_EXTRA, Scenario
 from sim.records import ARRIVAL_DTYPE, NO_STATUS, SERVICES
 
-__all__ = ["TRAFFIC_DTYPE", "arrivals", "life_events", "split_by_index", "traffic"]
+__all__ = ["DESK_WORK_DTYPE", "EXTRA_DESK_WORK", "TRAFFIC_DTYPE", "arrivals", "desk_work", "life_events",
+           "split_by_index", "traffic"]
 
 LEGAL_LAG_DAYS = {"birth": 60.0, "death": 15.0}
 _DAY = 1440.0
@@ -505,6 +506,35 @@ def traffic(
         rows["fault"] = i
         parts.append(rows)
     out = np.concatenate(parts)
+    return out[np.argsort(out["minute"], kind="stable")]
+
+
+#: Extra demand that is work at an agency's desks in the twin: the agency and the step task whose
+#: ``desk_time`` one request takes (a standalone residence registration is a ``register_residence``
+#: at police). VNeID traffic is system load only (the twin assumes a perfect portal).
+EXTRA_DESK_WORK: dict[str, tuple[str, str]] = {"residence_registration": ("police", "register_residence")}
+DESK_WORK_DTYPE = np.dtype([("minute", "f8"), ("agency", "U8"), ("work", "f8")])
+
+
+def desk_work(scenario: Scenario, days: int | None = None, *, replication: int = 0,
+              stream: npt.NDArray[np.void] | None = None) -> npt.NDArray[np.void]:
+    """The desk work of the scenario's extra demand (:data:`EXTRA_DESK_WORK`) for the twin: one
+    row per request of :func:`traffic` whose kind works at desks, with the agency and the minutes
+    of desk time (a draw of the step's ``desk_time``; none when the scenario has no such step),
+    sorted by minute. Not dossiers: it takes desk time from the linked dossiers, nothing else."""
+    days = scenario.sim.days if days is None else days
+    rows = traffic(scenario, days, replication=replication, stream=stream)
+    out = np.zeros(0, DESK_WORK_DTYPE)
+    for extra, (agency, task) in EXTRA_DESK_WORK.items():
+        step = next((st for st in scenario.steps.values() if st.agency == agency and st.task == task), None)
+        mine = rows[rows["extra"] == SURGE_EXTRA.index(extra)]
+        if step is None or step.desk_time is None or not mine.size:
+            continue
+        part = np.zeros(mine.size, DESK_WORK_DTYPE)
+        part["minute"], part["agency"] = mine["minute"], agency
+        rng = _Streams(scenario.meta.seed, replication)(f"desk_work.{extra}")
+        part["work"] = np.asarray(step.desk_time.sample(rng, mine.size), dtype=float)
+        out = np.concatenate([out, part])
     return out[np.argsort(out["minute"], kind="stable")]
 
 

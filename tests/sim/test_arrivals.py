@@ -16,7 +16,7 @@ from scenarios.demand import calendar_for, start_datetime, working_days_per_year
 from scenarios.desks import Availability
 from scenarios.model import SURGE_EXTRA
 from sim import ARRIVAL_DTYPE, arrivals, split_by_index
-from sim.arrivals import LEGAL_LAG_DAYS, life_events, traffic
+from sim.arrivals import LEGAL_LAG_DAYS, desk_work, life_events, traffic
 
 BASE = scenarios.load("hanoi-baseline")
 
@@ -201,6 +201,18 @@ def test_extra_demand_is_traffic_not_dossiers() -> None:
         assert ((t["minute"] >= fault.start) & (t["minute"] < fault.end)).all()
         assert {SURGE_EXTRA[k] for k in t["extra"]} == {extra}
     assert traffic(BASE, 2).size == 0
+
+
+def test_residence_registrations_are_police_desk_work_for_the_twin() -> None:
+    """F6's standalone registrations are police desk time (the register_residence step's), one
+    per request, inside the window; VNeID traffic is no desk work. ~0.2 s."""
+    s = scenarios.load("incident-f6-residence-deadline-surge")
+    (fault,) = [f for f in s.faults if f.kind == "surge"]
+    work = desk_work(s, 7)
+    assert work.size == traffic(s, 7).size > 1000 and set(work["agency"].tolist()) == {"police"}
+    assert ((work["minute"] >= fault.start) & (work["minute"] < fault.end)).all()
+    assert work["work"].mean() == pytest.approx(s.steps["tt"].desk_time.mean, rel=0.1)  # 12 min
+    assert desk_work(scenarios.load("incident-f5-vneid-surge"), 2).size == 0
 
 
 def test_incomplete_fault_raises_the_share_in_its_window() -> None:
