@@ -70,6 +70,18 @@ MISTAKES: list[tuple[str, str, tuple[str, ...]]] = [
     ('[steps.ks]\nafter = ["tt"]\n', "steps.ks.after", ("cycle through 'ks'",)),
     # a fault lacking its parameter
     ('[[faults]]\nkind = "surge"\nend = "1h"\n', "faults[0].factor", ("required for a 'surge' fault",)),
+    # a surge is a shift, a concentration or named extra demand, never a mix (README "Surges")
+    ('[[faults]]\nkind = "surge"\nend = "1d"\nevents = ["0h", "2h"]\nfactor = 2.0\n', "faults[0].factor",
+     ("a shift ('events') moves existing dossiers",)),
+    ('[[faults]]\nkind = "surge"\nend = "1d"\nfactor = 2.0\nshare = 0.5\n', "faults[0].share",
+     ("only with 'events'",)),
+    ('[[faults]]\nkind = "surge"\nend = "1d"\nevents = ["2h", "1h"]\n', "faults[0].events", ("is empty",)),
+    ('[[faults]]\nkind = "surge"\nend = "1d"\nextra = "vneid_traffic"\nfactor = 0.5\n', "faults[0].factor",
+     ("0.5 adds none",)),
+    ('[[faults]]\nkind = "surge"\nend = "1d"\nextra = "vneid_trafic"\nfactor = 2.0\n', "faults[0].extra",
+     ("'vneid_trafic'",)),
+    ('[[faults]]\nkind = "outage"\nend = "1d"\nevents = ["0h", "2h"]\n', "faults[0].events",
+     ("only for a 'surge' fault",)),
     ('[[faults]]\nkind = "error"\nend = "1h"\nrate = 0.1\n', "faults[0].status",
      ("required for a 'error' fault",)),
     ('[[faults]]\nkind = "outage"\nagency = "polise"\nend = "1h"\n', "faults[0].agency",
