@@ -191,10 +191,12 @@ def _price(env: Env, regime: Regime, death_date: dt.date) -> tuple[int, float]:
 
 
 def _lump_sum(env: Env, death_date: dt.date) -> int | None:
+    """The merit lump sum, None when no merit level is in force on ``death_date`` (the funeral
+    allowance itself is priced by base pay and still paid)."""
     try:
         return merit_lump_sum(env.scenario, death_date)
-    except ValueError as exc:
-        raise Problem(422, "invalid_date", str(exc)) from None
+    except ValueError:
+        return None
 
 
 def payment_schema(table: str) -> str:

@@ -262,10 +262,11 @@ def test_no_emergency_support_for_an_ordinary_death_or_one_vss_pays(api: Api) ->
 
 
 @pytest.mark.parametrize(("death_date", "lump_sum"), [
+    ("2019-07-01", None),        # before the merit table: the allowance is paid, no lump sum priced
     ("2024-06-30", 6_165_000),   # 3 × 2,055,000 (ND 55/2023)
     ("2024-07-01", 8_367_000),   # 3 × 2,789,000 (ND 77/2024)
 ])
-def test_merit_relatives_get_a_3_month_lump_sum(api: Api, death_date: str, lump_sum: int) -> None:
+def test_merit_relatives_get_a_3_month_lump_sum(api: Api, death_date: str, lump_sum: int | None) -> None:
     """DOMAIN.md §6: a person with merit — funeral allowance at the social-insurance rate (10 ×
     base pay) plus a lump sum of 3 months' allowance to the relatives (ND 131/2021 Art. 121)."""
     kt = api.death_record("merit", death_date=death_date, cause="Tai nạn giao thông")
