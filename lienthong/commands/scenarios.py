@@ -167,7 +167,10 @@ def _fault_table(s: object) -> Table:
     for col in ("#", "kind", "agency", "from", "to", "params", "incident"):
         table.add_column(col)
     for i, f in enumerate(s.faults):  # type: ignore[attr-defined]
-        params = {k: v for k in ("rate", "status", "factor") if (v := getattr(f, k)) is not None}
+        params = {k: v for k in ("rate", "status", "factor", "extra", "share")
+                  if (v := getattr(f, k)) is not None}
+        if f.events is not None:  # a surge's shift: the events of this window
+            params["events"] = "–".join(_dur(m) for m in f.events)
         table.add_row(str(i), f.kind, f.agency, _dur(f.start), _dur(f.end), str(params or ""), f.incident)
     return table
 
