@@ -116,7 +116,8 @@ def live_report(live: LiveRun, run: Any, twin: Twin | None = None) -> tuple[Repo
     doc = {**_metrics_doc(m), "thresholds_input": tm}
     report = Report(
         title=f"lienthong run — {s.meta.name}",
-        verdict=_verdict(s, m.journeys, thresholds, m.rec, live.error, _twin_sentence(m)),
+        verdict=_verdict(s, m.journeys, thresholds, m.rec, live.error, _twin_sentence(m),
+                         _errors_said(m.http)),
         key_figures=_key_figures(m.journeys, m.http, m.rec, m.outcomes),
         sections=_sections(m, plots),
         thresholds=thresholds,
@@ -606,16 +607,41 @@ def _http_table(http: dict[str, Any]) -> Table:
     rows = []
     for kind, k in http["by_kind"].items():
         lat, svc = k["latency_ms"], k["service_ms"]
-        rows.append(
-            [kind, k["requests"], k["errors"], lat["p50"], lat["p95"], lat["p99"], svc["p50"], svc["p95"]]
-        )
-    cols = ["request", "count", "errors", "p50 ms*", "p95 ms*", "p99 ms*", "service p50 ms", "service p95 ms"]
+        rows.append([kind, k["requests"], k["errors"], _statuses(k.get("error_status") or {}),
+                     lat["p50"], lat["p95"], lat["p99"], svc["p50"], svc["p95"]])
+    cols = ["request", "count", "errors", "error statuses", "p50 ms*", "p95 ms*", "p99 ms*", "service p50 ms",
+            "service p95 ms"]
     return Table(
         "Requests (exact percentiles)",
         cols,
         rows,
-        note="* from the intended start (coordinated-omission-safe), retries included",
+        note="* from the intended start (coordinated-omission-safe), retries included; "
+             "error status 0: no answer (timeout or connection error)",
     )
+
+
+def _statuses(counts: dict[str, int]) -> str:
+    return ", ".join(f"{code} ×{n}" for code, n in counts.items())
+
+
+# the journeys' first writes: a 409 there means the target already holds the stream's documents
+_FIRST_WRITES = ("health.birth_certificate", "health.death_notice")
+
+
+def _errors_said(http: dict[str, Any]) -> str:
+    """What the errors were, for the verdict: the statuses of the kinds with most errors, and why
+    when the target refused the stream's own hospital documents as already held."""
+    kinds = sorted(((k["errors"], kind, k.get("error_status") or {}) for kind, k in http["by_kind"].items()
+                    if k["errors"]), key=lambda t: -t[0])
+    if not kinds:
+        return ""
+    text = "; ".join(f"{kind} {_statuses(st)}" for _, kind, st in kinds[:3])
+    held = sum(st.get("409", 0) for _, kind, st in kinds if kind in _FIRST_WRITES)
+    if held and held >= http["errors"] / 2:
+        text += (f". The target already holds {held} of this stream's hospital documents (409): an earlier "
+                 "run of the same days and seed left them — serve the fakes with --fresh (or another "
+                 "--run-dir), or drive other days")
+    return text
 
 
 def _fault_text(s: Scenario) -> list[str]:
@@ -753,7 +779,7 @@ def _slower(c: dict[str, Any]) -> bool:
 
 def _verdict(
     s: Scenario, jm: dict[str, Any], thresholds: list[Any], rec: Reconciliation, error: str = "",
-    twin: str = "",
+    twin: str = "", errors: str = "",
 ) -> str:
     """The first words answer the question that failed: a stage that failed, a group that missed
     its deadline, the registers (broken or not verifiable), another threshold — then the rest;
@@ -764,7 +790,9 @@ def _verdict(
     failed = [t for t in thresholds if t.failed]
     measured = [t for t in thresholds if t.status != "not measured"]
     if failed:
-        worst = "; ".join(f"{t.metric} {t.stat} {t.observed_text} vs {t.limit_text}" for t in failed[:3])
+        said = {"http.errors": f" ({errors})" if errors else ""}
+        worst = "; ".join(f"{t.metric} {t.stat} {t.observed_text} vs {t.limit_text}{said.get(t.metric, '')}"
+                          for t in failed[:3])
         limits = f"{len(failed)} of {len(measured)} thresholds fail — {worst}."
     else:
         limits = f"All {len(measured)} measured thresholds of {s.meta.name} met."

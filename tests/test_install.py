@@ -201,10 +201,13 @@ def _fakes_then_load(venv: Venv, root: Path) -> Done:
                          folder, log) as fakes:
         wait_healthy(url, 30, process=fakes, log=log)
         stores = (folder / "runs" / "fakes").is_dir()
-        load = venv.run(["load", "hanoi-baseline", "--target", url, "--days", "1", "--multiplier", "0.1",
-                         "--speed", "21600", "--drain", "10"], folder)
+        args = ["load", "hanoi-baseline", "--target", url, "--days", "1", "--multiplier", "0.1", "--speed",
+                "21600", "--drain", "10"]
+        load = venv.run(args, folder)
+        again = venv.run(args, folder)  # the same days and seed again, on the same registers
         stopped = _stop(fakes)
-    return Done(load, folder, {"stores": stores, "stopped": stopped, "log": log.read_text(errors="replace")})
+    return Done(load, folder, {"stores": stores, "stopped": stopped, "log": log.read_text(errors="replace"),
+                               "again": again})
 
 
 def _certify(venv: Venv, root: Path) -> Done:
@@ -268,6 +271,14 @@ def test_fakes_serve_then_load_against_them(done: dict[str, Done]) -> None:
     _report(d.proc, d.folder)
     # a prompt stop; uvicorn re-raises the SIGTERM it handled once shut down (-15)
     assert d.notes["stopped"] in (0, -signal.SIGTERM), d.notes["log"][-3000:]
+
+
+def test_the_same_load_again_on_the_same_registers_fails_saying_why(done: dict[str, Done]) -> None:
+    again = done["fakes_then_load"].notes["again"]
+    out = " ".join(again.stdout.split())
+    assert again.returncode == 1, out[-3000:] + again.stderr[-3000:]
+    assert "health.birth_certificate 409 ×" in out, out[-3000:]
+    assert "already holds" in out and "serve the fakes with --fresh" in out, out[-3000:]
 
 
 def test_certify_the_reference_vss_passes(done: dict[str, Done]) -> None:

@@ -34,6 +34,10 @@ def serve_command(
         "writes booked on the agencies' desks and calendars (202 and a work resource). Default: "
         "the scenario's load.agencies.",
     ),
+    fresh: bool = typer.Option(
+        False, "--fresh", help="Start with empty registers and a new clock: delete the stores an "
+        "earlier serve left in --run-dir (by default they resume, as after a crash).",
+    ),
 ) -> None:
     """Serve every agency (health, justice, police, vss, social, portal) with OpenAPI at /docs."""
     from fakes.app import with_instant
@@ -41,6 +45,8 @@ def serve_command(
 
     loaded = with_instant(_checked(scenario, port, split, processes), instant)
     run_dir = run_dir.resolve()  # absolute: handed to the agencies' process with --processes 2
+    if fresh:
+        _clear_stores(run_dir)
     try:
         serve(loaded, host, port, run_dir, split=split, speed=speed, ready=_printer(loaded, run_dir),
               processes=processes, agencies=local_agencies(loaded))
@@ -49,6 +55,19 @@ def serve_command(
     except OSError as exc:
         console.print(f"[red]cannot listen:[/red] {exc}")
         raise typer.Exit(2) from exc
+
+
+# what a serve leaves in its run dir: the registers (SQLite and its journal files) and the clock
+_STORE_FILES = ("*.db", "*.db-wal", "*.db-shm", "*.db-journal", "clock.json")
+
+
+def _clear_stores(run_dir: Path) -> None:
+    """Deletes the stores of an earlier serve in ``run_dir`` (nothing else in it), saying so."""
+    gone = sorted({p for pattern in _STORE_FILES for p in run_dir.glob(pattern) if p.is_file()})
+    for path in gone:
+        path.unlink()
+    if gone:
+        console.print(f"--fresh: deleted {len(gone)} store file(s) of an earlier serve in {run_dir}")
 
 
 def _checked(scenario: str, port: int, split: bool, processes: int) -> Any:
