@@ -49,16 +49,16 @@ consumers see them.
 
 from __future__ import annotations
 
+import gc
 import time as _time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from heapq import heappush
+from heapq import heappop, heappush
+from itertools import count
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import simpy
-from simpy.events import NORMAL, Event
 
 from scenarios.demand import calendar_for
 from scenarios.desks import DAY, INF, Availability, Draws, Pool, Workdays, outages, service_rng
@@ -161,25 +161,7 @@ def _capacity(scenario: Scenario, override: dict[str, tuple[int, int]] | None) -
 # -- plumbing ---------------------------------------------------------------------------------
 
 
-class _Wake(Event):
-    """An event that, after ``delay``, hands itself to the callback in ``callbacks`` (a one-item
-    list shared by every wake of that callback: SimPy swaps an event's callbacks out before
-    calling them, never mutates them): a Timeout carrying what it is about (``arg``)."""
-
-    __slots__ = ("arg",)
-
-    def __init__(self, env: simpy.Environment, delay: float, callbacks: _Callbacks, arg: Any) -> None:
-        # Same state a simpy Timeout sets up, without its per-call checks (delay >= 0 holds here),
-        # scheduled as ``env.schedule(self, NORMAL, delay)`` does, without the call.
-        self.env = env
-        self.callbacks = callbacks
-        self._value = None
-        self._ok = True
-        self.arg = arg
-        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))
-
-
-_Callbacks = list[Callable[[_Wake], None]]
+_Callback = Callable[[Any], None]
 
 
 class _Uniforms:
@@ -247,16 +229,13 @@ class _Model:
         self.s, self.days, self.caps, self.seed = scenario, days, caps, seed
         self.replication = replication
         self.horizon = days * DAY
-        self.env = simpy.Environment()
+        # The event loop: a heap of ``(time, order, callback, arg)``, ``order`` breaking ties in
+        # scheduling order (as SimPy's ``(time, priority, eid)`` with every event NORMAL).
+        self.now = 0.0
+        self.queue: list[tuple[float, int, _Callback, Any]] = []
+        self.order = count()
+        self.next_order = self.order.__next__
         self.events = 0
-        # what each kind of wake calls (one shared list per callback, see ``_Wake``)
-        self.on_receive: _Callbacks = [self._receive]
-        self.on_refuse_supplement: _Callbacks = [self._refuse_supplement]
-        self.on_begin_later: _Callbacks = [self._begin_later]
-        self.on_desk_end: _Callbacks = [self._desk_end]
-        self.on_system_end: _Callbacks = [self._system_end]
-        self.on_retry: _Callbacks = [self._retry]
-        self.on_step_done_later: _Callbacks = [self._step_done_later]
         self.step_names = tuple(scenario.steps)
         self.step_agency = [AGENCY_IDS.index(scenario.steps[n].agency) for n in self.step_names]
         self.step_backoff = [(scenario.steps[n].retry or scenario.load.portal_retry).backoff
@@ -343,6 +322,13 @@ class _Model:
             [np.nan if steps[n].limit_wd is None else steps[n].limit_wd for n in self.step_names]
         )
         self.uniform = _Uniforms(self._rng("faults.uniform"))
+        # the hot path's view of a step: (draws, pool) of its desk and of its system phase, or None
+        self.step_desk: list[tuple[Draws, Pool] | None] = []
+        self.step_sys: list[tuple[Draws, Pool] | None] = []
+        for i, a in enumerate(self.step_agency):
+            desks, servers = self.desks[a], self.servers[a]
+            self.step_desk.append((self.desk_draw[i], desks) if self.has_desk[i] and desks else None)
+            self.step_sys.append((self.sys_draw[i], servers) if self.has_sys[i] and servers else None)
         self.fault_draw = {
             id(f): Draws(f.latency or f.delay, self._rng(f"fault.{i}"))
             for i, f in enumerate(self.s.faults)
@@ -425,17 +411,40 @@ class _Model:
     # -- run ---------------------------------------------------------------------------------
 
     def simulate(self) -> None:
-        env = self.env
-        env.process(self._feed())
-        env.process(self._monitor())
-        env.run(until=self.horizon)
+        """Runs the event loop to the horizon: every event before it, none at or after it (as
+        ``simpy.Environment.run(until=horizon)``); the feed and the hourly monitor start at 0."""
+        # The loop allocates millions of short-lived objects and frees them by reference counting
+        # (a task leaves its dossier's list when done, the open ones at the end): the cyclic
+        # collector would only re-scan what is alive, so it is paused while the loop runs.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            feed = self._feed()
+            self._feed_wake(feed)
+            self._monitor(None)
+            queue, horizon = self.queue, self.horizon
+            while queue and queue[0][0] < horizon:
+                now, _, fn, arg = heappop(queue)
+                self.now = now
+                fn(arg)
+            self.now = horizon
+            feed.close()
+        finally:
+            if collecting:
+                gc.enable()
         self._close()
 
-    def _feed(self) -> Generator[Event, Any, None]:
-        """Walks the sorted arrivals, a chunk at a time (Python lists only for one chunk)."""
-        env = self.env
+    def _feed_wake(self, feed: Generator[float, None, None]) -> None:
+        delay = next(feed, None)
+        if delay is not None:
+            heappush(self.queue, (self.now + delay, next(self.order), self._feed_wake, feed))
+
+    def _feed(self) -> Generator[float, None, None]:
+        """Walks the sorted arrivals, a chunk at a time (Python lists only for one chunk); yields
+        the delay to the next arrival."""
         plans = self.plans
         a = self.arr
+        on_receive, on_refuse = self._receive, self._refuse_supplement
         for lo in range(0, a.size, _CHUNK):
             hi = min(lo + _CHUNK, a.size)
             chunk = a[lo:hi]
@@ -446,28 +455,28 @@ class _Model:
             received = self.received[lo:hi].tolist()
             refuse = self.refuse_at[lo:hi].tolist()
             for k, (t, key) in enumerate(zip(times, keys, strict=True)):
-                if t > env.now:
-                    yield env.timeout(t - env.now)
+                if t > self.now:
+                    yield t - self.now
                 d = _Dossier(lo + k, plans[key])
                 self.active[lo + k] = d
-                self._wip(+1)
+                self.wip_area += self.wip * (self.now - self.wip_last)
+                self.wip_last = self.now
+                self.wip += 1
                 r = received[k]
                 if r == r:  # not nan: complete now or after supplementation
                     if r > t:
-                        self._at(r - t, self.on_receive, d)
+                        self._at(r - t, on_receive, d)
                     else:
                         self._start_roots(d)
                 else:
-                    self._at(refuse[k] - t, self.on_refuse_supplement, d)
+                    self._at(refuse[k] - t, on_refuse, d)
 
-    def _monitor(self) -> Generator[Event, Any, None]:
-        env = self.env
-        while True:
-            self._snapshot()
-            yield env.timeout(_HOUR)
+    def _monitor(self, _: Any) -> None:
+        self._snapshot()
+        heappush(self.queue, (self.now + _HOUR, next(self.order), self._monitor, None))
 
     def _snapshot(self) -> None:
-        now = self.env.now
+        now = self.now
         self._wip(0)
         cols: list[list[float]] = [[0.0] * len(AGENCY_IDS) for _ in range(8)]
         for a in range(len(AGENCY_IDS)):
@@ -477,20 +486,20 @@ class _Model:
                 cols[base][a], cols[base + 1][a], cols[base + 2][a], cols[base + 3][a] = pool.at(now)
         self.timeline.append((now, self.wip, self.wip_area, *cols))
 
-    def _at(self, delay: float, callbacks: _Callbacks, arg: Any) -> None:
+    def _at(self, delay: float, fn: _Callback, arg: Any) -> None:
         self.events += 1
-        _Wake(self.env, delay, callbacks, arg)
+        heappush(self.queue, (self.now + delay, next(self.order), fn, arg))
 
     def _wip(self, change: int) -> None:
-        now = self.env.now
+        now = self.now
         self.wip_area += self.wip * (now - self.wip_last)
         self.wip_last = now
         self.wip += change
 
     # -- dossier life ------------------------------------------------------------------------
 
-    def _receive(self, ev: _Wake) -> None:
-        self._start_roots(ev.arg)
+    def _receive(self, d: _Dossier) -> None:
+        self._start_roots(d)
 
     def _start_roots(self, d: _Dossier) -> None:
         plan = d.plan
@@ -500,20 +509,20 @@ class _Model:
         for local in plan.roots:
             self._ready(d, local)
 
-    def _refuse_supplement(self, ev: _Wake) -> None:
-        self._finish(ev.arg, REFUSED)
+    def _refuse_supplement(self, d: _Dossier) -> None:
+        self._finish(d, REFUSED)
 
     # The hot path: a few fat methods, ``now`` passed along, phases booked inline.
 
     def _ready(self, d: _Dossier, local: int) -> None:
         step = d.plan.steps[local]
-        now = self.env.now
+        now = self.now
         task = _Task(d, local, step, now)
         d.tasks.append(task)
         if self.handoff_faults[self.step_agency[step]]:
             delay = self._handoff_delay(self.step_agency[step], now)
             if delay > 0:
-                self._at(delay, self.on_begin_later, task)
+                self._at(delay, self._begin_later, task)
                 return
         self._begin(task, now)
 
@@ -526,17 +535,16 @@ class _Model:
             delay = self.portal.next_open(now + delay) - now
         return delay
 
-    def _begin_later(self, ev: _Wake) -> None:
-        self._begin(ev.arg, self.env.now)
+    def _begin_later(self, task: _Task) -> None:
+        self._begin(task, self.now)
 
     def _begin(self, task: _Task, now: float) -> None:
-        step = task.step
-        if not self.has_desk[step]:
+        desk = self.step_desk[task.step]
+        if desk is None:
             self._system(task, now)
             return
-        task.desk_time = work = self.desk_draw[step]()
-        pool = self.desks[self.step_agency[step]]
-        assert pool is not None
+        draw, pool = desk
+        task.desk_time = work = draw()
         # Booked now, FIFO: a unit is assigned when the earliest is free (``free``, or at once);
         # only an assignment before the horizon makes a start known by the horizon.
         free = pool.free[0]
@@ -545,28 +553,27 @@ class _Model:
             task.start = start
         if end < INF:
             self.events += 1
-            _Wake(self.env, end - now, self.on_desk_end, task)
+            heappush(self.queue, (now + (end - now), self.next_order(), self._desk_end, task))
 
-    def _desk_end(self, ev: _Wake) -> None:
-        task: _Task = ev.arg
-        now = self.env.now
+    def _desk_end(self, task: _Task) -> None:
+        now = self.now
         task.desk_end = now
         self._system(task, now)
 
     def _system(self, task: _Task, now: float) -> None:
         step = task.step
-        if not self.has_sys[step]:
+        system = self.step_sys[step]
+        if system is None:
             self._step_done(task, now)
             return
+        draw, pool = system
+        work = draw()
         a = self.step_agency[step]
-        work = self.sys_draw[step]()
         if self.f_latency[a]:
             for f in self.f_latency[a]:
                 if f.start <= now < f.end:
                     work += self.fault_draw[id(f)]() / 60_000.0
         task.sys_time += work
-        pool = self.servers[a]
-        assert pool is not None
         free = pool.free[0]
         start, _, end = pool.take(now, work)
         if free < self.horizon:
@@ -576,14 +583,13 @@ class _Model:
                 task.start = start
         if end < INF:
             self.events += 1
-            _Wake(self.env, end - now, self.on_system_end, task)
+            heappush(self.queue, (now + (end - now), self.next_order(), self._system_end, task))
 
-    def _retry(self, ev: _Wake) -> None:
-        self._system(ev.arg, self.env.now)
+    def _retry(self, task: _Task) -> None:
+        self._system(task, self.now)
 
-    def _system_end(self, ev: _Wake) -> None:
-        task: _Task = ev.arg
-        now = self.env.now
+    def _system_end(self, task: _Task) -> None:
+        now = self.now
         step = task.step
         a = self.step_agency[step]
         if self.f_error[a]:
@@ -595,19 +601,19 @@ class _Model:
                 base, cap = self.step_backoff[step]
                 backoff = min(base * 2.0**task.retries, cap)
                 task.retries += 1
-                self._at(backoff, self.on_retry, task)
+                self._at(backoff, self._retry, task)
                 return
         if self.f_slow_of[step]:
             extra = sum(
                 self.fault_draw[id(f)]() for f in self.f_slow_of[step] if f.start <= task.sys_start < f.end
             )
             if extra > 0:
-                self._at(extra, self.on_step_done_later, task)
+                self._at(extra, self._step_done_later, task)
                 return
         self._step_done(task, now)
 
-    def _step_done_later(self, ev: _Wake) -> None:
-        self._step_done(ev.arg, self.env.now)
+    def _step_done_later(self, task: _Task) -> None:
+        self._step_done(task, self.now)
 
     def _step_done(self, task: _Task, now: float) -> None:
         task.end = now
@@ -638,8 +644,11 @@ class _Model:
     def _finish(self, d: _Dossier, state: int) -> None:
         d.refused = state == REFUSED
         del self.active[d.i]
-        self._wip(-1)
-        self.dossier_rows.append((d.i, self.env.now, state))
+        now = self.now
+        self.wip_area += self.wip * (now - self.wip_last)
+        self.wip_last = now
+        self.wip -= 1
+        self.dossier_rows.append((d.i, now, state))
         if len(self.dossier_rows) >= _CHUNK:
             self._flush_dossiers()
 
@@ -678,7 +687,7 @@ class _Model:
     def _flush_steps(self) -> None:
         if not self.step_rows:
             return
-        raw = np.array(self.step_rows, dtype=_RAW_STEP)
+        raw = np.fromiter(self.step_rows, dtype=_RAW_STEP, count=len(self.step_rows))
         self.step_rows = []
         out = np.zeros(raw.size, STEP_DTYPE)
         for name in _RAW_STEP.names or ():
@@ -713,7 +722,7 @@ class _Model:
     def _flush_dossiers(self) -> None:
         if not self.dossier_rows:
             return
-        raw = np.array(self.dossier_rows, dtype=[("i", "i8"), ("completed", "f8"), ("state", "u1")])
+        raw = np.fromiter(self.dossier_rows, dtype=_RAW_DOSSIER, count=len(self.dossier_rows))
         self.dossier_rows = []
         i = raw["i"]
         a = self.arr[i]
@@ -789,6 +798,8 @@ class _Model:
 
 _STATUSES = DEATH_STATUSES
 _NAN = float("nan")
+
+_RAW_DOSSIER = np.dtype([("i", "i8"), ("completed", "f8"), ("state", "u1")])
 
 # What the event loop records per step; the rest of STEP_DTYPE is derived in ``_flush_steps``.
 _RAW_STEP = np.dtype(
