@@ -66,6 +66,7 @@ from scenarios.model import AGENCY_IDS, DEATH_STATUSES, Fault, Scenario
 from sim._accumulator import Accumulator
 from sim._sinks import CsvSink, NpySink, Sink
 from sim.arrivals import arrivals as make_arrivals
+from sim.arrivals import desk_work
 from sim.records import (
     ARRIVAL_DTYPE,
     DONE,
@@ -422,6 +423,7 @@ class _Model:
             feed = self._feed()
             self._feed_wake(feed)
             self._monitor(None)
+            self._extra_work()
             queue, horizon = self.queue, self.horizon
             while queue and queue[0][0] < horizon:
                 now, _, fn, arg = heappop(queue)
@@ -433,6 +435,19 @@ class _Model:
             if collecting:
                 gc.enable()
         self._close()
+
+    def _extra_work(self) -> None:
+        """Desk time of the scenario's extra demand (``sim.arrivals.desk_work``: standalone
+        residence registrations at police), booked on the agency's desks at its minute: it takes
+        desks from the linked dossiers and is never a dossier (nor in the deadline attainment)."""
+        work = desk_work(self.s, self.days, replication=self.replication, stream=self.arr)
+        for minute, agency, minutes in work.tolist():
+            pool = self.desks[AGENCY_IDS.index(agency)]
+            if pool is not None and minute < self.horizon:
+                heappush(self.queue, (minute, self.next_order(), self._book, (pool, minutes)))
+
+    def _book(self, arg: tuple[Pool, float]) -> None:
+        arg[0].take(self.now, arg[1])
 
     def _feed_wake(self, feed: Generator[float, None, None]) -> None:
         delay = next(feed, None)
