@@ -381,3 +381,18 @@ def test_mmc_matches_erlang_c() -> None:
     assert util == pytest.approx(rho, rel=0.03)
     little = summary["little"]
     assert little["ok"] and little["steady_state_ok"] and little["rel_error"]["mean"] < 0.02
+
+
+def test_f6_residence_rush_is_police_desk_work_not_dossiers() -> None:
+    """#15 point 2: F6's standalone residence registrations take police desk time in the twin and
+    are never dossiers: the same dossiers as without the rush, police desks far busier (~1 s)."""
+    from scenarios.model import AGENCY_IDS
+
+    s = scenarios.load("incident-f6-residence-deadline-surge")
+    calm = s.model_copy(update={"faults": tuple(f for f in s.faults if f.kind != "surge")})
+    rush, quiet = simulate(s, days=3, warmup_days=0), simulate(calm, days=3, warmup_days=0)
+    assert rush.arrivals == quiet.arrivals and rush.dossiers.size == quiet.dossiers.size
+    police = AGENCY_IDS.index("police")
+    busy = [r.timeline["desk_busy_area"][-1][police] for r in (rush, quiet)]
+    assert busy[0] > 1.5 * busy[1], busy  # 2 × the window's dossiers at ~12 desk-minutes each
+    assert rush.timeline["desk_queue"][:, police].max() > quiet.timeline["desk_queue"][:, police].max()
