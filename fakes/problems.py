@@ -188,7 +188,24 @@ async def _http(request: Request, exc: Exception) -> Response:
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
     detail = ("the body is not valid JSON in UTF-8, or is nested too deep to read" if code == "invalid_json"
               else str(exc.detail))
-    return problem_response(Problem(exc.status_code, code, detail, headers=dict(exc.headers or {})))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:  # Starlette's Allow names one route's methods; the path may have more
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+    return problem_response(Problem(exc.status_code, code, detail, headers=headers))
+
+
+def _allowed_methods(request: Request) -> str:
+    """The methods the app's OpenAPI documents at the request's path (RFC 9110 §15.5.6): a path
+    served by one route per method (GET and POST on ``/justice/births``) allows them all."""
+    table = getattr(request.app.state, "allowed_methods", None)
+    if table is None:
+        paths = request.app.openapi().get("paths", {}) if hasattr(request.app, "openapi") else {}
+        table = [(re.compile("[^/]+".join(map(re.escape, re.split(r"\{[^/{}]+\}", path))) + "$"),
+                  ", ".join(sorted(m.upper() for m in ops)))
+                 for path, ops in paths.items()]
+        request.app.state.allowed_methods = table
+    path = request.url.path
+    return next((methods for pattern, methods in table if pattern.match(path)), "")
 
 
 log = logging.getLogger("fakes")
