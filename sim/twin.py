@@ -1,4 +1,4 @@
-"""The SimPy twin: dossiers flow through their variant's steps at the agencies' desks and systems.
+"""The twin: dossiers flow through their variant's steps at the agencies' desks and systems.
 
 Model (minutes from the scenario's start; ``run`` is the entry point):
 
@@ -37,14 +37,18 @@ Not modelled (no queueing effect, or not a capacity question): ``lost_attachment
 ``duplicate_delivery``, ``code_mismatch``, ``wrong_card_expiry`` faults; the extra work of
 verification (only its longer deadline); officers holding a desk during the system phase.
 
-Speed: no SimPy process per dossier — one feeder process walks the sorted arrivals; a phase is
+Speed: a discrete-event loop of its own (a heap of ``(time, order, callback, arg)``; it was
+SimPy's ``Environment`` until issue #16 and serves events in exactly SimPy's order, ties in
+scheduling order — ``tests/sim/test_twin_loop.py`` checks it against an idiomatic SimPy model of
+the same work), no process per dossier — one feeder walks the sorted arrivals; a phase is
 booked on its pool when the task asks for it (``Pool.take``: start and end on the calendar are
 known at once, the FIFO queue being the pool's heap of free times), and its end is one scheduled
-event whose callback moves the dossier on. The hourly timeline reads each pool's counts and
-their integrals from ``Pool.at``: a task is queued until a unit is free for it and busy from then
-to its end (a desk taken at night counts busy, its area only office time worked). Records are
-buffered as tuples and finished in vectorised chunks (deadlines, working-day durations) before the
-consumers see them.
+event whose callback moves the dossier on. The cyclic garbage collector is paused while the loop
+runs (its millions of short-lived objects are freed by reference counting). The hourly
+timeline reads each pool's counts and their integrals from ``Pool.at``: a task is queued until a
+unit is free for it and busy from then to its end (a desk taken at night counts busy, its area
+only office time worked). Records are buffered as tuples and finished in vectorised chunks
+(deadlines, working-day durations) before the consumers see them.
 """
 
 from __future__ import annotations
