@@ -20,6 +20,7 @@ import numpy.typing as npt
 from loadtests._config import LoadConfig
 from loadtests._merge import Merged, http_metrics, merge
 from loadtests._records import REQUEST_KINDS
+from loadtests._traffic import traffic_section
 from loadtests._windows import backlog_curve, incident_windows
 from loadtests.reconcile import Reconciliation
 from scenarios.model import Scenario
@@ -35,6 +36,7 @@ __all__ = [
     "incident_windows",
     "merge",
     "stream_of",
+    "traffic_section",
 ]
 
 
