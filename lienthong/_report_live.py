@@ -24,10 +24,17 @@ from lienthong._comparison import (
 )
 from lienthong._plots_live import plot_all
 from lienthong.report import Cell, Check, Figure, KeyFigure, Report, Section, Table, evaluate_thresholds
-from loadtests._traffic import traffic_section
 from loadtests.journeys import OUTCOMES, ScenarioClock, journey_metrics
 from loadtests.reconcile import Reconciliation
-from loadtests.results import LiveRun, LoadConfig, Merged, http_metrics, incident_windows, stream_of
+from loadtests.results import (
+    LiveRun,
+    LoadConfig,
+    Merged,
+    http_metrics,
+    incident_windows,
+    stream_of,
+    traffic_section,
+)
 from scenarios import metrics
 from scenarios.model import Scenario
 
