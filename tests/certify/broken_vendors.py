@@ -29,7 +29,7 @@ from typing import Any
 
 from fakes.serve import spawn_ready, stop_process
 
-__all__ = ["BROKEN", "EXPECTED", "VARIANTS", "Vendor", "start_independent_vss", "start_vendor"]
+__all__ = ["BROKEN", "EXPECTED", "IN_TIME", "VARIANTS", "Vendor", "start_independent_vss", "start_vendor"]
 
 Scope = dict[str, Any]
 
@@ -68,7 +68,14 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
     "portal_non_idempotent": ("portal", frozenset({"PORTAL-IDEM-001", "PORTAL-IDEM-002",
                                                    "PORTAL-IDEM-003"})),
 }
-VARIANTS = ("reference", *EXPECTED)
+#: the reference served with its agencies in time (CONTRACT.md §13): writes answered 202 with a
+#: work resource, done a fraction of a second later (around the clock, 0.12 s a desk and a server)
+IN_TIME = "in_time"
+VARIANTS = ("reference", IN_TIME, *EXPECTED)
+_FAST_STEPS = ("ks", "pid", "tt", "bhyt", "kt", "xtt", "funeral_vss", "funeral_social", "survivor")
+IN_TIME_SCENARIO = "extends = \"hanoi-baseline\"\n[calendar]\naround_the_clock = true\n" + "".join(
+    f"[steps.{s}]\ndesk_time = {{ kind = \"constant\", mean = 0.002 }}\n"
+    f"system_time = {{ kind = \"constant\", mean = 0.002 }}\n" for s in _FAST_STEPS)
 
 #: variant → what it does wrong, as the README's list of broken variants says it
 BROKEN: dict[str, str] = {
@@ -298,6 +305,74 @@ class Slow:
         await self.app(scope, receive, send)
 
 
+class ClockFromUpstream:
+    """The vendor in time takes its scenario clock from the ecosystem it calls, as CONTRACT.md §1
+    says an implementation outside the reference server does (``t0`` and ``speed`` of the
+    upstream's ``GET /healthz``): a 202's ``available_at`` is then on the reference portal's clock.
+
+    The reference fakes would start their own clock when the vendor starts, before certify starts
+    the ecosystem, and announce work done seconds later than it is. So the app is built (its
+    ``clock.json`` written from the upstream's) once the upstream answers; until then ``GET
+    /healthz`` answers 200 at once (certify only checks that the origin answers) and every other
+    request waits for the app.
+    """
+
+    def __init__(self, make: Callable[[], Any], upstream: str, run_dir: Path) -> None:
+        self.make, self.upstream, self.run_dir = make, upstream.rstrip("/"), run_dir
+        self.app: Any = None
+        self.ready = asyncio.Event()
+        self._inner: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._sent: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    async def _align(self) -> None:
+        import httpx
+
+        async with httpx.AsyncClient(timeout=2.0) as http:
+            while True:
+                try:
+                    r = await http.get(self.upstream + "/healthz")
+                    if r.status_code == 200:
+                        clock = r.json()
+                        break
+                except (httpx.HTTPError, ValueError):
+                    pass
+                await asyncio.sleep(0.05)
+        (self.run_dir / "clock.json").write_text(json.dumps({"t0": clock["t0"], "speed": clock["speed"]}))
+        self.app = self.make()
+        self._tasks.append(asyncio.ensure_future(self.app({"type": "lifespan", "asgi": {"version": "3.0"}},
+                                                          self._inner.get, self._sent.put)))
+        await self._inner.put({"type": "lifespan.startup"})
+        message = await self._sent.get()
+        if message["type"] != "lifespan.startup.complete":
+            raise RuntimeError(f"the vendor app did not start: {message}")
+        self.ready.set()
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    self._tasks.append(asyncio.ensure_future(self._align()))
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    if self.ready.is_set():
+                        await self._inner.put({"type": "lifespan.shutdown"})
+                        await self._sent.get()
+                    for task in self._tasks:
+                        task.cancel()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if not self.ready.is_set() and scope["type"] == "http" and scope["path"] == "/healthz":
+            body = json.dumps({"status": "starting"}).encode()
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await asyncio.wait_for(self.ready.wait(), 120.0)
+        await self.app(scope, receive, send)
+
+
 def _patch(variant: str) -> None:
     """Replace one name of the reference inside this (the vendor's) process, for the variants
     whose defect is in the agency's own logic."""
@@ -356,14 +431,14 @@ def _patch(variant: str) -> None:
 def build(agency: str, variant: str, upstream: str, run_dir: Path) -> Any:
     """The vendor app: the reference ``agency`` alone, upstream agencies at ``upstream``."""
     from fakes.app import AGENCIES, create_app
-    from scenarios import load
+    from scenarios import load, loads
 
-    scenario = load("hanoi-baseline")
+    scenario = loads(IN_TIME_SCENARIO) if variant == IN_TIME else load("hanoi-baseline")
     scenario = scenario.model_copy(update={"faults": ()})
     _patch(variant)
     urls = {a: upstream for a in AGENCIES if a != agency}
     app: Any = create_app(scenario, run_dir, agencies=(agency,), speed=1.0, base_urls=urls,
-                          instant=True)
+                          instant=variant != IN_TIME)
     callers = scenario.callers
     wrap: dict[str, Callable[[Any], Any]] = {
         "card_to_31_12": CardTo3112, "non_idempotent": NonIdempotent, "portal_non_idempotent": NonIdempotent,
@@ -383,34 +458,74 @@ def build(agency: str, variant: str, upstream: str, run_dir: Path) -> Any:
 
 @dataclass
 class Vendor:
-    """A running vendor process and its temporary folder (removed by :meth:`stop`)."""
+    """A running vendor process (a ``subprocess.Popen`` or a forked ``multiprocessing`` process)
+    and its temporary folder (removed by :meth:`stop`)."""
 
-    process: subprocess.Popen[bytes]
+    process: Any
     base_url: str
     run_dir: Path
 
+    @property
+    def exit_code(self) -> int | None:
+        """The process's exit status once stopped (None while it runs)."""
+        if isinstance(self.process, subprocess.Popen):
+            return self.process.returncode
+        return self.process.exitcode
+
     def stop(self) -> None:
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        stop_process(self.process, grace=10.0)
+        if isinstance(self.process, subprocess.Popen):
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+            stop_process(self.process, grace=10.0)
+        else:
+            self.process.terminate()  # SIGTERM: uvicorn shuts down
+            self.process.join(10.0)
+            if self.process.exitcode is None:
+                self.process.kill()
+                self.process.join(10.0)
         shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+def _vendor_child(agency: str, variant: str, upstream: str, run_dir: str, conn: Any) -> None:
+    from tests.certify._forked import redirect
+
+    log = Path(run_dir) / "vendor.log"
+    redirect(log, log)
+    serve(agency, variant, upstream, Path(run_dir), lambda url: (conn.send(url), conn.close()))
 
 
 def start_vendor(agency: str, variant: str, upstream: str) -> Vendor:
     """Serve the vendor in a child process; raises RuntimeError if it does not start.
 
-    The child runs this file by its absolute path (``-P``: nothing from the current folder on
-    its ``sys.path``), so the tests need not run from the checkout's root.
+    The child is forked from the tests' primed forkserver (:mod:`tests.certify._forked`: the
+    reference's modules already imported), so it starts in milliseconds; it serves exactly what
+    ``python tests/certify/broken_vendors.py`` serves, its output in ``<run_dir>/vendor.log``.
     """
+    from tests.certify._forked import context
+
     run_dir = Path(tempfile.mkdtemp(prefix=f"vendor-{agency}-{variant}-")).resolve()
-    cmd = [sys.executable, "-P", str(Path(__file__).resolve()), "--agency", agency,
-           "--variant", variant, "--upstream", upstream, "--run-dir", str(run_dir)]
+    ctx = context()
+    ours, theirs = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_vendor_child, args=(agency, variant, upstream, str(run_dir), theirs))
     try:
-        proc, info = spawn_ready(cmd, run_dir / "vendor.log", 30.0)
-    except BaseException:
+        proc.start()
+        theirs.close()
+        if not ours.poll(30.0):
+            raise TimeoutError("not ready in 30 s")
+        base_url = ours.recv()
+    except BaseException as exc:
+        proc.kill()
+        proc.join(10.0)
+        log = run_dir / "vendor.log"
+        said = log.read_text(encoding="utf-8", errors="replace")[-2000:] if log.exists() else ""
         shutil.rmtree(run_dir, ignore_errors=True)
+        if isinstance(exc, (EOFError, TimeoutError)):
+            raise RuntimeError(f"vendor {agency}/{variant} did not start ({exc or 'it exited'}, exit "
+                               f"{proc.exitcode}): {said}") from exc
         raise
-    return Vendor(proc, info["base_url"], run_dir)
+    finally:
+        ours.close()
+    return Vendor(proc, base_url, run_dir)
 
 
 def start_independent_vss(upstream: str) -> Vendor:
@@ -438,17 +553,24 @@ def start_independent_vss(upstream: str) -> Vendor:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import socket
-
-    import uvicorn
-
     p = argparse.ArgumentParser(prog="python tests/certify/broken_vendors.py")
     p.add_argument("--agency", required=True)
     p.add_argument("--variant", default="reference", choices=VARIANTS)
     p.add_argument("--upstream", required=True)
     p.add_argument("--run-dir", required=True)
     a = p.parse_args(argv)
-    app = build(a.agency, a.variant, a.upstream, Path(a.run_dir))
+    serve(a.agency, a.variant, a.upstream, Path(a.run_dir),
+          lambda url: print("READY " + json.dumps({"base_url": url}), flush=True))
+
+
+def serve(agency: str, variant: str, upstream: str, run_dir: Path, ready: Callable[[str], Any]) -> None:
+    """Serve the vendor on a free loopback port until SIGTERM; ``ready(base_url)`` once it listens."""
+    import socket
+
+    import uvicorn
+
+    app = ClockFromUpstream(lambda: build(agency, variant, upstream, run_dir), upstream, run_dir) \
+        if variant == IN_TIME else build(agency, variant, upstream, run_dir)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -459,7 +581,7 @@ def main(argv: list[str] | None = None) -> None:
         task = asyncio.ensure_future(server.serve(sockets=[sock]))
         while not server.started and not task.done():
             await asyncio.sleep(0.01)
-        print("READY " + json.dumps({"base_url": f"http://127.0.0.1:{port}"}), flush=True)
+        ready(f"http://127.0.0.1:{port}")
         await task
 
     try:

@@ -2,8 +2,12 @@
 
 Each certification is ``lienthong certify`` in a child process (it starts the reference
 ecosystem itself); the vendor is the reference fakes of one agency served alone, a broken
-variant of them (``broken_vendors``), or ``tests/vendor_vss``, a VSS written from the contract
-alone. The reference gets PASS for every agency and so does the independent VSS; every broken
+variant of them (``broken_vendors``), the reference served with its agencies in time (writes
+answered 202 with a work resource, CONTRACT.md §13), or ``tests/vendor_vss``, a VSS written from
+the contract alone. The certify children and the reference-based vendors are forked from one
+primed parent (``tests.certify._forked``: the CLI's own ``main`` with its arguments, in a process
+of its own, without paying the imports again); the independent VSS is started as a command.
+The reference gets PASS for every agency, in time too, and so does the independent VSS; every broken
 variant of every agency FAILs (or, breaking only a minor requirement, gets CONDITIONAL PASS) on
 exactly the requirement ids it breaks, everything else passing. A second run with the same seed
 gives the same ``results_digest`` and the same rule cases; another seed or a broken variant
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -30,7 +35,15 @@ import pytest
 from certify.certificate import EXIT_CODES
 from certify.requirements import AGENCIES, REQUIREMENTS
 from fakes.serve import free_port
-from tests.certify.broken_vendors import BROKEN, EXPECTED, Vendor, start_independent_vss, start_vendor
+from tests.certify._forked import run_cli
+from tests.certify.broken_vendors import (
+    BROKEN,
+    EXPECTED,
+    IN_TIME,
+    Vendor,
+    start_independent_vss,
+    start_vendor,
+)
 
 SEED, OTHER_SEED = 20250701, 7
 INDEPENDENT = "independent"  # the vendor tests/vendor_vss (VSS only)
@@ -47,6 +60,8 @@ class Run(NamedTuple):
 
 
 REFERENCE = {a: Run(a, "reference") for a in AGENCIES}
+# the agencies whose writes may be answered 202 with a work resource (CONTRACT.md §13)
+IN_TIME_RUNS = {a: Run(a, IN_TIME) for a in ("justice", "police", "vss", "social")}
 BROKEN_RUNS = {v: Run(agency, v) for v, (agency, _) in EXPECTED.items()}
 _PHASE = {r.id: r.phase for r in REQUIREMENTS}
 # A broken variant runs the cheap phases (rules, resilience, security) and, of the costly ones
@@ -59,7 +74,8 @@ def _phases(variant: str) -> tuple[str, ...]:
     wanted = set(_CHEAP) | {_PHASE[i] for i in EXPECTED[variant][1]}
     return tuple(p for p in ("contract", "rules", "resilience", "security", "performance") if p in wanted)
 # the slow vendor first: its performance phase is the longest
-RUNS = [BROKEN_RUNS["slow"], *REFERENCE.values(), *(r for v, r in BROKEN_RUNS.items() if v != "slow"),
+RUNS = [BROKEN_RUNS["slow"], *REFERENCE.values(), *IN_TIME_RUNS.values(),
+        *(r for v, r in BROKEN_RUNS.items() if v != "slow"),
         Run("vss", INDEPENDENT), Run("vss", "reference", again=True), Run("vss", "reference", OTHER_SEED)]
 
 
@@ -73,18 +89,18 @@ def _certify(run: Run, out: Path) -> dict[str, Any]:
     port = free_port()
     vendor = _start(run, f"http://127.0.0.1:{port}")
     try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "lienthong", "certify", run.agency, "--base-url", vendor.base_url,
-             "--ecosystem-port", str(port), "--out", str(out), "--seed", str(run.seed), *_ARGS,
+        proc = run_cli(
+            ["certify", run.agency, "--base-url", vendor.base_url, "--ecosystem-port", str(port),
+             "--out", str(out), "--seed", str(run.seed), *_ARGS,
              *(["--phases", ",".join(_phases(run.vendor))] if run.vendor in EXPECTED else [])],
-            cwd=out.parent, capture_output=True, text=True, timeout=300)  # any folder will do
+            cwd=out.parent, timeout=300)  # any folder will do
     finally:
         vendor.stop()
     doc: dict[str, Any] = {}
     if (out / "certificate.json").exists():
         doc = json.loads((out / "certificate.json").read_text(encoding="utf-8"))
     return {"code": proc.returncode, "doc": doc, "folder": out, "stdout": proc.stdout[-3000:],
-            "stderr": proc.stderr[-3000:], "vendor_exit": vendor.process.returncode}
+            "stderr": proc.stderr[-3000:], "vendor_exit": vendor.exit_code}
 
 
 def _check_folder(run: dict[str, Any]) -> None:
@@ -129,6 +145,19 @@ def _assert_full_pass(run: dict[str, Any], agency: str, seed: int = SEED) -> Non
 @pytest.mark.parametrize("agency", AGENCIES)
 def test_reference_fakes_pass(runs: dict[Run, dict[str, Any]], agency: str) -> None:
     _assert_full_pass(runs[REFERENCE[agency]], agency)
+
+
+@pytest.mark.parametrize("agency", sorted(IN_TIME_RUNS))
+def test_reference_fakes_served_in_time_pass(runs: dict[Run, dict[str, Any]], agency: str) -> None:
+    # a vendor may answer its writes 202 with a work resource (CONTRACT.md §13): certify follows
+    # the work to completion and grades the record it holds; PASS in full
+    run = runs[IN_TIME_RUNS[agency]]
+    _assert_full_pass(run, agency)
+    followed = [e for r in run["doc"]["requirements"] for e in r["evidence"] or []
+                if e["response"]["status"] == 202
+                and (e["response"].get("work") or {}).get("status") == "done"]
+    assert followed, "no write was answered 202 and followed to its work's end"
+    assert all(re.fullmatch(rf"/{agency}/work/[^/]+", e["response"]["work"]["location"]) for e in followed)
 
 
 def test_an_independent_vss_written_from_the_contract_passes(runs: dict[Run, dict[str, Any]]) -> None:
