@@ -646,8 +646,8 @@ def _errors_said(http: dict[str, Any]) -> str:
     held = sum(st.get("409", 0) for _, kind, st in kinds if kind in _FIRST_WRITES)
     if held and held >= http["errors"] / 2:
         text += (f". The target already holds {held} of this stream's hospital documents (409): an earlier "
-                 "run of the same days and seed left them — serve the fakes with --fresh (or another "
-                 "--run-dir), or drive other days")
+                 "run of the same scenario days left them — start it on empty registers (the reference "
+                 "fakes: serve the fakes with --fresh, or another --run-dir)")
     return text
 
 
