@@ -406,9 +406,7 @@ class _Model:
             if svc is None:
                 continue
             mask = a["service"] == code
-            deadline_wd[mask] = np.where(
-                a["verification"][mask], svc.verification_deadline_wd, svc.deadline_wd
-            )
+            deadline_wd[mask] = svc.limits_wd(a["variant"][mask], a["verification"][mask])
             clock[mask] = self.main_days.clock_start(received[mask])
             due[mask] = self.main_days.deadline(received[mask], deadline_wd[mask])
         self.clock_start, self.due, self.deadline_wd = clock, due, deadline_wd
