@@ -12,10 +12,12 @@ valid for the server too, changing only what those rules concern:
   whose birth year is after today's moves to the 1900s (its sex kept);
 - **fields**: two dates one rule compares are put in order;
 - **scenario**: a portal dossier's ``variant`` becomes one of the scenario's variants of its service;
-- an ``Idempotency-Key`` used already for another request is replaced by a fresh one (§3).
+- a register read that takes exactly one of a key and a day (§10) gets one of them;
+- the write's ``Idempotency-Key`` gets a unique suffix: the server remembers every key (§3), also
+  from an earlier run, and answers 409 ``idempotency_key_reused`` to a key sent with another body.
 
-Only cases schemathesis generated as *positive* (schema-valid) are touched; negative cases go out
-as drawn. Every edit keeps the body schema-valid (schemathesis re-validates a case a hook changed).
+Only a body (or query) schemathesis judges schema-valid is touched (a positive case, or a negative
+one whose fault lies elsewhere); other cases go out as drawn. Every edit keeps it schema-valid.
 An auth provider sends each operation with the key of a caller holding its scope (§2).
 
 Use, against fakes served with instant agencies::
@@ -44,6 +46,7 @@ from typing import Any
 
 import httpx
 import schemathesis
+from schemathesis.core.parameters import ParameterLocation
 
 from fakes.ids import make_pid
 from scenarios import Scenario, load
@@ -378,27 +381,38 @@ class ScenarioKeys:
             case.headers["X-API-Key"] = data
 
 
-_sent_keys: dict[str, str] = {}
 _KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def _valid(case: schemathesis.Case, location: str, value: Any) -> bool:
+    """Whether ``value`` (the case's body or query) is valid against the operation's schema for
+    that location, as schemathesis itself judges it (a hook's edits, its mode after them)."""
+    try:
+        loc = ParameterLocation(location)
+        cls = case.operation.schema.adapter.jsonschema_validator_cls
+        return bool(case._validate_component(loc, value, cls))
+    except (AttributeError, TypeError, ValueError):  # another schemathesis: its generation mode
+        meta = case.meta
+        return meta is not None and meta.generation.mode.is_positive
 
 
 @schemathesis.hook
 def before_call(context: schemathesis.HookContext, case: schemathesis.Case, kwargs: dict[str, Any]) -> None:
-    """Positive writes: the references, dates and variant :func:`repair` fills in; any write: an
-    ``Idempotency-Key`` already sent with another request replaced by a fresh one."""
-    meta = case.meta
-    if meta is not None and meta.generation.mode.is_positive:
-        base_url = kwargs.get("base_url") or case.operation.base_url or case.operation.schema.get_base_url()
-        writer = _writer(str(base_url).rstrip("/"))
-        if case.method.upper() == "POST":
-            case.body = repair("POST", case.operation.path, case.body, writer, _scenario())
-        elif case.method.upper() == "GET" and case.operation.path in EITHER_QUERY:
-            case.query = repair_query(case.operation.path, case.query, writer.today())
-    headers = case.headers
-    key = headers.get("Idempotency-Key") if headers else None
-    if isinstance(key, str) and _KEY.fullmatch(key):  # a malformed key goes out as drawn
-        request = repr((case.operation.path, case.body))
-        with _state_lock:
-            if _sent_keys.setdefault(key, request) != request:
-                headers["Idempotency-Key"] = key = uuid.uuid4().hex
-                _sent_keys[key] = request
+    """A write whose body is schema-valid (a positive case, or a negative one whose fault lies
+    elsewhere): the references, dates and variant :func:`repair` fills in, and a fresh
+    ``Idempotency-Key`` (the drawn one with a unique suffix; the server remembers keys across
+    runs); a register read with a schema-valid query: :func:`repair_query`. Anything else goes
+    out as drawn."""
+    method, path = case.method.upper(), case.operation.path
+    if method == "POST" and isinstance(case.body, dict) and _valid(case, "body", case.body):
+        case.body = repair("POST", path, case.body, _writer(_base_url(case, kwargs)), _scenario())
+        key = case.headers.get("Idempotency-Key")
+        if isinstance(key, str) and _KEY.fullmatch(key):  # a malformed key stays malformed
+            case.headers["Idempotency-Key"] = f"{key[:95]}.{uuid.uuid4().hex}"
+    elif method == "GET" and path in EITHER_QUERY and _valid(case, "query", dict(case.query or {})):
+        case.query = repair_query(path, case.query, _writer(_base_url(case, kwargs)).today())
+
+
+def _base_url(case: schemathesis.Case, kwargs: dict[str, Any]) -> str:
+    base = kwargs.get("base_url") or case.operation.base_url or case.operation.schema.get_base_url()
+    return str(base).rstrip("/")
