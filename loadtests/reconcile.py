@@ -58,6 +58,7 @@ from loadtests.registers import (
     Registers,
     fetch_exports,
 )
+from scenarios.benefits import is_emergency_cause
 from scenarios.clock import ScenarioClock
 from scenarios.model import AGENCY_IDS, Scenario
 
@@ -483,7 +484,7 @@ class _Checker:
         for agency, table, what, step in pay:
             payment = self._one(out, sub, what, step in done, agency, table, "death_register_no", reg)
             if payment is not None and what != "survivor_settlement":
-                _check_amount(self.s, sub, payment, death_day, agency, out)
+                _check_amount(self.s, sub, payment, death_day, agency, out, cause=kt.get("cause"))
         return {reg} if done & {"funeral_vss", "funeral_social", "survivor"} else set()
 
     def strays(self, cards: set[str], payments: set[str], days: list[date] | None,
@@ -625,10 +626,15 @@ def _check_amount(
     day: date,
     payer: str,
     out: Reconciliation,
+    cause: str | None = None,
 ) -> None:
+    """The amount a funeral payment must have: VSS and merit pay the base-pay multiple; social
+    affairs the standard-level multiple, 50 × for an emergency cause of death (CONTRACT §8)."""
     money = scenario.money
     if payer == "vss" or sub.status == "merit":
         want = int(money.funeral_base_pay_multiple * money.amount_on(money.base_pay, day))
+    elif is_emergency_cause(cause):
+        want = int(money.emergency_funeral_multiple * money.amount_on(money.standard_level, day))
     else:
         want = int(money.social_funeral_multiple * money.amount_on(money.standard_level, day))
     got = payment.get("amount_vnd")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from sqlite3 import Connection
@@ -23,6 +21,7 @@ from fakes.problems import Problem
 from fakes.store import dumps
 from fakes.work import shown
 from scenarios import Scenario
+from scenarios.benefits import EMERGENCY_CAUSES, is_emergency_cause
 
 __all__ = [
     "EMERGENCY_CAUSES", "Benefit", "ClaimIn", "Payment", "Regime", "add_months", "card_validity",
@@ -51,24 +50,6 @@ def card_validity(birth_date: dt.date) -> tuple[dt.date, dt.date]:
 
 
 Regime = Literal["bhxh_funeral", "social_protection", "emergency", "merit", "survivor"]
-
-#: Causes of death that bring emergency funeral support (DOMAIN.md §6: "deaths from disaster,
-#: fire, epidemic, traffic or serious work accident", ND 20/2021 Art. 14 [V]), matched as words
-#: in the death notice's free-text cause (lower case, NFC). Whether a work accident was
-#: "serious" is not checked [U]; "Tai nạn khác" (another accident) does not qualify [U].
-EMERGENCY_CAUSES: tuple[str, ...] = (
-    "tai nạn giao thông", "thiên tai", "hỏa hoạn", "hoả hoạn", "cháy", "dịch bệnh",
-    "tai nạn lao động", "lũ", "bão",
-)  # fmt: skip
-
-
-def is_emergency_cause(cause: str | None) -> bool:
-    """Whether a death notice's ``cause`` is one of :data:`EMERGENCY_CAUSES`."""
-    if not cause:
-        return False
-    text = unicodedata.normalize("NFC", cause).lower()
-    return any(re.search(rf"(?<!\w){re.escape(k)}(?!\w)", text) for k in EMERGENCY_CAUSES)
-
 
 def funeral_amount(scenario: Scenario, regime: Regime, death_date: dt.date) -> tuple[int, float]:
     """(unit in VND, multiple) for ``regime`` on ``death_date`` (DOMAIN.md §6).

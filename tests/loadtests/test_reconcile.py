@@ -266,3 +266,26 @@ def test_a_card_no_dossier_in_work_can_be_traced_to_is_still_a_stray() -> None:
     ex["police"]["pid_requests"][0]["birth_register_no"] = "KS-OTHER"  # the card's PID was someone else's
     ex["vss"]["funeral_allowances"].append({"death_register_no": "KT-9", "amount_vnd": 23_400_000})
     assert _rules(ex) == [("-", "card_for_someone_else"), ("-", "payment_for_someone_else")]
+
+
+def _social_death(cause: str, amount: int) -> tuple[Submission, dict[str, Any]]:
+    """A social-protection beneficiary's death (2026-03-08) with its notice's ``cause``, paid ``amount``."""
+    sub = dataclasses.replace(DEATH, status="social")
+    ex = _exports()
+    ex["portal"]["dossiers"][1]["steps"] = [
+        {"step": "kt", "status": "done"}, {"step": "xtt", "status": "done"},
+        {"step": "funeral_vss", "status": "skipped"}, {"step": "funeral_social", "status": "done"},
+    ]
+    ex["justice"]["deaths"][0]["cause"] = cause
+    ex["vss"]["funeral_allowances"] = []
+    ex["social"]["funeral_supports"] = [{"death_register_no": "KT-1", "amount_vnd": amount}]
+    return sub, ex
+
+
+def test_emergency_funeral_support_is_checked_at_50_times_the_standard_level() -> None:
+    # ND 20/2021 Art. 14 (DOMAIN.md §6, CONTRACT §8): a traffic accident brings 50 × the standard
+    # level (500,000 VND from 2024-07-01), not the 20 × of a death from illness
+    for cause, paid, ok in (("Bệnh tim", 10_000_000, True), ("Tai nạn giao thông", 25_000_000, True),
+                            ("Tai nạn giao thông", 10_000_000, False), ("Bệnh tim", 25_000_000, False)):
+        sub, ex = _social_death(cause, paid)
+        assert _rules(ex, (BIRTH, sub)) == ([] if ok else [(sub.code, "payment_amount")]), (cause, paid)
