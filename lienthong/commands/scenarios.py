@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -129,7 +130,7 @@ def _volume_table(s: object, info: dict[str, object]) -> Table:
                 svc_id,
                 vid,
                 v.code,
-                " → ".join(v.steps),
+                " → ".join(v.steps) + _own_limit(svc, vid),
                 f"{per_wd[svc_id][vid]:,.1f}",
                 f"{per_year[svc_id][vid]:,.0f}",
             )
@@ -142,6 +143,15 @@ def _volume_table(s: object, info: dict[str, object]) -> Table:
             f"[bold]{sum(per_year[svc_id].values()):,.0f}[/]",
         )
     return table
+
+
+def _own_limit(svc: Any, vid: str) -> str:
+    """A variant's own time limit and procedure code, when it has them (else the service's)."""
+    v = svc.variants[vid]
+    if v.deadline_wd is None and v.verification_deadline_wd is None and not v.tthc_code:
+        return ""
+    limit = f"deadline {svc.limit_wd(vid, False):g} WD ({svc.limit_wd(vid, True):g} with verification)"
+    return f" · {limit}" + (f", {v.tthc_code}" if v.tthc_code else "")
 
 
 def _step_table(s: object) -> Table:

@@ -42,6 +42,9 @@ def test_show_pilot_names_ttlt_05_2015_and_its_limits() -> None:
     assert "legal basis: TTLT 05/2015/TTLT-BTP-BCA-BYT" in result.output
     assert "deadline 20 WD (22 with verification)" in result.output and "2.000986" in result.output
     assert "250 working days/year" in result.output
+    # G1-C (KS + BHYT) has TTLT 05/2015's own limit and code, on its own row
+    (g1c,) = [line for line in result.output.splitlines() if "G1-C" in line]
+    assert "deadline 15 WD (17 with verification), 2.001023" in g1c, g1c
 
 
 def test_show_toml_round_trips() -> None:
