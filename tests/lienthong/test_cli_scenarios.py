@@ -43,7 +43,7 @@ def test_show_pilot_names_ttlt_05_2015_and_its_limits() -> None:
     assert "deadline 20 WD (22 with verification)" in result.output and "2.000986" in result.output
     assert "250 working days/year" in result.output
     # G1-C (KS + BHYT) has TTLT 05/2015's own limit and code, on its own row
-    (g1c,) = [line for line in result.output.splitlines() if "G1-C" in line]
+    (g1c,) = [line for line in result.output.splitlines() if "G1-C" in line and "ks → pid → bhyt" in line]
     assert "deadline 15 WD (17 with verification), 2.001023" in g1c, g1c
 
 
