@@ -33,7 +33,8 @@ from hypothesis import HealthCheck, Phase, given, reject, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from fakes.agencies._common import Body, Day, Name, Pid, Text
+from fakes.agencies._common import NAME_PATTERN, Body, Day, Name, Pid, Text
+from fakes.fuzzing import LETTER_BLOCKS, MARK_BLOCKS, spell_properties
 from fakes.ids import PROVINCES
 from fakes.serve import Handle
 from scenarios import Scenario
@@ -206,3 +207,26 @@ def test_schema_valid_bodies_are_accepted_unless_a_rule_beyond_the_schema_refuse
 
     send()
     assert sum(answers.values()) >= 20, answers  # most bodies were sent, not skipped
+
+
+# -- the name pattern the fuzzing hooks hand schemathesis ------------------------------------------
+
+def test_the_hooks_name_pattern_admits_only_names_the_published_pattern_and_the_server_accept() -> None:
+    """``fakes.fuzzing`` gives schemathesis the name pattern with ``\\p{L}``/``\\p{M}`` spelled
+    out as a few blocks (CONTRACT §14 *Fuzzing*): every letter and mark it holds, and names built
+    of them, are accepted by the published pattern and by the server, and stored (NFC) as names
+    the spelled pattern still matches (schemathesis validates responses by it)."""
+    pattern = spell_properties(NAME_PATTERN)
+    spelled = jsonschema_rs.Draft202012Validator({"type": "string", "pattern": pattern})
+    published = _published(_Name).is_valid
+    letters = [chr(c) for low, high in LETTER_BLOCKS for c in range(low, high + 1)
+               if spelled.is_valid(chr(c))]
+    marks = [chr(c) for low, high in MARK_BLOCKS for c in range(low, high + 1)
+             if spelled.is_valid("a" + chr(c))]
+    assert len(letters) > 1000 and len(marks) > 100, (len(letters), len(marks))
+    assert "ễ" in letters and "\u0301" in marks
+    for name in [*letters, *("a" + m for m in marks), *(a + m for a in letters[::7] for m in marks[::11])]:
+        stored = _accepts(_Name, name)
+        assert stored is not None and published(name), repr(name)
+        assert spelled.is_valid(stored), (repr(name), repr(stored))
+    assert not spelled.is_valid("a\u20f1") and not spelled.is_valid("Nguyen1")
