@@ -110,7 +110,7 @@ class Writer:
     def __init__(self, base_url: str, keys: dict[str, str]) -> None:
         self.http = httpx.Client(base_url=base_url, timeout=30)
         self.keys = keys
-        self._serial = itertools.count(secrets.randbelow(400_000) + 500_000)
+        self._serial = itertools.count(secrets.randbelow(10**9))
         self._lock = threading.Lock()
         self._today: tuple[float, dt.date] | None = None
 
@@ -122,10 +122,13 @@ class Writer:
             self._today = (time.monotonic(), dt.date.fromisoformat(now[:10]))
         return self._today[1]
 
-    def fresh_pid(self, sex: str, year: int) -> str:
+    def fresh_pid(self, sex: str) -> tuple[str, str]:
+        """A PID no earlier run is likely to have used (a random birth year of 1930-1989 and
+        serial: 60 million of them) and its holder's birth date."""
         with self._lock:
-            serial = next(self._serial)
-        return make_pid("001", sex, year, serial)
+            n = next(self._serial)
+        year = 1930 + secrets.randbelow(60)
+        return make_pid("001", sex, year, n % 1_000_000), f"{year}-07-01"
 
     def post(self, caller: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         r = self.http.post(path, json=body, headers={"X-API-Key": self.keys[caller],
@@ -142,13 +145,15 @@ class Writer:
     def certificate(self) -> dict[str, Any]:
         return self.post("hospital", "/health/birth-certificates", {
             "facility_code": "01001", "mother_name": "Nguyễn Thị Lan", "mother_birth_date": "1995-04-12",
-            "mother_pid": self.fresh_pid("F", 1995), "residence_province": "001",
+            "mother_pid": self.fresh_pid("F")[0], "residence_province": "001",
             "residence_commune": "00070", "child_sex": "M", "child_birth_date": self._ago(10),
             "weight_grams": 3100, "place_of_birth": "Bệnh viện Phụ sản Hà Nội"})
 
-    def notice(self, pid: str | None = None, born: str = "1950-07-01") -> dict[str, Any]:
+    def notice(self, person: tuple[str, str] | None = None) -> dict[str, Any]:
+        """A death notice (died three days ago) of ``person`` (PID, birth date), else of a new one."""
+        pid, born = person or self.fresh_pid("M")
         return self.post("hospital", "/health/death-notices", {
-            "facility_code": "01001", "deceased_pid": pid or self.fresh_pid("M", 1950),
+            "facility_code": "01001", "deceased_pid": pid,
             "deceased_name": "Lê Văn Hùng", "deceased_sex": "M", "deceased_birth_date": born,
             "death_date": self._ago(3), "place_of_death": "Bệnh viện Bạch Mai"})
 
@@ -170,15 +175,15 @@ class Writer:
             "address": "12 Phố Huế", "commune_code": "00070"})
         return child
 
-    def death_record(self, status: str, pid: str | None = None, born: str = "1950-07-01") -> dict[str, Any]:
+    def death_record(self, status: str, person: tuple[str, str] | None = None) -> dict[str, Any]:
         return self.post("portal", "/justice/deaths", {
-            "death_notice_id": self.notice(pid, born)["id"], "unit_code": "00070",
+            "death_notice_id": self.notice(person)["id"], "unit_code": "00070",
             "declarant_name": "Lê Thị Hoa", "declarant_relation": "child", "status": status})
 
     def removable(self) -> tuple[str, str]:
         """A PID with a residence, registered dead at police: what a removal names."""
         person = self.resident()
-        death = self.death_record("none", person["pid"], str(person["birth_date"]))
+        death = self.death_record("none", (person["pid"], str(person["birth_date"])))
         self.post("portal", "/police/deaths", {"death_register_no": death["register_no"]})
         return person["pid"], death["register_no"]
 
