@@ -12,6 +12,8 @@ operation's scope; every case gets its own Idempotency-Key (``contract-<seed>-<n
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import hypothesis
@@ -25,6 +27,20 @@ from certify.security import scope_of
 __all__ = ["CHECKS"]
 
 _PROBLEM = "application/problem+json"
+
+
+def _hypothesis_home() -> None:
+    """Hypothesis keeps files (here only its Unicode tables: the example database is off) under
+    ``.hypothesis/`` of the current folder unless told otherwise: a certification would leave one
+    in the vendor's folder and, run in a fresh folder, rebuild the tables each time (a loop over
+    every code point, seconds of CPU). They go to the user's cache instead,
+    ``$XDG_CACHE_HOME/lienthong/hypothesis`` (``~/.cache/…``), unless
+    ``HYPOTHESIS_STORAGE_DIRECTORY`` names a place."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        set_hypothesis_home_dir(cache / "lienthong" / "hypothesis")
 
 
 def _operations(ctx: Ctx) -> list[Any]:
@@ -73,6 +89,7 @@ def _run(ctx: Ctx, positive: bool) -> tuple[list[tuple[str, Exchange]], int]:
         status_code_conformance,
     )
 
+    _hypothesis_home()
     mode = GenerationMode.POSITIVE if positive else GenerationMode.NEGATIVE
     checks = ([not_a_server_error, status_code_conformance, content_type_conformance,
                response_schema_conformance] if positive else [not_a_server_error, negative_data_rejection])

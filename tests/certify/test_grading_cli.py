@@ -63,7 +63,7 @@ def _certify(vendor: tuple[Vendor, int], out: Path, temp: Path, *args: str,
     doc = json.loads((out / "certificate.json").read_text(encoding="utf-8")) \
         if (out / "certificate.json").exists() else {}
     return {"code": proc.returncode, "out": proc.stdout, "err": proc.stderr, "doc": doc,
-            "left": _leftovers(temp)}
+            "left": _leftovers(temp), "cwd": sorted(p.name for p in out.parent.iterdir())}
 
 
 @contextlib.contextmanager
@@ -125,6 +125,8 @@ def test_leaving_out_performance_alone_is_conditional_pass(tmp_path: Path) -> No
     assert (doc["verdict"], run["code"]) == ("CONDITIONAL PASS", 3)
     assert doc["not_run"]["phases"] == ["performance"]
     assert "not run: performance" in run["out"] and run["left"] == []
+    # nothing left in the folder it ran in but the certificate (Hypothesis kept its files there)
+    assert run["cwd"] == ["cert", "temp"]
 
 
 def test_a_suite_error_is_incomplete_not_the_vendors_fail(vendor: tuple[Vendor, int],
