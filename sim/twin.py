@@ -37,10 +37,9 @@ Not modelled (no queueing effect, or not a capacity question): ``lost_attachment
 ``duplicate_delivery``, ``code_mismatch``, ``wrong_card_expiry`` faults; the extra work of
 verification (only its longer deadline); officers holding a desk during the system phase.
 
-Speed: a discrete-event loop of its own (a heap of ``(time, order, callback, arg)``; it was
-SimPy's ``Environment`` until issue #16 and serves events in exactly SimPy's order, ties in
-scheduling order — ``tests/sim/test_twin_loop.py`` checks it against an idiomatic SimPy model of
-the same work), no process per dossier — one feeder walks the sorted arrivals; a phase is
+Speed: SimPy's ``Environment`` runs the events (its ``run(until=horizon)``;
+``tests/sim/test_twin_loop.py`` checks the twin against an idiomatic SimPy model of the same
+work), but no process per dossier — one feeder process walks the sorted arrivals; a phase is
 booked on its pool when the task asks for it (``Pool.take``: start and end on the calendar are
 known at once, the FIFO queue being the pool's heap of free times), and its end is one scheduled
 event whose callback moves the dossier on. The cyclic garbage collector is paused while the loop
@@ -57,12 +56,13 @@ import gc
 import time as _time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from heapq import heappop, heappush
-from itertools import count
+from heapq import heappush
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import simpy
+from simpy.events import NORMAL, Event
 
 from scenarios.demand import calendar_for
 from scenarios.desks import DAY, INF, Availability, Draws, Pool, Workdays, outages, service_rng
@@ -166,7 +166,25 @@ def _capacity(scenario: Scenario, override: dict[str, tuple[int, int]] | None) -
 # -- plumbing ---------------------------------------------------------------------------------
 
 
-_Callback = Callable[[Any], None]
+class _Wake(Event):
+    """An event that, after ``delay``, hands itself to the callback in ``callbacks`` (a one-item
+    list shared by every wake of that callback: SimPy swaps an event's callbacks out before
+    calling them, never mutates them): a Timeout carrying what it is about (``arg``)."""
+
+    __slots__ = ("arg",)
+
+    def __init__(self, env: simpy.Environment, delay: float, callbacks: _Callbacks, arg: Any) -> None:
+        # Same state a simpy Timeout sets up, without its per-call checks (delay >= 0 holds here),
+        # scheduled as ``env.schedule(self, NORMAL, delay)`` does, without the call.
+        self.env = env
+        self.callbacks = callbacks
+        self._value = None
+        self._ok = True
+        self.arg = arg
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))
+
+
+_Callbacks = list[Callable[[_Wake], None]]
 
 
 class _Uniforms:
@@ -234,13 +252,17 @@ class _Model:
         self.s, self.days, self.caps, self.seed = scenario, days, caps, seed
         self.replication = replication
         self.horizon = days * DAY
-        # The event loop: a heap of ``(time, order, callback, arg)``, ``order`` breaking ties in
-        # scheduling order (as SimPy's ``(time, priority, eid)`` with every event NORMAL).
-        self.now = 0.0
-        self.queue: list[tuple[float, int, _Callback, Any]] = []
-        self.order = count()
-        self.next_order = self.order.__next__
+        self.env = simpy.Environment()
         self.events = 0
+        # what each kind of wake calls (one shared list per callback, see ``_Wake``)
+        self.on_receive: _Callbacks = [self._receive]
+        self.on_refuse_supplement: _Callbacks = [self._refuse_supplement]
+        self.on_begin_later: _Callbacks = [self._begin_later]
+        self.on_desk_end: _Callbacks = [self._desk_end]
+        self.on_system_end: _Callbacks = [self._system_end]
+        self.on_retry: _Callbacks = [self._retry]
+        self.on_step_done_later: _Callbacks = [self._step_done_later]
+        self.on_book: _Callbacks = [self._book]
         self.step_names = tuple(scenario.steps)
         self.step_agency = [AGENCY_IDS.index(scenario.steps[n].agency) for n in self.step_names]
         self.step_backoff = [(scenario.steps[n].retry or scenario.load.portal_retry).backoff
@@ -414,25 +436,19 @@ class _Model:
     # -- run ---------------------------------------------------------------------------------
 
     def simulate(self) -> None:
-        """Runs the event loop to the horizon: every event before it, none at or after it (as
-        ``simpy.Environment.run(until=horizon)``); the feed and the hourly monitor start at 0."""
-        # The loop allocates millions of short-lived objects and frees them by reference counting
+        """Runs SimPy to the horizon (``env.run(until=horizon)``): the feed and the hourly monitor
+        start at 0, extra desk work is booked at its minutes."""
+        # The run allocates millions of short-lived objects and frees them by reference counting
         # (a task leaves its dossier's list when done, the open ones at the end): the cyclic
-        # collector would only re-scan what is alive, so it is paused while the loop runs.
+        # collector would only re-scan what is alive (~17% of the run), so it is paused meanwhile.
         collecting = gc.isenabled()
         gc.disable()
         try:
-            feed = self._feed()
-            self._feed_wake(feed)
-            self._monitor(None)
+            env = self.env
+            env.process(self._feed())
+            env.process(self._monitor())
             self._extra_work()
-            queue, horizon = self.queue, self.horizon
-            while queue and queue[0][0] < horizon:
-                now, _, fn, arg = heappop(queue)
-                self.now = now
-                fn(arg)
-            self.now = horizon
-            feed.close()
+            env.run(until=self.horizon)
         finally:
             if collecting:
                 gc.enable()
@@ -446,22 +462,17 @@ class _Model:
         for minute, agency, minutes in work.tolist():
             pool = self.desks[AGENCY_IDS.index(agency)]
             if pool is not None and minute < self.horizon:
-                heappush(self.queue, (minute, self.next_order(), self._book, (pool, minutes)))
+                _Wake(self.env, minute - self.env.now, self.on_book, (pool, minutes))
 
-    def _book(self, arg: tuple[Pool, float]) -> None:
-        arg[0].take(self.now, arg[1])
+    def _book(self, ev: _Wake) -> None:
+        pool, minutes = ev.arg
+        pool.take(self.env.now, minutes)
 
-    def _feed_wake(self, feed: Generator[float, None, None]) -> None:
-        delay = next(feed, None)
-        if delay is not None:
-            heappush(self.queue, (self.now + delay, next(self.order), self._feed_wake, feed))
-
-    def _feed(self) -> Generator[float, None, None]:
-        """Walks the sorted arrivals, a chunk at a time (Python lists only for one chunk); yields
-        the delay to the next arrival."""
+    def _feed(self) -> Generator[Event, Any, None]:
+        """Walks the sorted arrivals, a chunk at a time (Python lists only for one chunk)."""
+        env = self.env
         plans = self.plans
         a = self.arr
-        on_receive, on_refuse = self._receive, self._refuse_supplement
         for lo in range(0, a.size, _CHUNK):
             hi = min(lo + _CHUNK, a.size)
             chunk = a[lo:hi]
@@ -472,28 +483,28 @@ class _Model:
             received = self.received[lo:hi].tolist()
             refuse = self.refuse_at[lo:hi].tolist()
             for k, (t, key) in enumerate(zip(times, keys, strict=True)):
-                if t > self.now:
-                    yield t - self.now
+                if t > env.now:
+                    yield env.timeout(t - env.now)
                 d = _Dossier(lo + k, plans[key])
                 self.active[lo + k] = d
-                self.wip_area += self.wip * (self.now - self.wip_last)
-                self.wip_last = self.now
-                self.wip += 1
+                self._wip(+1)
                 r = received[k]
                 if r == r:  # not nan: complete now or after supplementation
                     if r > t:
-                        self._at(r - t, on_receive, d)
+                        self._at(r - t, self.on_receive, d)
                     else:
                         self._start_roots(d)
                 else:
-                    self._at(refuse[k] - t, on_refuse, d)
+                    self._at(refuse[k] - t, self.on_refuse_supplement, d)
 
-    def _monitor(self, _: Any) -> None:
-        self._snapshot()
-        heappush(self.queue, (self.now + _HOUR, next(self.order), self._monitor, None))
+    def _monitor(self) -> Generator[Event, Any, None]:
+        env = self.env
+        while True:
+            self._snapshot()
+            yield env.timeout(_HOUR)
 
     def _snapshot(self) -> None:
-        now = self.now
+        now = self.env.now
         self._wip(0)
         cols: list[list[float]] = [[0.0] * len(AGENCY_IDS) for _ in range(8)]
         for a in range(len(AGENCY_IDS)):
@@ -503,20 +514,20 @@ class _Model:
                 cols[base][a], cols[base + 1][a], cols[base + 2][a], cols[base + 3][a] = pool.at(now)
         self.timeline.append((now, self.wip, self.wip_area, *cols))
 
-    def _at(self, delay: float, fn: _Callback, arg: Any) -> None:
+    def _at(self, delay: float, callbacks: _Callbacks, arg: Any) -> None:
         self.events += 1
-        heappush(self.queue, (self.now + delay, next(self.order), fn, arg))
+        _Wake(self.env, delay, callbacks, arg)
 
     def _wip(self, change: int) -> None:
-        now = self.now
+        now = self.env.now
         self.wip_area += self.wip * (now - self.wip_last)
         self.wip_last = now
         self.wip += change
 
     # -- dossier life ------------------------------------------------------------------------
 
-    def _receive(self, d: _Dossier) -> None:
-        self._start_roots(d)
+    def _receive(self, ev: _Wake) -> None:
+        self._start_roots(ev.arg)
 
     def _start_roots(self, d: _Dossier) -> None:
         plan = d.plan
@@ -526,20 +537,20 @@ class _Model:
         for local in plan.roots:
             self._ready(d, local)
 
-    def _refuse_supplement(self, d: _Dossier) -> None:
-        self._finish(d, REFUSED)
+    def _refuse_supplement(self, ev: _Wake) -> None:
+        self._finish(ev.arg, REFUSED)
 
     # The hot path: a few fat methods, ``now`` passed along, phases booked inline.
 
     def _ready(self, d: _Dossier, local: int) -> None:
         step = d.plan.steps[local]
-        now = self.now
+        now = self.env.now
         task = _Task(d, local, step, now)
         d.tasks.append(task)
         if self.handoff_faults[self.step_agency[step]]:
             delay = self._handoff_delay(self.step_agency[step], now)
             if delay > 0:
-                self._at(delay, self._begin_later, task)
+                self._at(delay, self.on_begin_later, task)
                 return
         self._begin(task, now)
 
@@ -552,8 +563,8 @@ class _Model:
             delay = self.portal.next_open(now + delay) - now
         return delay
 
-    def _begin_later(self, task: _Task) -> None:
-        self._begin(task, self.now)
+    def _begin_later(self, ev: _Wake) -> None:
+        self._begin(ev.arg, self.env.now)
 
     def _begin(self, task: _Task, now: float) -> None:
         desk = self.step_desk[task.step]
@@ -570,10 +581,11 @@ class _Model:
             task.start = start
         if end < INF:
             self.events += 1
-            heappush(self.queue, (now + (end - now), self.next_order(), self._desk_end, task))
+            _Wake(self.env, end - now, self.on_desk_end, task)
 
-    def _desk_end(self, task: _Task) -> None:
-        now = self.now
+    def _desk_end(self, ev: _Wake) -> None:
+        task: _Task = ev.arg
+        now = self.env.now
         task.desk_end = now
         self._system(task, now)
 
@@ -600,13 +612,14 @@ class _Model:
                 task.start = start
         if end < INF:
             self.events += 1
-            heappush(self.queue, (now + (end - now), self.next_order(), self._system_end, task))
+            _Wake(self.env, end - now, self.on_system_end, task)
 
-    def _retry(self, task: _Task) -> None:
-        self._system(task, self.now)
+    def _retry(self, ev: _Wake) -> None:
+        self._system(ev.arg, self.env.now)
 
-    def _system_end(self, task: _Task) -> None:
-        now = self.now
+    def _system_end(self, ev: _Wake) -> None:
+        task: _Task = ev.arg
+        now = self.env.now
         step = task.step
         a = self.step_agency[step]
         if self.f_error[a]:
@@ -618,19 +631,19 @@ class _Model:
                 base, cap = self.step_backoff[step]
                 backoff = min(base * 2.0**task.retries, cap)
                 task.retries += 1
-                self._at(backoff, self._retry, task)
+                self._at(backoff, self.on_retry, task)
                 return
         if self.f_slow_of[step]:
             extra = sum(
                 self.fault_draw[id(f)]() for f in self.f_slow_of[step] if f.start <= task.sys_start < f.end
             )
             if extra > 0:
-                self._at(extra, self._step_done_later, task)
+                self._at(extra, self.on_step_done_later, task)
                 return
         self._step_done(task, now)
 
-    def _step_done_later(self, task: _Task) -> None:
-        self._step_done(task, self.now)
+    def _step_done_later(self, ev: _Wake) -> None:
+        self._step_done(ev.arg, self.env.now)
 
     def _step_done(self, task: _Task, now: float) -> None:
         task.end = now
@@ -661,11 +674,8 @@ class _Model:
     def _finish(self, d: _Dossier, state: int) -> None:
         d.refused = state == REFUSED
         del self.active[d.i]
-        now = self.now
-        self.wip_area += self.wip * (now - self.wip_last)
-        self.wip_last = now
-        self.wip -= 1
-        self.dossier_rows.append((d.i, now, state))
+        self._wip(-1)
+        self.dossier_rows.append((d.i, self.env.now, state))
         if len(self.dossier_rows) >= _CHUNK:
             self._flush_dossiers()
 
