@@ -374,7 +374,10 @@ RAW = {name: tomllib.loads((CATALOG_DIR / f"{name}.toml").read_text(encoding="ut
 TOP_LEVEL = set(Scenario.model_fields) | {"extends"}
 # Which top-level tables an error may point at when a given table is damaged: cross-references
 # (a step's agency, a variant's steps) report at the referring key.
-RELATED = {"agencies": {"steps", "faults", "callers"}, "steps": {"services"}}
+# a damaged table may break another that names what it held: thresholds name services' groups
+# (<group>.e2e) and steps (step.<id>)
+RELATED = {"agencies": {"steps", "faults", "callers"}, "steps": {"services", "thresholds"},
+           "services": {"thresholds"}}
 
 scalars = st.one_of(
     st.text(max_size=12),
