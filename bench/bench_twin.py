@@ -39,7 +39,6 @@ the steadier figure when other jobs compete for the two cores.
 from __future__ import annotations
 
 import argparse
-import bisect
 import multiprocessing
 import os
 import random
@@ -49,12 +48,10 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np
 import simpy
 from simpy.events import NORMAL
 
@@ -63,9 +60,9 @@ import scenarios.model
 import sim
 import sim.records
 import sim.twin
-from scenarios.demand import calendar_for
 from sim import simulate
 from sim.metrics import metrics
+from tests.sim.simpy_reference import replay
 
 
 def bare_mmc(customers: int, c: int = 10, lam: float = 9.0, mu: float = 1.0) -> tuple[int, float, float]:
@@ -91,22 +88,6 @@ def bare_mmc(customers: int, c: int = 10, lam: float = 9.0, mu: float = 1.0) -> 
     return 6 * customers + 2, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def _advance_fn(intervals: np.ndarray) -> Callable[[float, float], float]:
-    """``advance(t, work)``: when ``work`` open minutes begun at ``t`` are done (closures paused)."""
-    starts, ends = intervals[:, 0].tolist(), intervals[:, 1].tolist()
-    cum = [0.0]
-    for a, b in zip(starts, ends, strict=True):
-        cum.append(cum[-1] + b - a)
-
-    def advance(t: float, work: float) -> float:
-        i = bisect.bisect_right(ends, t)
-        target = cum[i] + max(t - starts[i], 0.0) + work
-        j = bisect.bisect_left(cum, target, i + 1) - 1  # interval j holds the target
-        return starts[j] + target - cum[j]
-
-    return advance
-
-
 def same_work(name: str, days: int) -> dict[str, float]:
     """The twin against the same model written idiomatically in bare SimPy, on the same work.
 
@@ -124,71 +105,13 @@ def same_work(name: str, days: int) -> dict[str, float]:
     twin = {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu, "events": t.events}
     kept = simulate(s, days=days, stream=stream, warmup_days=0)  # the records: draws and the timeline
     names = kept.step_names
-    draws = {
-        (int(r["dossier"]), names[r["step"]]): (float(r["desk_time"]), float(r["system_time"]))
-        for r in kept.steps
-    }
     twin_end = {(int(r["dossier"]), names[r["step"]]): float(r["end"]) for r in kept.steps if r["done"]}
     d = kept.dossiers
-    statuses = scenarios.model.DEATH_STATUSES
-    start = datetime.combine(s.calendar.start, datetime.min.time())
-    advance = {
-        a: _advance_fn(calendar_for(s, a).open_intervals_minutes(start, days + 150)) for a in s.agencies
-    }
-
-    def plan(service: int, variant: int, status: int) -> list[tuple[str, list[str]]]:
-        svc = s.services[sim.records.SERVICES[service]]  # type: ignore[index]
-        steps = list(svc.variants.values())[variant].steps
-
-        def active(n: str) -> bool:
-            when = s.steps[n].when_status
-            return when is None or status == 255 or statuses[status] in when
-
-        def deps(n: str) -> list[str]:
-            return [x for dep in s.steps[n].after for x in ([dep] if active(dep) else deps(dep))]
-
-        return [(n, deps(n)) for n in steps if active(n)]
 
     def reference(count: Callable[[], None] | None) -> tuple[float, float, list[tuple[int, str, float]]]:
-        env = simpy.Environment() if count is None else _CountingEnv(count)
-        desks = {a: simpy.Resource(env, c[0]) for a, c in kept.capacity.items() if c[0]}
-        servers = {a: simpy.Resource(env, c[1]) for a, c in kept.capacity.items() if c[1]}
-        rows: list[tuple[int, str, float]] = []
-
-        def step(i: int, n: str, after: list[simpy.Process]) -> simpy.events.ProcessGenerator:
-            if after:
-                yield env.all_of(after)
-            desk, system = draws[(i, n)]
-            agency = s.steps[n].agency
-            if s.steps[n].desk_time is not None:
-                with desks[agency].request() as req:
-                    yield req
-                    yield env.timeout(advance[agency](env.now, desk) - env.now)
-            if s.steps[n].system_time is not None:
-                with servers[agency].request() as req:
-                    yield req
-                    yield env.timeout(system)
-            rows.append((i, n, env.now))
-
-        def dossier(i: int, row: np.void) -> simpy.events.ProcessGenerator:
-            received = float(row["received"])
-            if received != received:  # refused: supplementation never came (refusal not modelled
-                return  # here: it only ends the dossier, and may fall after the horizon)
-            if received > env.now:
-                yield env.timeout(received - env.now)
-            procs: dict[str, simpy.Process] = {}
-            for n, after in plan(int(row["service"]), int(row["variant"]), int(row["status"])):
-                procs[n] = env.process(step(i, n, [procs[a] for a in after]))
-            yield env.all_of(list(procs.values()))
-
-        def source() -> simpy.events.ProcessGenerator:
-            for i, row in enumerate(d):
-                yield env.timeout(float(row["submitted"]) - env.now)
-                env.process(dossier(i, row))
-
-        env.process(source())
+        run = replay(s, days, kept, None if count is None else _CountingEnv(count))
         wall, cpu = time.perf_counter(), time.process_time()
-        env.run(until=days * 1440.0)
+        rows = run()
         return time.perf_counter() - wall, time.process_time() - cpu, rows
 
     ref_wall, ref_cpu, rows = reference(None)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -46,9 +47,14 @@ def _health(base_url: str) -> httpx.Response | None:
         return None
 
 
-def _health_is(base_url: str, status: int) -> Callable[[], httpx.Response | None]:
+def _health_is(base_url: str, status: int, seen: list[int] | None = None,
+               ) -> Callable[[], httpx.Response | None]:
+    """A check that answers the ``/healthz`` reply once it has ``status``; the statuses it saw go
+    to ``seen`` (0: no reply), for the failure message."""
     def check() -> httpx.Response | None:
         r = _health(base_url)
+        if seen is not None:
+            seen.append(0 if r is None else r.status_code)
         return r if r is not None and r.status_code == status else None
     return check
 
@@ -86,7 +92,12 @@ def test_a_killed_agencies_child_is_restarted_and_the_dossiers_complete(scenario
         before = [_submit(portal, b) for b in bodies[:3]]
 
         os.kill(first, signal.SIGKILL)
-        down = _poll(_health_is(handle.base_url, 503), 5)
+        seen: list[int] = []
+        try:
+            down = _poll(_health_is(handle.base_url, 503, seen), 10)
+        except AssertionError as exc:  # say what /healthz answered meanwhile, and the supervisor's log
+            log = (tmp_path / "agencies.log").read_text(errors="replace")[-2000:]
+            raise AssertionError(f"{exc}; /healthz answered {Counter(seen)}; agencies.log: {log}") from None
         doc = down.json()
         assert down.headers["content-type"].startswith("application/problem+json")
         assert doc["code"] == "dependency_unavailable" and doc["health"] == "degraded"
