@@ -2,9 +2,10 @@
 desks on their calendar, so the run has real waits, the twin on the same stream is a fair
 comparison, and a run can miss a deadline for the right reason.
 
-Real fakes and real Locust in child processes, real SQLite; nothing mocked. The four runs go
-at once (threads here, each run's work in its own processes): they wait on the compressed clock
-far more than they compute (about 20 CPU-s in all over two minutes when run one after another).
+Real fakes and real Locust in child processes, real SQLite; nothing mocked. Three of the four
+runs go at once (threads here, each run's work in its own processes): they wait on the compressed
+clock far more than they compute (about 20 CPU-s in all over two minutes when run one after
+another); the run stopped mid-work, whose 1-s drain has no slack, runs alone after them.
 """
 
 from __future__ import annotations
@@ -62,12 +63,20 @@ RUNS: dict[str, Callable[[Path], RunOutcome]] = {
 }
 
 
+# The stopped run's 1-s drain leaves no slack for answers slowed by the other runs' start-ups,
+# twins and reports (CI once had 45 of its 74 journeys cut before their submission): it runs alone,
+# after the three others, which go at once.
+ALONE = ("stopped",)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, RunOutcome]:
     folders = {name: tmp_path_factory.mktemp(name) for name in RUNS}
-    with ThreadPoolExecutor(len(RUNS)) as pool:
-        futures = {name: pool.submit(run, folders[name]) for name, run in RUNS.items()}
-        return {name: future.result() for name, future in futures.items()}
+    together = [name for name in RUNS if name not in ALONE]
+    with ThreadPoolExecutor(len(together)) as pool:
+        futures = {name: pool.submit(RUNS[name], folders[name]) for name in together}
+        done = {name: future.result() for name, future in futures.items()}
+    return {**done, **{name: RUNS[name](folders[name]) for name in ALONE}}
 
 
 def test_a_day_in_time_has_real_waits_passes_and_sits_with_the_twin(runs: dict[str, RunOutcome]) -> None:
