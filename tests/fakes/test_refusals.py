@@ -81,25 +81,23 @@ def test_the_issues_mothers_are_refused(api: Api) -> None:
     assert _count(api, "health", "birth_certificates") == before
 
 
-@_SETTINGS
-@given(field=st.sampled_from(["mother_birth_date", "child_birth_date"]), day=BEFORE_1900)
-def test_a_birth_certificate_date_before_1900_is_invalid_date_and_stores_nothing(
-        api: Api, field: str, day: dt.date) -> None:
-    before = _count(api, "health", "birth_certificates")
-    r = api.post("hospital", "/health/birth-certificates", _cert(**{field: day.isoformat()}))
-    _refused(r, "invalid_date", field)
-    assert _count(api, "health", "birth_certificates") == before
+# each hospital document with its date fields; validation refuses a date before the death is
+# compared with the birth (§4)
+_DATED = {"birth-certificates": ("birth_certificates", _cert, ("mother_birth_date", "child_birth_date")),
+          "death-notices": ("death_notices", _notice, ("deceased_birth_date", "death_date"))}
 
 
+@pytest.mark.parametrize("document", list(_DATED))
 @_SETTINGS
-@given(field=st.sampled_from(["deceased_birth_date", "death_date"]), day=BEFORE_1900)
-def test_a_death_notice_date_before_1900_is_invalid_date_and_stores_nothing(
-        api: Api, field: str, day: dt.date) -> None:
-    before = _count(api, "health", "death_notices")
-    # validation refuses the date before the death is compared with the birth (§4)
-    r = api.post("hospital", "/health/death-notices", _notice(**{field: day.isoformat()}))
+@given(data=st.data(), day=BEFORE_1900)
+def test_a_hospital_document_date_before_1900_is_invalid_date_and_stores_nothing(
+        api: Api, document: str, data: st.DataObject, day: dt.date) -> None:
+    register, build, fields = _DATED[document]
+    field = data.draw(st.sampled_from(fields), label="field")
+    before = _count(api, "health", register)
+    r = api.post("hospital", f"/health/{document}", build(**{field: day.isoformat()}))
     _refused(r, "invalid_date", field)
-    assert _count(api, "health", "death_notices") == before
+    assert _count(api, "health", register) == before
 
 
 @_SETTINGS
