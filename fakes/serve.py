@@ -36,9 +36,11 @@ if TYPE_CHECKING:  # the server stack is imported where it serves: a parent that
 
     from fakes.app import FakesApp
 from scenarios import Scenario, dump, load
+from scenarios.clock import CLOCK_FILE
 
 __all__ = [
     "Handle",
+    "clear_stores",
     "free_port",
     "local_agencies",
     "serve",
@@ -339,6 +341,16 @@ def _agencies_child(scenario: Scenario, run_dir: Path, host: str, port: int,
     cmd += ["--speed", str(speed)] if speed else []
     proc, info = spawn_ready(cmd, run_dir / "agencies.log", 30.0)
     return proc, str(info["base_url"])
+
+
+def clear_stores(run_dir: Path) -> list[Path]:
+    """Deletes what a serve keeps in ``run_dir`` — each agency's SQLite register (and its journal
+    files) and the scenario clock — and nothing else; returns the files deleted."""
+    patterns = ("*.db", "*.db-wal", "*.db-shm", "*.db-journal", CLOCK_FILE)
+    gone = sorted({p for pattern in patterns for p in run_dir.glob(pattern) if p.is_file()})
+    for path in gone:
+        path.unlink()
+    return gone
 
 
 def stop_process(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:

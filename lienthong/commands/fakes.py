@@ -41,12 +41,12 @@ def serve_command(
 ) -> None:
     """Serve every agency (health, justice, police, vss, social, portal) with OpenAPI at /docs."""
     from fakes.app import with_instant
-    from fakes.serve import local_agencies, serve
+    from fakes.serve import clear_stores, local_agencies, serve
 
     loaded = with_instant(_checked(scenario, port, split, processes), instant)
     run_dir = run_dir.resolve()  # absolute: handed to the agencies' process with --processes 2
-    if fresh:
-        _clear_stores(run_dir)
+    if fresh and (gone := clear_stores(run_dir)):
+        console.print(f"--fresh: deleted {len(gone)} store file(s) of an earlier serve in {run_dir}")
     try:
         serve(loaded, host, port, run_dir, split=split, speed=speed, ready=_printer(loaded, run_dir),
               processes=processes, agencies=local_agencies(loaded))
@@ -55,19 +55,6 @@ def serve_command(
     except OSError as exc:
         console.print(f"[red]cannot listen:[/red] {exc}")
         raise typer.Exit(2) from exc
-
-
-# what a serve leaves in its run dir: the registers (SQLite and its journal files) and the clock
-_STORE_FILES = ("*.db", "*.db-wal", "*.db-shm", "*.db-journal", "clock.json")
-
-
-def _clear_stores(run_dir: Path) -> None:
-    """Deletes the stores of an earlier serve in ``run_dir`` (nothing else in it), saying so."""
-    gone = sorted({p for pattern in _STORE_FILES for p in run_dir.glob(pattern) if p.is_file()})
-    for path in gone:
-        path.unlink()
-    if gone:
-        console.print(f"--fresh: deleted {len(gone)} store file(s) of an earlier serve in {run_dir}")
 
 
 def _checked(scenario: str, port: int, split: bool, processes: int) -> Any:
